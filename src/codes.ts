@@ -1,0 +1,118 @@
+// The one status table: every outcome mailbridge can report, with its SMTP reply,
+// enhanced status code (RFC 3463), HTTP status for PMTP, and whether a retry may help.
+// docs/errors.md is checked against this table by test/codes.test.ts. Never reuse a code.
+
+export interface StatusEntry {
+  readonly smtp: number;
+  readonly enhanced: string;
+  readonly http: number;
+  readonly retryable: boolean;
+  readonly text: string;
+}
+
+const table = {
+  // success
+  ok: { smtp: 250, enhanced: '2.0.0', http: 200, retryable: false, text: 'Ok' },
+  queued: { smtp: 250, enhanced: '2.0.0', http: 202, retryable: false, text: 'Ok: queued' },
+
+  // local resources: always transient, never a 250
+  spool_unavailable: { smtp: 451, enhanced: '4.3.0', http: 503, retryable: true, text: 'Spool unavailable, try again later' },
+  queue_unavailable: { smtp: 451, enhanced: '4.3.0', http: 503, retryable: true, text: 'Queue unavailable, try again later' },
+  insufficient_storage: { smtp: 452, enhanced: '4.3.1', http: 507, retryable: true, text: 'Insufficient system storage' },
+  shutting_down: { smtp: 421, enhanced: '4.3.2', http: 503, retryable: true, text: 'Service shutting down' },
+
+  // SMTP input hygiene and limits
+  bare_newline: { smtp: 550, enhanced: '5.5.2', http: 400, retryable: false, text: 'Bare CR or LF is not allowed in message data' },
+  message_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Message size exceeds fixed limit' },
+  line_too_long: { smtp: 500, enhanced: '5.5.2', http: 400, retryable: false, text: 'Line too long' },
+  header_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Header section too large' },
+  too_many_recipients: { smtp: 452, enhanced: '4.5.3', http: 400, retryable: true, text: 'Too many recipients' },
+  too_many_connections: { smtp: 421, enhanced: '4.7.0', http: 429, retryable: true, text: 'Too many connections from your address' },
+  syntax_error: { smtp: 501, enhanced: '5.5.4', http: 400, retryable: false, text: 'Syntax error in parameters' },
+  bad_sequence: { smtp: 503, enhanced: '5.5.1', http: 400, retryable: false, text: 'Bad sequence of commands' },
+
+  // routing and relay control
+  relay_denied: { smtp: 554, enhanced: '5.7.1', http: 403, retryable: false, text: 'Relay access denied' },
+  unknown_user: { smtp: 550, enhanced: '5.1.1', http: 404, retryable: false, text: 'Recipient address rejected: user unknown' },
+  bad_address: { smtp: 553, enhanced: '5.1.3', http: 400, retryable: false, text: 'Bad address syntax' },
+  auth_required: { smtp: 530, enhanced: '5.7.0', http: 401, retryable: false, text: 'Authentication required' },
+  auth_failed: { smtp: 535, enhanced: '5.7.8', http: 401, retryable: false, text: 'Authentication credentials invalid' },
+  tls_required: { smtp: 530, enhanced: '5.7.0', http: 403, retryable: false, text: 'Must issue a STARTTLS command first' },
+  client_not_allowed: { smtp: 554, enhanced: '5.7.1', http: 403, retryable: false, text: 'Client host rejected: access denied' },
+
+  // sender authentication (SPF/DKIM/DMARC)
+  dmarc_reject: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Rejected by DMARC policy' },
+  auth_temp_error: { smtp: 451, enhanced: '4.7.0', http: 503, retryable: true, text: 'Temporary authentication failure' },
+
+  // PMTP request authentication
+  signature_missing: { smtp: 530, enhanced: '5.7.0', http: 401, retryable: false, text: 'Request is not signed' },
+  signature_malformed: { smtp: 501, enhanced: '5.7.0', http: 401, retryable: false, text: 'Request signature is malformed' },
+  signature_invalid: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request signature does not verify' },
+  signature_expired: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request signature is outside its time window' },
+  nonce_replayed: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request nonce was already used' },
+  wrong_destination: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request was signed for another domain' },
+  digest_mismatch: { smtp: 554, enhanced: '5.6.0', http: 400, retryable: false, text: 'Content digest does not match the body' },
+  unknown_key: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Signing key is not known for the origin domain' },
+  key_fetch_failed: { smtp: 451, enhanced: '4.7.0', http: 503, retryable: true, text: 'Could not fetch the origin domain keys' },
+  not_notified: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'This domain was not notified of that message' },
+
+  // PMTP message lifecycle
+  message_not_found: { smtp: 550, enhanced: '5.1.0', http: 404, retryable: false, text: 'No such message' },
+  message_retracted: { smtp: 550, enhanced: '5.2.0', http: 410, retryable: false, text: 'Message was retracted by its sender' },
+  message_expired: { smtp: 550, enhanced: '5.4.7', http: 410, retryable: false, text: 'Message expired' },
+  malformed_request: { smtp: 500, enhanced: '5.5.2', http: 400, retryable: false, text: 'Malformed request' },
+  payload_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Request body too large' },
+  batch_too_large: { smtp: 452, enhanced: '4.5.3', http: 413, retryable: false, text: 'Too many notices in one batch' },
+  rate_limited: { smtp: 450, enhanced: '4.7.0', http: 429, retryable: true, text: 'Rate limit exceeded, slow down' },
+  challenge_failed: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge solution is invalid, expired or reused' },
+  token_invalid: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token is invalid, revoked or exhausted' },
+  sender_denied: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender is not accepted by this recipient' },
+  delegation_invalid: { smtp: 550, enhanced: '5.7.1', http: 502, retryable: false, text: 'Redirect target is not a delegate of the recipient domain' },
+
+  // delivery outcomes reported by remote peers
+  remote_transient: { smtp: 451, enhanced: '4.4.0', http: 502, retryable: true, text: 'Remote server answered with a temporary failure' },
+  remote_permanent: { smtp: 550, enhanced: '5.0.0', http: 502, retryable: false, text: 'Remote server rejected the message' },
+  null_mx: { smtp: 556, enhanced: '5.1.10', http: 502, retryable: false, text: 'Recipient domain does not accept mail (null MX)' },
+  no_route: { smtp: 451, enhanced: '4.4.4', http: 502, retryable: true, text: 'Unable to route: no address for the destination' },
+  connection_failed: { smtp: 451, enhanced: '4.4.1', http: 502, retryable: true, text: 'Could not connect to the remote server' },
+  lifetime_exceeded: { smtp: 554, enhanced: '5.4.7', http: 410, retryable: false, text: 'Delivery time expired' },
+
+  internal_error: { smtp: 451, enhanced: '4.3.0', http: 500, retryable: true, text: 'Internal error, try again later' },
+} as const satisfies Record<string, StatusEntry>;
+
+export type StatusCode = keyof typeof table;
+
+export const statusTable: Readonly<Record<StatusCode, StatusEntry>> = Object.freeze(table);
+
+export function isStatusCode(code: string): code is StatusCode {
+  return Object.hasOwn(table, code);
+}
+
+export function statusOf(code: StatusCode): StatusEntry {
+  return statusTable[code];
+}
+
+/** `550 5.7.1 Rejected by DMARC policy` style text; `detail` replaces the default text. */
+export function smtpReply(code: StatusCode, detail?: string): { code: number; message: string } {
+  const entry = statusTable[code];
+  return { code: entry.smtp, message: `${entry.enhanced} ${detail ?? entry.text}` };
+}
+
+/** The typed error body every PMTP error response carries. */
+export function errorBody(code: StatusCode, detail?: string): { error: { code: StatusCode; message: string; retryable: boolean } } {
+  const entry = statusTable[code];
+  return { error: { code, message: detail ?? entry.text, retryable: entry.retryable } };
+}
+
+/** An error that carries one of the table's codes across module boundaries. */
+export class MailbridgeError extends Error {
+  readonly code: StatusCode;
+  constructor(code: StatusCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ?? statusTable[code].text, options);
+    this.name = 'MailbridgeError';
+    this.code = code;
+  }
+  get status(): StatusEntry {
+    return statusTable[this.code];
+  }
+}

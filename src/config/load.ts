@@ -1,0 +1,133 @@
+// Loads mailbridge.yaml once: parse, apply environment overrides, validate, freeze.
+// Every problem is reported with its key path and the line it sits on, all at once.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, envOverrides, type Config } from './schema.js';
+
+export interface ConfigProblem {
+  /** dotted key path, e.g. `smtp.listeners.0.port` */
+  readonly key: string;
+  /** 1-based line in the file, when the key (or its nearest parent) is there */
+  readonly line: number | undefined;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly file: string;
+  readonly problems: readonly ConfigProblem[];
+  constructor(file: string, problems: readonly ConfigProblem[]) {
+    super(problems.map((p) => formatProblem(file, p)).join('\n'));
+    this.name = 'ConfigError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(file: string, p: ConfigProblem): string {
+  const where = p.line === undefined ? file : `${file}:${p.line}`;
+  return `${where}: ${p.key || '(top level)'}: ${p.message}`;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates FILE. Relative paths inside it are resolved against the file's folder. */
+export async function loadConfig(file: string, env: Environment = {}): Promise<Config> {
+  const text = await readFile(file, 'utf8');
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: Environment = {}): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ key: '', line: lines.linePos(e.pos[0]).line, message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ key: '', line: 1, message: 'the file must hold a mapping of keys' }]);
+  }
+  applyEnvOverrides(raw as Record<string, unknown>, env);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.map((issue) => toProblem(issue, doc, lines)));
+  }
+  return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Environment): void {
+  for (const [name, keyPath] of Object.entries(envOverrides)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let node = raw;
+    for (const key of keyPath.slice(0, -1)) {
+      const next = node[key];
+      if (typeof next !== 'object' || next === null) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keyPath[keyPath.length - 1]!] = value;
+  }
+}
+
+function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem {
+  const keyPath = issue.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
+  // zod reports an unknown key on its parent; point at the key itself
+  if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) {
+    const pathToKey = [...keyPath, issue.keys[0]!];
+    return { key: pathToKey.join('.'), line: lineOf(doc, pathToKey, lines), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
+  }
+  return { key: keyPath.join('.'), line: lineOf(doc, keyPath, lines), message: issue.message };
+}
+
+/** Line of the deepest node on the path that exists in the document (a missing key points at its parent). */
+function lineOf(doc: Document, keyPath: readonly (string | number)[], lines: LineCounter): number | undefined {
+  for (let depth = keyPath.length; depth > 0; depth--) {
+    const offset = keyOffset(doc, keyPath.slice(0, depth));
+    if (offset !== undefined) return lines.linePos(offset).line;
+  }
+  return doc.contents?.range ? lines.linePos(doc.contents.range[0]).line : undefined;
+}
+
+function keyOffset(doc: Document, keyPath: readonly (string | number)[]): number | undefined {
+  const parent = keyPath.length === 1 ? doc.contents : doc.getIn(keyPath.slice(0, -1), true);
+  const last = keyPath[keyPath.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(last));
+    const key = pair?.key as YamlNode | undefined;
+    if (key?.range) return key.range[0];
+  }
+  const node = doc.getIn(keyPath, true) as YamlNode | undefined;
+  return node?.range?.[0];
+}
+
+/** File paths in the config are relative to the config file, as admins expect from Postfix's main.cf neighbours. */
+function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.infer<typeof configSchema> {
+  const at = (p: string): string => path.resolve(base, p);
+  const tls = (t: { key: string; cert: string } | undefined) => (t ? { key: at(t.key), cert: at(t.cert) } : undefined);
+  return {
+    ...config,
+    log: { ...config.log, file: config.log.file === undefined ? undefined : at(config.log.file) },
+    spool: { ...config.spool, dir: at(config.spool.dir) },
+    smtp: { ...config.smtp, listeners: config.smtp.listeners.map((l) => ({ ...l, tls: tls(l.tls) })) },
+    pmtp: {
+      ...config.pmtp,
+      key_file: config.pmtp.key_file === undefined ? undefined : at(config.pmtp.key_file),
+      listen: { ...config.pmtp.listen, tls: tls(config.pmtp.listen.tls) },
+    },
+    dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,
+    dns: { ...config.dns, zone_file: config.dns.zone_file === undefined ? undefined : at(config.dns.zone_file) },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,243 @@
+// The shape of mailbridge.yaml: every key, its type and its default, validated by zod.
+// docs/configuration.md documents each key; test/config/docs.test.ts keeps the two in step.
+
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const seconds = z.number().int().positive();
+const domainName = z
+  .string()
+  .min(1)
+  .transform((d) => d.toLowerCase().replace(/\.$/, ''))
+  .refine((d) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d), 'must be a domain name like example.org');
+
+const tlsFiles = z
+  .object({
+    key: z.string().min(1),
+    cert: z.string().min(1),
+  })
+  .strict();
+
+/** Postfix's defaults: 300 s first retry, doubling to 4000 s, give up after 5 days. */
+const retryPolicy = z
+  .object({
+    initial_delay_s: seconds.default(300),
+    max_delay_s: seconds.default(4000),
+    lifetime_s: seconds.default(5 * 24 * 3600),
+    jitter: z.number().min(0).max(1).default(0.1),
+  })
+  .strict();
+
+const queueSettings = z
+  .object({
+    retry: retryPolicy.optional(),
+    concurrency: z.number().int().positive().default(10),
+  })
+  .strict();
+
+const listener = z
+  .object({
+    role: z.enum(['mx', 'submission', 'relay-in']),
+    host: z.string().min(1).default('127.0.0.1'),
+    port,
+    tls: tlsFiles.optional(),
+    max_clients: z.number().int().positive().default(500),
+    max_connections_per_ip: z.number().int().positive().default(20),
+    socket_timeout_s: seconds.default(300),
+    min_data_rate_bps: z.number().int().nonnegative().default(1024),
+    max_recipients: z.number().int().positive().default(1000),
+    max_header_bytes: z.number().int().positive().default(102_400),
+    max_line_bytes: z.number().int().positive().default(2048),
+    bare_newlines: z.enum(['reject', 'normalise']).default('reject'),
+    // only for loopback staging; elsewhere AUTH waits for STARTTLS
+    allow_insecure_auth: z.boolean().default(false),
+  })
+  .strict();
+
+const account = z
+  .object({
+    user: z.string().min(3),
+    // scrypt$N$r$p$salt$hash, made by `mailbridge passwd`
+    password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/, 'must be an scrypt hash from `mailbridge passwd`'),
+  })
+  .strict();
+
+const smtpHop = z
+  .object({
+    host: z.string().min(1),
+    port: port.default(25),
+    protocol: z.enum(['smtp', 'lmtp']).default('smtp'),
+  })
+  .strict();
+
+const directoryEntry = z
+  .object({
+    endpoint: z.string().url(),
+    // base64url raw Ed25519 public keys; when absent the key set is fetched from the endpoint
+    keys: z.array(z.object({ id: z.string().min(1), public_key: z.string().min(1) }).strict()).default([]),
+  })
+  .strict();
+
+const firstContact = z
+  .object({
+    default: z.enum(['allow', 'challenge', 'deny']).default('challenge'),
+    allow: z.array(z.string().min(1)).default([]),
+    deny: z.array(z.string().min(1)).default([]),
+    pow_bits: z.number().int().min(0).max(32).default(16),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    hostname: z.string().min(1).default('localhost'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        file: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+        prefix: z.string().regex(/^\{[^{}]+\}/, 'must start with a {hash-tag} so Redis Cluster keeps one slot').default('{mailbridge}'),
+      })
+      .strict()
+      .prefault({}),
+    spool: z
+      .object({
+        dir: z.string().min(1),
+        // Postfix refuses MAIL FROM below 1.5 x message_size_limit free; 0 means "derive it that way"
+        min_free_bytes: z.number().int().nonnegative().default(0),
+      })
+      .strict(),
+    limits: z
+      .object({
+        message_size_bytes: z.number().int().positive().default(26_214_400),
+      })
+      .strict()
+      .prefault({}),
+    queues: z
+      .object({
+        retry: retryPolicy.prefault({}),
+        inbound: queueSettings.prefault({}),
+        notice: queueSettings.prefault({}),
+        pull: queueSettings.prefault({}),
+        outbound: queueSettings.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        listeners: z.array(listener).default([]),
+        accounts: z.array(account).default([]),
+        // hosts allowed on relay-in, and the only ones whose XFORWARD is believed
+        relay_clients: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    domains: z
+      .object({
+        native: z.array(domainName).default([]),
+        postfix: z.record(domainName, smtpHop).default({}),
+        // per-domain recipient lists; a domain listed here rejects unknown users at RCPT (550 5.1.1)
+        recipients: z.record(domainName, z.array(z.string().min(1))).default({}),
+        first_contact: firstContact.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    pmtp: z
+      .object({
+        domain: domainName.optional(),
+        key_file: z.string().min(1).optional(),
+        public_url: z.string().url().optional(),
+        listen: z
+          .object({
+            host: z.string().min(1).default('127.0.0.1'),
+            port: port.default(8443),
+            tls: tlsFiles.optional(),
+            // plain HTTP is refused unless the bind address is loopback
+            plain_http: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
+        directory: z.record(domainName, directoryEntry).default({}),
+        max_batch: z.number().int().positive().max(10_000).default(1000),
+        clock_skew_s: seconds.default(300),
+        rate_limit_per_minute: z.number().int().positive().default(600),
+      })
+      .strict()
+      .prefault({}),
+    dkim: z
+      .object({
+        domain: domainName,
+        selector: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        key_file: z.string().min(1),
+      })
+      .strict()
+      .optional(),
+    outbound: z
+      .object({
+        // deliver legacy-internet mail through this host instead of by MX lookup
+        relayhost: smtpHop.optional(),
+        // staging stands in for port 25: host -> port
+        port_map: z.record(z.string(), port).default({}),
+        require_tls: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    dns: z
+      .object({
+        zone_file: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(9464),
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.pmtp.listen.plain_http && !isLoopback(config.pmtp.listen.host)) {
+      ctx.addIssue({ code: 'custom', path: ['pmtp', 'listen', 'plain_http'], message: 'plain HTTP is allowed only on a loopback address (127.0.0.0/8 or ::1)' });
+    }
+    config.smtp.listeners.forEach((l, i) => {
+      if (l.allow_insecure_auth && !isLoopback(l.host)) {
+        ctx.addIssue({ code: 'custom', path: ['smtp', 'listeners', i, 'allow_insecure_auth'], message: 'AUTH without TLS is allowed only on a loopback address' });
+      }
+      if (l.role === 'relay-in' && config.smtp.relay_clients.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['smtp', 'listeners', i, 'role'], message: 'a relay-in listener needs smtp.relay_clients' });
+      }
+    });
+    for (const domain of Object.keys(config.domains.postfix)) {
+      if (config.domains.native.includes(domain)) {
+        ctx.addIssue({ code: 'custom', path: ['domains', 'postfix', domain], message: `${domain} is also listed in domains.native` });
+      }
+    }
+  });
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ListenerConfig = z.infer<typeof listener>;
+export type RetryPolicyConfig = z.infer<typeof retryPolicy>;
+export type QueueName = 'inbound' | 'notice' | 'pull' | 'outbound';
+
+/**
+ * Environment variables that may override a key (secrets and deployment facts).
+ * The CLI hands process.env to the loader; no other module reads the environment.
+ */
+export const envOverrides = {
+  REDIS_URL: ['redis', 'url'],
+  MAILBRIDGE_REDIS_PREFIX: ['redis', 'prefix'],
+  MAILBRIDGE_LOG_LEVEL: ['log', 'level'],
+  MAILBRIDGE_SPOOL_DIR: ['spool', 'dir'],
+  MAILBRIDGE_HOSTNAME: ['hostname'],
+} as const satisfies Record<string, readonly string[]>;

@@ -1,0 +1,72 @@
+// The only writer of spool plus queue, like Postfix's cleanup: a message is accepted when its
+// bytes are fsynced in the spool AND its job is in Redis. Listeners call this; they never touch BullMQ.
+
+import { MailbridgeError } from '../codes.js';
+import type { QueueName } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Spool, SpoolDraft, SpoolEntry, SpoolMetaInput } from '../spool/spool.js';
+import { queueNames, type MailQueues } from './queues.js';
+
+/** Spool meta always names the queue a recovered entry re-enters. */
+export interface AcceptMeta extends SpoolMetaInput {
+  readonly queue: QueueName;
+}
+
+export class MessageAcceptor {
+  constructor(
+    private readonly spool: Spool,
+    private readonly queues: MailQueues,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError. */
+  async accept(draft: SpoolDraft, meta: AcceptMeta): Promise<SpoolEntry> {
+    let entry: SpoolEntry;
+    try {
+      entry = await draft.commit(meta);
+    } catch (err) {
+      await draft.discard().catch(() => undefined);
+      throw new MailbridgeError('spool_unavailable', undefined, { cause: err });
+    }
+    try {
+      await this.queues.add(meta.queue, { queueId: entry.queueId });
+    } catch (err) {
+      // the client will hear 451 and resend, so this copy must not be delivered too
+      await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
+        this.log.error({ queueId: entry.queueId, err: removeErr }, 'could not remove spool entry after queue failure');
+      });
+      throw new MailbridgeError('queue_unavailable', undefined, { cause: err });
+    }
+    this.log.info({ queueId: entry.queueId, size: entry.size, from: meta.envelope.mailFrom, nrcpt: meta.envelope.rcptTo.length, queue: meta.queue }, 'accepted');
+    return entry;
+  }
+
+  /**
+   * After a crash: every spooled entry with no live job in any queue gets its job back.
+   * Stages add the next stage's job before finishing their own, so a live job always exists.
+   */
+  async recover(): Promise<{ entries: number; requeued: string[] }> {
+    const entries = await this.spool.recover();
+    const requeued: string[] = [];
+    for (const entry of entries) {
+      if (await this.hasLiveJob(entry.queueId)) continue;
+      const queue = (entry.meta as { queue?: QueueName }).queue;
+      if (!queue || !queueNames.includes(queue)) {
+        this.log.error({ queueId: entry.queueId, kind: entry.meta.kind }, 'spool entry names no queue; left for an operator');
+        continue;
+      }
+      await this.queues.add(queue, { queueId: entry.queueId });
+      requeued.push(entry.queueId);
+      this.log.warn({ queueId: entry.queueId, queue }, 'requeued spool entry that had no job');
+    }
+    return { entries: entries.length, requeued };
+  }
+
+  private async hasLiveJob(queueId: string): Promise<boolean> {
+    for (const name of queueNames) {
+      const job = await this.queues.queue(name).getJob(queueId);
+      if (job && !(await job.isCompleted())) return true;
+    }
+    return false;
+  }
+}

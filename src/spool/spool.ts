@@ -1,0 +1,231 @@
+// The durable spool: message bytes on disk, written so that a listed entry is always whole.
+// Write = temp file, fsync, rename into place, fsync the folder; read = a stream, never a buffer.
+//
+// An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
+// so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
+
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isQueueId, newQueueId } from './queue-id.js';
+
+const footerMagic = 'MBSPOOL1';
+const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length, newline
+
+export interface Envelope {
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+}
+
+/** What the spool keeps beside the bytes: enough to rebuild a lost job after a crash. */
+export interface SpoolMetaInput {
+  readonly kind: string;
+  readonly createdAt: string;
+  readonly envelope: Envelope;
+  readonly [extra: string]: unknown;
+}
+
+export interface SpoolMeta extends SpoolMetaInput {
+  readonly queueId: string;
+}
+
+export interface SpoolEntry {
+  readonly queueId: string;
+  readonly size: number;
+  readonly meta: SpoolMeta;
+}
+
+/** The fsync points, named so crash tests can stop a writer between any two of them. */
+export type SpoolStep = 'body-written' | 'meta-written' | 'file-synced' | 'renamed' | 'dir-synced';
+
+export interface SpoolOptions {
+  readonly onStep?: (step: SpoolStep, queueId: string) => void | Promise<void>;
+  readonly now?: () => number;
+}
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`message exceeds ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+export class Spool {
+  readonly dir: string;
+  private readonly tmpDir: string;
+  private readonly entryDir: string;
+  private readonly options: SpoolOptions;
+
+  constructor(dir: string, options: SpoolOptions = {}) {
+    this.dir = dir;
+    this.tmpDir = path.join(dir, 'tmp');
+    this.entryDir = path.join(dir, 'entries');
+    this.options = options;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.entryDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Starts an entry in tmp/. Nothing is listed until `commit`. */
+  async draft(): Promise<SpoolDraft> {
+    const queueId = newQueueId((this.options.now ?? Date.now)());
+    return new SpoolDraft(this, queueId, path.join(this.tmpDir, queueId));
+  }
+
+  entryPath(queueId: string): string {
+    if (!isQueueId(queueId)) throw new Error(`not a queue id: ${queueId}`);
+    return path.join(this.entryDir, queueId);
+  }
+
+  async has(queueId: string): Promise<boolean> {
+    return stat(this.entryPath(queueId)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async read(queueId: string): Promise<SpoolEntry> {
+    const file = this.entryPath(queueId);
+    const handle = await open(file, 'r');
+    try {
+      const { size: fileSize } = await handle.stat();
+      const footer = Buffer.alloc(footerLength);
+      if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
+      await handle.read(footer, 0, footerLength, fileSize - footerLength);
+      const text = footer.toString('latin1');
+      if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
+      const metaLength = Number(text.slice(footerMagic.length, -1));
+      const bodySize = fileSize - footerLength - metaLength;
+      if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
+      const metaBytes = Buffer.alloc(metaLength);
+      await handle.read(metaBytes, 0, metaLength, bodySize);
+      return { queueId, size: bodySize, meta: JSON.parse(metaBytes.toString('utf8')) as SpoolMeta };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The message bytes as a stream; `range` is inclusive like HTTP's. */
+  async openBody(queueId: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
+    const entry = await this.read(queueId);
+    const end = Math.min(range?.end ?? entry.size - 1, entry.size - 1);
+    const stream = createReadStream(this.entryPath(queueId), { start: range?.start ?? 0, end });
+    return { stream, size: entry.size };
+  }
+
+  async remove(queueId: string): Promise<void> {
+    await unlink(this.entryPath(queueId)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await syncDir(this.entryDir);
+  }
+
+  /**
+   * Lists every complete entry, oldest first, and deletes half-written temp files.
+   * Call it at start-up before any listener opens, so no live draft is mistaken for debris.
+   */
+  async recover(): Promise<SpoolEntry[]> {
+    await this.init();
+    for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { force: true });
+    const entries: SpoolEntry[] = [];
+    for (const name of (await readdir(this.entryDir)).sort()) {
+      if (!isQueueId(name)) continue;
+      entries.push(await this.read(name));
+    }
+    return entries;
+  }
+
+  async freeBytes(): Promise<number> {
+    const s = await statfs(this.dir);
+    return s.bavail * s.bsize;
+  }
+
+  /** @internal used by SpoolDraft */
+  async step(step: SpoolStep, queueId: string): Promise<void> {
+    await this.options.onStep?.(step, queueId);
+  }
+
+  /** @internal used by SpoolDraft */
+  async place(tmpPath: string, queueId: string): Promise<void> {
+    await rename(tmpPath, this.entryPath(queueId));
+    await this.step('renamed', queueId);
+    await syncDir(this.entryDir);
+    await this.step('dir-synced', queueId);
+  }
+}
+
+/** One entry being written. Write the body, run the checks on `bodyPath`, then commit or discard. */
+export class SpoolDraft {
+  private size = 0;
+  private out: WriteStream | undefined;
+  private done = false;
+
+  constructor(
+    private readonly spool: Spool,
+    readonly queueId: string,
+    readonly bodyPath: string,
+  ) {}
+
+  get bodySize(): number {
+    return this.size;
+  }
+
+  /** Streams the body in; refuses (and keeps draining nothing more) past `maxBytes`. */
+  async writeBody(source: Readable | AsyncIterable<Buffer>, maxBytes = Number.POSITIVE_INFINITY): Promise<number> {
+    this.out = createWriteStream(this.bodyPath, { flags: 'wx', mode: 0o600 });
+    const draft = this;
+    await pipeline(
+      source,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          draft.size += chunk.length;
+          if (draft.size > maxBytes) throw new BodyTooLargeError(maxBytes);
+          yield chunk;
+        }
+      },
+      this.out,
+    );
+    await this.spool.step('body-written', this.queueId);
+    return this.size;
+  }
+
+  /** Appends the meta, fsyncs, renames into place and fsyncs the folder. Returns only when durable. */
+  async commit(meta: SpoolMetaInput): Promise<SpoolEntry> {
+    if (this.done) throw new Error(`draft ${this.queueId} already finished`);
+    const full: SpoolMeta = { ...meta, queueId: this.queueId };
+    const metaBytes = Buffer.from(JSON.stringify(full), 'utf8');
+    const footer = Buffer.from(`${footerMagic}${String(metaBytes.length).padStart(10, '0')}\n`, 'latin1');
+    const handle = await open(this.bodyPath, this.out ? 'a' : 'wx', 0o600);
+    try {
+      await handle.write(metaBytes);
+      await handle.write(footer);
+      await this.spool.step('meta-written', this.queueId);
+      await handle.sync();
+      await this.spool.step('file-synced', this.queueId);
+    } finally {
+      await handle.close();
+    }
+    await this.spool.place(this.bodyPath, this.queueId);
+    this.done = true;
+    return { queueId: this.queueId, size: this.size, meta: full };
+  }
+
+  async discard(): Promise<void> {
+    this.done = true;
+    this.out?.destroy();
+    await rm(this.bodyPath, { force: true });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,87 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+
+function problemsOf(text: string, env = {}): ConfigError['problems'] {
+  try {
+    parseConfig(text, 'mailbridge.yaml', env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('fills Postfix retry defaults and freezes the result', () => {
+    const config = parseConfig('spool:\n  dir: /var/spool/mb\n', '/etc/mailbridge/mailbridge.yaml');
+    expect(config.queues.retry).toEqual({ initial_delay_s: 300, max_delay_s: 4000, lifetime_s: 432_000, jitter: 0.1 });
+    expect(config.queues.outbound.concurrency).toBe(10);
+    expect(config.redis.prefix).toBe('{mailbridge}');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.queues.retry)).toBe(true);
+    expect(() => {
+      (config.queues.retry as { lifetime_s: number }).lifetime_s = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('names the key and line of a wrong type', () => {
+    const text = ['spool:', '  dir: /tmp/x', 'smtp:', '  listeners:', '    - role: mx', '      port: "twenty-five"', ''].join('\n');
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ key: 'smtp.listeners.0.port', line: 6 });
+    expect(problems[0]!.message).toMatch(/number/);
+  });
+
+  it('reports every problem at once, unknown keys at their own line', () => {
+    const text = ['spool:', '  dir: /tmp/x', 'redis:', '  url: http://nope', 'queus:', '  retry: {}', ''].join('\n');
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.key, p.line])).toEqual(
+      expect.arrayContaining([
+        ['redis.url', 4],
+        ['queus', 5],
+      ]),
+    );
+  });
+
+  it('points a missing required key at its parent', () => {
+    const problems = problemsOf('log:\n  level: info\nspool:\n  min_free_bytes: 5\n');
+    expect(problems).toEqual([expect.objectContaining({ key: 'spool.dir', line: 3 })]);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    const problems = problemsOf('spool:\n  dir: [unclosed\n');
+    expect(problems[0]!.message).toMatch(/YAML syntax/);
+    expect(problems[0]!.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('takes secrets from the environment it is handed', () => {
+    const config = parseConfig('spool:\n  dir: /tmp/x\nredis:\n  url: redis://file:1\n', 'a.yaml', { REDIS_URL: 'redis://env:6380/2' });
+    expect(config.redis.url).toBe('redis://env:6380/2');
+  });
+
+  it('refuses plain HTTP off loopback and names the key', () => {
+    const text = 'spool:\n  dir: /tmp/x\npmtp:\n  listen:\n    host: 0.0.0.0\n    plain_http: true\n';
+    expect(problemsOf(text)).toEqual([expect.objectContaining({ key: 'pmtp.listen.plain_http', line: 6 })]);
+  });
+
+  it('refuses a relay-in listener without relay clients', () => {
+    const text = 'spool:\n  dir: /tmp/x\nsmtp:\n  listeners:\n    - role: relay-in\n      port: 10025\n';
+    expect(problemsOf(text)).toEqual([expect.objectContaining({ key: 'smtp.listeners.0.role', line: 5 })]);
+  });
+
+  it('refuses a redis prefix without a hash tag', () => {
+    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({ key: 'redis.prefix', line: 4 });
+  });
+
+  it('resolves file paths against the config file folder', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mb-config-'));
+    const file = path.join(dir, 'mailbridge.yaml');
+    await writeFile(file, 'spool:\n  dir: spool\ndns:\n  zone_file: ./zones/test.zone\n');
+    const config = await loadConfig(file);
+    expect(config.spool.dir).toBe(path.join(dir, 'spool'));
+    expect(config.dns.zone_file).toBe(path.join(dir, 'zones/test.zone'));
+  });
+});

@@ -1,0 +1,99 @@
+// The cleanup role against a real Redis: 250 only after spool and job, 451 when either fails,
+// and a restart puts back any job lost between them.
+import { Readable } from 'node:stream';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MailbridgeError } from '../../src/codes.js';
+import { MessageAcceptor, type AcceptMeta } from '../../src/queue/accept.js';
+import { MailQueues } from '../../src/queue/queues.js';
+import { createRedisConnection } from '../../src/queue/redis-connection.js';
+import { Spool } from '../../src/spool/spool.js';
+import { testConfig } from '../support/config.js';
+import { deleteKeys, testPrefix } from '../support/redis.js';
+import { tempDir } from '../support/tmp.js';
+
+const log = pino({ level: 'silent' });
+const meta: AcceptMeta = { kind: 'smtp', createdAt: new Date(0).toISOString(), envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] }, queue: 'inbound' };
+
+async function draftWith(spool: Spool, body: string) {
+  const draft = await spool.draft();
+  await draft.writeBody(Readable.from([Buffer.from(body)]));
+  return draft;
+}
+
+describe('MessageAcceptor', () => {
+  const prefix = testPrefix();
+  let dir: string;
+  let remove: () => Promise<void>;
+  let spool: Spool;
+  let queues: MailQueues;
+  let acceptor: MessageAcceptor;
+  let connection: ReturnType<typeof createRedisConnection>;
+
+  beforeAll(async () => {
+    ({ dir, remove } = await tempDir('accept'));
+    const config = testConfig({ spool: { dir } }, prefix);
+    spool = new Spool(config.spool.dir);
+    await spool.init();
+    connection = createRedisConnection(config, 'producer');
+    queues = new MailQueues(config, connection);
+    acceptor = new MessageAcceptor(spool, queues, log);
+  });
+  afterAll(async () => {
+    await queues.close();
+    connection.disconnect();
+    await deleteKeys(prefix);
+    await remove();
+  });
+
+  it('spools the bytes and adds a job whose id is the queue id', async () => {
+    const entry = await acceptor.accept(await draftWith(spool, 'hello'), meta);
+    const job = await queues.queue('inbound').getJob(entry.queueId);
+    expect(job?.data).toEqual({ queueId: entry.queueId });
+    expect(await spool.has(entry.queueId)).toBe(true);
+    expect(job?.opts.attempts).toBeGreaterThan(1);
+  });
+
+  it('recover() re-enqueues a spooled entry whose job is gone, and only that one', async () => {
+    const kept = await acceptor.accept(await draftWith(spool, 'kept'), meta);
+    const lost = await acceptor.accept(await draftWith(spool, 'lost'), meta);
+    await (await queues.queue('inbound').getJob(lost.queueId))!.remove();
+    const result = await acceptor.recover();
+    expect(result.requeued).toEqual([lost.queueId]);
+    expect(await queues.hasJob('inbound', lost.queueId)).toBe(true);
+    expect(await queues.hasJob('inbound', kept.queueId)).toBe(true);
+  });
+
+  it('answers queue_unavailable and keeps no spool entry when Redis is down', async () => {
+    const deadConfig = testConfig({ spool: { dir }, redis: { url: 'redis://127.0.0.1:1', prefix } });
+    const dead = createRedisConnection(deadConfig, 'producer');
+    dead.on('error', () => undefined);
+    const deadQueues = new MailQueues(deadConfig, dead);
+    const deadAcceptor = new MessageAcceptor(spool, deadQueues, log);
+    const draft = await draftWith(spool, 'nowhere');
+    const error = await deadAcceptor.accept(draft, meta).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MailbridgeError);
+    expect((error as MailbridgeError).code).toBe('queue_unavailable');
+    expect((error as MailbridgeError).status.smtp).toBe(451);
+    expect(await spool.has(draft.queueId)).toBe(false);
+    dead.disconnect();
+  });
+
+  it('answers spool_unavailable when the spool cannot be written', async () => {
+    const draft = await draftWith(spool, 'unwritable');
+    const entries = path.join(dir, 'entries');
+    // a file where the entries folder should be: rename fails even for root
+    await rename(entries, `${entries}.away`);
+    await writeFile(entries, '');
+    try {
+      const error = await acceptor.accept(draft, meta).catch((e: unknown) => e);
+      expect((error as MailbridgeError).code).toBe('spool_unavailable');
+      expect(await queues.hasJob('inbound', draft.queueId)).toBe(false);
+    } finally {
+      await rm(entries);
+      await rename(`${entries}.away`, entries);
+    }
+  });
+});

@@ -1,0 +1,58 @@
+// Kills a spool writer (SIGKILL, in a child process) between every two steps of a write and
+// checks the promise: a complete entry is never lost and a partial one is never listed.
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { Spool } from '../../src/spool/spool.js';
+import { tempDir } from '../support/tmp.js';
+
+const writer = path.join(import.meta.dirname, 'crash-writer.mjs');
+
+async function killAt(dir: string, step: string): Promise<string> {
+  const child = spawn(process.execPath, [writer, dir, step], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  for await (const chunk of child.stdout) {
+    out += String(chunk);
+    if (out.includes('\n')) break;
+  }
+  const match = /^AT (\S+) (\S+)$/m.exec(out);
+  expect(match?.[1]).toBe(step);
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+  return match![2]!;
+}
+
+const beforeRename = ['mid-body', 'body-written', 'meta-written', 'file-synced'];
+const afterRename = ['renamed', 'dir-synced', 'done'];
+
+describe('spool crash safety', () => {
+  for (const step of beforeRename) {
+    it(`kill -9 at ${step}: nothing listed, temp file cleaned`, async () => {
+      const { dir, remove } = await tempDir('crash');
+      try {
+        const queueId = await killAt(dir, step);
+        expect(await readdir(path.join(dir, 'tmp'))).toContain(queueId);
+        const spool = new Spool(dir);
+        expect(await spool.recover()).toEqual([]);
+        expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
+      } finally {
+        await remove();
+      }
+    });
+  }
+  for (const step of afterRename) {
+    it(`kill -9 at ${step}: the whole entry is listed`, async () => {
+      const { dir, remove } = await tempDir('crash');
+      try {
+        const queueId = await killAt(dir, step);
+        const entries = await new Spool(dir).recover();
+        expect(entries.map((e) => [e.queueId, e.size])).toEqual([[queueId, 128 * 1024]]);
+        expect(entries[0]!.meta.envelope.rcptTo).toEqual(['b@y.test']);
+      } finally {
+        await remove();
+      }
+    });
+  }
+});

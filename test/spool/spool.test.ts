@@ -1,0 +1,95 @@
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
+import { isQueueId, newQueueId } from '../../src/spool/queue-id.js';
+import { tempDir } from '../support/tmp.js';
+import fc from 'fast-check';
+
+const meta = { kind: 'smtp', createdAt: '2026-11-23T00:00:00.000Z', envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] }, queue: 'inbound' };
+
+describe('Spool', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let spool: Spool;
+  beforeEach(async () => {
+    ({ dir, remove } = await tempDir('spool'));
+    spool = new Spool(dir);
+    await spool.init();
+  });
+  afterEach(() => remove());
+
+  it('commits an entry whose body streams back byte for byte, 8-bit clean', async () => {
+    const body = Buffer.concat([Buffer.from('Subject: t\r\n\r\n'), Buffer.from([0, 1, 0xff, 0x0d, 0x0a, 0x80])]);
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([body.subarray(0, 5), body.subarray(5)]));
+    const entry = await draft.commit(meta);
+    expect(entry.size).toBe(body.length);
+    const { stream, size } = await spool.openBody(entry.queueId);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(body);
+    expect(size).toBe(body.length);
+    expect((await spool.read(entry.queueId)).meta).toEqual({ ...meta, queueId: entry.queueId });
+  });
+
+  it('serves an inclusive byte range', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('0123456789')]));
+    const entry = await draft.commit(meta);
+    const { stream } = await spool.openBody(entry.queueId, { start: 2, end: 5 });
+    expect(await text(stream)).toBe('2345');
+  });
+
+  it('lists nothing for a draft that was never committed, and recover() clears it', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('half')]));
+    expect(await spool.recover()).toEqual([]);
+    expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
+  });
+
+  it('stops at the size limit and leaves nothing listed', async () => {
+    const draft = await spool.draft();
+    await expect(draft.writeBody(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toBeInstanceOf(BodyTooLargeError);
+    await draft.discard();
+    expect(await spool.recover()).toEqual([]);
+  });
+
+  it('removes an entry', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('x')]));
+    const entry = await draft.commit(meta);
+    expect(await spool.has(entry.queueId)).toBe(true);
+    await spool.remove(entry.queueId);
+    expect(await spool.has(entry.queueId)).toBe(false);
+    expect(await spool.recover()).toEqual([]);
+  });
+
+  it('recover() lists entries oldest first and ignores stray files', async () => {
+    let t = 1_700_000_000_000;
+    const timed = new Spool(dir, { now: () => (t += 1000) });
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const draft = await timed.draft();
+      await draft.writeBody(Readable.from([Buffer.from(`m${n}`)]));
+      ids.push((await draft.commit(meta)).queueId);
+    }
+    await writeFile(path.join(dir, 'entries', 'README'), 'not an entry');
+    expect((await spool.recover()).map((e) => e.queueId)).toEqual(ids);
+  });
+});
+
+describe('queue ids', () => {
+  it('are valid, unique per random part and sort by time', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 1, max: 2 ** 20 }), fc.uint8Array({ minLength: 5, maxLength: 5 }), (t, dt, r) => {
+        const a = newQueueId(t, Buffer.from(r));
+        const b = newQueueId(t + dt, Buffer.from(r));
+        expect(isQueueId(a)).toBe(true);
+        expect(a < b).toBe(true);
+      }),
+    );
+  });
+});
