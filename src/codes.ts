@@ -28,6 +28,7 @@ const table = {
   header_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Header section too large' },
   too_many_recipients: { smtp: 452, enhanced: '4.5.3', http: 400, retryable: true, text: 'Too many recipients' },
   too_many_connections: { smtp: 421, enhanced: '4.7.0', http: 429, retryable: true, text: 'Too many connections from your address' },
+  data_too_slow: { smtp: 421, enhanced: '4.4.2', http: 408, retryable: true, text: 'Data rate too low, closing connection' },
   syntax_error: { smtp: 501, enhanced: '5.5.4', http: 400, retryable: false, text: 'Syntax error in parameters' },
   bad_sequence: { smtp: 503, enhanced: '5.5.1', http: 400, retryable: false, text: 'Bad sequence of commands' },
 
@@ -39,6 +40,7 @@ const table = {
   auth_failed: { smtp: 535, enhanced: '5.7.8', http: 401, retryable: false, text: 'Authentication credentials invalid' },
   tls_required: { smtp: 530, enhanced: '5.7.0', http: 403, retryable: false, text: 'Must issue a STARTTLS command first' },
   client_not_allowed: { smtp: 554, enhanced: '5.7.1', http: 403, retryable: false, text: 'Client host rejected: access denied' },
+  route_lookup_failed: { smtp: 451, enhanced: '4.4.3', http: 503, retryable: true, text: 'Temporary failure looking up the recipient domain' },
 
   // sender authentication (SPF/DKIM/DMARC)
   dmarc_reject: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Rejected by DMARC policy' },
@@ -62,7 +64,7 @@ const table = {
   message_expired: { smtp: 550, enhanced: '5.4.7', http: 410, retryable: false, text: 'Message expired' },
   malformed_request: { smtp: 500, enhanced: '5.5.2', http: 400, retryable: false, text: 'Malformed request' },
   payload_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Request body too large' },
-  batch_too_large: { smtp: 452, enhanced: '4.5.3', http: 413, retryable: false, text: 'Too many notices in one batch' },
+  batch_too_large: { smtp: 552, enhanced: '5.5.3', http: 413, retryable: false, text: 'Too many notices in one batch' },
   rate_limited: { smtp: 450, enhanced: '4.7.0', http: 429, retryable: true, text: 'Rate limit exceeded, slow down' },
   challenge_failed: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge solution is invalid, expired or reused' },
   token_invalid: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token is invalid, revoked or exhausted' },
@@ -75,6 +77,8 @@ const table = {
   null_mx: { smtp: 556, enhanced: '5.1.10', http: 502, retryable: false, text: 'Recipient domain does not accept mail (null MX)' },
   no_route: { smtp: 451, enhanced: '4.4.4', http: 502, retryable: true, text: 'Unable to route: no address for the destination' },
   connection_failed: { smtp: 451, enhanced: '4.4.1', http: 502, retryable: true, text: 'Could not connect to the remote server' },
+  unknown_domain: { smtp: 550, enhanced: '5.1.2', http: 502, retryable: false, text: 'Recipient domain does not exist' },
+  mta_sts_mismatch: { smtp: 451, enhanced: '4.7.5', http: 502, retryable: true, text: 'No MX host satisfies the domain MTA-STS policy' },
   lifetime_exceeded: { smtp: 554, enhanced: '5.4.7', http: 410, retryable: false, text: 'Delivery time expired' },
 
   internal_error: { smtp: 451, enhanced: '4.3.0', http: 500, retryable: true, text: 'Internal error, try again later' },

@@ -51,6 +51,9 @@ const listener = z
     bare_newlines: z.enum(['reject', 'normalise']).default('reject'),
     // only for loopback staging; elsewhere AUTH waits for STARTTLS
     allow_insecure_auth: z.boolean().default(false),
+    // SPF/DKIM/DMARC at DATA: enforce (DMARC reject -> 550), record (verdicts only) or skip;
+    // unset means enforce on mx and relay-in, skip on submission (the sender logged in)
+    sender_auth: z.enum(['enforce', 'record', 'skip']).optional(),
   })
   .strict();
 
@@ -173,9 +176,18 @@ export const configSchema = z
         domain: domainName,
         selector: z.string().regex(/^[A-Za-z0-9._-]+$/),
         key_file: z.string().min(1),
+        // a signed message up to this size stays in memory; the rest spills to a file under spool.dir
+        cache_threshold_bytes: z.number().int().positive().default(1_048_576),
       })
       .strict()
       .optional(),
+    mailbox: z
+      .object({
+        // native domains' mail lands in <maildir_root>/<domain>/Maildir/<user>/new/
+        maildir_root: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     outbound: z
       .object({
         // deliver legacy-internet mail through this host instead of by MX lookup
@@ -183,6 +195,13 @@ export const configSchema = z
         // staging stands in for port 25: host -> port
         port_map: z.record(z.string(), port).default({}),
         require_tls: z.boolean().default(false),
+        // per destination (host:port): Postfix's default_destination_concurrency_limit
+        destination_concurrency: z.number().int().positive().default(20),
+        // messages per minute per destination; 0 means no limit
+        destination_rate_per_minute: z.number().int().nonnegative().default(0),
+        connect_timeout_s: seconds.default(30),
+        // enforce a domain's published MTA-STS policy (RFC 8461) on MX delivery
+        mta_sts: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -1,0 +1,31 @@
+// What a subcommand looks like to the dispatcher: a summary, a help text and `run`,
+// which gets argv and the process's environment and streams, and returns an exit code.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Environment } from '../config/load.js';
+
+export interface CommandContext {
+  readonly env: Environment;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly help: string;
+  /** Exit code, or -1 for "still running" (a server that stops on a signal). */
+  run(argv: string[], context: CommandContext): Promise<number>;
+}
+
+/** Exit codes from sysexits.h, as Postfix's tools use them. */
+export const exitCode = { ok: 0, configError: 2, usage: 64, dataError: 65, unavailable: 69, software: 70, ioError: 74 } as const;
+
+export class UsageError extends Error {}
+
+export function parseOptions<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The `mailbridge` command: reads argv, hands the environment to the config loader once,
+// and runs one subcommand. Each subcommand lives in its own file and exits with its own code.
+
+import { checkConfigCommand } from './check-config.js';
+import { keysCommand } from './keys.js';
+import { startCommand } from './start.js';
+import type { Command } from './command.js';
+
+const commands: Record<string, Command> = {
+  start: startCommand,
+  'check-config': checkConfigCommand,
+  keys: keysCommand,
+};
+
+function usage(): string {
+  const lines = [
+    'mailbridge: a gateway between SMTP and PMTP/1, the pull-based signed mail protocol',
+    '',
+    'Usage: mailbridge <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`),
+    '',
+    'Examples:',
+    '  mailbridge check-config /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
+    '',
+    'Run `mailbridge <command> --help` for a command\'s options.',
+    'Environment: REDIS_URL, MAILBRIDGE_LOG_LEVEL, MAILBRIDGE_SPOOL_DIR, MAILBRIDGE_HOSTNAME override config keys.',
+  ];
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 64 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write('mailbridge 0.1.0\n');
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`mailbridge: unknown command '${name}'\n\n${usage()}\n`);
+    return 64;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  return command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // `start` keeps running until a signal; everything else exits with its code
+    if (code !== -1) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`mailbridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

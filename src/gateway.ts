@@ -1,0 +1,88 @@
+// The composition root: builds each part from the one config object and wires them through
+// the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
+
+import type { Config } from './config/schema.js';
+import { loadZoneFile } from './dns/zone-file.js';
+import { zoneResolver } from './dns/zone-resolver.js';
+import { systemResolver, type MailResolver } from './dns/resolver.js';
+import { startSmtpListeners } from './inbound-smtp/listeners.js';
+import type { Logger } from './log.js';
+import { MessageAcceptor } from './queue/accept.js';
+import { MailQueues } from './queue/queues.js';
+import { createRedisConnection, waitReady } from './queue/redis-connection.js';
+import { Spool } from './spool/spool.js';
+
+export interface ListeningAddress {
+  readonly service: string;
+  readonly address: string;
+}
+
+export interface RunningGateway {
+  readonly listening: readonly ListeningAddress[];
+  readonly recovered: { readonly entries: number; readonly requeued: readonly string[] };
+  /** Stops accepting, lets in-flight work finish, closes connections. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** A running part, closed in reverse order of start so nothing feeds a closed neighbour. */
+interface Part {
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
+  const parts: Part[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const part of parts.splice(0).reverse()) {
+      await part.close().catch((err: unknown) => log.error({ err, part: part.name }, 'error while closing'));
+    }
+  };
+  try {
+    const spool = new Spool(config.spool.dir);
+    await spool.init();
+
+    const producer = createRedisConnection(config, 'producer');
+    producer.on('error', (err) => log.warn({ err: err.message }, 'redis producer connection error'));
+    parts.push({ name: 'redis-producer', close: async () => void producer.disconnect() });
+    await waitReady(producer).catch((err: unknown) => {
+      throw new Error(`cannot reach Redis at ${redactUrl(config.redis.url)}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+
+    const queues = new MailQueues(config, producer);
+    parts.push({ name: 'queues', close: () => queues.close() });
+    const acceptor = new MessageAcceptor(spool, queues, log);
+    // before any listener opens: a live draft must never be mistaken for crash debris
+    const recovered = await acceptor.recover();
+    log.info({ spooled: recovered.entries, requeued: recovered.requeued.length }, 'spool recovered');
+
+    const resolver = await buildResolver(config);
+    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });
+    parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
+
+    const listening: ListeningAddress[] = smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` }));
+    return {
+      listening,
+      recovered,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** Offline zone file when configured (staging, tests), the system resolver otherwise. */
+export async function buildResolver(config: Pick<Config, 'dns'>): Promise<MailResolver> {
+  return config.dns.zone_file ? zoneResolver(await loadZoneFile(config.dns.zone_file)) : systemResolver();
+}
+
+/** Redis URLs may carry a password; never print it. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable url)';
+  }
+}

@@ -1,0 +1,42 @@
+// Admission at connect time, before the greeting: relay-in admits only `smtp.relay_clients`
+// (554 5.7.1), and every role caps concurrent sessions per client IP (421 4.7.0).
+// Counts by the socket's address, so a later XFORWARD cannot move a session between counts.
+
+import type { SMTPServerSession } from 'smtp-server';
+import type { ClientList } from './client-access.js';
+import { replyError, type SmtpReplyError } from './reply-error.js';
+
+export class ConnectionGate {
+  private readonly perIp = new Map<string, number>();
+  private readonly counted = new Map<string, string>(); // session id -> ip
+
+  constructor(
+    private readonly maxPerIp: number,
+    /** when set, only these clients may connect at all */
+    private readonly allowed: ClientList | undefined,
+  ) {}
+
+  /** Returns the refusal, or undefined after counting the session in. */
+  admit(session: SMTPServerSession): SmtpReplyError | undefined {
+    const ip = session.remoteAddress;
+    if (this.allowed && !this.allowed.has(ip)) return replyError('client_not_allowed');
+    const current = this.perIp.get(ip) ?? 0;
+    if (current >= this.maxPerIp) return replyError('too_many_connections');
+    this.perIp.set(ip, current + 1);
+    this.counted.set(session.id, ip);
+    return undefined;
+  }
+
+  release(session: SMTPServerSession): void {
+    const ip = this.counted.get(session.id);
+    if (ip === undefined) return;
+    this.counted.delete(session.id);
+    const left = (this.perIp.get(ip) ?? 1) - 1;
+    if (left <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, left);
+  }
+
+  sessionsFrom(ip: string): number {
+    return this.perIp.get(ip) ?? 0;
+  }
+}

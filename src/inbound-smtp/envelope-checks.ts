@@ -1,0 +1,79 @@
+// MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, free spool space
+// (452 4.3.1, Postfix's 1.5 x message_size_limit), then per recipient: count limit, address form,
+// route and relay policy. Accepted addresses keep their normalised form and route for DATA.
+
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import type { MailResolver } from '../dns/resolver.js';
+import type { Spool } from '../spool/spool.js';
+import { checkRecipient, checkSender } from './address-syntax.js';
+import type { InboundRoute } from './inbound-meta.js';
+import { speaksPmtp } from './pmtp-discovery.js';
+import { decideRecipient, remoteRoute, type ListenerRole, type RoutingTable } from './recipient-routing.js';
+import { replyError, replyErrorFor } from './reply-error.js';
+
+export interface EnvelopeSettings {
+  readonly role: ListenerRole;
+  readonly table: RoutingTable;
+  readonly minFreeBytes: number;
+  readonly maxRecipients: number;
+}
+
+export class EnvelopeChecks {
+  // keyed by smtp-server's address objects, which live exactly as long as their transaction
+  private readonly senders = new WeakMap<SMTPServerAddress, string>();
+  private readonly routes = new WeakMap<SMTPServerAddress, InboundRoute>();
+
+  constructor(
+    private readonly settings: EnvelopeSettings,
+    private readonly spool: Pick<Spool, 'freeBytes'>,
+    private readonly resolver: Pick<MailResolver, 'resolveTxt'>,
+  ) {}
+
+  async mailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    if (this.settings.role === 'submission' && !session.user) throw replyError('auth_required');
+    const sender = checkSender(address.address);
+    if (!sender.ok) throw replyError(sender.code, sender.reason);
+    let free: number;
+    try {
+      free = await this.spool.freeBytes();
+    } catch {
+      throw replyError('spool_unavailable');
+    }
+    if (free < this.settings.minFreeBytes) throw replyError('insufficient_storage');
+    this.senders.set(address, sender.address?.address ?? '');
+  }
+
+  async rcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const { role, table, maxRecipients } = this.settings;
+    const repeated = session.envelope.rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
+    if (!repeated && session.envelope.rcptTo.length >= maxRecipients) throw replyError('too_many_recipients');
+    const parsed = checkRecipient(address.address, table.postmasterDomain);
+    if (!parsed.ok) throw replyError(parsed.code, parsed.reason);
+    const decision = decideRecipient(parsed.address, table, role, Boolean(session.user));
+    if (decision.kind === 'reject') throw replyError(decision.code, decision.reason);
+    let route = decision.kind === 'accept' ? decision.route : undefined;
+    if (decision.kind === 'remote') {
+      try {
+        route = remoteRoute(decision.domain, await speaksPmtp(this.resolver, decision.domain));
+      } catch (err) {
+        throw replyErrorFor(err);
+      }
+    }
+    this.routes.set(address, { rcpt: parsed.address.address, ...route! });
+  }
+
+  /** The normalised MAIL FROM of the session's current transaction. */
+  senderOf(session: SMTPServerSession): string {
+    const from = session.envelope.mailFrom;
+    return from ? (this.senders.get(from) ?? from.address) : '';
+  }
+
+  /** Route of every accepted recipient, in RCPT order; a repeated RCPT counts once. */
+  routesOf(session: SMTPServerSession): InboundRoute[] {
+    return session.envelope.rcptTo.map((r) => {
+      const route = this.routes.get(r);
+      if (!route) throw new Error(`recipient ${r.address} has no route`);
+      return route;
+    });
+  }
+}

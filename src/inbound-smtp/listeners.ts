@@ -1,0 +1,36 @@
+// The one entry point for the composition root: opens every configured SMTP listener
+// (mx, submission, relay-in) and closes them together. Listeners reach the queue only
+// through the MessageAcceptor they are given; they never touch BullMQ.
+
+import type { Config } from '../config/schema.js';
+import { clientList } from './client-access.js';
+import { routingTable } from './recipient-routing.js';
+import { SmtpListener, type ListenerAddress, type SmtpListenerDeps } from './smtp-listener.js';
+
+export type { ListenerAddress, SmtpListenerDeps } from './smtp-listener.js';
+
+export interface SmtpListeners {
+  readonly addresses: readonly ListenerAddress[];
+  /** Stops accepting, answers idle sessions 421, lets sessions in DATA finish. */
+  close(): Promise<void>;
+}
+
+export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps): Promise<SmtpListeners> {
+  const shared = { table: routingTable(config), relayClients: clientList(config.smtp.relay_clients) };
+  const started: SmtpListener[] = [];
+  const addresses: ListenerAddress[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(started.map((l) => l.close()));
+  };
+  try {
+    for (const listener of config.smtp.listeners) {
+      const smtp = new SmtpListener(listener, config, deps, shared);
+      started.push(smtp);
+      addresses.push(await smtp.listen());
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { addresses, close };
+}

@@ -1,0 +1,71 @@
+// Pure RCPT-time routing from config: native (hosted here), postfix (our mailboxes behind
+// Postfix), pmtp (remote PMTP domain) or legacy internet. Leaving the organisation needs a
+// logged-in submission client or a trusted relay-in client; on mx it is relaying (554 5.7.1).
+
+import type { StatusCode } from '../codes.js';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import { asciiDomain, type MailAddress } from './address-syntax.js';
+
+export type ListenerRole = ListenerConfig['role'];
+export type RouteKind = 'native' | 'postfix' | 'pmtp' | 'internet';
+
+export interface RecipientRoute {
+  readonly kind: RouteKind;
+  readonly domain: string;
+  /** how a pmtp domain was found */
+  readonly via?: 'directory' | 'dns';
+}
+
+export interface RoutingTable {
+  readonly native: ReadonlySet<string>;
+  readonly postfix: ReadonlySet<string>;
+  readonly directory: ReadonlySet<string>;
+  /** domain -> lower-case local parts; a domain listed here rejects everyone else */
+  readonly recipients: ReadonlyMap<string, ReadonlySet<string>>;
+  /** the domain that stands in for a domainless `<postmaster>` */
+  readonly postmasterDomain: string | undefined;
+}
+
+export type RecipientDecision =
+  | { readonly kind: 'accept'; readonly route: RecipientRoute }
+  | { readonly kind: 'reject'; readonly code: StatusCode; readonly reason: string }
+  /** may leave the organisation; the caller asks DNS whether the domain speaks PMTP */
+  | { readonly kind: 'remote'; readonly domain: string };
+
+export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>): RoutingTable {
+  const ascii = (d: string): string => asciiDomain(d) || d;
+  const native = new Set(config.domains.native.map(ascii));
+  const postfix = new Set(Object.keys(config.domains.postfix).map(ascii));
+  const recipients = new Map<string, Set<string>>();
+  for (const [domain, users] of Object.entries(config.domains.recipients)) {
+    recipients.set(ascii(domain), new Set(users.map((u) => (u.includes('@') ? u.slice(0, u.lastIndexOf('@')) : u).toLowerCase())));
+  }
+  return {
+    native,
+    postfix,
+    directory: new Set(Object.keys(config.pmtp.directory).map(ascii)),
+    recipients,
+    postmasterDomain: [...native, ...postfix][0],
+  };
+}
+
+export function decideRecipient(address: MailAddress, table: RoutingTable, role: ListenerRole, authenticated: boolean): RecipientDecision {
+  const local = table.native.has(address.domain) ? 'native' : table.postfix.has(address.domain) ? 'postfix' : undefined;
+  if (local) {
+    const listed = table.recipients.get(address.domain);
+    // RFC 5321 4.5.1: postmaster is always accepted
+    if (listed && !listed.has(address.local.toLowerCase()) && address.local.toLowerCase() !== 'postmaster') {
+      return { kind: 'reject', code: 'unknown_user', reason: `${address.address}: user unknown` };
+    }
+    return { kind: 'accept', route: { kind: local, domain: address.domain } };
+  }
+  if (role === 'mx') return { kind: 'reject', code: 'relay_denied', reason: `${address.domain} is not served here` };
+  if (role === 'submission' && !authenticated) return { kind: 'reject', code: 'auth_required', reason: 'authenticate to send to other domains' };
+  if (table.directory.has(address.domain)) return { kind: 'accept', route: { kind: 'pmtp', domain: address.domain, via: 'directory' } };
+  return { kind: 'remote', domain: address.domain };
+}
+
+/** Completes a `remote` decision once DNS discovery has answered. */
+export function remoteRoute(domain: string, speaksPmtp: boolean): RecipientRoute {
+  return speaksPmtp ? { kind: 'pmtp', domain, via: 'dns' } : { kind: 'internet', domain };
+}

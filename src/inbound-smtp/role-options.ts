@@ -1,0 +1,51 @@
+// smtp-server options for one listener, by role. Security-relevant defaults are set here, in one
+// place: no reverse DNS, AUTH only on submission, XFORWARD only on relay-in, no XCLIENT or
+// sendmail toys, SIZE advertised (and enforced in data-intake), STARTTLS only with our own cert.
+
+import { readFile } from 'node:fs/promises';
+import type { SMTPServerOptions } from 'smtp-server';
+import { smtpReply } from '../codes.js';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import type { SenderAuthMode } from './inbound-meta.js';
+
+export type ListenerHandlers = Pick<SMTPServerOptions, 'onConnect' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>;
+
+/** How long close() lets sessions in DATA finish before cutting them off. */
+export const closeGraceMs = 30_000;
+
+export async function roleOptions(listener: ListenerConfig, config: Pick<Config, 'hostname' | 'limits'>, handlers: ListenerHandlers): Promise<SMTPServerOptions> {
+  const tls = listener.tls ? { key: await readFile(listener.tls.key), cert: await readFile(listener.tls.cert) } : undefined;
+  if (listener.role === 'submission' && !tls && !listener.allow_insecure_auth) {
+    throw new Error(`submission listener on ${listener.host}:${listener.port} needs tls (or allow_insecure_auth on loopback): AUTH would never be possible`);
+  }
+  const disabled = ['XCLIENT', 'WIZ', 'SHELL', 'KILL'];
+  if (listener.role !== 'submission') disabled.push('AUTH');
+  if (!tls) disabled.push('STARTTLS');
+  return {
+    ...tls,
+    name: config.hostname,
+    logger: false,
+    disableReverseLookup: true,
+    disabledCommands: disabled,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authRequiredMessage: smtpReply('auth_required').message,
+    allowInsecureAuth: listener.allow_insecure_auth,
+    // relay-in admits only relay_clients at connect, so on that role XFORWARD is theirs alone
+    useXForward: listener.role === 'relay-in',
+    useXClient: false,
+    useProxy: false,
+    size: config.limits.message_size_bytes,
+    maxClients: listener.max_clients,
+    socketTimeout: listener.socket_timeout_s * 1000,
+    closeTimeout: closeGraceMs,
+    hideDSN: true,
+    hideREQUIRETLS: true,
+    lenientAddressParsing: false,
+    ...handlers,
+  };
+}
+
+/** Unset `sender_auth`: judge strangers (mx, relay-in); a logged-in submission client is judged by its login. */
+export function senderAuthMode(listener: ListenerConfig): SenderAuthMode {
+  return listener.sender_auth ?? (listener.role === 'submission' ? 'skip' : 'enforce');
+}

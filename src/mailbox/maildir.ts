@@ -1,0 +1,66 @@
+// Local delivery for native domains: one file per message in MAILDIR_ROOT/<domain>/Maildir/<user>/new/,
+// written the Maildir way (tmp/, fsync, rename into new/), so a mail client never sees half a message.
+
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface MaildirDelivery {
+  readonly file: string;
+  readonly size: number;
+}
+
+/** The folder of one mailbox; `user` is the local part, lowercased, and may not name a path. */
+export function mailboxDir(root: string, domain: string, user: string): string {
+  const local = user.toLowerCase();
+  if (!/^[^/\\\0]+$/.test(local) || local === '.' || local === '..' || local.startsWith('.')) {
+    throw new Error(`local part cannot be a mailbox name: ${JSON.stringify(user)}`);
+  }
+  if (!/^[a-z0-9.-]+$/.test(domain)) throw new Error(`not a domain: ${JSON.stringify(domain)}`);
+  return path.join(root, domain, 'Maildir', local);
+}
+
+/** Unique per delivery, in the conventional `time.M<micros>P<pid>R<random>.host` form. */
+function uniqueName(nowMs: number, hostname: string): string {
+  const seconds = Math.floor(nowMs / 1000);
+  const micros = (nowMs % 1000) * 1000;
+  return `${seconds}.M${micros}P${process.pid}R${randomBytes(6).toString('hex')}.${hostname.replace(/[/:]/g, '_')}`;
+}
+
+export async function deliverToMaildir(
+  root: string,
+  address: { domain: string; user: string },
+  message: Readable | AsyncIterable<Buffer>,
+  options: { hostname: string; now: number },
+): Promise<MaildirDelivery> {
+  const box = mailboxDir(root, address.domain, address.user);
+  await Promise.all(['tmp', 'new', 'cur'].map((sub) => mkdir(path.join(box, sub), { recursive: true, mode: 0o700 })));
+  const name = uniqueName(options.now, options.hostname);
+  const tmpFile = path.join(box, 'tmp', name);
+  let size = 0;
+  try {
+    await pipeline(
+      message,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          size += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(tmpFile, { flags: 'wx', mode: 0o600 }),
+    );
+    const handle = await open(tmpFile, 'r');
+    await handle.sync().finally(() => handle.close());
+    const file = path.join(box, 'new', name);
+    await rename(tmpFile, file);
+    const dir = await open(path.join(box, 'new'), 'r');
+    await dir.sync().finally(() => dir.close());
+    return { file, size };
+  } catch (err) {
+    await rm(tmpFile, { force: true });
+    throw err;
+  }
+}

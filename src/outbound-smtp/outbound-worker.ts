@@ -1,0 +1,176 @@
+// outbound-worker: the BullMQ processor of the `outbound` queue. Delivers one spooled message to
+// the recipients still pending, records each result, and retries only the deferred ones: the job
+// data shrinks to them before the retry, so a delivered recipient is never sent the mail twice.
+// When every recipient is final the spool entry goes; the job fails unrecoverably if any failed.
+
+import { UnrecoverableError, type Processor } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { MailResolver } from '../dns/resolver.js';
+import { forMessage, type Logger } from '../log.js';
+import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
+import { retryPolicyFor, type MailJob, type MailJobData } from '../queue/queues.js';
+import { lifetimeExceeded } from '../queue/retry-policy.js';
+import { isQueueId } from '../spool/queue-id.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
+import type { DkimSigner } from './dkim-sign.js';
+import { planDeliveries, type PlannedDelivery } from './delivery-plan.js';
+import type { RecipientResult, SmtpDelivery } from './deliver.js';
+import { composeDsn, dsnRecipient } from './dsn.js';
+import type { DsnSink } from './dsn-sink.js';
+import type { MtaStsPolicies } from './mta-sts.js';
+import { headerSection, prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
+import { enhancedStatus } from './reply-class.js';
+import { receivedHeader, type ReceivedInput } from './trace-header.js';
+
+export interface OutboundWorkerDeps {
+  readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;
+  readonly spool: Spool;
+  readonly resolver: MailResolver;
+  readonly delivery: SmtpDelivery;
+  readonly status: DeliveryStatusStore;
+  readonly log: Logger;
+  /** the translate seam; the spooled bytes as they are by default */
+  readonly source?: MessageSource;
+  /** signs mail for the legacy internet (relayhost and MX routes), not our own mailboxes */
+  readonly dkim?: DkimSigner;
+  readonly mtaSts?: MtaStsPolicies;
+  /** where DSNs for authenticated senders go; no DSNs without it */
+  readonly sendDsn?: DsnSink;
+  readonly now?: () => number;
+}
+
+export interface OutboundJobData extends MailJobData {
+  /** recipients still to deliver; the envelope's when absent */
+  readonly recipients?: readonly string[];
+}
+
+export interface OutboundSummary {
+  readonly delivered: number;
+  readonly failed: number;
+  readonly expired: number;
+}
+
+export function createOutboundProcessor(deps: OutboundWorkerDeps): Processor<MailJobData> {
+  const source = deps.source ?? spooledBytes(deps.spool);
+  const now = deps.now ?? Date.now;
+  return async (job: MailJob): Promise<OutboundSummary> => {
+    const { queueId } = job.data;
+    if (!isQueueId(queueId)) throw new UnrecoverableError(`not a queue id: ${queueId}`);
+    const log = forMessage(deps.log, queueId);
+    const entry = await deps.spool.read(queueId).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    // gone: a previous run finished every recipient and removed it just before a crash
+    if (!entry) {
+      log.warn('spool entry is gone; nothing left to deliver');
+      return { delivered: 0, failed: 0, expired: 0 };
+    }
+    const data = job.data as OutboundJobData;
+    const pending = [...new Set(data.recipients ?? entry.meta.envelope.rcptTo)];
+    const arrival = arrivalOf(entry, job);
+    await deps.status.queued(queueId, pending, new Date(arrival));
+
+    const policy = retryPolicyFor(deps.config, 'outbound');
+    const outOfTime = lifetimeExceeded(policy, arrival, now());
+    const lastTry = outOfTime || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const results = outOfTime ? await expiredUnsent(deps.status, queueId, pending) : await attempt(deps, source, entry, pending, log);
+
+    const recorded = results.map((r) => ({ ...r, state: stateOf(r, lastTry) }));
+    const remaining = recorded.filter((r) => r.state === 'deferred').map((r) => r.recipient);
+    // first, so that a retry after any later failure still skips the finished recipients
+    await job.updateData({ ...data, recipients: remaining });
+    const at = new Date(now());
+    for (const r of recorded) {
+      await deps.status.record(queueId, { recipient: r.recipient, state: r.state, reply: r.reply, code: r.code, host: r.host }, at, r.code !== 'lifetime_exceeded');
+    }
+    const undelivered = recorded.filter((r) => r.state === 'failed' || r.state === 'expired');
+    if (undelivered.length > 0) await sendDsn(deps, entry, undelivered, at, log);
+
+    if (remaining.length > 0) {
+      const first = recorded.find((r) => r.state === 'deferred')!;
+      throw new Error(`${remaining.length} recipient(s) deferred: ${first.reply}`);
+    }
+    await deps.spool.remove(queueId);
+    const summary = {
+      delivered: recorded.filter((r) => r.state === 'delivered').length,
+      failed: recorded.filter((r) => r.state === 'failed').length,
+      expired: recorded.filter((r) => r.state === 'expired').length,
+    };
+    log.info(summary, 'all recipients final; spool entry removed');
+    if (undelivered.length > 0) throw new UnrecoverableError(`${undelivered.length} recipient(s) undeliverable: ${undelivered[0]!.reply}`);
+    return summary;
+  };
+}
+
+type HostedResult = RecipientResult & { readonly host?: string };
+
+async function attempt(deps: OutboundWorkerDeps, source: MessageSource, entry: SpoolEntry, pending: string[], log: Logger): Promise<HostedResult[]> {
+  const plan = await planDeliveries(pending, { config: deps.config, resolver: deps.resolver, mtaSts: deps.mtaSts, log });
+  for (const r of plan.unroutable) log.info({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply }, 'delivery attempt: no route');
+  const delivered = await Promise.all(
+    plan.deliveries.map(async (planned): Promise<HostedResult[]> => {
+      const open = () => outgoing(deps, source, entry, planned, pending.length === 1 ? pending[0] : undefined);
+      const envelope = { from: entry.meta.envelope.mailFrom, to: planned.recipients };
+      const report = await deps.delivery.deliver(planned.route, envelope, open, { verifyTls: planned.verifyTls });
+      log.info(
+        { host: report.host, route: planned.route.kind, reply: report.results[0]?.reply, results: report.results.map((r) => ({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply })) },
+        'delivery attempt',
+      );
+      return report.results.map((r) => ({ ...r, host: report.host }));
+    }),
+  );
+  return [...plan.unroutable, ...delivered.flat()];
+}
+
+async function outgoing(deps: OutboundWorkerDeps, source: MessageSource, entry: SpoolEntry, planned: PlannedDelivery, single: string | undefined) {
+  const trace = receivedHeader({ by: deps.config.hostname, queueId: entry.queueId, protocol: protocolOf(entry), date: new Date((deps.now ?? Date.now)()), recipient: single });
+  const message = prepend(trace, await source(entry));
+  return deps.dkim && planned.route.kind !== 'local' ? deps.dkim.sign(message) : message;
+}
+
+/** Out of time before trying again: the last answer each recipient had stays readable. */
+async function expiredUnsent(status: DeliveryStatusStore, queueId: string, pending: readonly string[]): Promise<HostedResult[]> {
+  const previous = new Map((await status.get(queueId)).map((s) => [s.recipient, s]));
+  return pending.map((recipient) => {
+    const last = previous.get(recipient);
+    const reply = last?.reply ? `delivery time expired; last reply: ${last.reply}` : 'delivery time expired';
+    return { recipient, outcome: 'transient', reply, code: 'lifetime_exceeded', host: last?.host };
+  });
+}
+
+function stateOf(result: RecipientResult, lastTry: boolean): AttemptResult['state'] {
+  if (result.outcome === 'delivered') return 'delivered';
+  if (result.outcome === 'permanent') return 'failed';
+  return lastTry ? 'expired' : 'deferred';
+}
+
+async function sendDsn(deps: OutboundWorkerDeps, entry: SpoolEntry, undelivered: readonly HostedResult[], at: Date, log: Logger): Promise<void> {
+  const to = dsnRecipient(entry.meta);
+  if (!to || !deps.sendDsn) return;
+  // best effort: the status store already holds the answer, a lost DSN loses no information
+  try {
+    const originalHeaders = await headerSection((await deps.spool.openBody(entry.queueId)).stream);
+    const failed = undelivered.map((r) => ({
+      recipient: r.recipient,
+      status: enhancedStatus({ code: r.code === 'ok' ? 'remote_permanent' : r.code, reply: r.reply }),
+      diagnostic: r.reply,
+      remoteMta: r.host,
+    }));
+    const dsnQueueId = await deps.sendDsn(to, composeDsn({ reportingMta: deps.config.hostname, to, queueId: entry.queueId, arrivalDate: new Date(arrivalOf(entry)), date: at, failed, originalHeaders }));
+    log.info({ to, dsnQueueId }, 'DSN queued for the authenticated sender');
+  } catch (err) {
+    log.error({ err }, 'could not queue a DSN');
+  }
+}
+
+/** Lifetime counts from arrival, as Postfix's maximal_queue_lifetime does. */
+function arrivalOf(entry: SpoolEntry, job?: MailJob): number {
+  const created = Date.parse(entry.meta.createdAt);
+  return Number.isFinite(created) ? created : (job?.timestamp ?? Date.now());
+}
+
+function protocolOf(entry: SpoolEntry): ReceivedInput['protocol'] {
+  if (entry.meta.kind === 'pmtp') return 'PMTP';
+  return typeof entry.meta.authUser === 'string' ? 'ESMTPA' : 'ESMTP';
+}

@@ -1,0 +1,85 @@
+// header-mapping: RFC 5322 fields → PMTP manifest headers, and the manifest `from` address. Pure.
+// Order is kept; Bcc never enters a manifest; the MIME structure fields are left out because the
+// parts replace the structure they describe (the original part still has every byte).
+import { domainToASCII } from 'node:url';
+import addressparser from 'nodemailer/lib/addressparser';
+import { isAddress } from '../native/address.js';
+import type { Header } from '../native/message-format.js';
+import { decodeStructured, decodeWords } from './encoded-words.js';
+import type { RawField } from './header-section.js';
+
+const DROPPED = new Set(['bcc', 'resent-bcc', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition', 'content-id']);
+
+export const ADDRESS_FIELDS = new Set([
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'resent-from',
+  'resent-sender',
+  'resent-to',
+  'resent-cc',
+  'disposition-notification-to',
+]);
+
+/** Structured fields where an encoded word is not allowed, so text that looks like one is data. */
+export const VERBATIM_FIELDS = new Set([
+  'date',
+  'resent-date',
+  'message-id',
+  'resent-message-id',
+  'in-reply-to',
+  'references',
+  'received',
+  'return-path',
+  'dkim-signature',
+  'arc-seal',
+  'arc-message-signature',
+  'arc-authentication-results',
+  'authentication-results',
+  'received-spf',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
+  'list-post',
+  'list-help',
+  'list-subscribe',
+  'list-archive',
+  'list-owner',
+]);
+
+/** A field value as UTF-8 text: encoded words decoded where RFC 2047 allows them. */
+export function decodeFieldValue(name: string, value: string): string {
+  const key = name.toLowerCase();
+  const text = VERBATIM_FIELDS.has(key) ? value : ADDRESS_FIELDS.has(key) ? decodeStructured(value) : decodeWords(value);
+  // decoding can yield controls the manifest forbids; a space keeps the words apart
+  return text.replace(/[\r\n]/g, ' ').replace(/\0/g, '\uFFFD');
+}
+
+/**
+ * Manifest headers for a message's fields. `ownAuthservIds` are this gateway's own names:
+ * an Authentication-Results field claiming one of them arrived from outside and is forged
+ * (RFC 8601 §5), so it is left out; the verdicts travel in the provenance instead.
+ */
+export function manifestHeaders(fields: readonly RawField[], ownAuthservIds: readonly string[] = []): Header[] {
+  const own = new Set(ownAuthservIds.map((id) => id.toLowerCase()));
+  return fields
+    .filter(({ name, value }) => !DROPPED.has(name.toLowerCase()) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))))
+    .map(({ name, value }) => [name, decodeFieldValue(name, value)]);
+}
+
+/** The authserv-id an Authentication-Results value starts with, lowercased. */
+export function authservId(value: string): string {
+  return (/^\s*([^\s;]+)/.exec(value)?.[1] ?? '').toLowerCase();
+}
+
+/** The first From mailbox as a PMTP address (lowercase A-label domain), or undefined if it has none usable. */
+export function fromAddress(fields: readonly RawField[]): string | undefined {
+  const from = fields.find((f) => f.name.toLowerCase() === 'from');
+  const mailbox = addressparser(from?.value ?? '', { flatten: true }).find((m) => m.address.includes('@'));
+  if (!mailbox) return undefined;
+  const at = mailbox.address.lastIndexOf('@');
+  const domain = domainToASCII(mailbox.address.slice(at + 1).toLowerCase());
+  const address = `${mailbox.address.slice(0, at)}@${domain}`;
+  return domain && isAddress(address) ? address : undefined;
+}

@@ -1,0 +1,115 @@
+// A private Postfix instance (own config, queue and data folders under a temp dir) that takes
+// mail on a loopback port, offers STARTTLS with a self-signed certificate, and delivers every
+// recipient of `domain` into one Maildir.
+// Needs root (as in CI) and the Debian postfix package; mail_owner is the package's `postfix` user.
+
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './smtp-sink.js';
+import { tempDir } from './tmp.js';
+
+const run = promisify(execFile);
+
+export interface PrivatePostfix {
+  readonly port: number;
+  /** the files in Maildir/new, oldest first */
+  delivered(): Promise<Buffer[]>;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startPostfix(options: { domain: string; mynetworks?: string }): Promise<PrivatePostfix> {
+  const { dir, remove } = await tempDir('postfix');
+  // Postfix's daemons run as `postfix` and must be able to walk into the folders
+  await chmod(dir, 0o755);
+  const uid = Number((await run('id', ['-u', 'postfix'])).stdout.trim());
+  const gid = Number((await run('id', ['-g', 'postfix'])).stdout.trim());
+  const etc = path.join(dir, 'etc');
+  for (const sub of ['etc', 'queue', 'data', 'mail']) await mkdir(path.join(dir, sub));
+  await chown(path.join(dir, 'data'), uid, gid);
+  await chown(path.join(dir, 'mail'), uid, gid);
+  const port = await freePort();
+  // a self-signed certificate: STARTTLS is offered, but nothing could verify it
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=mx.${options.domain}`, '-keyout', path.join(etc, 'key.pem'), '-out', path.join(etc, 'cert.pem')]);
+  const main = {
+    compatibility_level: '3.6',
+    queue_directory: path.join(dir, 'queue'),
+    data_directory: path.join(dir, 'data'),
+    mail_owner: 'postfix',
+    setgid_group: 'postdrop',
+    inet_interfaces: '127.0.0.1',
+    inet_protocols: 'ipv4',
+    myhostname: `mx.${options.domain}`,
+    mydestination: '',
+    mynetworks: options.mynetworks ?? '127.0.0.0/8',
+    virtual_mailbox_domains: options.domain,
+    virtual_mailbox_base: path.join(dir, 'mail'),
+    virtual_mailbox_maps: 'static:inbox/',
+    virtual_uid_maps: `static:${uid}`,
+    virtual_gid_maps: `static:${gid}`,
+    maillog_file: path.join(dir, 'maillog'),
+    maillog_file_prefixes: dir,
+    smtpd_peername_lookup: 'no',
+    smtp_dns_support_level: 'disabled',
+    smtpd_tls_security_level: 'may',
+    smtpd_tls_cert_file: path.join(etc, 'cert.pem'),
+    smtpd_tls_key_file: path.join(etc, 'key.pem'),
+    smtpd_tls_received_header: 'yes',
+    alias_maps: '',
+    alias_database: '',
+  };
+  await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
+  await writeFile(path.join(etc, 'master.cf'), masterCf(port));
+  await run('postfix', ['-c', etc, 'start']);
+  const maildir = path.join(dir, 'mail', 'inbox', 'new');
+  return {
+    port,
+    delivered: async () => {
+      const names = await readdir(maildir).catch(() => [] as string[]);
+      return Promise.all(names.sort().map((n) => readFile(path.join(maildir, n))));
+    },
+    log: () => readFile(path.join(dir, 'maillog'), 'utf8').catch(() => ''),
+    stop: async () => {
+      const pid = Number((await readFile(path.join(dir, 'queue', 'pid', 'master.pid'), 'utf8').catch(() => '0')).trim());
+      await run('postfix', ['-c', etc, 'stop']).catch(() => undefined);
+      // wait for master to go so no daemon writes into a removed folder
+      for (let i = 0; pid > 0 && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      await remove();
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The services a delivering Postfix needs, none chrooted (the temp dir is not a chroot jail). */
+function masterCf(port: number): string {
+  return `127.0.0.1:${port} inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n -  0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n -  - trivial-rewrite
+bounce    unix  - - n -  0 bounce
+defer     unix  - - n -  0 bounce
+trace     unix  - - n -  0 bounce
+verify    unix  - - n -  1 verify
+proxymap  unix  - - n -  - proxymap
+smtp      unix  - - n -  - smtp
+error     unix  - - n -  - error
+retry     unix  - - n -  - error
+discard   unix  - - n -  - discard
+virtual   unix  - n n -  - virtual
+anvil     unix  - - n -  1 anvil
+scache    unix  - - n -  1 scache
+postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+`;
+}
