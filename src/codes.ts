@@ -14,6 +14,7 @@ const table = {
   // success
   ok: { smtp: 250, enhanced: '2.0.0', http: 200, retryable: false, text: 'Ok' },
   queued: { smtp: 250, enhanced: '2.0.0', http: 202, retryable: false, text: 'Ok: queued' },
+  signed: { smtp: 250, enhanced: '2.0.0', http: 200, retryable: false, text: 'Ok: signed' },
 
   // local resources: always transient, never a 250
   spool_unavailable: { smtp: 451, enhanced: '4.3.0', http: 503, retryable: true, text: 'Spool unavailable, try again later' },
@@ -40,6 +41,8 @@ const table = {
   auth_failed: { smtp: 535, enhanced: '5.7.8', http: 401, retryable: false, text: 'Authentication credentials invalid' },
   tls_required: { smtp: 530, enhanced: '5.7.0', http: 403, retryable: false, text: 'Must issue a STARTTLS command first' },
   client_not_allowed: { smtp: 554, enhanced: '5.7.1', http: 403, retryable: false, text: 'Client host rejected: access denied' },
+  signing_unavailable: { smtp: 554, enhanced: '5.3.3', http: 501, retryable: false, text: 'Signing is not configured on this gateway' },
+  sign_back_refused: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sign-back returns mail only to a sender hosted here' },
   route_lookup_failed: { smtp: 451, enhanced: '4.4.3', http: 503, retryable: true, text: 'Temporary failure looking up the recipient domain' },
 
   // sender authentication (SPF/DKIM/DMARC)
@@ -80,6 +83,31 @@ const table = {
   unknown_domain: { smtp: 550, enhanced: '5.1.2', http: 502, retryable: false, text: 'Recipient domain does not exist' },
   mta_sts_mismatch: { smtp: 451, enhanced: '4.7.5', http: 502, retryable: true, text: 'No MX host satisfies the domain MTA-STS policy' },
   lifetime_exceeded: { smtp: 554, enhanced: '5.4.7', http: 410, retryable: false, text: 'Delivery time expired' },
+
+  // PMTP/1 server and protocol outcomes (docs/protocol.md §16.2)
+  signature_not_yet_valid: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request signature is dated in the future' },
+  wrong_origin: { smtp: 535, enhanced: '5.7.1', http: 403, retryable: false, text: 'Signer is not the origin the request names' },
+  batch_invalid: { smtp: 501, enhanced: '5.5.4', http: 400, retryable: false, text: 'Notice batch is malformed' },
+  notice_conflict: { smtp: 550, enhanced: '5.6.0', http: 409, retryable: false, text: 'Same message id and version with another manifest' },
+  version_superseded: { smtp: 550, enhanced: '5.2.0', http: 410, retryable: false, text: 'A newer version of the message was announced' },
+  view_invalid: { smtp: 501, enhanced: '5.5.4', http: 400, retryable: false, text: 'Unknown message view' },
+  cookie_unknown: { smtp: 550, enhanced: '5.1.0', http: 404, retryable: false, text: 'Unknown status cookie' },
+  first_contact_denied: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Recipient accepts no mail from new senders' },
+  recipient_unknown: { smtp: 550, enhanced: '5.1.1', http: 404, retryable: false, text: 'No such recipient' },
+  recipient_wrong_domain: { smtp: 550, enhanced: '5.1.2', http: 400, retryable: false, text: 'Recipient is not in the destination domain' },
+  duplicate_recipient: { smtp: 550, enhanced: '5.5.4', http: 400, retryable: false, text: 'Recipient listed twice in one notice' },
+  notice_expired: { smtp: 550, enhanced: '5.4.7', http: 410, retryable: false, text: 'Notice expired before it arrived' },
+  fetch_url_invalid: { smtp: 550, enhanced: '5.7.1', http: 400, retryable: false, text: 'Fetch URL is not on the origin endpoint' },
+  message_invalid: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Pulled message failed framing, digest or signature checks' },
+  origin_unaligned: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Origin is neither the sender domain nor its gateway' },
+  content_rejected: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Message content rejected' },
+  already_fetched: { smtp: 550, enhanced: '5.2.0', http: 409, retryable: false, text: 'The previous version was already fetched' },
+  challenge_too_hard: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Proof of work asked exceeds our limit' },
+  redirect_loop: { smtp: 550, enhanced: '5.4.6', http: 508, retryable: false, text: 'Too many redirects for one notice' },
+  token_exhausted: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token has no uses left' },
+  token_revoked: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token was revoked' },
+  challenge_spent: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge solution was already used' },
+  delivery_failed: { smtp: 451, enhanced: '4.3.0', http: 502, retryable: true, text: 'Local delivery failed, will retry' },
 
   internal_error: { smtp: 451, enhanced: '4.3.0', http: 500, retryable: true, text: 'Internal error, try again later' },
 } as const satisfies Record<string, StatusEntry>;

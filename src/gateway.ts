@@ -7,8 +7,11 @@ import { zoneResolver } from './dns/zone-resolver.js';
 import { systemResolver, type MailResolver } from './dns/resolver.js';
 import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
+import { LocalMailboxes } from './mailbox/local-delivery.js';
 import { MessageAcceptor } from './queue/accept.js';
-import { MailQueues } from './queue/queues.js';
+import { DeliveryStatusStore } from './queue/delivery-status.js';
+import { createInboundProcessor } from './queue/inbound-dispatch.js';
+import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { Spool } from './spool/spool.js';
 
@@ -56,6 +59,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     log.info({ spooled: recovered.entries, requeued: recovered.requeued.length }, 'spool recovered');
 
     const resolver = await buildResolver(config);
+    const status = new DeliveryStatusStore(producer, config.redis.prefix);
+    const mailboxes = new LocalMailboxes(config);
+
+    const workerConnection = createRedisConnection(config, 'worker');
+    workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
+    parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
+    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log }), workerConnection);
+    // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
+    parts.push({ name: 'inbound-worker', close: () => inbound.close() });
+
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 

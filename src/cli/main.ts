@@ -4,6 +4,7 @@
 
 import { checkConfigCommand } from './check-config.js';
 import { keysCommand } from './keys.js';
+import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
 import type { Command } from './command.js';
 
@@ -11,6 +12,7 @@ const commands: Record<string, Command> = {
   start: startCommand,
   'check-config': checkConfigCommand,
   keys: keysCommand,
+  staging: stagingCommand,
 };
 
 function usage(): string {
@@ -26,6 +28,7 @@ function usage(): string {
     '  mailbridge check-config /etc/mailbridge/mailbridge.yaml',
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
+    '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
     'Run `mailbridge <command> --help` for a command\'s options.',
     'Environment: REDIS_URL, MAILBRIDGE_LOG_LEVEL, MAILBRIDGE_SPOOL_DIR, MAILBRIDGE_HOSTNAME override config keys.',

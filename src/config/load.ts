@@ -120,6 +120,7 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
       listen: { ...config.pmtp.listen, tls: tls(config.pmtp.listen.tls) },
     },
     dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,
+    arc: config.arc ? { ...config.arc, key_file: at(config.arc.key_file) } : undefined,
     mailbox: { ...config.mailbox, maildir_root: config.mailbox.maildir_root === undefined ? undefined : at(config.mailbox.maildir_root) },
     dns: { ...config.dns, zone_file: config.dns.zone_file === undefined ? undefined : at(config.dns.zone_file) },
   };

@@ -78,6 +78,8 @@ const directoryEntry = z
     endpoint: z.string().url(),
     // base64url raw Ed25519 public keys; when absent the key set is fetched from the endpoint
     keys: z.array(z.object({ id: z.string().min(1), public_key: z.string().min(1) }).strict()).default([]),
+    // key id that must have signed the fetched key set (the DNS `fp=` pin); optional
+    fingerprint: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/).optional(),
   })
   .strict();
 
@@ -87,6 +89,21 @@ const firstContact = z
     allow: z.array(z.string().min(1)).default([]),
     deny: z.array(z.string().min(1)).default([]),
     pow_bits: z.number().int().min(0).max(32).default(16),
+    // how long an issued proof-of-work challenge stays solvable
+    challenge_ttl_s: seconds.default(3600),
+    // per-recipient overrides: their default replaces the global one, their lists add to it
+    users: z
+      .array(
+        z
+          .object({
+            address: z.string().min(3),
+            default: z.enum(['allow', 'challenge', 'deny']).optional(),
+            allow: z.array(z.string().min(1)).default([]),
+            deny: z.array(z.string().min(1)).default([]),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 
@@ -168,6 +185,24 @@ export const configSchema = z
         max_batch: z.number().int().positive().max(10_000).default(1000),
         clock_skew_s: seconds.default(300),
         rate_limit_per_minute: z.number().int().positive().default(600),
+        // earlier keys still listed in our key set (rotation): mail they signed verifies until expired_at
+        retired_keys: z.array(z.object({ key_file: z.string().min(1), expired_at: z.number().int().nonnegative() }).strict()).default([]),
+        // valid_until of our current key = now + this, renewed while it runs
+        key_valid_days: z.number().int().positive().default(30),
+        // largest JSON request body the server reads (notices, acks)
+        max_body_bytes: z.number().int().positive().default(4_194_304),
+        // how long the origin serves a message after its first notice
+        notice_lifetime_s: seconds.default(5 * 24 * 3600),
+        // most proof-of-work bits we will solve as a sender
+        max_pow_bits: z.number().int().min(1).max(40).default(24),
+        // a destination failing this many times in a row is paused (circuit breaker) for breaker_pause_s
+        breaker_failures: z.number().int().positive().default(5),
+        breaker_pause_s: seconds.default(300),
+        // deferred dispositions: polling bounds offered to senders
+        defer_min_poll_s: seconds.default(60),
+        defer_max_poll_s: seconds.default(3600),
+        // HTTP request timeout of the PMTP client
+        request_timeout_s: seconds.default(30),
       })
       .strict()
       .prefault({}),
@@ -178,6 +213,15 @@ export const configSchema = z
         key_file: z.string().min(1),
         // a signed message up to this size stays in memory; the rest spills to a file under spool.dir
         cache_threshold_bytes: z.number().int().positive().default(1_048_576),
+      })
+      .strict()
+      .optional(),
+    // ARC-seal (RFC 8617) what the mx and relay-in checks judged, with this key; absent means no sealing
+    arc: z
+      .object({
+        domain: domainName,
+        selector: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        key_file: z.string().min(1),
       })
       .strict()
       .optional(),

@@ -1,6 +1,7 @@
 // MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, free spool space
 // (452 4.3.1, Postfix's 1.5 x message_size_limit), then per recipient: count limit, address form,
 // route and relay policy. Accepted addresses keep their normalised form and route for DATA.
+// On submission, the signing address (sign-back.ts) stands alone and routes to the sender.
 
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
@@ -16,12 +17,17 @@ export interface EnvelopeSettings {
   readonly table: RoutingTable;
   readonly minFreeBytes: number;
   readonly maxRecipients: number;
+  /** `mailbridge-sign@<hostname>`, lower case */
+  readonly signAddress: string;
+  /** false when config has no `dkim` key to sign with */
+  readonly canSign: boolean;
 }
 
 export class EnvelopeChecks {
   // keyed by smtp-server's address objects, which live exactly as long as their transaction
   private readonly senders = new WeakMap<SMTPServerAddress, string>();
   private readonly routes = new WeakMap<SMTPServerAddress, InboundRoute>();
+  private readonly signRequests = new WeakSet<SMTPServerAddress>();
 
   constructor(
     private readonly settings: EnvelopeSettings,
@@ -47,6 +53,12 @@ export class EnvelopeChecks {
     const { role, table, maxRecipients } = this.settings;
     const repeated = session.envelope.rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
     if (!repeated && session.envelope.rcptTo.length >= maxRecipients) throw replyError('too_many_recipients');
+    const asksSign = role === 'submission' && address.address.toLowerCase() === this.settings.signAddress;
+    const others = session.envelope.rcptTo.filter((r) => !this.signRequests.has(r));
+    if (asksSign || others.length < session.envelope.rcptTo.length) {
+      if (others.length > 0 || !asksSign) throw replyError('bad_sequence', `${this.settings.signAddress} must be the only recipient`);
+      return this.signBackRoute(address, session);
+    }
     const parsed = checkRecipient(address.address, table.postmasterDomain);
     if (!parsed.ok) throw replyError(parsed.code, parsed.reason);
     const decision = decideRecipient(parsed.address, table, role, Boolean(session.user));
@@ -60,6 +72,21 @@ export class EnvelopeChecks {
       }
     }
     this.routes.set(address, { rcpt: parsed.address.address, ...route! });
+  }
+
+  /** True when the transaction asks for its message back signed instead of sent. */
+  signRequested(session: SMTPServerSession): boolean {
+    return session.envelope.rcptTo.some((r) => this.signRequests.has(r));
+  }
+
+  /** The signed copy goes to the sender, who must have a mailbox here (native or behind Postfix). */
+  private signBackRoute(address: SMTPServerAddress, session: SMTPServerSession): void {
+    if (!this.settings.canSign) throw replyError('signing_unavailable');
+    const sender = checkRecipient(this.senderOf(session), undefined);
+    const decision = sender.ok ? decideRecipient(sender.address, this.settings.table, 'mx', true) : undefined;
+    if (!sender.ok || decision?.kind !== 'accept') throw replyError('sign_back_refused');
+    this.signRequests.add(address);
+    this.routes.set(address, { rcpt: sender.address.address, ...decision.route });
   }
 
   /** The normalised MAIL FROM of the session's current transaction. */

@@ -34,7 +34,22 @@ export interface InboundSmtpMeta extends AcceptMeta {
   readonly senderAuth: { readonly mode: SenderAuthMode; readonly verdict: SenderVerdict | null };
   /** a complete `Authentication-Results:` field ending in CRLF, to be prepended on the way out */
   readonly authenticationResults: string;
+  /** our `Received:` field ending in CRLF, to be prepended on the way out */
+  readonly received: string;
+  /** ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results (CRLF-ended), or '' when not sealed */
+  readonly arcSet: string;
+  /** a submission client asked for its message back signed: the only recipient is the sender */
+  readonly signBack: boolean;
   /** DMARC said quarantine: deliver, but mark as suspect */
   readonly quarantine: boolean;
   readonly body: { readonly size: number; readonly type: string; readonly smtputf8: boolean };
+}
+
+/**
+ * The trace fields the writing stage prepends, topmost first: our ARC set, our
+ * Authentication-Results, then our Received (the newest hop's fields sit on top, RFC 5321 4.4).
+ */
+export function traceFields(meta: Pick<InboundSmtpMeta, 'arcSet' | 'authenticationResults' | 'received'>): string[] {
+  const arc = meta.arcSet === '' ? [] : meta.arcSet.split(/\r\n(?![ \t])/).filter((f) => f !== '').map((f) => `${f}\r\n`);
+  return [...arc, meta.authenticationResults, meta.received];
 }

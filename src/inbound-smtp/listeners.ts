@@ -3,8 +3,10 @@
 // through the MessageAcceptor they are given; they never touch BullMQ.
 
 import type { Config } from '../config/schema.js';
+import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
 import { routingTable } from './recipient-routing.js';
+import { loadSignBack } from './sign-back.js';
 import { SmtpListener, type ListenerAddress, type SmtpListenerDeps } from './smtp-listener.js';
 
 export type { ListenerAddress, SmtpListenerDeps } from './smtp-listener.js';
@@ -16,7 +18,13 @@ export interface SmtpListeners {
 }
 
 export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps): Promise<SmtpListeners> {
-  const shared = { table: routingTable(config), relayClients: clientList(config.smtp.relay_clients) };
+  const shared = {
+    table: routingTable(config),
+    relayClients: clientList(config.smtp.relay_clients),
+    sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
+    // only submission clients can ask for sign-back
+    signBack: config.smtp.listeners.some((l) => l.role === 'submission') ? await loadSignBack(config, deps.spool) : undefined,
+  };
   const started: SmtpListener[] = [];
   const addresses: ListenerAddress[] = [];
   const close = async (): Promise<void> => {

@@ -1,6 +1,6 @@
-// The DATA stage, in order: stream into a spool draft through hygiene and limits; run sender
-// checks on the spooled file; apply the DMARC verdict; hand draft and meta to the acceptor.
-// The 250 (`Ok: queued as <id>`) exists only once `accept` resolved; every failure discards.
+// The DATA stage, in order: stream into a spool draft through hygiene and limits; sign it back
+// if asked; run sender checks on the spooled file; apply the DMARC verdict; seal (ARC); build the
+// trace fields; hand draft and meta to the acceptor. The 250 exists only once `accept` resolved.
 
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { MailbridgeError, smtpReply } from '../codes.js';
@@ -8,14 +8,17 @@ import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
+import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
 import { receiveMessage, type IntakeSettings } from './data-intake.js';
 import type { EnvelopeChecks } from './envelope-checks.js';
 import type { InboundSmtpMeta, SenderAuthMode } from './inbound-meta.js';
+import { inboundReceived } from './received-header.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { authenticateSender } from './sender-authentication.js';
 import { senderVerdict, type SenderVerdict } from './sender-verdict.js';
+import type { SignBack } from './sign-back.js';
 
 export interface AcceptanceSettings {
   readonly role: ListenerRole;
@@ -23,6 +26,10 @@ export interface AcceptanceSettings {
   /** our host name: authserv-id in Authentication-Results */
   readonly mta: string;
   readonly intake: IntakeSettings;
+  /** present when config has `arc` */
+  readonly sealer: ArcSealer | undefined;
+  /** present when config has `dkim` */
+  readonly signBack: SignBack | undefined;
 }
 
 export interface AcceptanceDeps {
@@ -52,10 +59,12 @@ export class MessageAcceptance {
     try {
       const intake = await receiveMessage(stream, draft, this.settings.intake, onTooSlow);
       if (!intake.ok) throw intake.error;
-      const meta = await this.judge(draft, session, intake.size);
+      const signBack = this.envelope.signRequested(session);
+      if (signBack) draft = await this.sign(draft);
+      const meta = await this.judge(draft, session, intake.size, signBack);
       handedOver = true; // from here the acceptor owns the draft, and cleans up on failure
       const entry = await this.deps.acceptor.accept(draft, meta);
-      return smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
+      return signBack ? smtpReply('signed', `Ok: signed, queued as ${entry.queueId}`).message : smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
     } catch (err) {
       if (!handedOver) await draft.discard().catch(() => undefined);
       this.deps.log.info({ session: session.id, ip: session.remoteAddress, err: err instanceof MailbridgeError ? err.message : err }, 'message refused');
@@ -63,14 +72,25 @@ export class MessageAcceptance {
     }
   }
 
-  private async judge(draft: SpoolDraft, session: SMTPServerSession, size: number): Promise<InboundSmtpMeta> {
-    const { mta, senderAuth, role } = this.settings;
+  /** The signed copy replaces the draft; on failure the caller discards the draft it holds. */
+  private async sign(draft: SpoolDraft): Promise<SpoolDraft> {
+    if (!this.settings.signBack) throw replyError('signing_unavailable');
+    try {
+      return await this.settings.signBack.sign(draft);
+    } catch (err) {
+      throw new MailbridgeError('spool_unavailable', undefined, { cause: err });
+    }
+  }
+
+  private async judge(draft: SpoolDraft, session: SMTPServerSession, size: number, signBack: boolean): Promise<InboundSmtpMeta> {
+    const { mta, senderAuth, role, sealer } = this.settings;
     const ip = clientIp(session);
     const helo = session.hostNameAppearsAs || '';
     const mailFrom = this.envelope.senderOf(session);
     const user = typeof session.user === 'string' ? session.user : null;
     let verdict: SenderVerdict | null = null;
     let results: string;
+    let arcSet = '';
     if (senderAuth === 'skip') {
       results = user ? submissionResults(mta, user) : `Authentication-Results: ${mta}; none\r\n`;
     } else {
@@ -79,25 +99,25 @@ export class MessageAcceptance {
       results = authenticationResults(mta, outcome, verdict);
       if (senderAuth === 'enforce' && verdict.action === 'reject') throw replyError('dmarc_reject', verdict.reason);
       if (senderAuth === 'enforce' && verdict.action === 'tempfail') throw replyError('auth_temp_error', verdict.reason);
+      if (sealer) arcSet = await sealer.seal(draft.bodyPath, results, outcome.arc ? outcome.arc.status.result : 'none');
     }
     const routes = this.envelope.routesOf(session);
+    const rcptTo = routes.map((r) => r.rcpt);
+    const now = new Date();
+    const peer = String(session.xForward.get('ADDR:DEFAULT') ?? session.remoteAddress);
+    const protocol = session.transmissionType;
     return {
       kind: 'smtp',
       queue: 'inbound',
-      createdAt: new Date().toISOString(),
-      envelope: { mailFrom, rcptTo: routes.map((r) => r.rcpt) },
-      client: {
-        ip,
-        helo,
-        peer: String(session.xForward.get('ADDR:DEFAULT') ?? session.remoteAddress),
-        role,
-        user,
-        tls: session.secure,
-        protocol: session.transmissionType,
-      },
+      createdAt: now.toISOString(),
+      envelope: { mailFrom, rcptTo },
+      client: { ip, helo, peer, role, user, tls: session.secure, protocol },
       routes,
       senderAuth: { mode: senderAuth, verdict },
       authenticationResults: results,
+      received: inboundReceived({ by: mta, queueId: draft.queueId, helo, ip, peer, protocol, recipients: rcptTo, date: now }),
+      arcSet,
+      signBack,
       quarantine: verdict?.action === 'quarantine',
       body: { size, type: session.envelope.bodyType ?? '7bit', smtputf8: Boolean(session.envelope.smtpUtf8) },
     };

@@ -6,6 +6,7 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { AccountLogin } from './account-login.js';
+import type { ArcSealer } from './arc-seal.js';
 import type { ClientList } from './client-access.js';
 import { ConnectionGate } from './connection-gate.js';
 import { EnvelopeChecks } from './envelope-checks.js';
@@ -14,6 +15,7 @@ import { MessageAcceptance, type AcceptanceDeps } from './message-acceptance.js'
 import type { RoutingTable } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
+import { signAddress, type SignBack } from './sign-back.js';
 
 export interface ListenerAddress {
   readonly role: ListenerConfig['role'];
@@ -28,6 +30,8 @@ export interface SmtpListenerDeps extends AcceptanceDeps {
 export interface ListenerShared {
   readonly table: RoutingTable;
   readonly relayClients: ClientList;
+  readonly sealer: ArcSealer | undefined;
+  readonly signBack: SignBack | undefined;
 }
 
 /** A slow DATA sender gets this long before the minimum rate applies (never more than the idle timeout). */
@@ -55,6 +59,8 @@ export class SmtpListener {
         table: shared.table,
         minFreeBytes: config.spool.min_free_bytes || Math.ceil(1.5 * config.limits.message_size_bytes),
         maxRecipients: listener.max_recipients,
+        signAddress: signAddress(config.hostname),
+        canSign: shared.signBack !== undefined,
       },
       deps.spool,
       deps.resolver,
@@ -72,6 +78,8 @@ export class SmtpListener {
           minBytesPerSecond: listener.min_data_rate_bps,
           graceMs: Math.min(rateGraceMs, listener.socket_timeout_s * 1000),
         },
+        sealer: shared.sealer,
+        signBack: shared.signBack,
       },
       deps,
       envelope,

@@ -1,13 +1,9 @@
-// Byte encodings and hashing used across PMTP/1: strict base64url/base64, SHA-256, UTF-8.
+// Byte encodings and hashing used across PMTP/1: strict base64url/base64 and SHA-256.
 // Decoders are strict (one spelling per byte string) so that signed text cannot be re-spelled.
 import { createHash } from 'node:crypto';
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-export function utf8(text: string): Buffer {
-  return Buffer.from(text, 'utf8');
-}
 
 export function toBase64Url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');

@@ -1,6 +1,6 @@
 // dsn-sink: puts a composed DSN into the outbound queue as a new message, through the acceptor
-// like any other mail (spool first, then the job). Its null sender and `dsn` role mean a DSN
-// that fails is never answered with another DSN.
+// like any other mail (spool first, then the job). It has a null sender and no authenticated
+// client in its meta, so a DSN that fails is never answered with another DSN.
 
 import { Readable } from 'node:stream';
 import type { MessageAcceptor } from '../queue/accept.js';
@@ -18,7 +18,6 @@ export function dsnViaAcceptor(spool: Spool, acceptor: MessageAcceptor, now: () 
     });
     const entry = await acceptor.accept(draft, {
       kind: 'dsn',
-      role: 'dsn',
       createdAt: new Date(now()).toISOString(),
       envelope: { mailFrom: '', rcptTo: [to] },
       queue: 'outbound',

@@ -8,12 +8,17 @@ import { rfc5322Date } from './trace-header.js';
 /** Roles whose clients proved who they are before we took their mail. */
 const authenticatedRoles = new Set(['submission', 'relay-in']);
 
-/** The address a DSN for this spool entry may go to, or undefined when none may be sent. */
+/**
+ * The address a DSN for this spool entry may go to, or undefined when none may be sent.
+ * Reads the listener facts src/inbound-smtp writes: `client.role` and `client.user` (the
+ * authenticated account). Mail without them (PMTP-born, DSNs themselves) never gets one.
+ */
 export function dsnRecipient(meta: { readonly [key: string]: unknown }): string | undefined {
-  if (typeof meta.role !== 'string' || !authenticatedRoles.has(meta.role)) return undefined;
-  if (typeof meta.authUser !== 'string') return undefined;
-  // an account name that is not an address has nowhere we could prove to be its mailbox
-  return /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(meta.authUser) ? meta.authUser : undefined;
+  const client = meta.client as { role?: unknown; user?: unknown } | undefined;
+  if (typeof client?.role !== 'string' || !authenticatedRoles.has(client.role)) return undefined;
+  if (typeof client.user !== 'string') return undefined;
+  // an account name that is not an address has no mailbox we could prove is its own
+  return /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(client.user) ? client.user : undefined;
 }
 
 export interface FailedRecipient {

@@ -11,8 +11,6 @@ import type { Route } from './mx-route.js';
 /** The policy file text of a domain, or false when it publishes none. Throws on trouble. */
 export type PolicyFetcher = (domain: string) => Promise<string | false>;
 
-export type PolicyMode = MTASTSPolicy['mode'];
-
 interface CachedPolicy {
   readonly policy: MTASTSPolicy;
   readonly id: string;

@@ -6,6 +6,7 @@
 import { UnrecoverableError, type Processor } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
+import { traceFields, type InboundSmtpMeta } from '../inbound-smtp/inbound-meta.js';
 import { forMessage, type Logger } from '../log.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
 import { retryPolicyFor, type MailJob, type MailJobData } from '../queue/queues.js';
@@ -20,7 +21,7 @@ import type { DsnSink } from './dsn-sink.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { headerSection, prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
 import { enhancedStatus } from './reply-class.js';
-import { receivedHeader, type ReceivedInput } from './trace-header.js';
+import { receivedHeader } from './trace-header.js';
 
 export interface OutboundWorkerDeps {
   readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;
@@ -124,8 +125,7 @@ async function attempt(deps: OutboundWorkerDeps, source: MessageSource, entry: S
 }
 
 async function outgoing(deps: OutboundWorkerDeps, source: MessageSource, entry: SpoolEntry, planned: PlannedDelivery, single: string | undefined) {
-  const trace = receivedHeader({ by: deps.config.hostname, queueId: entry.queueId, protocol: protocolOf(entry), date: new Date((deps.now ?? Date.now)()), recipient: single });
-  const message = prepend(trace, await source(entry));
+  const message = prepend(traceFor(deps, entry, single), await source(entry));
   return deps.dkim && planned.route.kind !== 'local' ? deps.dkim.sign(message) : message;
 }
 
@@ -170,7 +170,15 @@ function arrivalOf(entry: SpoolEntry, job?: MailJob): number {
   return Number.isFinite(created) ? created : (job?.timestamp ?? Date.now());
 }
 
-function protocolOf(entry: SpoolEntry): ReceivedInput['protocol'] {
-  if (entry.meta.kind === 'pmtp') return 'PMTP';
-  return typeof entry.meta.authUser === 'string' ? 'ESMTPA' : 'ESMTP';
+/**
+ * The trace fields on top of the outgoing copy. SMTP-born mail carries the ones src/inbound-smtp
+ * made when it took the message (ARC set, Authentication-Results, Received); anything else gets
+ * our own Received for this hop.
+ */
+function traceFor(deps: OutboundWorkerDeps, entry: SpoolEntry, single: string | undefined): string {
+  const meta = entry.meta;
+  const inbound = meta.kind === 'smtp' && [meta.received, meta.authenticationResults, meta.arcSet].every((f) => typeof f === 'string');
+  if (inbound) return traceFields(meta as unknown as InboundSmtpMeta).join('');
+  const protocol = meta.kind === 'pmtp' ? 'PMTP' : undefined;
+  return receivedHeader({ by: deps.config.hostname, queueId: entry.queueId, protocol, date: new Date((deps.now ?? Date.now)()), recipient: single });
 }

@@ -21,7 +21,10 @@ export function prepend(header: string, body: Readable): Readable {
     yield Buffer.from(header, 'latin1');
     yield* body;
   }
-  return Readable.from(joined(), { objectMode: false });
+  const out = Readable.from(joined(), { objectMode: false });
+  // a generator never started or parked at the header would leave the body's file open
+  out.once('close', () => body.destroy());
+  return out;
 }
 
 /** The header section up to and including the empty line, at most `limit` bytes of it. */
@@ -31,8 +34,8 @@ export async function headerSection(body: Readable, limit = 64 * 1024): Promise<
     for await (const chunk of body as AsyncIterable<Buffer>) {
       seen = Buffer.concat([seen, chunk]);
       const end = seen.indexOf('\r\n\r\n');
-      if (end >= 0) return seen.subarray(0, Math.min(end + 4, limit)).toString('utf8');
-      if (seen.length >= limit) break;
+      if (end >= 0 && end + 4 <= limit) return seen.subarray(0, end + 4).toString('utf8');
+      if (end >= 0 || seen.length >= limit) break;
     }
   } finally {
     body.destroy();

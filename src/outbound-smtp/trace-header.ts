@@ -6,21 +6,19 @@ export interface ReceivedInput {
   /** our host name, config.hostname */
   readonly by: string;
   readonly queueId: string;
-  /** how the message reached us: ESMTP, ESMTPS, ESMTPSA (RFC 3848) or a PMTP pull */
-  readonly protocol: 'ESMTP' | 'ESMTPS' | 'ESMTPA' | 'ESMTPSA' | 'PMTP';
+  /** how the message reached us (RFC 3848 names, or PMTP); absent for mail we wrote ourselves */
+  readonly protocol?: 'ESMTP' | 'ESMTPS' | 'ESMTPA' | 'ESMTPSA' | 'PMTP';
   readonly date: Date;
   /** named only for a single recipient, as Postfix does, so one copy never lists the others */
   readonly recipient?: string;
-  /** the client's HELO name and address, when the message came over SMTP */
-  readonly from?: { readonly helo: string; readonly address: string };
 }
 
+/** For mail that did not come in over SMTP: SMTP-born mail carries src/inbound-smtp's own field. */
 export function receivedHeader(input: ReceivedInput): string {
-  const by = `by ${token(input.by)} (mailbridge) with ${input.protocol} id ${token(input.queueId)}`;
-  const head = input.from ? `Received: from ${token(input.from.helo)} ([${token(input.from.address)}])\r\n\t${by}` : `Received: ${by}`;
+  const via = input.protocol ? ` with ${input.protocol}` : '';
   // an address that would need quoting is left out rather than risk a malformed trace line
   const rcpt = input.recipient !== undefined && isSafe(input.recipient) ? `\r\n\tfor <${input.recipient}>` : '';
-  return `${head}${rcpt};\r\n\t${rfc5322Date(input.date)}\r\n`;
+  return `Received: by ${token(input.by)} (mailbridge)${via} id ${token(input.queueId)}${rcpt};\r\n\t${rfc5322Date(input.date)}\r\n`;
 }
 
 export type PmtpResult = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';

@@ -8,7 +8,12 @@ import type { Header } from '../native/message-format.js';
 import { decodeStructured, decodeWords } from './encoded-words.js';
 import type { RawField } from './header-section.js';
 
-const DROPPED = new Set(['bcc', 'resent-bcc', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition', 'content-id']);
+const NEVER_COPIED = new Set(['bcc', 'resent-bcc', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition', 'content-id']);
+
+/** Bcc (privacy) and the MIME structure fields (parts replace them): never copied between the two forms. */
+export function isNeverCopied(name: string): boolean {
+  return NEVER_COPIED.has(name.toLowerCase());
+}
 
 export const ADDRESS_FIELDS = new Set([
   'from',
@@ -49,7 +54,7 @@ export const VERBATIM_FIELDS = new Set([
 ]);
 
 /** A field value as UTF-8 text: encoded words decoded where RFC 2047 allows them. */
-export function decodeFieldValue(name: string, value: string): string {
+function decodeFieldValue(name: string, value: string): string {
   const key = name.toLowerCase();
   const text = VERBATIM_FIELDS.has(key) ? value : ADDRESS_FIELDS.has(key) ? decodeStructured(value) : decodeWords(value);
   // decoding can yield controls the manifest forbids; a space keeps the words apart
@@ -64,12 +69,12 @@ export function decodeFieldValue(name: string, value: string): string {
 export function manifestHeaders(fields: readonly RawField[], ownAuthservIds: readonly string[] = []): Header[] {
   const own = new Set(ownAuthservIds.map((id) => id.toLowerCase()));
   return fields
-    .filter(({ name, value }) => !DROPPED.has(name.toLowerCase()) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))))
+    .filter(({ name, value }) => !isNeverCopied(name) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))))
     .map(({ name, value }) => [name, decodeFieldValue(name, value)]);
 }
 
 /** The authserv-id an Authentication-Results value starts with, lowercased. */
-export function authservId(value: string): string {
+function authservId(value: string): string {
   return (/^\s*([^\s;]+)/.exec(value)?.[1] ?? '').toLowerCase();
 }
 

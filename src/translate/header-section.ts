@@ -18,37 +18,43 @@ const FIELD_NAME = /^[!-9;-~]{1,128}$/;
 
 /** Collects bytes until the empty line that ends the header section; the body is not kept. */
 export class HeaderSectionCollector {
-  private head: Buffer = Buffer.alloc(0);
-  private done = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** the last bytes pushed: the separator may straddle chunks */
+  private carry: Buffer = Buffer.alloc(0);
+  private head: Buffer | undefined;
 
   push(chunk: Buffer): void {
-    if (this.done) return;
-    // rescan from a little before the new chunk: the separator may straddle chunks
-    const from = Math.max(0, this.head.length - 3);
-    const all = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
-    const end = sectionEnd(all, from);
-    if (end >= 0) {
-      // a copy: a view would pin the whole chunk, possibly most of a large message
-      this.head = Buffer.from(all.subarray(0, end));
-      this.done = true;
-    } else if (all.length > MAX_HEADER_SECTION) {
-      throw new TranslateError('header_too_large', `header section exceeds ${MAX_HEADER_SECTION} bytes`);
-    } else {
-      this.head = all;
+    if (this.head) return;
+    const window = Buffer.concat([this.carry, chunk.subarray(0, MAX_HEADER_SECTION + 4)]);
+    const windowStart = this.size - this.carry.length;
+    const at = sectionEnd(window, windowStart === 0);
+    if (at >= 0) {
+      const end = windowStart + at;
+      this.head = Buffer.concat([...this.chunks, chunk.subarray(0, Math.max(0, end - this.size))]).subarray(0, end);
+      this.chunks = [];
+      return;
     }
+    this.size += chunk.length;
+    if (this.size > MAX_HEADER_SECTION) {
+      throw new TranslateError('header_too_large', `header section exceeds ${MAX_HEADER_SECTION} bytes`);
+    }
+    // a copy: a caller may reuse its buffers
+    this.chunks.push(Buffer.from(chunk));
+    this.carry = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
   }
 
   /** The header section without the separating empty line (all bytes if the message has no body). */
   section(): Buffer {
-    return this.head;
+    return this.head ?? Buffer.concat(this.chunks, this.size);
   }
 }
 
-/** Offset of the empty line's start (the header section's end), or -1. Also accepts LF-only input. */
-function sectionEnd(bytes: Buffer, from: number): number {
-  if (from === 0 && (bytes[0] === 0x0a || (bytes[0] === 0x0d && bytes[1] === 0x0a))) return 0;
-  const match = /\r?\n\r?\n/.exec(bytes.toString('latin1', from, Math.min(bytes.length, MAX_HEADER_SECTION + 4)));
-  return match ? from + match.index : -1;
+/** Offset in `window` where the empty line ending the header section starts, or -1. Also accepts LF-only input. */
+function sectionEnd(window: Buffer, atMessageStart: boolean): number {
+  if (atMessageStart && (window[0] === 0x0a || (window[0] === 0x0d && window[1] === 0x0a))) return 0;
+  const match = /\r?\n\r?\n/.exec(window.toString('latin1'));
+  return match ? match.index : -1;
 }
 
 /** Splits a header section into fields. Lines that are not fields (an mbox "From " line) are skipped. */

@@ -5,6 +5,7 @@ import { domainOf } from '../native/address.js';
 import type { Header, Manifest } from '../native/message-format.js';
 import { rfc5322Date } from '../outbound-smtp/trace-header.js';
 import { encodeHeaders } from './header-encoding.js';
+import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';
 import { verified } from './octets.js';
 import { traceBlock } from './trace.js';
@@ -30,9 +31,6 @@ export interface Rfc5322Options {
   readonly useOriginal?: boolean;
 }
 
-/** Fields that describe a MIME structure: the composer writes its own. */
-const STRUCTURE = /^(mime-version|content-(type|transfer-encoding|disposition|id)|bcc|resent-bcc)$/i;
-
 /**
  * The message's bytes. Errors found before the first byte (a bad trace field, a header with no
  * 7-bit form) are thrown here; errors in part bytes are thrown by the iterator while it streams,
@@ -54,9 +52,9 @@ export function pmtpToRfc5322(manifest: Manifest, read: PartReader, options: Rfc
   return wireGuard(concat([trace, section], mimeBody(manifest, read, created, messageId)), { smtputf8, eightBitMime, dotLines: 'escape' });
 }
 
-/** Manifest headers minus MIME structure, plus the From, Date and Message-ID RFC 5322 requires. */
+/** Manifest headers minus MIME structure (the composer writes its own), plus the From, Date and Message-ID RFC 5322 requires. */
 function completeHeaders(manifest: Manifest, created: Date): Header[] {
-  const headers = manifest.headers.filter(([name]) => !STRUCTURE.test(name));
+  const headers = manifest.headers.filter(([name]) => !isNeverCopied(name));
   const has = (name: string) => headers.some(([n]) => n.toLowerCase() === name);
   const added: Header[] = [];
   if (!has('from')) added.push(['From', manifest.from]);

