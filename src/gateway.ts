@@ -8,11 +8,17 @@ import { systemResolver, type MailResolver } from './dns/resolver.js';
 import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
 import { LocalMailboxes } from './mailbox/local-delivery.js';
+import { SmtpDelivery } from './outbound-smtp/deliver.js';
+import { loadDkimSigner } from './outbound-smtp/dkim-sign.js';
+import { dsnViaAcceptor } from './outbound-smtp/dsn-sink.js';
+import { MtaStsPolicies } from './outbound-smtp/mta-sts.js';
+import { createOutboundProcessor } from './outbound-smtp/outbound-worker.js';
 import { MessageAcceptor } from './queue/accept.js';
 import { DeliveryStatusStore } from './queue/delivery-status.js';
 import { createInboundProcessor } from './queue/inbound-dispatch.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
+import path from 'node:path';
 import { Spool } from './spool/spool.js';
 
 export interface ListeningAddress {
@@ -68,6 +74,26 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
+
+    const delivery = new SmtpDelivery(config);
+    parts.push({ name: 'smtp-delivery', close: async () => delivery.close() });
+    const outbound = createMailWorker(
+      config,
+      'outbound',
+      createOutboundProcessor({
+        config,
+        spool,
+        resolver,
+        delivery,
+        status,
+        log,
+        dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
+        mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(resolver) : undefined,
+        sendDsn: dsnViaAcceptor(spool, acceptor),
+      }),
+      workerConnection,
+    );
+    parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });

@@ -1,10 +1,16 @@
 // What a benchmark is to the runner (src/bench/main.ts), and the one way results are printed:
 // a plain text table, so figures can be pasted into docs/benchmarks.md as they are.
 
+export interface BenchContext {
+  readonly out: NodeJS.WritableStream;
+  /** the process environment, read only by the runner (REDIS_URL) */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
 export interface Benchmark {
   readonly summary: string;
   /** Runs the benchmark, writing its table to `out`; throws when a run did not do its work. */
-  run(argv: readonly string[], out: NodeJS.WritableStream): Promise<void>;
+  run(argv: readonly string[], context: BenchContext): Promise<void>;
 }
 
 /** Left-aligned first column, right-aligned numbers, columns padded to the widest cell. */

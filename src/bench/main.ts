@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   for (const name of names.length > 0 ? names : Object.keys(registry)) {
     const benchmark = await registry[name]!();
     process.stdout.write(`\n== ${name}: ${benchmark.summary}\n`);
-    await benchmark.run(options, process.stdout);
+    await benchmark.run(options, { out: process.stdout, env: process.env });
   }
   return 0;
 }

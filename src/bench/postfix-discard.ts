@@ -46,7 +46,9 @@ export async function startDiscardingPostfix(dir: string, port: number, maxSessi
   };
   await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
   await writeFile(path.join(etc, 'master.cf'), masterCf(port, maxSessions));
-  await run('postfix', ['-c', etc, 'start']);
+  await run('postfix', ['-c', etc, 'start']).catch((err: { stderr?: string; message: string }) => {
+    throw new Error(`postfix would not start: ${err.stderr || err.message}`);
+  });
   return {
     port,
     async stop() {

@@ -3,6 +3,7 @@
 // and runs one subcommand. Each subcommand lives in its own file and exits with its own code.
 
 import { checkConfigCommand } from './check-config.js';
+import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
 import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
@@ -13,6 +14,7 @@ const commands: Record<string, Command> = {
   'check-config': checkConfigCommand,
   keys: keysCommand,
   staging: stagingCommand,
+  demo: demoCommand,
 };
 
 function usage(): string {

@@ -1,0 +1,57 @@
+// The PMTP/1 fastify application: raw-body parsing (signatures cover the exact octets), the
+// error handler that turns every failure into a typed body and never lets input crash the
+// process, the auth stage for /pmtp/v1/, and the route groups.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { isStatusCode } from '../../codes.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { registerAckRoutes } from './ack-routes.js';
+import { registerNoticeRoutes } from './notice-routes.js';
+import { registerPullRoutes } from './pull-routes.js';
+import { sendError } from './replies.js';
+import { requestAuthHook } from './request-auth.js';
+import { registerWellKnownRoutes } from './well-known-routes.js';
+
+export interface PmtpAppOptions {
+  /** Extra fastify options (https, http2), from listen.ts. */
+  readonly server?: Record<string, unknown>;
+}
+
+export function buildPmtpApp(rt: PmtpRuntime, options: PmtpAppOptions = {}): FastifyInstance {
+  const fastifyOptions: FastifyServerOptions = {
+    logger: false,
+    bodyLimit: rt.config.pmtp.max_body_bytes,
+    // query strings and ids are short; anything longer is an attack or a bug
+    maxParamLength: 200,
+    return503OnClosing: true,
+    ...options.server,
+  };
+  const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return sendError(reply, 'payload_too_large', err.message);
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, 'malformed_request', err.message, err.statusCode === 415 ? 400 : err.statusCode);
+    rt.log.error({ err, url: request.url }, 'pmtp request failed');
+    return sendError(reply, isStatusCode(err.code ?? '') ? (err.code as 'internal_error') : 'internal_error');
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 'message_not_found', `no route ${request.method} ${request.url.split('?')[0]}`, 404));
+
+  registerWellKnownRoutes(app, rt);
+  app.register(async (signed) => {
+    signed.addHook('preHandler', requestAuthHook(rt));
+    registerNoticeRoutes(signed, rt);
+    registerPullRoutes(signed, rt);
+    registerAckRoutes(signed, rt);
+  });
+  return app;
+}
+
+/** JSON of a verified raw body, or undefined when it is not JSON. */
+export function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+// The authentication stage of every /pmtp/v1/ request, in order: per-IP budget, RFC 9421
+// signature over the raw body against the URL built from OUR public endpoint (never Host),
+// nonce replay, per-origin-domain budget. Failures answer 401/400/429 with typed bodies.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HeaderBag } from '../http-signature-base.js';
+import { verifyRequest } from '../request-signature.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { sendError } from './replies.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified signing domain of a /pmtp/v1/ request. */
+    pmtpOrigin?: string;
+  }
+}
+
+export function rawBody(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+export function requestAuthHook(rt: PmtpRuntime) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const perIp = await rt.rate.hit(`ip:${request.ip}`, rt.nowMs());
+    if (!perIp.allowed) return sendError(reply.header('retry-after', String(perIp.retryAfterS)), 'rate_limited');
+    const verdict = await verifyRequest(
+      { method: request.method, url: `${rt.endpoint()}${request.url}`, headers: request.headers as HeaderBag, body: rawBody(request) },
+      { domain: rt.domain, now: rt.nowS(), keyLookup: rt.directory.keyLookup, maxSkewS: rt.config.pmtp.clock_skew_s },
+    );
+    if (!verdict.ok) {
+      request.log.info({ code: verdict.code, detail: verdict.detail }, 'pmtp request refused');
+      return sendError(reply, verdict.code, verdict.detail);
+    }
+    if (!(await rt.nonces.claim(verdict.origin, verdict.nonce, verdict.expires))) {
+      return sendError(reply, 'nonce_replayed', `nonce ${verdict.nonce} was already used`);
+    }
+    const perDomain = await rt.rate.hit(`domain:${verdict.origin}`, rt.nowMs());
+    if (!perDomain.allowed) return sendError(reply.header('retry-after', String(perDomain.retryAfterS)), 'rate_limited');
+    request.pmtpOrigin = verdict.origin;
+    return undefined;
+  };
+}

@@ -1,0 +1,29 @@
+// Unsigned discovery documents: our self-signed key set (GET /.well-known/pmtp/keys?domain=D)
+// and the server information a sender reads before batching (max batch, limits, views).
+import type { FastifyInstance } from 'fastify';
+import { PATHS, type ServerInfo } from '../endpoints.js';
+import { VIEWS } from '../message-views.js';
+import { MAX_RECIPIENTS_PER_NOTICE } from '../notice.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { sendError } from './replies.js';
+
+export function serverInfo(rt: PmtpRuntime): ServerInfo {
+  return {
+    v: 1,
+    protocol: 'PMTP/1',
+    max_batch: Math.min(rt.config.pmtp.max_batch, 1000),
+    max_recipients: MAX_RECIPIENTS_PER_NOTICE,
+    max_message_bytes: rt.config.limits.message_size_bytes,
+    max_pow_bits: Math.max(1, rt.config.domains.first_contact.pow_bits),
+    views: [...VIEWS],
+  };
+}
+
+export function registerWellKnownRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+  app.get(PATHS.keys, async (request, reply) => {
+    const { domain } = request.query as { domain?: string };
+    if (domain !== undefined && domain !== rt.domain) return sendError(reply, 'message_not_found', `no keys for ${domain} here`);
+    return reply.header('cache-control', 'max-age=3600').send(rt.keys.keySet(rt.nowS()));
+  });
+  app.get(PATHS.server, async (_request, reply) => reply.header('cache-control', 'max-age=3600').send(serverInfo(rt)));
+}

@@ -1,0 +1,91 @@
+// Everything the PMTP/1 server, outbox and workers share, built once from config: our keys, the
+// peer directory, the signed client and the Redis-backed stores. Passed down, never global.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/schema.js';
+import type { MailResolver } from '../../dns/resolver.js';
+import type { Logger } from '../../log.js';
+import type { MessageAcceptor } from '../../queue/accept.js';
+import type { MailQueues } from '../../queue/queues.js';
+import type { Spool } from '../../spool/spool.js';
+import { fetchJson, PmtpClient } from '../client/pmtp-client.js';
+import type { LocalKeyRing } from '../keys/local-keys.js';
+import { PeerDirectory } from '../keys/peer-directory.js';
+import { ContactStore } from '../state/contacts.js';
+import { InboundNoticeStore } from '../state/inbound-notices.js';
+import { NonceStore } from '../state/nonce-store.js';
+import { OutboxIndex } from '../state/outbox-index.js';
+import { PmtpStatusStore } from '../state/pmtp-status.js';
+import { PowStampStore } from '../state/pow-stamps.js';
+import { RateLimiter } from '../state/rate-limiter.js';
+import { SenderTokenStore } from '../state/sender-tokens.js';
+
+export interface PmtpRuntimeDeps {
+  readonly spool: Spool;
+  readonly queues: MailQueues;
+  readonly acceptor: MessageAcceptor;
+  readonly resolver: MailResolver;
+  readonly log: Logger;
+  /** A producer connection (fail-fast). */
+  readonly redis: Redis;
+  /** Milliseconds, like Date.now. */
+  readonly now?: () => number;
+}
+
+export interface PmtpRuntime extends Omit<PmtpRuntimeDeps, 'now'> {
+  readonly config: Config;
+  readonly domain: string;
+  readonly keys: LocalKeyRing;
+  readonly nowMs: () => number;
+  readonly nowS: () => number;
+  /** Our public endpoint origin, e.g. https://pmtp.example.org. */
+  readonly endpoint: () => string;
+  readonly directory: PeerDirectory;
+  readonly client: PmtpClient;
+  readonly nonces: NonceStore;
+  readonly rate: RateLimiter;
+  readonly inbound: InboundNoticeStore;
+  readonly contacts: ContactStore;
+  readonly tokens: SenderTokenStore;
+  readonly stamps: PowStampStore;
+  readonly status: PmtpStatusStore;
+  readonly outbox: OutboxIndex;
+  /** HMAC key of our proof-of-work challenges, derived from the domain key. */
+  readonly powSecret: Buffer;
+}
+
+export function createRuntime(config: Config, keys: LocalKeyRing, deps: PmtpRuntimeDeps, endpoint: () => string): PmtpRuntime {
+  const nowMs = deps.now ?? Date.now;
+  const nowS = () => Math.floor(nowMs() / 1000);
+  const prefix = config.redis.prefix;
+  const timeoutMs = config.pmtp.request_timeout_s * 1000;
+  const directory = new PeerDirectory({
+    config,
+    resolver: deps.resolver,
+    fetchJson: (url) => fetchJson(url, timeoutMs),
+    nowS,
+    self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
+  });
+  const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s });
+  const seed = keys.current.privateKey.export({ format: 'der', type: 'pkcs8' });
+  return {
+    ...deps,
+    config,
+    domain: keys.domain,
+    keys,
+    nowMs,
+    nowS,
+    endpoint,
+    directory,
+    client,
+    nonces: new NonceStore(deps.redis, prefix, 60),
+    rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
+    inbound: new InboundNoticeStore(deps.redis, prefix),
+    contacts: new ContactStore(deps.redis, prefix),
+    tokens: new SenderTokenStore(deps.redis, prefix),
+    stamps: new PowStampStore(deps.redis, prefix),
+    status: new PmtpStatusStore(deps.redis, prefix),
+    outbox: new OutboxIndex(deps.redis, prefix),
+    powSecret: createHash('sha256').update('mailbridge pmtp1 pow secret\0').update(seed).digest(),
+  };
+}

@@ -1,0 +1,95 @@
+// The recipient side's memory of notices: per (origin, message id) the announced version and
+// digest, and per recipient the state and the disposition we answered, so a re-sent notice gets
+// the same answer; plus deferral cookies, which only the origin they were given to may use.
+import type { Redis } from 'ioredis';
+import type { TrustClass } from '../first-contact-policy.js';
+import type { Disposition } from '../notice.js';
+import type { RecipientState } from '../recipient-state.js';
+import { updateJsonField } from './redis-cas.js';
+
+export interface InboundHead {
+  readonly version: number;
+  readonly digest: string;
+  readonly size: number;
+  readonly sender: string;
+  readonly expires: number;
+  readonly receivedAt: number;
+  /** Spool entry of the pulled message, once pulled. */
+  readonly queueId?: string;
+}
+
+export interface InboundRecipient {
+  readonly recipient: string;
+  readonly version: number;
+  readonly state: RecipientState;
+  readonly disposition: Disposition;
+  readonly trust?: TrustClass;
+}
+
+export interface CookieRef {
+  readonly origin: string;
+  readonly id: string;
+  readonly recipient: string;
+}
+
+const KEEP_AFTER_EXPIRY_S = 7 * 86_400;
+
+export class InboundNoticeStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(origin: string, id: string): string {
+    return `${this.prefix}:pmtp:in:${origin}:${id}`;
+  }
+
+  async head(origin: string, id: string): Promise<InboundHead | undefined> {
+    const raw = await this.redis.hget(this.key(origin, id), 'head');
+    return raw === null ? undefined : (JSON.parse(raw) as InboundHead);
+  }
+
+  async setHead(origin: string, id: string, head: InboundHead, nowS: number): Promise<void> {
+    const key = this.key(origin, id);
+    await this.redis.multi().hset(key, 'head', JSON.stringify(head)).expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S)).exec();
+  }
+
+  async updateHead(origin: string, id: string, update: (h: InboundHead | undefined) => InboundHead | undefined): Promise<InboundHead | undefined> {
+    return updateJsonField(this.redis, this.key(origin, id), 'head', update);
+  }
+
+  async recipient(origin: string, id: string, recipient: string): Promise<InboundRecipient | undefined> {
+    const raw = await this.redis.hget(this.key(origin, id), `r:${recipient}`);
+    return raw === null ? undefined : (JSON.parse(raw) as InboundRecipient);
+  }
+
+  async updateRecipient(
+    origin: string,
+    id: string,
+    recipient: string,
+    update: (r: InboundRecipient | undefined) => InboundRecipient | undefined,
+  ): Promise<InboundRecipient | undefined> {
+    return updateJsonField(this.redis, this.key(origin, id), `r:${recipient}`, update);
+  }
+
+  async recipients(origin: string, id: string): Promise<InboundRecipient[]> {
+    const all = await this.redis.hgetall(this.key(origin, id));
+    return Object.entries(all)
+      .filter(([k]) => k.startsWith('r:'))
+      .map(([, v]) => JSON.parse(v) as InboundRecipient);
+  }
+
+  /** Drops what we know of the message except the recipients' final states. */
+  async forgetHead(origin: string, id: string): Promise<void> {
+    await this.redis.hdel(this.key(origin, id), 'head');
+  }
+
+  async setCookie(cookie: string, ref: CookieRef, expiresS: number): Promise<void> {
+    await this.redis.set(`${this.prefix}:pmtp:cookie:${cookie}`, JSON.stringify(ref), 'EXAT', expiresS + 86_400);
+  }
+
+  async cookie(cookie: string): Promise<CookieRef | undefined> {
+    const raw = await this.redis.get(`${this.prefix}:pmtp:cookie:${cookie}`);
+    return raw === null ? undefined : (JSON.parse(raw) as CookieRef);
+  }
+}
