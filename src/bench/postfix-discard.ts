@@ -3,7 +3,8 @@
 // thrown away by the discard transport. Needs root and the Debian postfix package.
 
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,8 +15,9 @@ export interface DiscardingPostfix {
   stop(): Promise<void>;
 }
 
-/** `dir` must be empty and is left for the caller to remove after `stop`. */
-export async function startDiscardingPostfix(dir: string, port: number, maxSessions: number): Promise<DiscardingPostfix> {
+/** Runs in a temp dir of its own (removed by `stop`), so the `postfix` user can walk into it. */
+export async function startDiscardingPostfix(port: number, maxSessions: number): Promise<DiscardingPostfix> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-postfix-'));
   await chmod(dir, 0o755); // the daemons run as `postfix` and must walk in
   const uid = Number((await run('id', ['-u', 'postfix'])).stdout.trim());
   const gid = Number((await run('id', ['-g', 'postfix'])).stdout.trim());
@@ -54,8 +56,9 @@ export async function startDiscardingPostfix(dir: string, port: number, maxSessi
     async stop() {
       const pid = Number((await readFile(path.join(dir, 'queue', 'pid', 'master.pid'), 'utf8').catch(() => '0')).trim());
       await run('postfix', ['-c', etc, 'stop']).catch(() => undefined);
-      // wait for master to go, so no daemon writes into a folder the caller removes
+      // wait for master to go, so no daemon writes into the folder being removed
       for (let i = 0; pid > 0 && i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

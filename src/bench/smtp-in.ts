@@ -4,7 +4,7 @@
 
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,9 +37,7 @@ export const benchmark: Benchmark = {
       const gateway = await startGateway(config, createLogger({ log: { level: 'warn' } }));
       cleanups.unshift(() => gateway.close());
       const mbPort = Number(gateway.listening.find((l) => l.service === 'smtp mx')!.address.split(':').pop());
-      const postfixDir = path.join(dir, 'postfix');
-      await mkdir(postfixDir);
-      const postfix = await startDiscardingPostfix(postfixDir, await freePort(), Math.max(...sessionCounts));
+      const postfix = await startDiscardingPostfix(await freePort(), Math.max(...sessionCounts));
       cleanups.unshift(() => postfix.stop());
       const entries = path.join(config.spool.dir, 'entries');
 

@@ -1,6 +1,7 @@
 // `mailbridge staging`: a whole mail network on loopback. One gateway per native domain (mx,
 // submission, PMTP endpoint), one plain SMTP mailstore per legacy domain, one offline DNS zone.
 
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -113,7 +114,8 @@ async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan,
   const config = {
     hostname: `mx.${domain}`,
     log: { level: logLevel, file: path.join(dir, domain, 'mailbridge.log') },
-    redis: { url: redisUrl, prefix: `{mb-${domain}}` },
+    // one Redis may serve several staging folders (and test runs): the folder keeps them apart
+    redis: { url: redisUrl, prefix: `{mb-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-${domain}}` },
     spool: { dir: path.join(dir, domain, 'spool') },
     smtp: {
       listeners: [

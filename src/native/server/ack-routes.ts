@@ -1,0 +1,42 @@
+// Origin-side POST /pmtp/v1/acks: a notified domain reports each recipient delivered or rejected
+// after its pull; we move those recipients to their final state (an ack implies the fetch) and
+// drop the stored message once every recipient is final. Idempotent; the answer is signed.
+import type { FastifyInstance } from 'fastify';
+import { ackBatchSchema, type AckResponse } from '../ack.js';
+import { PATHS } from '../endpoints.js';
+import { isOutboxMeta } from '../outbox/outbox-meta.js';
+import { isFinal } from '../recipient-state.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { parseJsonBody } from './app.js';
+import { sendError, sendSigned } from './replies.js';
+import { rawBody } from './request-auth.js';
+
+export function registerAckRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+  app.post(PATHS.acks, async (request, reply) => {
+    const requester = request.pmtpOrigin ?? '';
+    const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
+    if (!parsed.success) return sendError(reply, 'malformed_request', 'not an ack batch');
+    if (parsed.data.origin !== requester) return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
+    if (parsed.data.destination !== rt.domain) return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
+    const results: AckResponse['results'] = [];
+    for (const ack of parsed.data.acks) {
+      const domain = await rt.outbox.domain(ack.id, requester);
+      const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
+      const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
+      const meta = entry && isOutboxMeta(entry.meta) ? entry.meta : undefined;
+      if (!domain?.notified || !meta || meta.pmtp.digest !== ack.manifest_digest) {
+        results.push({ id: ack.id, version: ack.version, status: 'unknown' });
+        continue;
+      }
+      for (const r of ack.recipients) {
+        if (!domain.recipients.includes(r.recipient)) continue;
+        const events = r.result === 'delivered' ? (['accept', 'fetch', 'deliver'] as const) : (['reject'] as const);
+        await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {}, ack.version);
+      }
+      results.push({ id: ack.id, version: ack.version, status: 'recorded' });
+      const all = await rt.status.get(ack.id);
+      if (queueId && all.length > 0 && all.every((s) => isFinal(s.state))) await rt.spool.remove(queueId).catch(() => undefined);
+    }
+    return sendSigned(rt, request, reply, { results } satisfies AckResponse);
+  });
+}

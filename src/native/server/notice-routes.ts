@@ -1,0 +1,77 @@
+// Recipient-side endpoints: POST /pmtp/v1/notices (a batch → per-recipient dispositions, pulls
+// queued for accepted recipients), GET /pmtp/v1/status/{cookie} (a deferred recipient's current
+// disposition, only for the origin it was given to) and DELETE /pmtp/v1/notices/{id} (withdraw).
+import type { FastifyInstance } from 'fastify';
+import { withdrawQuerySchema, type WithdrawResponse } from '../ack.js';
+import { PATHS } from '../endpoints.js';
+import { parseNoticeBatch, type NoticeResult } from '../notice.js';
+import { transition, type RecipientEvent } from '../recipient-state.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { parseJsonBody } from './app.js';
+import { handleNotice } from './notice-handler.js';
+import { sendError, sendSigned } from './replies.js';
+import { rawBody } from './request-auth.js';
+
+export function pullJobId(origin: string, id: string, version: number): string {
+  return `pull-${origin}-${id}-${version}`;
+}
+
+export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+  app.post(PATHS.notices, async (request, reply) => {
+    const origin = request.pmtpOrigin ?? '';
+    const body = parseJsonBody(rawBody(request));
+    if (body === undefined) return sendError(reply, 'batch_invalid', 'body is not JSON');
+    const batch = parseNoticeBatch(body, { signedBy: origin, domain: rt.domain, maxBatch: Math.min(rt.config.pmtp.max_batch, 1000) });
+    if (!batch.ok) return sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined);
+    const originEndpoint = await rt.directory.endpointOf(origin);
+    const results: NoticeResult[] = [];
+    for (const notice of batch.value.notices) {
+      const handled = await handleNotice(rt, origin, notice, originEndpoint);
+      results.push(handled.result);
+      const { id, version } = notice;
+      if (handled.pull) {
+        await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'full' }, { jobId: pullJobId(origin, id, version) });
+      }
+      if (handled.decide) {
+        await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'decide' }, { jobId: `decide-${origin}-${id}-${version}` });
+      }
+    }
+    return sendSigned(rt, request, reply, { results });
+  });
+
+  app.get('/pmtp/v1/status/:cookie', async (request, reply) => {
+    const { cookie } = request.params as { cookie: string };
+    const ref = await rt.inbound.cookie(cookie);
+    if (!ref || ref.origin !== request.pmtpOrigin) return sendError(reply, 'cookie_unknown');
+    const rec = await rt.inbound.recipient(ref.origin, ref.id, ref.recipient);
+    if (!rec) return sendError(reply, 'cookie_unknown');
+    return sendSigned(rt, request, reply, { id: ref.id, version: rec.version, recipient: ref.recipient, ...rec.disposition });
+  });
+
+  app.delete('/pmtp/v1/notices/:id', async (request, reply) => {
+    const origin = request.pmtpOrigin ?? '';
+    const { id } = request.params as { id: string };
+    const query = withdrawQuerySchema.safeParse(request.query);
+    if (!query.success) return sendError(reply, 'malformed_request', 'expected version, reason and optionally recipient');
+    const { version, reason, recipient } = query.data;
+    const event: RecipientEvent = reason === 'retracted' ? 'retract' : 'give-up';
+    const target = reason === 'retracted' ? 'retracted' : 'given-up';
+    const known = await rt.inbound.recipients(origin, id);
+    const outcomes: WithdrawResponse['recipients'] = [];
+    for (const rec of known.filter((r) => r.version <= version && (recipient === undefined || r.recipient === recipient))) {
+      const saved = await rt.inbound.updateRecipient(origin, id, rec.recipient, (cur) => {
+        if (!cur || cur.state === 'fetched') return undefined;
+        const next = transition(cur.state, event);
+        return next.ok ? { ...cur, state: next.state } : undefined;
+      });
+      outcomes.push({ recipient: rec.recipient, outcome: saved?.state === target ? 'withdrawn' : 'too_late' });
+    }
+    const remaining = await rt.inbound.recipients(origin, id);
+    if (remaining.every((r) => r.state === 'retracted' || r.state === 'given-up' || r.state === 'rejected' || r.state === 'expired')) {
+      await rt.inbound.forgetHead(origin, id);
+      const job = await rt.queues.queue('pull').getJob(pullJobId(origin, id, version));
+      await job?.remove().catch(() => undefined);
+    }
+    return sendSigned(rt, request, reply, { id, version, recipients: outcomes } satisfies WithdrawResponse);
+  });
+}

@@ -1,0 +1,91 @@
+// Origin-side pull: GET /pmtp/v1/messages/{id}?view=&version= streams the view from the spool
+// (head frame, part frames, end frame; JSON for hash/signers) to notified domains only, and
+// GET …/parts/{index} serves one part's raw octets with Range. A full pull marks recipients fetched.
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { MESSAGE_STREAM_TYPE } from '../endpoints.js';
+import { PART_TRAILER, STREAM_END, partFrameHeader, streamPrefix } from '../message-framing.js';
+import { hashView, isStreamView, partsForView, signersView, VIEWS, type StreamView, type View } from '../message-views.js';
+import { partOffsets } from '../outbox/outbox-meta.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { grantPull, refuse, type PullGrant } from './pull-access.js';
+import { sendError } from './replies.js';
+
+export function registerPullRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+  app.get('/pmtp/v1/messages/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const { view = 'full', version } = request.query as { view?: string; version?: string };
+    const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
+    if (!('entry' in grant)) return refuse(reply, grant);
+    if (!(VIEWS as readonly string[]).includes(view)) return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);
+    const { manifest, digest, signatures } = grant.meta.pmtp;
+    const chosen = view as View;
+    if (!isStreamView(chosen)) {
+      return reply.send(chosen === 'hash' ? hashView(manifest, digest) : signersView(manifest, digest, signatures));
+    }
+    const prefix = streamPrefix({ manifest, signatures });
+    const indices = partsForView(manifest, chosen);
+    const length = prefix.length + STREAM_END.length + indices.reduce((n, i) => n + partFrameHeader(i, manifest.parts[i]?.length ?? 0).length + (manifest.parts[i]?.length ?? 0) + 1, 0);
+    return reply
+      .header('content-type', MESSAGE_STREAM_TYPE)
+      .header('content-length', String(length))
+      .send(Readable.from(streamView(rt, grant, chosen, request.pmtpOrigin ?? '', prefix)));
+  });
+
+  app.get('/pmtp/v1/messages/:id/parts/:index', async (request, reply) => {
+    const { id, index } = request.params as { id: string; index: string };
+    const { version } = request.query as { version?: string };
+    const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
+    if (!('entry' in grant)) return refuse(reply, grant);
+    const i = Number(index);
+    const part = /^\d{1,6}$/.test(index) ? grant.meta.pmtp.manifest.parts[i] : undefined;
+    if (!part) return sendError(reply, 'message_not_found', `no part ${index}`);
+    const offset = partOffsets(grant.meta.pmtp.manifest)[i] ?? 0;
+    const range = parseRange(request.headers.range, part.length);
+    if (range === 'invalid') return sendError(reply.header('content-range', `bytes */${part.length}`), 'malformed_request', 'unsatisfiable range', 416);
+    const [start, end] = range ?? [0, part.length - 1];
+    reply.header('content-type', part.type).header('accept-ranges', 'bytes').header('content-length', String(Math.max(0, end - start + 1)));
+    if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${part.length}`);
+    if (end < start) return reply.send(Buffer.alloc(0));
+    const { stream } = await rt.spool.openBody(grant.entry.queueId, { start: offset + start, end: offset + end });
+    return reply.send(stream);
+  });
+}
+
+async function* streamView(rt: PmtpRuntime, grant: PullGrant, view: StreamView, requester: string, prefix: Buffer): AsyncGenerator<Buffer> {
+  const { manifest, id, version } = grant.meta.pmtp;
+  const offsets = partOffsets(manifest);
+  yield prefix;
+  for (const index of partsForView(manifest, view)) {
+    const length = manifest.parts[index]?.length ?? 0;
+    yield partFrameHeader(index, length);
+    if (length > 0) {
+      const start = offsets[index] ?? 0;
+      const { stream } = await rt.spool.openBody(grant.entry.queueId, { start, end: start + length - 1 });
+      for await (const chunk of stream) yield chunk as Buffer;
+    }
+    yield PART_TRAILER;
+  }
+  yield STREAM_END;
+  if (view === 'full') {
+    for (const recipient of grant.domain.recipients) await rt.status.apply(id, recipient, ['accept', 'fetch'], rt.nowS(), {}, version);
+    rt.log.debug({ id, version, requester }, 'pmtp message pulled');
+  }
+}
+
+/** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; undefined when absent. */
+export function parseRange(header: string | undefined, size: number): [number, number] | 'invalid' | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start > end || start >= size ? 'invalid' : [start, end];
+}

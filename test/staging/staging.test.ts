@@ -1,0 +1,113 @@
+// `mailbridge staging` as an admin scripts it: one JSON ready line on stdout, mail for every
+// domain lands in its Maildir, and a kill -9 + restart keeps the same ports, keys and passwords.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisUrl } from '../support/redis.js';
+import { tempDir } from '../support/tmp.js';
+import { sendWithSwaks } from '../support/swaks.js';
+
+const main = path.join(import.meta.dirname, '../../dist/cli/main.js');
+
+interface Ready {
+  ready: true;
+  dir: string;
+  domains: Record<string, { mx: string; submission: string; pmtp: string; user: string; password: string }>;
+  legacy: Record<string, { smtp: string }>;
+}
+
+async function startStaging(dir: string): Promise<{ child: ChildProcess; ready: Ready; stdoutLines: string[] }> {
+  const child = spawn(process.execPath, [main, 'staging', '--domains', 'alpha.test,beta.test', '--legacy', 'legacy.test', '--dir', dir, '--redis', redisUrl], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const stdoutLines: string[] = [];
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`staging exited with ${code}`)));
+  });
+  stdoutLines.push(first);
+  lines.on('line', (l) => stdoutLines.push(l));
+  return { child, ready: JSON.parse(first) as Ready, stdoutLines };
+}
+
+async function waitForFile(dir: string, timeoutMs = 15_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const names = await readdir(dir).catch(() => []);
+    if (names.length > 0 || Date.now() > deadline) return names;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('mailbridge staging', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let first: Awaited<ReturnType<typeof startStaging>>;
+  beforeAll(async () => {
+    ({ dir, remove } = await tempDir('staging'));
+    first = await startStaging(dir);
+  });
+  afterAll(async () => {
+    first.child.kill('SIGKILL');
+    await remove();
+  });
+
+  it('prints exactly one ready line with every domain', () => {
+    const { ready } = first;
+    expect(ready.ready).toBe(true);
+    expect(ready.dir).toBe(dir);
+    expect(Object.keys(ready.domains).sort()).toEqual(['alpha.test', 'beta.test']);
+    for (const d of Object.values(ready.domains)) {
+      expect(d.mx).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(d.submission).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(d.pmtp).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(d.password.length).toBeGreaterThanOrEqual(12);
+    }
+    expect(ready.domains['alpha.test']!.user).toBe('postmaster@alpha.test');
+    expect(ready.legacy['legacy.test']!.smtp).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(first.stdoutLines).toHaveLength(1);
+  });
+
+  it('delivers legacy SMTP mail to a native user, with Authentication-Results', async () => {
+    const reply = await sendWithSwaks({ server: first.ready.domains['alpha.test']!.mx, from: 'carol@legacy.test', to: 'Bob@alpha.test', subject: 'to alpha' });
+    expect(reply).toMatch(/250 2\.0\.0 Ok: queued as \w+/);
+    const box = path.join(dir, 'alpha.test', 'Maildir', 'bob', 'new');
+    const files = await waitForFile(box);
+    expect(files).toHaveLength(1);
+    const text = await readFile(path.join(box, files[0]!), 'utf8');
+    expect(text).toMatch(/^Authentication-Results: mx\.alpha\.test;[\s\S]*spf=pass[\s\S]*dmarc=pass/m);
+    expect(text).toContain('Subject: to alpha');
+  });
+
+  it('relays a submission from postmaster to a legacy domain, DKIM-signed, only after AUTH', async () => {
+    const alpha = first.ready.domains['alpha.test']!;
+    const refused = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'dave@legacy.test', subject: 'no auth' });
+    expect(refused).toMatch(/530 5\.7\.0/);
+    const reply = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'dave@legacy.test', subject: 'to legacy', auth: { user: alpha.user, password: alpha.password } });
+    expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
+    const box = path.join(dir, 'legacy.test', 'Maildir', 'dave', 'new');
+    const files = await waitForFile(box);
+    expect(files).toHaveLength(1);
+    expect(await readFile(path.join(box, files[0]!), 'utf8')).toMatch(/^DKIM-Signature: .*d=alpha\.test/m);
+  });
+
+  it('after kill -9, a restart with the same folder keeps ports, keys and passwords', async () => {
+    const keyBefore = await readFile(path.join(dir, 'alpha.test', 'keys', 'alpha.test.pmtp.key'), 'utf8');
+    first.child.kill('SIGKILL');
+    await once(first.child, 'exit');
+    const second = await startStaging(dir);
+    try {
+      expect(second.ready).toEqual(first.ready);
+      expect(await readFile(path.join(dir, 'alpha.test', 'keys', 'alpha.test.pmtp.key'), 'utf8')).toBe(keyBefore);
+      second.child.kill('SIGTERM');
+      const [code] = (await once(second.child, 'exit')) as [number];
+      expect(code).toBe(0);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  });
+});
