@@ -83,6 +83,8 @@ const table = {
   unknown_domain: { smtp: 550, enhanced: '5.1.2', http: 502, retryable: false, text: 'Recipient domain does not exist' },
   mta_sts_mismatch: { smtp: 451, enhanced: '4.7.5', http: 502, retryable: true, text: 'No MX host satisfies the domain MTA-STS policy' },
   lifetime_exceeded: { smtp: 554, enhanced: '5.4.7', http: 410, retryable: false, text: 'Delivery time expired' },
+  // `mailbridge queue delete`: an operator removed the message; no DSN, like postsuper -d
+  admin_deleted: { smtp: 550, enhanced: '5.0.0', http: 410, retryable: false, text: 'Removed from the queue by the administrator' },
 
   // PMTP/1 server and protocol outcomes (docs/protocol.md §16.2)
   signature_not_yet_valid: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Request signature is dated in the future' },

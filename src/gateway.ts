@@ -1,6 +1,7 @@
 // The composition root: builds each part from the one config object and wires them through
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
+import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { loadZoneFile } from './dns/zone-file.js';
 import { zoneResolver } from './dns/zone-resolver.js';
@@ -18,7 +19,11 @@ import { DeliveryStatusStore } from './queue/delivery-status.js';
 import { createInboundProcessor } from './queue/inbound-dispatch.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
-import path from 'node:path';
+import { startHttpEndpoints } from './observability/http-endpoints.js';
+import { logLevelReloadable } from './observability/live-settings.js';
+import { createMetrics } from './observability/metrics.js';
+import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
+import type { Reloadable } from './observability/reload.js';
 import { Spool } from './spool/spool.js';
 
 export interface ListeningAddress {
@@ -29,6 +34,8 @@ export interface ListeningAddress {
 export interface RunningGateway {
   readonly listening: readonly ListeningAddress[];
   readonly recovered: { readonly entries: number; readonly requeued: readonly string[] };
+  /** settings SIGHUP may change without dropping connections */
+  readonly reloadables: readonly Reloadable[];
   /** Stops accepting, lets in-flight work finish, closes connections. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -59,6 +66,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
+    const metrics = createMetrics({ queues });
+    const listening: ListeningAddress[] = [];
+    if (config.metrics.enabled) {
+      const endpoints = await startHttpEndpoints(config.metrics, { metrics, checks: [redisCheck(producer), spoolWritableCheck(config.spool.dir)], log });
+      parts.push({ name: 'http-endpoints', close: () => endpoints.close() });
+      listening.push({ service: 'metrics', address: endpoints.address });
+    }
     const acceptor = new MessageAcceptor(spool, queues, log);
     // before any listener opens: a live draft must never be mistaken for crash debris
     const recovered = await acceptor.recover();
@@ -71,7 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const workerConnection = createRedisConnection(config, 'worker');
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
     parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
-    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log }), workerConnection);
+    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
@@ -90,6 +104,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
         mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(resolver) : undefined,
         sendDsn: dsnViaAcceptor(spool, acceptor),
+        metrics,
       }),
       workerConnection,
     );
@@ -98,9 +113,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
-    const listening: ListeningAddress[] = smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` }));
+    listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));
     return {
       listening,
+      reloadables: [logLevelReloadable(log)],
       recovered,
       close: closeAll,
     };

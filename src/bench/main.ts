@@ -6,6 +6,8 @@ import type { Benchmark } from './benchmark.js';
 
 const registry: Record<string, () => Promise<Benchmark>> = {
   'smtp-in': async () => (await import('./smtp-in.js')).benchmark,
+  'smtp-out': async () => (await import('./smtp-out.js')).benchmark,
+  pmtp: async () => (await import('./pmtp.js')).benchmark,
 };
 
 async function main(argv: string[]): Promise<number> {

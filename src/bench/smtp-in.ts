@@ -1,19 +1,25 @@
 // `npm run bench -- smtp-in`: messages per second accepted durably by the mx listener with full
 // checks (SPF, DKIM, DMARC against an offline zone, a DKIM-signed message), at 10, 50 and 200
 // sessions, and the same load in the same run against a private Postfix that discards.
+// Only the accepting side runs (listeners, spool, queue producer), as only smtpd+cleanup are timed.
 
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { dkimSign } from 'mailauth';
 import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { startGateway } from '../gateway.js';
+import type { Config } from '../config/schema.js';
+import { buildResolver } from '../gateway.js';
+import { startSmtpListeners } from '../inbound-smtp/listeners.js';
 import { createLogger } from '../log.js';
+import { MessageAcceptor } from '../queue/accept.js';
+import { MailQueues } from '../queue/queues.js';
+import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
+import { Spool } from '../spool/spool.js';
+import { deleteKeys, freePort } from './bench-support.js';
 import { formatTable, type Benchmark } from './benchmark.js';
 import { startDiscardingPostfix } from './postfix-discard.js';
 
@@ -34,9 +40,9 @@ export const benchmark: Benchmark = {
       // the config's default Redis (127.0.0.1:6379) unless REDIS_URL says otherwise, as for `mailbridge start`
       const config = await loadConfig(await writeConfig(dir, prefix), env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {});
       cleanups.push(() => deleteKeys(config.redis.url, prefix));
-      const gateway = await startGateway(config, createLogger({ log: { level: 'warn' } }));
-      cleanups.unshift(() => gateway.close());
-      const mbPort = Number(gateway.listening.find((l) => l.service === 'smtp mx')!.address.split(':').pop());
+      const mailbridge = await startAcceptingSide(config);
+      cleanups.unshift(() => mailbridge.close());
+      const mbPort = mailbridge.port;
       const postfix = await startDiscardingPostfix(await freePort(), Math.max(...sessionCounts));
       cleanups.unshift(() => postfix.stop());
       const entries = path.join(config.spool.dir, 'entries');
@@ -117,24 +123,22 @@ function smtpSource(port: number, sessions: number, messages: number, file: stri
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+/** The mx listener with the acceptor behind it, as the gateway wires them, without the workers. */
+async function startAcceptingSide(config: Config): Promise<{ port: number; close(): Promise<void> }> {
+  const log = createLogger({ log: { level: 'warn' } });
+  const spool = new Spool(config.spool.dir);
+  await spool.init();
+  const producer = createRedisConnection(config, 'producer');
+  await waitReady(producer);
+  const queues = new MailQueues(config, producer);
+  const acceptor = new MessageAcceptor(spool, queues, log);
+  const smtp = await startSmtpListeners(config, { acceptor, spool, resolver: await buildResolver(config), log });
+  return {
+    port: smtp.addresses[0]!.port,
+    async close() {
+      await smtp.close();
+      await queues.close();
+      producer.disconnect();
+    },
+  };
 }

@@ -18,7 +18,7 @@ export interface Command {
 }
 
 /** Exit codes from sysexits.h, as Postfix's tools use them. */
-export const exitCode = { ok: 0, configError: 2, usage: 64, dataError: 65, unavailable: 69, software: 70, ioError: 74 } as const;
+export const exitCode = { ok: 0, configError: 2, usage: 64, dataError: 65, unavailable: 69, software: 70, ioError: 74, tempFail: 75 } as const;
 
 export class UsageError extends Error {}
 

@@ -5,6 +5,7 @@
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
+import { queueCommand } from './queue.js';
 import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
 import type { Command } from './command.js';
@@ -14,6 +15,7 @@ const commands: Record<string, Command> = {
   'check-config': checkConfigCommand,
   keys: keysCommand,
   staging: stagingCommand,
+  queue: queueCommand,
   demo: demoCommand,
 };
 
@@ -30,6 +32,7 @@ function usage(): string {
     '  mailbridge check-config /etc/mailbridge/mailbridge.yaml',
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
+    '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
     'Run `mailbridge <command> --help` for a command\'s options.',

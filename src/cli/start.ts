@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import { ConfigReloader } from '../observability/reload.js';
 import { exitCode, parseOptions, type Command } from './command.js';
 
 export const startCommand: Command = {
@@ -34,6 +35,7 @@ export const startCommand: Command = {
     for (const { service, address } of gateway.listening) stdout.write(`${service} listening on ${address}\n`);
     stdout.write(`mailbridge started (spool ${config.spool.dir}, ${gateway.recovered.requeued.length} requeued)\n`);
 
+    const stopReloading = new ConfigReloader({ file: values.config, env, config, log, parts: gateway.reloadables }).listen();
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {
@@ -41,6 +43,7 @@ export const startCommand: Command = {
         process.exit(exitCode.software);
       }
       stopping = true;
+      stopReloading();
       log.info({ signal }, 'shutting down');
       gateway.close().then(
         () => process.exit(exitCode.ok),

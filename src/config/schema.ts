@@ -203,6 +203,8 @@ export const configSchema = z
         defer_max_poll_s: seconds.default(3600),
         // HTTP request timeout of the PMTP client
         request_timeout_s: seconds.default(30),
+        // recipients whose notices go to another endpoint (their own server): answered `redirect` with a signed delegation
+        redirects: z.array(z.object({ recipient: z.string().min(3), endpoint: z.string().url(), valid_s: seconds.default(86_400) }).strict()).default([]),
       })
       .strict()
       .prefault({}),

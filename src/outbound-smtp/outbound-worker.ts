@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import { traceFields, type InboundSmtpMeta } from '../inbound-smtp/inbound-meta.js';
 import { forMessage, type Logger } from '../log.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
 import { retryPolicyFor, type MailJob, type MailJobData } from '../queue/queues.js';
 import { lifetimeExceeded } from '../queue/retry-policy.js';
@@ -37,6 +38,8 @@ export interface OutboundWorkerDeps {
   readonly mtaSts?: MtaStsPolicies;
   /** where DSNs for authenticated senders go; no DSNs without it */
   readonly sendDsn?: DsnSink;
+  /** per-recipient results and arrival-to-delivery latency for /metrics */
+  readonly metrics?: Pick<Metrics, 'delivery' | 'deliveryLatency'>;
   readonly now?: () => number;
 }
 
@@ -84,6 +87,8 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): Processor<Mai
     const at = new Date(now());
     for (const r of recorded) {
       await deps.status.record(queueId, { recipient: r.recipient, state: r.state, reply: r.reply, code: r.code, host: r.host }, at, r.code !== 'lifetime_exceeded');
+      deps.metrics?.delivery('smtp', r.state);
+      if (r.state === 'delivered') deps.metrics?.deliveryLatency((at.getTime() - arrival) / 1000, 'smtp');
     }
     const undelivered = recorded.filter((r) => r.state === 'failed' || r.state === 'expired');
     if (undelivered.length > 0) await sendDsn(deps, entry, undelivered, at, log);

@@ -3,11 +3,12 @@
 // JSON field per recipient; updates are atomic and a final state is never overwritten.
 
 import type { Redis } from 'ioredis';
-import type { StatusCode } from '../codes.js';
+import { statusOf, type StatusCode } from '../codes.js';
 
-export type RecipientState = 'queued' | 'deferred' | 'delivered' | 'failed' | 'expired';
+/** `deleted`: an operator removed the message before it was final (`mailbridge queue delete`). */
+export type RecipientState = 'queued' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'deleted';
 
-export const finalStates: readonly RecipientState[] = ['delivered', 'failed', 'expired'];
+export const finalStates: readonly RecipientState[] = ['delivered', 'failed', 'expired', 'deleted'];
 
 export interface RecipientStatus {
   readonly recipient: string;
@@ -95,6 +96,16 @@ export class DeliveryStatusStore {
       ...finalStates,
     )) as string;
     return JSON.parse(encoded) as RecipientStatus;
+  }
+
+  /**
+   * An operator removed the message: recipients not yet final become `deleted`, not `failed`,
+   * because no remote host refused them; final ones keep their outcome. Not counted as an attempt.
+   */
+  async deleted(queueId: string, recipients: readonly string[], at: Date): Promise<void> {
+    for (const recipient of recipients) {
+      await this.record(queueId, { recipient, state: 'deleted', reply: statusOf('admin_deleted').text, code: 'admin_deleted' }, at, false);
+    }
   }
 
   /** Every recipient of a queue id, in address order; empty when unknown or expired. */

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { traceFields, type InboundRoute, type InboundSmtpMeta } from '../inbound-smtp/inbound-meta.js';
 import { forMessage, type Logger } from '../log.js';
 import type { LocalMailboxes } from '../mailbox/local-delivery.js';
+import type { Metrics } from '../observability/metrics.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore } from './delivery-status.js';
@@ -23,6 +24,8 @@ export interface InboundDispatchDeps {
   readonly log: Logger;
   /** absent until the PMTP service runs; PMTP recipients then wait in the queue */
   readonly submitPmtp?: PmtpSubmission;
+  /** mailbox deliveries and their arrival-to-delivery latency for /metrics */
+  readonly metrics?: Pick<Metrics, 'delivery' | 'deliveryLatency'>;
   readonly now?: () => number;
 }
 
@@ -59,6 +62,8 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
       await deps.status.queued(queueId, native.map((r) => r.rcpt), new Date(now()));
       for (const r of results.filter((x) => x.delivered)) {
         await deps.status.record(queueId, { recipient: r.recipient, state: 'delivered', reply: `delivered to mailbox`, code: 'ok', host: 'maildir' }, new Date(now()));
+        deps.metrics?.delivery('mailbox', 'delivered');
+        deps.metrics?.deliveryLatency((now() - Date.parse(meta.createdAt)) / 1000, 'mailbox');
       }
       if (failed.length > 0) throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
       log.info({ recipients: native.length }, 'delivered to native mailboxes');

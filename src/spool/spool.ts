@@ -88,6 +88,11 @@ export class Spool {
     );
   }
 
+  /** Queue ids of the complete entries, oldest first. Read-only (unlike recover), so safe beside a running gateway. */
+  async list(): Promise<string[]> {
+    return (await readdir(this.entryDir)).filter(isQueueId).sort();
+  }
+
   async read(queueId: string): Promise<SpoolEntry> {
     const file = this.entryPath(queueId);
     const handle = await open(file, 'r');

@@ -76,6 +76,7 @@ describe('crash recovery of the running gateway', () => {
       redis: { url: redisUrl, prefix },
       spool: { dir: path.join(dir, 'spool') },
       dns: { zone_file: 'zone.txt' },
+      metrics: { port: 0 },
       domains: { native: ['native.test'] },
       smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_connections_per_ip: 100 }] },
     };

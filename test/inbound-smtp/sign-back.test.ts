@@ -85,3 +85,23 @@ describe('submission: sign-back', () => {
     expect(swaksReplies(run.out)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 Relay access denied/));
   });
 });
+
+describe('submission: sign-back without a dkim key', () => {
+  it('answers 554 5.3.3 at RCPT', async () => {
+    const password_hash = await hashPassword('s3cret', { N: 1024 });
+    const h = await startHarness({
+      listeners: [{ role: 'submission', allow_insecure_auth: true }],
+      config: { smtp: { accounts: [{ user: 'alice@native.test', password_hash }] } },
+    });
+    try {
+      const c = await RawSmtp.connect(h.port('submission'));
+      await c.command('EHLO laptop.test');
+      await c.command(`AUTH PLAIN ${Buffer.from('\0alice@native.test\0s3cret').toString('base64')}`);
+      await c.command('MAIL FROM:<alice@native.test>');
+      expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toBe('554 5.3.3 Signing is not configured on this gateway');
+      c.end();
+    } finally {
+      await h.close();
+    }
+  });
+});

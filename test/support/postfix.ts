@@ -1,6 +1,7 @@
 // A private Postfix instance (own config, queue and data folders under a temp dir) that takes
 // mail on a loopback port, offers STARTTLS with a self-signed certificate, and delivers every
-// recipient of `domain` into one Maildir.
+// recipient of `domain` into one Maildir (or one per listed user). Recipes add main.cf and
+// master.cf lines and lookup tables (postmap'ed) on top, as an admin would.
 // Needs root (as in CI) and the Debian postfix package; mail_owner is the package's `postfix` user.
 
 import { execFile } from 'node:child_process';
@@ -14,13 +15,30 @@ const run = promisify(execFile);
 
 export interface PrivatePostfix {
   readonly port: number;
-  /** the files in Maildir/new, oldest first */
-  delivered(): Promise<Buffer[]>;
+  /** the files in Maildir/new (of `user` when users were listed), oldest first */
+  delivered(user?: string): Promise<Buffer[]>;
   log(): Promise<string>;
+  /** Sets main.cf parameters (`postconf -e`) and restarts Postfix on the same port. */
+  reconfigure(settings: Readonly<Record<string, string>>): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startPostfix(options: { domain: string; mynetworks?: string }): Promise<PrivatePostfix> {
+export interface PostfixOptions {
+  readonly domain: string;
+  readonly mynetworks?: string;
+  /** local parts with a Maildir each (`virtual_mailbox_maps`); absent: everyone shares one */
+  readonly users?: readonly string[];
+  /** main.cf settings on top of the defaults; `$config_directory` names the private etc/ */
+  readonly main?: Readonly<Record<string, string>>;
+  /** `-o name=value` overrides on the smtpd of `port` */
+  readonly smtpd?: Readonly<Record<string, string>>;
+  /** more master.cf lines, e.g. a reinjection smtpd */
+  readonly master?: string;
+  /** lookup tables written to etc/NAME and compiled with postmap, for `hash:$config_directory/NAME` */
+  readonly maps?: Readonly<Record<string, string>>;
+}
+
+export async function startPostfix(options: PostfixOptions): Promise<PrivatePostfix> {
   const { dir, remove } = await tempDir('postfix');
   // Postfix's daemons run as `postfix` and must be able to walk into the folders
   await chmod(dir, 0o755);
@@ -46,7 +64,7 @@ export async function startPostfix(options: { domain: string; mynetworks?: strin
     mynetworks: options.mynetworks ?? '127.0.0.0/8',
     virtual_mailbox_domains: options.domain,
     virtual_mailbox_base: path.join(dir, 'mail'),
-    virtual_mailbox_maps: 'static:inbox/',
+    virtual_mailbox_maps: options.users ? 'hash:$config_directory/vmailbox' : 'static:inbox/',
     virtual_uid_maps: `static:${uid}`,
     virtual_gid_maps: `static:${gid}`,
     maillog_file: path.join(dir, 'maillog'),
@@ -59,23 +77,39 @@ export async function startPostfix(options: { domain: string; mynetworks?: strin
     smtpd_tls_received_header: 'yes',
     alias_maps: '',
     alias_database: '',
+    ...options.main,
   };
   await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  await writeFile(path.join(etc, 'master.cf'), masterCf(port));
+  const smtpd = Object.entries(options.smtpd ?? {}).map(([k, v]) => `  -o ${k}=${v}\n`).join('');
+  await writeFile(path.join(etc, 'master.cf'), masterCf(port) + smtpd + (options.master ?? ''));
+  const maps = { ...options.maps, ...(options.users ? { vmailbox: options.users.map((u) => `${u}@${options.domain} ${u}/\n`).join('') } : {}) };
+  for (const [name, content] of Object.entries(maps)) {
+    await writeFile(path.join(etc, name), content);
+    await run('postmap', ['-c', etc, `hash:${path.join(etc, name)}`]);
+  }
   await run('postfix', ['-c', etc, 'start']);
-  const maildir = path.join(dir, 'mail', 'inbox', 'new');
+  const stopMaster = async (): Promise<void> => {
+    const pid = Number((await readFile(path.join(dir, 'queue', 'pid', 'master.pid'), 'utf8').catch(() => '0')).trim());
+    await run('postfix', ['-c', etc, 'stop']).catch(() => undefined);
+    // wait for master to go so no daemon writes into a removed folder or holds the port
+    for (let i = 0; pid > 0 && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  };
   return {
     port,
-    delivered: async () => {
+    delivered: async (user = 'inbox') => {
+      const maildir = path.join(dir, 'mail', user, 'new');
       const names = await readdir(maildir).catch(() => [] as string[]);
       return Promise.all(names.sort().map((n) => readFile(path.join(maildir, n))));
     },
     log: () => readFile(path.join(dir, 'maillog'), 'utf8').catch(() => ''),
+    reconfigure: async (settings) => {
+      await run('postconf', ['-c', etc, '-e', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
+      // a full restart, not `reload`: no old daemon may route one more message by the old rules
+      await stopMaster();
+      await run('postfix', ['-c', etc, 'start']);
+    },
     stop: async () => {
-      const pid = Number((await readFile(path.join(dir, 'queue', 'pid', 'master.pid'), 'utf8').catch(() => '0')).trim());
-      await run('postfix', ['-c', etc, 'stop']).catch(() => undefined);
-      // wait for master to go so no daemon writes into a removed folder
-      for (let i = 0; pid > 0 && i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      await stopMaster();
       await remove();
     },
   };
@@ -90,10 +124,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The services a delivering Postfix needs, none chrooted (the temp dir is not a chroot jail). */
+/** The services a delivering Postfix needs, none chrooted (the temp dir is not a chroot jail); smtpd last, for its -o lines. */
 function masterCf(port: number): string {
-  return `127.0.0.1:${port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
+  return `pickup    unix  n - n 60 1 pickup
 cleanup   unix  n - n -  0 cleanup
 qmgr      unix  n - n 300 1 qmgr
 rewrite   unix  - - n -  - trivial-rewrite
@@ -111,5 +144,6 @@ anvil     unix  - - n -  1 anvil
 scache    unix  - - n -  1 scache
 postlog   unix-dgram n - n - 1 postlogd
 tlsmgr    unix  - - n 1000? 1 tlsmgr
+127.0.0.1:${port} inet n - n - - smtpd
 `;
 }

@@ -121,7 +121,7 @@ describe('SMTP-born mail', () => {
     const eml = crlf(['From: Alice <alice@a.example>', 'To: bob@b.example', 'Subject: Grüße', 'Message-ID: <s1@a.example>', '', 'Körper', 'Ende']);
     const { manifest, parts } = await converted(eml);
     const flipped = Buffer.from(eml);
-    flipped[flipped.length - 3] ^= 0x20;
+    flipped[flipped.length - 3]! ^= 0x20;
     await expectCode(render(manifest, parts, UTF8_HOP, flipped), 'original_mismatch');
     await expectCode(render(manifest, parts, UTF8_HOP, Buffer.concat([eml, Buffer.from('x\r\n')])), 'original_mismatch');
     const composed = await simpleParser(await render(manifest, parts, SEVEN_BIT, flipped, false));

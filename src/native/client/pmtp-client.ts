@@ -40,10 +40,17 @@ export interface RawResponse {
 }
 
 /** Counts HTTP round trips, for the benchmark's "round trips per message". */
-export const roundTrips = { count: 0 };
+export const roundTrips = { count: 0, byPath: new Map<string, number>() };
+
+function countTrip(method: string, url: string): void {
+  roundTrips.count++;
+  const key = `${method} ${new URL(url).pathname.split('/').slice(0, 4).join('/')}`;
+  roundTrips.byPath.set(key, (roundTrips.byPath.get(key) ?? 0) + 1);
+}
 
 export class PmtpClient {
   private readonly infos = new Map<string, { info: ServerInfo; until: number }>();
+  private readonly infoFetches = new Map<string, Promise<ServerInfo>>();
 
   constructor(private readonly deps: PmtpClientDeps) {}
 
@@ -56,7 +63,7 @@ export class PmtpClient {
     const signed = signRequest({ method: options.method, url }, { signer: this.deps.keys.signer, destination: options.destination, body, created: this.deps.nowS() });
     const requestHeaders = { ...signed, ...options.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) };
     let response: Response;
-    roundTrips.count++;
+    countTrip(options.method, url);
     try {
       response = await fetch(url, {
         method: options.method,
@@ -97,20 +104,27 @@ export class PmtpClient {
 
   /** GET /.well-known/pmtp/server, cached for an hour. */
   async serverInfo(domain: string, endpoint?: string): Promise<ServerInfo> {
-    const key = `${domain} ${endpoint ?? ''}`;
-    const hit = this.infos.get(key);
-    if (hit && this.deps.nowS() < hit.until) return hit.info;
     const base = endpoint ?? (await this.deps.directory.endpointOf(domain));
-    const info = serverInfoSchema.parse(await fetchJson(`${base}${PATHS.server}`, this.deps.timeoutMs));
-    this.infos.set(key, { info, until: this.deps.nowS() + 3600 });
-    return info;
+    const hit = this.infos.get(base);
+    if (hit && this.deps.nowS() < hit.until) return hit.info;
+    const running = this.infoFetches.get(base);
+    if (running) return running;
+    const task = fetchJson(`${base}${PATHS.server}`, this.deps.timeoutMs)
+      .then((doc) => {
+        const info = serverInfoSchema.parse(doc);
+        this.infos.set(base, { info, until: this.deps.nowS() + 3600 });
+        return info;
+      })
+      .finally(() => this.infoFetches.delete(base));
+    this.infoFetches.set(base, task);
+    return task;
   }
 }
 
 /** Unsigned GET of a JSON document (key sets, server info). */
 export async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
   let response: Response;
-  roundTrips.count++;
+  countTrip('GET', url);
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
   } catch (err) {

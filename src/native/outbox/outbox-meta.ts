@@ -13,6 +13,8 @@ export interface OutboxFacts {
   readonly expires: number;
   /** destination domain → its recipients only (Bcc privacy: a domain never sees another's). */
   readonly destinations: Record<string, string[]>;
+  /** Sender tokens recipients gave us, sent with the notices (each names its recipient). */
+  readonly tokens?: string[];
 }
 
 export interface OutboxMeta extends AcceptMeta {

@@ -7,9 +7,8 @@ import { PATHS } from '../endpoints.js';
 import { isOutboxMeta } from '../outbox/outbox-meta.js';
 import { isFinal } from '../recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
-import { parseJsonBody } from './app.js';
 import { sendError, sendSigned } from './replies.js';
-import { rawBody } from './request-auth.js';
+import { parseJsonBody, rawBody } from './request-auth.js';
 
 export function registerAckRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
   app.post(PATHS.acks, async (request, reply) => {

@@ -21,7 +21,7 @@ export function buildPmtpApp(rt: PmtpRuntime, options: PmtpAppOptions = {}): Fas
     logger: false,
     bodyLimit: rt.config.pmtp.max_body_bytes,
     // query strings and ids are short; anything longer is an attack or a bug
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     ...options.server,
   };
@@ -47,11 +47,3 @@ export function buildPmtpApp(rt: PmtpRuntime, options: PmtpAppOptions = {}): Fas
   return app;
 }
 
-/** JSON of a verified raw body, or undefined when it is not JSON. */
-export function parseJsonBody(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { errorBody } from '../../codes.js';
 import { domainOf } from '../address.js';
+import { signDelegation } from '../delegation.js';
 import { checkNotice, type Disposition, type Notice, type NoticeResult, type RecipientDisposition } from '../notice.js';
 import { isFinal, transition, type RecipientEvent, type RecipientState } from '../recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
@@ -88,6 +89,12 @@ async function decideOne(
   const known = rt.config.domains.recipients[rt.domain];
   if (known && !known.some((k) => k === recipient || k === recipient.slice(0, recipient.lastIndexOf('@')))) {
     return { event: 'reject', disposition: { disposition: 'rejected', code: 'recipient_unknown', text: 'no such recipient' } };
+  }
+  const redirect = rt.config.pmtp.redirects.find((r) => r.recipient === recipient);
+  if (redirect) {
+    const endpoint = new URL(redirect.endpoint).origin;
+    const delegation = signDelegation({ domain: rt.domain, recipient, endpoint, expires: rt.nowS() + redirect.valid_s, privateKey: rt.keys.current.privateKey });
+    return { event: 'redirect', disposition: { disposition: 'redirect', endpoint, delegation } };
   }
   if (input.tooLarge) return { event: 'reject', disposition: { disposition: 'rejected', code: 'message_too_large', text: 'message exceeds our size limit' } };
   if (!input.authenticated) {

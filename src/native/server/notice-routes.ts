@@ -7,10 +7,22 @@ import { PATHS } from '../endpoints.js';
 import { parseNoticeBatch, type NoticeResult } from '../notice.js';
 import { transition, type RecipientEvent } from '../recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
-import { parseJsonBody } from './app.js';
 import { handleNotice } from './notice-handler.js';
 import { sendError, sendSigned } from './replies.js';
-import { rawBody } from './request-auth.js';
+import { parseJsonBody, rawBody } from './request-auth.js';
+
+const NOTICE_PARALLELISM = 32;
+
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index]!, index);
+    }
+  });
+  await Promise.all(lanes);
+}
 
 export function pullJobId(origin: string, id: string, version: number): string {
   return `pull-${origin}-${id}-${version}`;
@@ -24,10 +36,11 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): voi
     const batch = parseNoticeBatch(body, { signedBy: origin, domain: rt.domain, maxBatch: Math.min(rt.config.pmtp.max_batch, 1000) });
     if (!batch.ok) return sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined);
     const originEndpoint = await rt.directory.endpointOf(origin);
-    const results: NoticeResult[] = [];
-    for (const notice of batch.value.notices) {
+    const results: NoticeResult[] = new Array<NoticeResult>(batch.value.notices.length);
+    // (id, version) is unique within a batch, so notices can be decided side by side
+    await eachLimited(batch.value.notices, NOTICE_PARALLELISM, async (notice, index) => {
       const handled = await handleNotice(rt, origin, notice, originEndpoint);
-      results.push(handled.result);
+      results[index] = handled.result;
       const { id, version } = notice;
       if (handled.pull) {
         await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'full' }, { jobId: pullJobId(origin, id, version) });
@@ -35,7 +48,7 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): voi
       if (handled.decide) {
         await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'decide' }, { jobId: `decide-${origin}-${id}-${version}` });
       }
-    }
+    });
     return sendSigned(rt, request, reply, { results });
   });
 

@@ -78,7 +78,8 @@ export function createRuntime(config: Config, keys: LocalKeyRing, deps: PmtpRunt
     endpoint,
     directory,
     client,
-    nonces: new NonceStore(deps.redis, prefix, 60),
+    // remembered as long as the verifier would still accept the signature: expires + skew
+    nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
     rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
     inbound: new InboundNoticeStore(deps.redis, prefix),
     contacts: new ContactStore(deps.redis, prefix),

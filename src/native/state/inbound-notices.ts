@@ -24,6 +24,9 @@ export interface InboundRecipient {
   readonly state: RecipientState;
   readonly disposition: Disposition;
   readonly trust?: TrustClass;
+  /** Why a rejection happened (ours or local delivery's). */
+  readonly code?: string;
+  readonly text?: string;
 }
 
 export interface CookieRef {

@@ -30,13 +30,17 @@ export class PmtpStatusStore {
     return `${this.prefix}:pmtp:status:${messageId}`;
   }
 
-  /** Records that `queueId` holds a version of `messageId` (for status by queue id). */
+  /**
+   * Records that `queueId` led to PMTP message `messageId`: an outbox entry, or an SMTP-born
+   * message's inbound queue id (one manifest per destination domain, so possibly several ids).
+   */
   async index(queueId: string, messageId: string): Promise<void> {
-    await this.redis.set(`${this.prefix}:pmtp:qid:${queueId}`, messageId, 'EX', RETENTION_S);
+    const key = `${this.prefix}:pmtp:qid:${queueId}`;
+    await this.redis.multi().sadd(key, messageId).expire(key, RETENTION_S).exec();
   }
 
-  async messageIdOf(queueId: string): Promise<string | undefined> {
-    return (await this.redis.get(`${this.prefix}:pmtp:qid:${queueId}`)) ?? undefined;
+  async messageIdsOf(queueId: string): Promise<string[]> {
+    return (await this.redis.smembers(`${this.prefix}:pmtp:qid:${queueId}`)).sort();
   }
 
   /** New recipients start `notified`; on an edit, existing ones take the `edit` event. */

@@ -27,8 +27,21 @@ export async function updateJsonField<T>(
     const current = raw === null ? undefined : (JSON.parse(raw) as T);
     const next = update(current);
     if (next === undefined) return current;
-    const done = await redis.eval(casScript, 1, key, field, raw ?? '', JSON.stringify(next), String(ttlS));
+    const done = await casCommand(redis)(key, field, raw ?? '', JSON.stringify(next), String(ttlS));
     if (done === 1) return next;
   }
   throw new Error(`could not update ${key} ${field}: too much contention`);
+}
+
+type CasCommand = (key: string, field: string, expected: string, next: string, ttl: string) => Promise<number>;
+const defined = new WeakSet<Redis>();
+
+/** The script as a defined command: ioredis sends EVALSHA, not the script text, each time. */
+function casCommand(redis: Redis): CasCommand {
+  if (!defined.has(redis)) {
+    redis.defineCommand('mailbridgeJsonCas', { numberOfKeys: 1, lua: casScript });
+    defined.add(redis);
+  }
+  const command = (redis as unknown as { mailbridgeJsonCas: CasCommand }).mailbridgeJsonCas;
+  return command.bind(redis);
 }

@@ -1,0 +1,83 @@
+// The outbound half of the gateway for the smtp-out benchmark, built from the same parts as
+// src/gateway.ts (spool, acceptor, queues, DKIM signer, zone-file MX routing, MTA-STS, status
+// store) but with no listeners: the queue is filled first, then the worker alone is timed.
+
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Config } from '../config/schema.js';
+import { buildResolver } from '../gateway.js';
+import { createLogger } from '../log.js';
+import { SmtpDelivery } from '../outbound-smtp/deliver.js';
+import { loadDkimSigner } from '../outbound-smtp/dkim-sign.js';
+import { MtaStsPolicies } from '../outbound-smtp/mta-sts.js';
+import { createOutboundProcessor } from '../outbound-smtp/outbound-worker.js';
+import { MessageAcceptor } from '../queue/accept.js';
+import { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { createMailWorker, MailQueues } from '../queue/queues.js';
+import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
+import { Spool } from '../spool/spool.js';
+
+export interface OutboundPipeline {
+  readonly status: DeliveryStatusStore;
+  /** Spools one message for `rcpt` and queues it for delivery; returns its queue id. */
+  enqueue(body: Iterable<Buffer>, from: string, rcpt: string): Promise<string>;
+  /** Runs the outbound worker until `count` jobs completed; returns the wall-clock ms. Throws on a failed job. */
+  drain(count: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function outboundPipeline(config: Config): Promise<OutboundPipeline> {
+  const log = createLogger(config);
+  const spool = new Spool(config.spool.dir);
+  await spool.init();
+  const producer = createRedisConnection(config, 'producer');
+  await waitReady(producer);
+  const workerConnection = createRedisConnection(config, 'worker');
+  const queues = new MailQueues(config, producer);
+  const acceptor = new MessageAcceptor(spool, queues, log);
+  const status = new DeliveryStatusStore(producer, config.redis.prefix);
+  const resolver = await buildResolver(config);
+  const delivery = new SmtpDelivery(config);
+  const processor = createOutboundProcessor({
+    config,
+    spool,
+    resolver,
+    delivery,
+    status,
+    log,
+    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
+    mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(resolver) : undefined,
+  });
+
+  return {
+    status,
+    async enqueue(body, from, rcpt) {
+      const draft = await spool.draft();
+      await draft.writeBody(Readable.from(body));
+      const meta = { kind: 'smtp', createdAt: new Date().toISOString(), queue: 'outbound' as const, envelope: { mailFrom: from, rcptTo: [rcpt] } };
+      return (await acceptor.accept(draft, meta)).queueId;
+    },
+    async drain(count) {
+      const started = process.hrtime.bigint();
+      // listeners attach before the worker's first (asynchronous) job event
+      const worker = createMailWorker(config, 'outbound', processor, workerConnection);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let done = 0;
+          worker.on('completed', () => ++done === count && resolve());
+          worker.on('failed', (job, err) => reject(new Error(`job ${job?.id ?? '?'} failed: ${err.message}`)));
+          worker.on('error', reject);
+        });
+        return Number(process.hrtime.bigint() - started) / 1e6;
+      } finally {
+        await worker.close();
+      }
+    },
+    async close() {
+      delivery.close();
+      await queues.close();
+      producer.disconnect();
+      workerConnection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// Two PMTP/1 nodes in one process for the benchmark: each with its own domain, key, Redis prefix,
+// spool dir and plain-HTTP loopback listener, pointing at each other through the static directory.
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { generateDomainKey } from '../native/domain-keys.js';
+import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../native/service/start.js';
+import type { LocalDelivery } from '../native/workers/local-delivery.js';
+import { MessageAcceptor } from '../queue/accept.js';
+import { MailQueues } from '../queue/queues.js';
+import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
+import { Spool } from '../spool/spool.js';
+
+export interface BenchNode {
+  readonly domain: string;
+  readonly config: Config;
+  readonly service: PmtpService;
+  delivered: number;
+  startWorkers(): void;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function startBenchNode(options: {
+  dir: string;
+  domain: string;
+  port: number;
+  peer: { domain: string; port: number };
+  redisUrl?: string;
+  prefix: string;
+  noticeConcurrency: number;
+}): Promise<BenchNode> {
+  const key = generateDomainKey();
+  await mkdir(options.dir, { recursive: true });
+  const keyFile = path.join(options.dir, `${options.domain}.pmtp.key`);
+  await writeFile(keyFile, key.privatePem, { mode: 0o600 });
+  const raw = {
+    log: { level: 'warn' },
+    redis: { ...(options.redisUrl ? { url: options.redisUrl } : {}), prefix: options.prefix },
+    spool: { dir: path.join(options.dir, options.domain) },
+    pmtp: {
+      domain: options.domain,
+      key_file: keyFile,
+      public_url: `http://127.0.0.1:${options.port}`,
+      listen: { host: '127.0.0.1', port: options.port, plain_http: true },
+      directory: { [options.peer.domain]: { endpoint: `http://127.0.0.1:${options.peer.port}` } },
+      rate_limit_per_minute: 10_000_000,
+    },
+    domains: { native: [options.domain], first_contact: { default: 'allow' } },
+    queues: { notice: { concurrency: options.noticeConcurrency }, pull: { concurrency: 50 } },
+  };
+  const config = parseConfig(stringify(raw), '/virtual/bench.yaml');
+  const log = createLogger({ log: { level: 'warn' } });
+  const spool = new Spool(config.spool.dir);
+  await spool.init();
+  const producer = createRedisConnection(config, 'producer');
+  await waitReady(producer);
+  const queues = new MailQueues(config, producer);
+  const acceptor = new MessageAcceptor(spool, queues, log);
+  const resolver = { resolveTxt: async () => [], resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [], resolve: async () => [] };
+  const service = await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer });
+  let workers: PmtpWorkers | undefined;
+  const node: BenchNode = {
+    domain: options.domain,
+    config,
+    service,
+    delivered: 0,
+    startWorkers: () => {
+      workers ??= startPmtpWorkers(service.runtime, { localDelivery });
+    },
+    close: async () => {
+      await workers?.close();
+      await service.close();
+      await queues.close();
+      producer.disconnect();
+      await deleteKeys(config.redis.url, options.prefix);
+    },
+  };
+  const localDelivery: LocalDelivery = {
+    deliver: async (request) => {
+      node.delivered += request.recipients.length;
+      return request.recipients.map((recipient) => ({ recipient, status: 'delivered' as const }));
+    },
+  };
+  return node;
+}
+
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,98 @@
+// `npm run bench -- pmtp [--messages N]`: between two PMTP/1 servers on loopback, notices per
+// second (the recipient decides, nothing is pulled yet), messages pulled per second (pull,
+// verify, spool, deliver, ack), and HTTP round trips per message, unbatched and batched.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { roundTrips } from '../native/client/pmtp-client.js';
+import { describePart, type Manifest } from '../native/message-format.js';
+import { formatTable, type Benchmark } from './benchmark.js';
+import { freePort, startBenchNode, type BenchNode } from './pmtp-nodes.js';
+
+interface RunResult {
+  readonly mode: string;
+  readonly messages: number;
+  readonly noticesPerS: number;
+  readonly pullsPerS: number;
+  readonly noticeTripsPerMsg: number;
+  readonly allTripsPerMsg: number;
+}
+
+async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error('benchmark did not finish in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** One pipelined round trip for all messages, so polling does not slow the servers it measures. */
+async function countStates(node: BenchNode, sent: ReadonlyArray<{ id: string; recipient: string }>, states: readonly string[]): Promise<number> {
+  const pipeline = node.service.runtime.redis.pipeline();
+  for (const { id, recipient } of sent) pipeline.hget(`${node.config.redis.prefix}:pmtp:status:${id}`, recipient);
+  const answers = (await pipeline.exec()) ?? [];
+  return answers.filter(([, raw]) => typeof raw === 'string' && states.includes((JSON.parse(raw) as { state: string }).state)).length;
+}
+
+async function runOnce(mode: 'unbatched' | 'batched', messages: number, redisUrl: string | undefined, dir: string): Promise<RunResult> {
+  const prefix = `{mbbench-${randomBytes(4).toString('hex')}}`;
+  const [pa, pb] = [await freePort(), await freePort()];
+  const concurrency = mode === 'unbatched' ? 1 : 500;
+  const common = { dir, ...(redisUrl ? { redisUrl } : {}), noticeConcurrency: concurrency };
+  const a = await startBenchNode({ ...common, domain: 'a.example', port: pa, peer: { domain: 'b.example', port: pb }, prefix: `${prefix}a` });
+  const b = await startBenchNode({ ...common, domain: 'b.example', port: pb, peer: { domain: 'a.example', port: pa }, prefix: `${prefix}b` });
+  try {
+    const ids: Array<{ id: string; recipient: string }> = [];
+    const text = Buffer.from('Hello Bob,\r\nlunch at noon? — Alice\r\n');
+    for (let i = 0; i < messages; i++) {
+      const id = `bench${randomBytes(12).toString('base64url')}`;
+      const manifest: Manifest = { v: 1, id, version: 1, from: 'alice@a.example', headers: [['Subject', `bench ${i}`]], parts: [describePart(text, { type: 'text/plain; charset=utf-8', role: 'body' })], created: Math.floor(Date.now() / 1000) };
+      const recipient = `user${i % 50}@b.example`;
+      await a.service.outbox.submit({ manifest, body: text, recipients: [recipient] });
+      ids.push({ id, recipient });
+    }
+    // warm the key and server-info caches so they do not count as per-message trips
+    await a.service.runtime.client.serverInfo('b.example');
+    await a.service.runtime.directory.keySet('b.example');
+    await b.service.runtime.directory.keySet('a.example');
+    const trips0 = roundTrips.count;
+    const t0 = performance.now();
+    a.startWorkers();
+    await until(async () => (await countStates(a, ids, ['accepted'])) === messages, 600_000);
+    const t1 = performance.now();
+    const noticeTrips = roundTrips.count - trips0;
+    b.startWorkers();
+    await until(async () => b.delivered >= messages && (await countStates(a, ids, ['delivered'])) === messages, 600_000);
+    const t2 = performance.now();
+    if (process.env.PMTP_BENCH_DEBUG) process.stderr.write(`${mode}: ${JSON.stringify([...roundTrips.byPath])}\n`);
+    return {
+      mode,
+      messages,
+      noticesPerS: messages / ((t1 - t0) / 1000),
+      pullsPerS: messages / ((t2 - t1) / 1000),
+      noticeTripsPerMsg: noticeTrips / messages,
+      allTripsPerMsg: (roundTrips.count - trips0) / messages,
+    };
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+export const benchmark: Benchmark = {
+  summary: 'PMTP/1 between two loopback servers: notices/s, pulls/s, HTTP round trips per message',
+  async run(argv, { out, env }) {
+    const at = argv.indexOf('--messages');
+    const messages = at >= 0 ? Number(argv[at + 1]) : 1000;
+    const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-pmtp-'));
+    try {
+      const results: RunResult[] = [];
+      for (const mode of ['unbatched', 'batched'] as const) results.push(await runOnce(mode, messages, env.REDIS_URL, path.join(dir, mode)));
+      const rows = results.map((r) => [r.mode, String(r.messages), r.noticesPerS.toFixed(0), r.pullsPerS.toFixed(0), r.noticeTripsPerMsg.toFixed(3), r.allTripsPerMsg.toFixed(3)]);
+      out.write(`${formatTable(['mode', 'messages', 'notices/s', 'pulls/s', 'notice trips/msg', 'all trips/msg (notice+pull+ack)'], rows)}\n`);
+      out.write('targets: notice trips/msg <= 1 unbatched, <= 0.02 batched (SMTP needs >= 5 per message)\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,97 @@
+// `mailbridge tokens issue|list|revoke -c FILE`: pre-approved sender tokens of our PMTP domain.
+// issue prints the token to hand to the sender; uses are counted atomically by the server and a
+// revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
+import { Redis } from 'ioredis';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { isAddress, isDomain } from '../native/address.js';
+import { loadKeyRing } from '../native/keys/local-keys.js';
+import { SenderTokenStore } from '../native/state/sender-tokens.js';
+import { exitCode, parseOptions, UsageError, type Command } from './command.js';
+
+const help = [
+  'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
+  '       mailbridge tokens list [--json] -c FILE',
+  '       mailbridge tokens revoke TOKEN_ID -c FILE',
+  '',
+  'A token lets one sender (address) or every sender of a domain reach RECIPIENT without a',
+  'first-contact challenge, until it expires or has been used N times.',
+  'Example: mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c mb.yaml',
+].join('\n');
+
+/** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)([dhms]?)$/.exec(text);
+  if (!m) throw new UsageError(`bad duration ${text}`);
+  return Number(m[1]) * { d: 86_400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd']!;
+}
+
+export async function runTokens(config: Config, argv: string[], out: NodeJS.WritableStream, nowS = Math.floor(Date.now() / 1000)): Promise<number> {
+  const [action, ...rest] = argv;
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  try {
+    await redis.connect();
+    const store = new SenderTokenStore(redis, config.redis.prefix);
+    if (action === 'issue') {
+      const { values } = parseOptions(rest, { recipient: { type: 'string' }, scope: { type: 'string' }, expires: { type: 'string', default: '30d' }, 'max-uses': { type: 'string' } });
+      const keys = await loadKeyRing(config);
+      const recipient = values.recipient ?? '';
+      const scope = values.scope ?? '';
+      if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`)) throw new UsageError(`--recipient must be an address in ${keys.domain}`);
+      const scoped = isAddress(scope) ? { address: scope } : isDomain(scope.toLowerCase()) ? { domain: scope.toLowerCase() } : undefined;
+      if (!scoped) throw new UsageError('--scope must be an address or a domain');
+      const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
+      if (maxUses !== undefined && !(Number.isSafeInteger(maxUses) && maxUses > 0)) throw new UsageError('--max-uses must be a positive integer');
+      const issued = await store.issue({ issuer: keys.domain, recipient, scope: scoped, expires: nowS + parseDuration(values.expires ?? '30d'), ...(maxUses ? { max_uses: maxUses } : {}) }, keys.current.privateKey, nowS);
+      out.write(`token_id ${issued.tokenId}\nexpires ${new Date(issued.expires * 1000).toISOString()}\n${issued.token}\n`);
+      return exitCode.ok;
+    }
+    if (action === 'list') {
+      const { values } = parseOptions(rest, { json: { type: 'boolean', default: false } });
+      const tokens = await store.list();
+      if (values.json) out.write(`${JSON.stringify(tokens.map(({ token: _t, ...t }) => t), null, 2)}\n`);
+      else for (const t of tokens) out.write(`${t.tokenId}  ${t.recipient}  ${'address' in t.scope ? t.scope.address : `*@${t.scope.domain}`}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${new Date(t.expires * 1000).toISOString()}${t.revoked ? '  REVOKED' : ''}\n`);
+      return exitCode.ok;
+    }
+    if (action === 'revoke') {
+      const { positionals } = parseOptions(rest, {}, true);
+      if (positionals.length !== 1) throw new UsageError('revoke takes one TOKEN_ID');
+      const known = await store.revoke(positionals[0]!);
+      out.write(`${positionals[0]} revoked${known ? '' : ' (unknown id; refused anyway if it appears)'}\n`);
+      return known ? exitCode.ok : exitCode.dataError;
+    }
+    throw new UsageError(`unknown action ${action ?? ''}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export const tokensCommand: Command = {
+  summary: 'issue, list or revoke pre-approved PMTP sender tokens',
+  help,
+  async run(argv, { env, stdout, stderr }) {
+    const at = argv.findIndex((a) => a === '-c' || a === '--config');
+    const file = at >= 0 ? argv[at + 1] : undefined;
+    if (file === undefined) {
+      stderr.write(`${help}\n`);
+      return exitCode.usage;
+    }
+    let config;
+    try {
+      config = await loadConfig(file, env);
+    } catch (err) {
+      stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+      return exitCode.configError;
+    }
+    try {
+      return await runTokens(config, argv.filter((_, i) => i !== at && i !== at + 1), stdout);
+    } catch (err) {
+      if (err instanceof UsageError) {
+        stderr.write(`mailbridge tokens: ${err.message}\n\n${help}\n`);
+        return exitCode.usage;
+      }
+      stderr.write(`mailbridge tokens: ${err instanceof Error ? err.message : String(err)}\n`);
+      return exitCode.unavailable;
+    }
+  },
+};

@@ -1,0 +1,113 @@
+// The origin's outbox: stores a signed PMTP message as a spool entry (body = the part octets in
+// order, meta = manifest, signatures, recipients per destination) and queues its notices, with
+// the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
+import { Readable } from 'node:stream';
+import { domainOf } from '../address.js';
+import { contentSize, manifestDigest, parseManifest, type Manifest } from '../message-format.js';
+import { originAligned, signManifest, type MessageSignature } from '../message-signature.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import type { OutboxMeta } from './outbox-meta.js';
+
+export interface SubmitInput {
+  readonly manifest: Manifest;
+  /** The part octets, concatenated in manifest order. */
+  readonly body: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+  /** Envelope recipients (remote PMTP addresses). */
+  readonly recipients: readonly string[];
+  /** Signatures to keep (author, earlier hops); we add the origin signature when absent. */
+  readonly signatures?: readonly MessageSignature[];
+  /** Sender tokens to present (recipients' pre-approvals). */
+  readonly tokens?: readonly string[];
+}
+
+export interface Submitted {
+  readonly queueId: string;
+  readonly id: string;
+  readonly version: number;
+  readonly digest: string;
+}
+
+export class PmtpOutbox {
+  constructor(private readonly rt: PmtpRuntime) {}
+
+  async submit(input: SubmitInput): Promise<Submitted> {
+    const { rt } = this;
+    const parsed = parseManifest(input.manifest);
+    if (!parsed.ok) throw new TypeError(`manifest: ${parsed.detail}`);
+    const manifest = parsed.value;
+    if (!originAligned(manifest, rt.domain)) throw new TypeError(`${rt.domain} may not originate mail from ${manifest.from}`);
+    const destinations = groupByDomain(input.recipients);
+    if (manifest.provenance) {
+      // Bcc privacy: gateway manifests list SMTP recipients, so there must be one per destination
+      const domains = Object.keys(destinations);
+      const listed = manifest.provenance.rcpt_to.map((r) => domainOf(r));
+      if (domains.length !== 1 || listed.some((d) => d !== domains[0])) throw new TypeError('a manifest with provenance must go to exactly its own destination domain');
+    }
+    const digest = manifestDigest(manifest);
+    const previous = input.signatures ?? [];
+    const signatures = previous.some((s) => s.role === 'origin' && s.domain === rt.domain)
+      ? [...previous]
+      : [signManifest({ manifestDigest: digest, previous: [], role: 'origin', domain: rt.domain, keyId: rt.keys.current.keyId, privateKey: rt.keys.current.privateKey, created: rt.nowS() }), ...previous];
+    const draft = await rt.spool.draft();
+    const source = input.body instanceof Uint8Array ? Readable.from([Buffer.from(input.body)]) : Readable.from(input.body as Iterable<Uint8Array>);
+    try {
+      await draft.writeBody(source, contentSize(manifest));
+    } catch (err) {
+      await draft.discard();
+      throw err;
+    }
+    if (draft.bodySize !== contentSize(manifest)) {
+      await draft.discard();
+      throw new TypeError(`body is ${draft.bodySize} octets, the manifest says ${contentSize(manifest)}`);
+    }
+    const previousCurrent = await rt.outbox.current(manifest.id);
+    const expires = previousCurrent?.expires ?? rt.nowS() + rt.config.pmtp.notice_lifetime_s;
+    const meta: OutboxMeta = {
+      kind: 'pmtp-outbox',
+      queue: 'notice',
+      createdAt: new Date(rt.nowMs()).toISOString(),
+      envelope: { mailFrom: manifest.from, rcptTo: [...input.recipients] },
+      pmtp: { id: manifest.id, version: manifest.version, digest, manifest, signatures, expires, destinations, ...(input.tokens?.length ? { tokens: [...input.tokens] } : {}) },
+    };
+    const entry = await rt.acceptor.accept(draft, meta);
+    await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
+    for (const [domain, recipients] of Object.entries(destinations)) await rt.outbox.setDomain(manifest.id, domain, manifest.version, recipients, false);
+    await rt.status.index(entry.queueId, manifest.id);
+    await rt.status.notified(manifest.id, manifest.version, destinations, rt.nowS());
+    // after the lifetime: undecided recipients expire and the stored copy is dropped
+    const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
+    await rt.queues.add('notice', { queueId: entry.queueId, action: 'expire' }, { jobId: `expire-${entry.queueId}`, delayMs: untilExpiry });
+    if (previousCurrent && previousCurrent.queueId !== entry.queueId) await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
+    return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
+  }
+
+  /** Replaces an unpulled message by a new version (same id, version + 1) and notifies it. */
+  async edit(input: SubmitInput): Promise<Submitted> {
+    const current = await this.rt.outbox.current(input.manifest.id);
+    if (!current) throw new TypeError(`no message ${input.manifest.id} to edit`);
+    if (input.manifest.version !== current.version + 1) throw new TypeError(`the edit must be version ${current.version + 1}`);
+    return this.submit(input);
+  }
+
+  /** Withdraws the message from every destination (or one recipient): pulls then get 410. */
+  async retract(id: string, reason: 'retracted' | 'given_up' = 'retracted', recipient?: string): Promise<void> {
+    const { rt } = this;
+    const current = await rt.outbox.current(id);
+    if (!current) throw new TypeError(`no message ${id}`);
+    const event = reason === 'retracted' ? 'retract' : 'give-up';
+    for (const [domain, info] of Object.entries(await rt.outbox.domains(id))) {
+      const targets = recipient === undefined ? info.recipients : info.recipients.filter((r) => r === recipient);
+      if (targets.length === 0) continue;
+      for (const r of targets) await rt.status.apply(id, r, event, rt.nowS());
+      if (recipient === undefined) await rt.outbox.withdraw(id, domain, reason);
+      const data = { queueId: current.queueId, domain, action: 'withdraw', reason, ...(recipient ? { recipient } : {}) };
+      await rt.queues.add('notice', data, { jobId: `withdraw-${current.queueId}-${domain}-${reason}${recipient ? `-${recipient.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}` });
+    }
+  }
+}
+
+export function groupByDomain(recipients: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of recipients) (out[domainOf(r)] ??= []).includes(r) || out[domainOf(r)]!.push(r);
+  return out;
+}

@@ -1,0 +1,36 @@
+// Starts the PMTP/1 listener from `pmtp.listen`: HTTPS with the configured certificate serving
+// HTTP/2 and HTTP/1.1, or plain HTTP/1.1 only when enabled AND bound to loopback (tests, staging).
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { isLoopback, type Config } from '../../config/schema.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { buildPmtpApp } from './app.js';
+
+export interface PmtpListener {
+  readonly app: FastifyInstance;
+  /** e.g. https://127.0.0.1:8443 */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function serverOptionsFor(config: Pick<Config, 'pmtp'>): Promise<Record<string, unknown>> {
+  const { tls, plain_http: plain, host } = config.pmtp.listen;
+  if (tls) {
+    const [key, cert] = await Promise.all([readFile(tls.key), readFile(tls.cert)]);
+    return { http2: true, https: { allowHTTP1: true, key, cert, minVersion: 'TLSv1.2' } };
+  }
+  if (plain && isLoopback(host)) return {};
+  throw new Error('pmtp.listen needs tls (key, cert), or plain_http on a loopback address');
+}
+
+export async function startPmtpListener(rt: PmtpRuntime): Promise<PmtpListener> {
+  const app = buildPmtpApp(rt, { server: await serverOptionsFor(rt.config) });
+  const { host, port, tls } = rt.config.pmtp.listen;
+  const address = await app.listen({ host, port });
+  const bound = new URL(address);
+  return {
+    app,
+    url: `${tls ? 'https' : 'http'}://${bound.host}`,
+    close: () => app.close(),
+  };
+}

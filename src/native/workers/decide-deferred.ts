@@ -1,0 +1,44 @@
+// Deciding recipients we deferred because the sender is outside the notifying origin (mail a
+// gateway converted from SMTP): pull the `headers` view, and treat the sender as authenticated
+// only if the origin-signed provenance records a DMARC pass for the sender's domain (§13.1).
+// The new disposition is what the origin's next status poll sees; accepted → a full pull.
+import { domainOf } from '../address.js';
+import type { Notice } from '../notice.js';
+import { decideRecipient } from '../server/first-contact.js';
+import { fromVerdict } from '../server/notice-handler.js';
+import { pullJobId } from '../server/notice-routes.js';
+import { transition } from '../recipient-state.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { pullView } from './pulled-message.js';
+
+export async function decideDeferred(rt: PmtpRuntime, origin: string, id: string, version: number): Promise<string> {
+  const head = await rt.inbound.head(origin, id);
+  if (!head || head.version !== version) return 'superseded';
+  const waiting = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && r.state === 'deferred');
+  if (waiting.length === 0) return 'nothing-deferred';
+  const pulled = await pullView(rt, { origin, id, version, digest: head.digest, view: 'headers', maxBytes: 0 });
+  const provenance = pulled.ok ? pulled.head.manifest.provenance : undefined;
+  const authenticated =
+    pulled.ok &&
+    pulled.head.manifest.from === head.sender &&
+    provenance?.dmarc.result === 'pass' &&
+    provenance.dmarc.domain.toLowerCase() === domainOf(head.sender);
+  const notice: Notice = { id, version, size: head.size, manifest_digest: head.digest, sender: head.sender, recipients: waiting.map((w) => w.recipient), expires: head.expires, fetch: '' };
+  let accepted = false;
+  for (const w of waiting) {
+    const verdict = pulled.ok
+      ? await decideRecipient(rt, { notice, recipient: w.recipient, senderAuthenticated: authenticated, use: `${origin}/${id}/${w.recipient}` })
+      : ({ decision: 'reject', code: pulled.code } as const);
+    const decided = verdict.decision === 'reject' && (verdict.code === 'message_invalid' || verdict.code === 'origin_unaligned')
+      ? { event: 'reject' as const, disposition: { disposition: 'rejected' as const, code: verdict.code, text: pulled.ok ? '' : pulled.detail.slice(0, 900) } }
+      : fromVerdict(rt, notice, w.recipient, verdict as Parameters<typeof fromVerdict>[3]);
+    const saved = await rt.inbound.updateRecipient(origin, id, w.recipient, (cur) => {
+      if (!cur || cur.state !== 'deferred') return undefined;
+      const next = transition(cur.state, decided.event);
+      return next.ok ? { ...cur, state: next.state, disposition: decided.disposition, ...('trust' in decided && decided.trust ? { trust: decided.trust } : {}) } : undefined;
+    });
+    if (saved?.state === 'accepted') accepted = true;
+  }
+  if (accepted) await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'full' }, { jobId: pullJobId(origin, id, version) });
+  return authenticated ? 'decided:authenticated' : 'decided:unauthenticated';
+}

@@ -1,0 +1,100 @@
+// What the origin does with each recipient's disposition: record the state; deferred → schedule a
+// status poll within min/max; challenge → solve (bounded bits) for a re-send; redirect → follow
+// only with a valid delegation proof, at most three times; rejected → final. Never a bounce.
+import { errorBody, isStatusCode } from '../../codes.js';
+import { verifyDelegation } from '../delegation.js';
+import type { Disposition, NoticeResult } from '../notice.js';
+import { solveChallenge, type PowChallenge } from '../proof-of-work.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import { jobSafe, type NoticeJobData } from './notice-jobs.js';
+
+export const MAX_REDIRECTS = 3;
+
+export interface Solved {
+  readonly recipient: string;
+  readonly challenge: PowChallenge;
+  readonly solution: string;
+}
+
+export interface OutcomeContext {
+  readonly rt: PmtpRuntime;
+  readonly job: NoticeJobData & { domain: string };
+  readonly id: string;
+  readonly version: number;
+  readonly endpoint: string;
+}
+
+/** Applies one notice result; returns the challenges it solved, to be sent back at once. */
+export async function applyNoticeResult(ctx: OutcomeContext, result: NoticeResult, sent: readonly string[]): Promise<Solved[]> {
+  const { rt, id, version } = ctx;
+  if ('error' in result) {
+    const code = result.error.code;
+    if (code === 'version_superseded') return [];
+    for (const r of sent) {
+      await rt.status.apply(id, r, code === 'notice_expired' ? 'expire' : 'reject', rt.nowS(), { code, text: result.error.message }, version);
+    }
+    return [];
+  }
+  const solved: Solved[] = [];
+  for (const d of result.recipients) {
+    const s = await applyDisposition(ctx, d.recipient, d);
+    if (s) solved.push(s);
+  }
+  return solved;
+}
+
+export async function applyDisposition(ctx: OutcomeContext, recipient: string, d: Disposition): Promise<Solved | undefined> {
+  const { rt, id, version, job } = ctx;
+  const now = rt.nowS();
+  const reject = (code: Parameters<typeof errorBody>[0], text?: string) => rt.status.apply(id, recipient, 'reject', now, { code, text: text ?? errorBody(code).error.message }, version);
+  switch (d.disposition) {
+    case 'accepted':
+      await rt.status.apply(id, recipient, 'accept', now, {}, version);
+      return undefined;
+    case 'rejected':
+      await rt.status.apply(id, recipient, 'reject', now, { code: d.code, text: d.text }, version);
+      return undefined;
+    case 'deferred': {
+      await rt.status.apply(id, recipient, 'defer', now, { cookie: d.cookie, endpoint: ctx.endpoint }, version);
+      const polls = (job.action === 'poll' ? (job.polls ?? 0) : 0) + 1;
+      const pollUntil = job.action === 'poll' && job.pollUntil ? job.pollUntil : now + d.max_poll_s;
+      const data: NoticeJobData = { queueId: job.queueId, domain: job.domain, action: 'poll', recipient, cookie: d.cookie, endpoint: ctx.endpoint, pollUntil, polls };
+      await rt.queues.add('notice', data, { jobId: `poll-${job.queueId}-${jobSafe(recipient)}-${polls}`, delayMs: d.min_poll_s * 1000 });
+      return undefined;
+    }
+    case 'challenge': {
+      if (d.challenge.bits > rt.config.pmtp.max_pow_bits) {
+        await reject('challenge_too_hard', `asked for ${d.challenge.bits} bits, we solve at most ${rt.config.pmtp.max_pow_bits}`);
+        return undefined;
+      }
+      await rt.status.apply(id, recipient, 'challenge', now, {}, version);
+      const solution = solveChallenge(d.challenge, 2 ** Math.min(d.challenge.bits + 6, 40));
+      if (solution === undefined) {
+        await reject('challenge_too_hard');
+        return undefined;
+      }
+      return { recipient, challenge: d.challenge, solution };
+    }
+    case 'redirect': {
+      const redirects = (job.redirects ?? 0) + 1;
+      if (redirects > MAX_REDIRECTS) {
+        await reject('redirect_loop');
+        return undefined;
+      }
+      const proof = await verifyDelegation(d.delegation, { recipient, endpoint: d.endpoint, now, keyLookup: rt.directory.keyLookup });
+      if (!proof.ok) {
+        rt.log.warn({ id, recipient, endpoint: d.endpoint, code: proof.code }, 'refused redirect without a valid delegation');
+        await reject('delegation_invalid', `${proof.code}: ${proof.detail}`);
+        return undefined;
+      }
+      await rt.status.apply(id, recipient, 'redirect', now, { endpoint: d.endpoint }, version);
+      const data: NoticeJobData = { queueId: job.queueId, domain: job.domain, action: 'notify', recipients: [recipient], endpoint: d.endpoint, redirects };
+      await rt.queues.add('notice', data, { jobId: `redirect-${job.queueId}-${jobSafe(recipient)}-${redirects}` });
+      return undefined;
+    }
+  }
+}
+
+export function codeOrFallback(code: string): Parameters<typeof errorBody>[0] {
+  return isStatusCode(code) ? code : 'remote_permanent';
+}

@@ -1,0 +1,147 @@
+// The `notice` queue processor, origin side: fans an outbox entry out to one job per destination,
+// sends notices (batched per destination), records dispositions, re-sends solved challenges,
+// polls deferred recipients, withdraws. Backoff per job with jitter and cap; a per-destination
+// circuit breaker parks jobs for a dead domain and releases them all when it answers again.
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { withdrawResponseSchema } from '../ack.js';
+import { fetchUrl, PATHS } from '../endpoints.js';
+import { statusResponseSchema, type Notice } from '../notice.js';
+import { isOutboxMeta, type OutboxFacts } from '../outbox/outbox-meta.js';
+import { isFinal } from '../recipient-state.js';
+import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import type { NoticeBatcher } from '../client/notice-batcher.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext } from './notice-outcomes.js';
+import type { NoticeJobData } from './notice-jobs.js';
+
+export interface NoticeWorkerDeps {
+  readonly rt: PmtpRuntime;
+  readonly batcher: NoticeBatcher;
+  readonly breaker: CircuitBreaker;
+}
+
+export function createNoticeProcessor(deps: NoticeWorkerDeps) {
+  const { rt } = deps;
+  return async (job: Job<NoticeJobData>, token?: string): Promise<string> => {
+    const data = job.data;
+    const entry = await rt.spool.read(data.queueId).catch(() => undefined);
+    if (!entry || !isOutboxMeta(entry.meta)) return 'gone';
+    const facts = entry.meta.pmtp;
+    if (data.action === 'expire') {
+      for (const s of await rt.status.get(facts.id)) if (s.version === facts.version) await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
+      await rt.spool.remove(data.queueId);
+      return 'expired';
+    }
+    if (!data.domain) {
+      for (const domain of Object.keys(facts.destinations)) {
+        await rt.queues.add('notice', { queueId: data.queueId, domain }, { jobId: `notice-${data.queueId}-${domain}` });
+      }
+      // after a crash recovery this re-creates the expiry job too (same id: a no-op otherwise)
+      const untilExpiry = Math.max(0, (facts.expires - rt.nowS()) * 1000) + 60_000;
+      await rt.queues.add('notice', { queueId: data.queueId, action: 'expire' }, { jobId: `expire-${data.queueId}`, delayMs: untilExpiry });
+      return 'fanned-out';
+    }
+    const domain = data.domain;
+    const breaker = await deps.breaker.state(domain, rt.nowMs());
+    if (breaker.open && token) {
+      await deps.breaker.park(domain, 'notice', job.id ?? '');
+      await job.moveToDelayed(breaker.untilMs, token);
+      throw new DelayedError();
+    }
+    try {
+      const outcome = await run(deps, { ...data, domain }, facts);
+      await deps.breaker.success(domain);
+      return outcome;
+    } catch (err) {
+      return handleFailure(deps, job, token, domain, facts, err);
+    }
+  };
+}
+
+async function run(deps: NoticeWorkerDeps, job: NoticeJobData & { domain: string }, facts: OutboxFacts): Promise<string> {
+  const { rt } = deps;
+  const { id, version } = facts;
+  const current = await rt.outbox.current(id);
+  if (current && current.version > version) return 'superseded';
+  const endpoint = job.endpoint ?? (await rt.directory.endpointOf(job.domain));
+  const ctx: OutcomeContext = { rt, job, id, version, endpoint };
+  if (job.action === 'withdraw') {
+    const query = new URLSearchParams({ version: String(version), reason: job.reason ?? 'retracted', ...(job.recipient ? { recipient: job.recipient } : {}) });
+    await rt.client.json({ destination: job.domain, endpoint, method: 'DELETE', path: `${PATHS.notice(id)}?${query}`, signedResponse: true }, withdrawResponseSchema);
+    return 'withdrawn';
+  }
+  if (job.action === 'poll') return poll(deps, ctx, job);
+  const everyone = facts.destinations[job.domain] ?? [];
+  const wanted = job.recipients ?? everyone;
+  const statuses = await rt.status.get(id);
+  const open = wanted.filter((r) => {
+    const s = statuses.find((x) => x.recipient === r);
+    return !s || (s.version === version && !isFinal(s.state));
+  });
+  if (open.length === 0) return 'nothing-to-send';
+  await rt.outbox.setDomain(id, job.domain, version, everyone, true);
+  const notice: Notice = {
+    id,
+    version,
+    size: facts.manifest.parts.reduce((n, p) => n + p.length, 0),
+    manifest_digest: facts.digest,
+    sender: facts.manifest.from,
+    recipients: open,
+    expires: facts.expires,
+    fetch: fetchUrl(rt.endpoint(), id),
+    ...(facts.tokens ? { tokens: facts.tokens } : {}),
+  };
+  let solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, notice), open);
+  for (let round = 0; solved.length > 0 && round < 2; round++) {
+    const again: Notice = { ...notice, recipients: solved.map((s) => s.recipient), pow: solved.map(({ challenge, solution }) => ({ challenge, solution })) };
+    solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, again), again.recipients);
+  }
+  return 'sent';
+}
+
+async function poll(deps: NoticeWorkerDeps, ctx: OutcomeContext, job: NoticeJobData): Promise<string> {
+  const { rt } = deps;
+  const recipient = job.recipient ?? '';
+  const status = await rt.status.recipient(ctx.id, recipient);
+  if (!status || status.state !== 'deferred' || status.cookie !== job.cookie) return 'not-deferred';
+  const answer = await rt.client.json({ destination: job.domain ?? '', endpoint: ctx.endpoint, method: 'GET', path: PATHS.status(job.cookie ?? ''), signedResponse: true }, statusResponseSchema);
+  if (answer.disposition === 'deferred' && job.pollUntil !== undefined && rt.nowS() >= job.pollUntil) {
+    await rt.status.apply(ctx.id, recipient, 'give-up', rt.nowS(), { code: 'lifetime_exceeded', text: 'no decision within max_poll_s' }, ctx.version);
+    await rt.queues.add('notice', { queueId: job.queueId, domain: job.domain, action: 'withdraw', reason: 'given_up', recipient }, { jobId: `giveup-${job.queueId}-${job.polls ?? 0}` });
+    return 'given-up';
+  }
+  const solved = await applyDisposition(ctx, recipient, answer);
+  if (solved) {
+    await rt.queues.add('notice', { queueId: job.queueId, domain: job.domain, action: 'notify', recipients: [recipient], endpoint: ctx.endpoint }, { jobId: `resend-${job.queueId}-${job.polls ?? 0}` });
+  }
+  return `polled:${answer.disposition}`;
+}
+
+async function handleFailure(deps: NoticeWorkerDeps, job: Job<NoticeJobData>, token: string | undefined, domain: string, facts: OutboxFacts, err: unknown): Promise<string> {
+  const { rt } = deps;
+  const failure = err instanceof PmtpRequestError ? err : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
+  const peerDown = failure.retryable && (failure.status === undefined || failure.status >= 500);
+  if (peerDown) {
+    // parked jobs are promoted the moment the domain answers again, whatever their backoff
+    await deps.breaker.park(domain, 'notice', job.id ?? '');
+    const state = await deps.breaker.failure(domain, rt.nowMs());
+    if (state.open && token && rt.nowS() < facts.expires) {
+      await job.moveToDelayed(state.untilMs, token);
+      throw new DelayedError();
+    }
+  }
+  if (failure.retryAfterS !== undefined && token) {
+    await job.moveToDelayed(rt.nowMs() + failure.retryAfterS * 1000, token);
+    throw new DelayedError();
+  }
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || rt.nowS() > facts.expires;
+  if (!failure.retryable || lastAttempt) {
+    const event = failure.retryable ? 'expire' : 'reject';
+    const recipients = job.data.action === 'poll' || job.data.action === 'withdraw' ? [] : (job.data.recipients ?? facts.destinations[domain] ?? []);
+    for (const r of recipients) await rt.status.apply(facts.id, r, event, rt.nowS(), { code: codeOrFallback(failure.code), text: failure.message }, facts.version);
+    rt.log.warn({ queueId: job.data.queueId, domain, code: failure.code }, 'notice delivery stopped');
+    throw new UnrecoverableError(failure.message);
+  }
+  throw failure;
+}

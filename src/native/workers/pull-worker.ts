@@ -1,0 +1,127 @@
+// The `pull` queue processor, recipient side: pulls the `full` view of an accepted message
+// promptly (never on user action: fetch timing must not become a read receipt), verifies it,
+// spools it, hands it to LocalDelivery, then sends the signed ack. Retries resume where they
+// stopped (a pulled message is not pulled again; delivered recipients are not delivered again).
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AckBatch } from '../ack.js';
+import { AckBatcher } from '../client/ack-batcher.js';
+import type { TrustClass } from '../first-contact-policy.js';
+import { isFinal, transition, type RecipientEvent } from '../recipient-state.js';
+import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import type { PmtpRuntime } from '../service/runtime.js';
+import type { InboundRecipient } from '../state/inbound-notices.js';
+import { decideDeferred } from './decide-deferred.js';
+import type { LocalDelivery } from './local-delivery.js';
+import { isReceivedMeta, partStream, type ReceivedMeta } from './received-meta.js';
+import { pullView } from './pulled-message.js';
+
+export interface PullJobData {
+  readonly queueId: string;
+  readonly origin?: string;
+  readonly id?: string;
+  readonly version?: number;
+  readonly mode?: 'full' | 'decide';
+}
+
+const WITHDRAWN: Record<string, 'retract' | 'expire'> = { message_retracted: 'retract', version_superseded: 'retract', message_expired: 'expire' };
+
+export function createPullProcessor(rt: PmtpRuntime, localDelivery: LocalDelivery, acks: AckBatcher = new AckBatcher(rt.client, rt.domain)) {
+  const sendAck: SendAck = (origin, id, version, digest, recipients) => acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
+  return async (job: Job<PullJobData>): Promise<string> => {
+    let { origin, id, version } = job.data;
+    if (origin === undefined || id === undefined || version === undefined) {
+      // recovered from the spool after a crash: the entry's meta says what it is
+      const entry = await rt.spool.read(job.data.queueId).catch(() => undefined);
+      if (!entry || !isReceivedMeta(entry.meta)) return 'gone';
+      ({ origin, id, version } = entry.meta.pmtp);
+    }
+    try {
+      if (job.data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
+      return await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
+    } catch (err) {
+      if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
+        for (const r of await rt.inbound.recipients(origin, id)) await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
+        await rt.inbound.forgetHead(origin, id);
+        return `withdrawn:${err.code}`;
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (lastAttempt || (err instanceof PmtpRequestError && !err.retryable)) {
+        // never pulled: the recipients' wait ends here (the origin sees no ack and expires them too)
+        for (const r of await rt.inbound.recipients(origin, id)) if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'expire');
+        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      }
+      throw err;
+    }
+  };
+}
+
+async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sendAck: SendAck, origin: string, id: string, version: number): Promise<string> {
+  const head = await rt.inbound.head(origin, id);
+  if (!head || head.version !== version) return 'superseded';
+  let queueId = head.queueId;
+  if (!queueId) {
+    const accepted = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && r.state === 'accepted');
+    if (accepted.length === 0) return 'nothing-accepted';
+    const draft = await rt.spool.draft();
+    const pulled = await pullView(rt, { origin, id, version, digest: head.digest, view: 'full', draft, maxBytes: rt.config.limits.message_size_bytes });
+    if (!pulled.ok) {
+      if (pulled.retry) throw new PmtpRequestError('message_invalid', pulled.detail, true);
+      for (const r of accepted) await setState(rt, origin, id, r, 'reject', { code: pulled.code, text: pulled.detail });
+      await sendAck(origin, id, version, head.digest, accepted.map((r) => ({ recipient: r.recipient, result: 'rejected' as const, code: pulled.code, text: pulled.detail.slice(0, 900) })));
+      return `rejected:${pulled.code}`;
+    }
+    const meta: ReceivedMeta = {
+      kind: 'pmtp-received',
+      queue: 'pull',
+      createdAt: new Date(rt.nowMs()).toISOString(),
+      envelope: { mailFrom: pulled.head.manifest.from, rcptTo: accepted.map((r) => r.recipient) },
+      pmtp: { origin, id, version, digest: head.digest, manifest: pulled.head.manifest, signatures: pulled.head.signatures },
+    };
+    queueId = (await draft.commit(meta)).queueId;
+    await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId } : undefined));
+    for (const r of accepted) await setState(rt, origin, id, r, 'fetch');
+  }
+  const entry = await rt.spool.read(queueId);
+  if (!isReceivedMeta(entry.meta)) throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
+  const meta = entry.meta;
+  const recipients = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version);
+  const due = recipients.filter((r) => r.state === 'fetched');
+  const byTrust = new Map<TrustClass, InboundRecipient[]>();
+  for (const r of due) byTrust.set(r.trust ?? 'new-verified', [...(byTrust.get(r.trust ?? 'new-verified') ?? []), r]);
+  let deferred = 0;
+  for (const [trustClass, group] of byTrust) {
+    const results = await localDelivery.deliver({
+      queueId: queueId,
+      origin,
+      manifest: meta.pmtp.manifest,
+      signatures: meta.pmtp.signatures,
+      recipients: group.map((r) => r.recipient),
+      trustClass,
+      openPart: (index) => partStream(rt.spool, queueId!, meta.pmtp.manifest, index),
+    });
+    for (const result of results) {
+      const rec = group.find((r) => r.recipient === result.recipient);
+      if (!rec) continue;
+      if (result.status === 'deferred') deferred++;
+      else await setState(rt, origin, id, rec, result.status === 'delivered' ? 'deliver' : 'reject', { code: result.code ?? 'content_rejected', text: result.text ?? '' });
+    }
+  }
+  const final = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && (r.state === 'delivered' || r.state === 'rejected') && recipients.some((x) => x.recipient === r.recipient));
+  if (final.length > 0) {
+    await sendAck(origin, id, version, meta.pmtp.digest, final.map((r) => r.state === 'delivered' ? { recipient: r.recipient, result: 'delivered' as const } : { recipient: r.recipient, result: 'rejected' as const, code: r.code ?? 'content_rejected', text: r.text ?? '' }));
+  }
+  if (deferred > 0) throw new PmtpRequestError('delivery_failed', `${deferred} recipient(s) deferred by local delivery`, true);
+  const left = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && !isFinal(r.state));
+  if (left.length === 0) await rt.spool.remove(queueId);
+  return 'delivered';
+}
+
+async function setState(rt: PmtpRuntime, origin: string, id: string, rec: InboundRecipient, event: RecipientEvent, extra: { code?: string; text?: string } = {}): Promise<void> {
+  await rt.inbound.updateRecipient(origin, id, rec.recipient, (cur) => {
+    if (!cur) return undefined;
+    const next = transition(cur.state, event);
+    return next.ok ? { ...cur, state: next.state, ...extra } : undefined;
+  });
+}
+
+type SendAck = (origin: string, id: string, version: number, digest: string, recipients: AckBatch['acks'][number]['recipients']) => Promise<void>;

@@ -1,0 +1,50 @@
+// http-endpoints: the operator's HTTP port (metrics.host:metrics.port): /metrics for Prometheus,
+// /healthz (the process answers) and /readyz (Redis and spool usable; 503 naming what failed).
+// Plain HTTP on loopback by default; it carries no mail and no secrets.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+import { runChecks, type ReadinessCheck } from './readiness.js';
+
+export interface HttpEndpointsDeps {
+  readonly metrics: Pick<Metrics, 'registry'>;
+  readonly checks: readonly ReadinessCheck[];
+  readonly log: Logger;
+}
+
+export interface HttpEndpoints {
+  /** `host:port` actually bound (port 0 in config picks a free one) */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** The routes alone, for `inject()` tests and for embedding. */
+export function buildHttpEndpoints(deps: HttpEndpointsDeps): FastifyInstance {
+  // scrapes every few seconds would drown the log; failures are logged below instead
+  const app = Fastify({ logger: false });
+  app.get('/healthz', async () => ({ alive: true }));
+  app.get('/readyz', async (_request, reply) => {
+    const { ok, checks } = await runChecks(deps.checks);
+    if (ok) return { ready: true, checks };
+    const failed = Object.keys(checks).filter((name) => checks[name] !== 'ok');
+    deps.log.warn({ checks }, 'not ready');
+    return reply.code(503).send({ ready: false, failed, checks });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  return app;
+}
+
+export async function startHttpEndpoints(settings: Config['metrics'], deps: HttpEndpointsDeps): Promise<HttpEndpoints> {
+  const app = buildHttpEndpoints(deps);
+  await app.listen({ host: settings.host, port: settings.port });
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : settings.port;
+  deps.log.info({ host: settings.host, port }, 'metrics and health endpoints ready');
+  const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  return { address: `${host}:${port}`, close: () => app.close() };
+}

@@ -1,0 +1,117 @@
+// metrics: the Prometheus series mailbridge exports, on a Registry of its own (never prom-client's
+// global one), behind typed recording methods that parts receive through their deps.
+// Queue depth is read from BullMQ at scrape time, so it is never stale and costs nothing between scrapes.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StatusCode } from '../codes.js';
+import type { QueueName } from '../config/schema.js';
+import type { RecipientState } from '../queue/delivery-status.js';
+import { queueNames, type MailQueues } from '../queue/queues.js';
+
+/** Who took a message in: an SMTP listener role, or the PMTP endpoint (a pulled message). */
+export type IntakeRole = 'mx' | 'submission' | 'relay-in' | 'pmtp';
+/** PMTP/1 notice dispositions (docs/protocol.md). */
+export type NoticeDisposition = 'accepted' | 'deferred' | 'challenge' | 'redirect' | 'rejected';
+/** `received`: dispositions we gave to a sender's notices; `sent`: ones peers gave to ours. */
+export type NoticeDirection = 'received' | 'sent';
+export type DeliveryRoute = 'smtp' | 'mailbox' | 'pmtp';
+/** a recipient's state after an attempt, as the delivery-status store records it */
+export type DeliveryOutcome = Exclude<RecipientState, 'queued'>;
+
+export interface Metrics {
+  readonly registry: Registry;
+  accepted(role: IntakeRole): void;
+  rejected(code: StatusCode, role: IntakeRole): void;
+  noticeDisposition(disposition: NoticeDisposition, direction: NoticeDirection): void;
+  /** `served`: a peer pulled a message from us; `made`: we pulled one from a peer. */
+  pull(direction: 'served' | 'made', outcome: 'ok' | 'error'): void;
+  challenge(event: 'issued' | 'solved' | 'failed'): void;
+  tokenUsed(): void;
+  /** one recipient's delivery attempt result */
+  delivery(route: DeliveryRoute, outcome: DeliveryOutcome): void;
+  /** arrival to final delivery of one recipient */
+  deliveryLatency(seconds: number, route: DeliveryRoute): void;
+}
+
+export interface MetricsOptions {
+  /** queues whose depth is read on each scrape; no queue-depth series without them */
+  readonly queues?: Pick<MailQueues, 'queue'>;
+  /** process_* and nodejs_* series (CPU, memory, event loop lag); on by default */
+  readonly processMetrics?: boolean;
+}
+
+/** BullMQ states worth a depth series; completed jobs are kept history, not depth. */
+const depthStates = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
+
+/** Longer than a healthy Redis ever takes, shorter than Prometheus's default 10 s scrape timeout. */
+const depthTimeoutMs = 2000;
+
+/** Seconds: a local mailbox takes milliseconds, a deferred remote one hours to days (Postfix's 5-day lifetime). */
+const latencyBuckets = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600];
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const accepted = new Counter({ name: 'mailbridge_messages_accepted_total', help: 'Messages accepted (spooled and queued), by intake role', labelNames: ['role'], registers });
+  const rejected = new Counter({
+    name: 'mailbridge_messages_rejected_total',
+    help: 'Messages or recipients refused, by status code (docs/errors.md) and intake role',
+    labelNames: ['reason', 'role'],
+    registers,
+  });
+  const notices = new Counter({ name: 'mailbridge_pmtp_notices_total', help: 'PMTP notice dispositions, per recipient', labelNames: ['disposition', 'direction'], registers });
+  const pulls = new Counter({ name: 'mailbridge_pmtp_pulls_total', help: 'PMTP message pulls', labelNames: ['direction', 'outcome'], registers });
+  const challenges = new Counter({ name: 'mailbridge_pmtp_challenges_total', help: 'First-contact proof-of-work challenges', labelNames: ['event'], registers });
+  const tokens = new Counter({ name: 'mailbridge_pmtp_tokens_used_total', help: 'Sender tokens accepted in place of a challenge', registers });
+  const deliveries = new Counter({ name: 'mailbridge_deliveries_total', help: 'Per-recipient delivery attempt results', labelNames: ['route', 'outcome'], registers });
+  const latency = new Histogram({
+    name: 'mailbridge_delivery_latency_seconds',
+    help: 'Arrival to final delivery, per recipient',
+    labelNames: ['route'],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const queues = options.queues;
+  if (queues) {
+    new Gauge({
+      name: 'mailbridge_queue_jobs',
+      help: 'Jobs per mail queue and BullMQ state, read at scrape time',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        let timer: NodeJS.Timeout | undefined;
+        // BullMQ waits for a lost Redis forever; a scrape must not
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('queue depth timed out')), depthTimeoutMs);
+        });
+        try {
+          const counts = await Promise.race([Promise.all(queueNames.map((name) => queues.queue(name).getJobCounts(...depthStates))), timeout]);
+          queueNames.forEach((name: QueueName, i) => {
+            for (const state of depthStates) this.set({ queue: name, state }, counts[i]![state] ?? 0);
+          });
+        } catch {
+          // Redis away: drop the series rather than fail the scrape or report stale depths;
+          // /readyz says why, and the rest of /metrics stays readable
+          this.reset();
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+  }
+  return {
+    registry,
+    accepted: (role) => accepted.inc({ role }),
+    rejected: (code, role) => rejected.inc({ reason: code, role }),
+    noticeDisposition: (disposition, direction) => notices.inc({ disposition, direction }),
+    pull: (direction, outcome) => pulls.inc({ direction, outcome }),
+    challenge: (event) => challenges.inc({ event }),
+    tokenUsed: () => tokens.inc(),
+    delivery: (route, outcome) => deliveries.inc({ route, outcome }),
+    deliveryLatency: (seconds, route) => {
+      // an entry without a parsable arrival time has no latency to report
+      if (Number.isFinite(seconds)) latency.observe({ route }, Math.max(0, seconds));
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// `mailbridge status` (SMTP and PMTP rows from one lookup) and `mailbridge tokens issue|list|revoke`
+// against a real Redis, through the commands' run functions.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusCommand } from '../../src/cli/status.js';
+import { tokensCommand } from '../../src/cli/tokens.js';
+import { generateDomainKey } from '../../src/native/domain-keys.js';
+import { verifySenderToken } from '../../src/native/sender-token.js';
+import { PmtpStatusStore } from '../../src/native/state/pmtp-status.js';
+import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
+import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
+import { tempDir } from '../support/tmp.js';
+
+function capture() {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  return { out, text: () => text };
+}
+
+async function run(command: typeof statusCommand, argv: string[]) {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await command.run(argv, { env: {}, stdout: stdout.out, stderr: stderr.out });
+  return { code, out: stdout.text(), err: stderr.text() };
+}
+
+describe('status and tokens commands', () => {
+  const prefix = testPrefix();
+  const key = generateDomainKey();
+  let file: string;
+  let remove: () => Promise<void>;
+  let redis: Redis;
+  beforeAll(async () => {
+    const t = await tempDir('cli-pmtp');
+    remove = t.remove;
+    await writeFile(path.join(t.dir, 'k.pem'), key.privatePem);
+    file = path.join(t.dir, 'mb.yaml');
+    await writeFile(file, stringify({ redis: { url: redisUrl, prefix }, spool: { dir: t.dir }, pmtp: { domain: 'b.example', key_file: path.join(t.dir, 'k.pem') } }));
+    redis = new Redis(redisUrl);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await deleteKeys(prefix);
+    await remove();
+  });
+
+  it('prints PMTP and SMTP recipients of a queue id, and by message id', async () => {
+    const pmtp = new PmtpStatusStore(redis, prefix);
+    await pmtp.notified('msgmsgmsgmsgmsgmsg01', 1, { 'b.example': ['bob@b.example'] }, 1_767_225_600);
+    await pmtp.apply('msgmsgmsgmsgmsgmsg01', 'bob@b.example', 'accept', 1_767_225_601);
+    await pmtp.index('Q1', 'msgmsgmsgmsgmsgmsg01');
+    await new DeliveryStatusStore(redis, prefix).queued('Q1', ['carol@legacy.example'], new Date(0));
+    const text = await run(statusCommand, ['Q1', '-c', file]);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/bob@b\.example\s+pmtp\s+accepted/);
+    expect(text.out).toMatch(/carol@legacy\.example\s+smtp\s+queued/);
+    const json = await run(statusCommand, ['msgmsgmsgmsgmsgmsg01', '--json', '-c', file]);
+    expect(JSON.parse(json.out).recipients).toMatchObject([{ recipient: 'bob@b.example', protocol: 'pmtp', state: 'accepted', final: false }]);
+    expect((await run(statusCommand, ['nothing-here', '-c', file])).code).toBe(65);
+    expect((await run(statusCommand, ['-c', file])).code).toBe(64);
+  });
+
+  it('issues a verifiable token, lists it with its uses, revokes it', async () => {
+    const issued = await run(tokensCommand, ['issue', '--recipient', 'bob@b.example', '--scope', 'shop.example', '--max-uses', '3', '--expires', '7d', '-c', file]);
+    expect(issued.code).toBe(0);
+    const [idLine, , token] = issued.out.trim().split('\n');
+    const tokenId = idLine!.split(' ')[1]!;
+    const checked = await verifySenderToken(token, { sender: 'orders@shop.example', recipient: 'bob@b.example', now: Math.floor(Date.now() / 1000), keyLookup: () => key.publicKey });
+    expect(checked.ok).toBe(true);
+    const listed = await run(tokensCommand, ['list', '--json', '-c', file]);
+    expect(JSON.parse(listed.out)).toMatchObject([{ tokenId, recipient: 'bob@b.example', maxUses: 3, uses: 0, revoked: false }]);
+    expect((await run(tokensCommand, ['revoke', tokenId, '-c', file])).code).toBe(0);
+    expect((await run(tokensCommand, ['list', '-c', file])).out).toContain('REVOKED');
+    expect((await run(tokensCommand, ['issue', '--recipient', 'bob@elsewhere.example', '--scope', 'shop.example', '-c', file])).code).toBe(64);
+  });
+});

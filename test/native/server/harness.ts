@@ -1,0 +1,168 @@
+// Two real PMTP/1 servers on loopback for integration tests: each with its own domain, key,
+// Redis prefix, spool dir and plain-HTTP listener on 127.0.0.1, pointing at each other through
+// the static directory; workers run, local delivery is recorded in memory.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { Config } from '../../../src/config/schema.js';
+import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
+import { generateDomainKey, type DomainKey } from '../../../src/native/domain-keys.js';
+import { describePart, type Manifest } from '../../../src/native/message-format.js';
+import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../../../src/native/service/start.js';
+import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/native/workers/local-delivery.js';
+import { MessageAcceptor } from '../../../src/queue/accept.js';
+import { MailQueues } from '../../../src/queue/queues.js';
+import { createRedisConnection, waitReady } from '../../../src/queue/redis-connection.js';
+import { Spool } from '../../../src/spool/spool.js';
+import { staticResolver } from '../../support/static-resolver.js';
+import { testConfig } from '../../support/config.js';
+import { deleteKeys, redisUrl, testPrefix } from '../../support/redis.js';
+import { freePort } from '../../support/smtp-sink.js';
+import { tempDir } from '../../support/tmp.js';
+
+export interface Delivered {
+  readonly request: LocalDeliveryRequest;
+  readonly parts: Buffer[];
+}
+
+export interface PmtpNode {
+  readonly domain: string;
+  readonly key: DomainKey;
+  readonly config: Config;
+  readonly service: PmtpService;
+  readonly endpoint: string;
+  readonly delivered: Delivered[];
+  readonly redis: Redis;
+  /** Answer for local delivery; default every recipient delivered. */
+  deliveryAnswer: (req: LocalDeliveryRequest) => LocalDeliveryResult[];
+  workers?: PmtpWorkers;
+  startWorkers(): void;
+  close(): Promise<void>;
+}
+
+export interface NodeOptions {
+  readonly domain: string;
+  readonly port: number;
+  readonly peers: Record<string, { endpoint: string }>;
+  readonly pmtp?: Record<string, unknown>;
+  readonly firstContact?: Record<string, unknown>;
+  readonly key?: DomainKey;
+  readonly workers?: boolean;
+  readonly keyRing?: LocalKeyRing;
+  /** Reuse a key file (a delegate shares its domain's key). */
+  readonly keyFile?: string;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function startNode(options: NodeOptions): Promise<PmtpNode> {
+  const { dir, remove } = await tempDir(`pmtp-${options.domain}`);
+  const prefix = testPrefix();
+  const key = options.key ?? generateDomainKey();
+  const keyFile = path.join(dir, 'pmtp.key');
+  if (!options.keyFile) await writeFile(keyFile, key.privatePem, { mode: 0o600 });
+  const config = testConfig(
+    {
+      spool: { dir: path.join(dir, 'spool') },
+      pmtp: {
+        domain: options.domain,
+        key_file: options.keyFile ?? keyFile,
+        public_url: `http://127.0.0.1:${options.port}`,
+        listen: { host: '127.0.0.1', port: options.port, plain_http: true },
+        directory: options.peers,
+        rate_limit_per_minute: 1_000_000,
+        ...options.pmtp,
+      },
+      domains: { native: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
+      queues: {
+        notice: { concurrency: 100, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
+        pull: { concurrency: 20, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
+      },
+    },
+    prefix,
+  );
+  const log = pino({ level: process.env.PMTP_TEST_LOG ?? 'silent' });
+  const spool = new Spool(config.spool.dir);
+  await spool.init();
+  const producer = createRedisConnection(config, 'producer');
+  await waitReady(producer);
+  const queues = new MailQueues(config, producer);
+  const acceptor = new MessageAcceptor(spool, queues, log);
+  const service = await startPmtpService(config, { spool, queues, acceptor, resolver: staticResolver({}), log, redis: producer, ...(options.keyRing ? { keys: options.keyRing } : {}) });
+  const delivered: Delivered[] = [];
+  const node: PmtpNode = {
+    domain: options.domain,
+    key,
+    config,
+    service,
+    endpoint: service.endpoint,
+    delivered,
+    redis: new Redis(redisUrl),
+    startWorkers: () => {
+      node.workers ??= startPmtpWorkers(service.runtime, { localDelivery });
+    },
+    deliveryAnswer: (req) => req.recipients.map((recipient) => ({ recipient, status: 'delivered' })),
+    close: async () => {
+      await node.workers?.close();
+      await service.close();
+      await queues.close();
+      producer.disconnect();
+      node.redis.disconnect();
+      await deleteKeys(prefix);
+      await remove();
+    },
+  };
+  const localDelivery: LocalDelivery = {
+    deliver: async (request) => {
+      const parts = [];
+      for (let i = 0; i < request.manifest.parts.length; i++) parts.push(await readAll(await request.openPart(i)));
+      delivered.push({ request, parts });
+      return node.deliveryAnswer(request);
+    },
+  };
+  if (options.workers !== false) node.startWorkers();
+  return node;
+}
+
+export async function startPair(options: { a?: Partial<NodeOptions>; b?: Partial<NodeOptions> } = {}): Promise<{ a: PmtpNode; b: PmtpNode; close(): Promise<void> }> {
+  const [pa, pb] = [await freePort(), await freePort()];
+  const a = await startNode({ domain: 'a.example', port: pa, peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } }, ...options.a });
+  const b = await startNode({ domain: 'b.example', port: pb, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } }, ...options.b });
+  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+}
+
+let counter = 0;
+export function newMessageId(): string {
+  return `m${Date.now().toString(36)}${(counter++).toString(36).padStart(6, '0')}xxxxxxxx`.slice(0, 22);
+}
+
+export function textMessage(from: string, to: string, text: string, id = newMessageId(), version = 1): { manifest: Manifest; body: Buffer } {
+  const body = Buffer.from(text, 'utf8');
+  const attachment = Buffer.from([0, 0xff, 0x0a, 0x0d, 0x2e, 0x0d, 0x0a, 0]);
+  const manifest: Manifest = {
+    v: 1,
+    id,
+    version,
+    from,
+    headers: [['From', from], ['To', to], ['Subject', `hello ${version}`]],
+    parts: [describePart(body, { type: 'text/plain; charset=utf-8', role: 'body' }), describePart(attachment, { type: 'application/octet-stream', role: 'attachment' })],
+    created: Math.floor(Date.now() / 1000),
+  };
+  return { manifest, body: Buffer.concat([body, attachment]) };
+}
+
+export async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
