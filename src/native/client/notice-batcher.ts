@@ -21,7 +21,7 @@ interface Pending {
   scheduled: boolean;
 }
 
-const MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT = 2;
 
 export class NoticeBatcher {
   private readonly pending = new Map<string, Pending>();
