@@ -20,7 +20,7 @@ import { createInboundProcessor } from './queue/inbound-dispatch.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { startHttpEndpoints } from './observability/http-endpoints.js';
-import { logLevelReloadable } from './observability/live-settings.js';
+import { logLevelReloadable, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
@@ -110,13 +110,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     );
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
-    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });
+    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics });
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
     listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));
     return {
       listening,
-      reloadables: [logLevelReloadable(log)],
+      reloadables: [
+        logLevelReloadable(log),
+        ...config.smtp.listeners.flatMap((l, i) => (l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [])),
+      ],
       recovered,
       close: closeAll,
     };

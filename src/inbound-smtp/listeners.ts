@@ -15,6 +15,8 @@ export interface SmtpListeners {
   readonly addresses: readonly ListenerAddress[];
   /** Stops accepting, answers idle sessions 421, lets sessions in DATA finish. */
   close(): Promise<void>;
+  /** Installs a renewed certificate on the listener at `index` of `smtp.listeners` (SIGHUP). */
+  updateSecureContext(index: number, material: { key: Buffer; cert: Buffer }): void;
 }
 
 export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps): Promise<SmtpListeners> {
@@ -40,5 +42,5 @@ export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps)
     await close();
     throw err;
   }
-  return { addresses, close };
+  return { addresses, close, updateSecureContext: (index, material) => started[index]?.updateSecureContext(material) };
 }

@@ -10,10 +10,11 @@ import type { ArcSealer } from './arc-seal.js';
 import type { ClientList } from './client-access.js';
 import { ConnectionGate } from './connection-gate.js';
 import { EnvelopeChecks } from './envelope-checks.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Spool } from '../spool/spool.js';
 import { MessageAcceptance, type AcceptanceDeps } from './message-acceptance.js';
 import type { RoutingTable } from './recipient-routing.js';
-import { replyError, replyErrorFor } from './reply-error.js';
+import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
 import { signAddress, type SignBack } from './sign-back.js';
 
@@ -25,6 +26,7 @@ export interface ListenerAddress {
 
 export interface SmtpListenerDeps extends AcceptanceDeps {
   readonly spool: Pick<Spool, 'draft' | 'freeBytes'>;
+  readonly metrics?: Pick<Metrics, 'accepted' | 'rejected'>;
 }
 
 export interface ListenerShared {
@@ -49,8 +51,17 @@ export class SmtpListener {
     private readonly shared: ListenerShared,
   ) {}
 
+  /** New STARTTLS sessions get the new certificate; open sessions keep theirs (SIGHUP). */
+  updateSecureContext(material: { key: Buffer; cert: Buffer }): void {
+    this.server?.updateSecureContext(material);
+  }
+
   async listen(): Promise<ListenerAddress> {
     const { listener, config, deps, shared } = this;
+    const refused = (err: Error): Error => {
+      deps.metrics?.rejected((err as Partial<SmtpReplyError>).status ?? 'internal_error', listener.role);
+      return err;
+    };
     const gate = new ConnectionGate(listener.max_connections_per_ip, listener.role === 'relay-in' ? shared.relayClients : undefined);
     const login = new AccountLogin(config.smtp.accounts, listener.allow_insecure_auth);
     const envelope = new EnvelopeChecks(
@@ -87,7 +98,8 @@ export class SmtpListener {
     const options = await roleOptions(listener, config, {
       onConnect: (session, callback) => {
         if (this.closing) return callback(replyError('shutting_down'));
-        callback(gate.admit(session));
+        const refusal = gate.admit(session);
+        callback(refusal ? refused(refusal) : refusal);
       },
       onClose: (session) => gate.release(session),
       onAuth: (auth, session, callback) => {
@@ -97,16 +109,22 @@ export class SmtpListener {
         );
       },
       onMailFrom: (address, session, callback) => {
-        envelope.mailFrom(address, session).then(() => callback(), (err: Error) => callback(err));
+        envelope.mailFrom(address, session).then(() => callback(), (err: Error) => callback(refused(err)));
       },
       onRcptTo: (address, session, callback) => {
-        envelope.rcptTo(address, session).then(() => callback(), (err: Error) => callback(err));
+        envelope.rcptTo(address, session).then(() => callback(), (err: Error) => callback(refused(err)));
       },
       onData: (stream, session, callback) => {
         this.inData.add(session.id);
         acceptance
           .accept(stream, session, () => this.hangUp(session, smtpReply('data_too_slow')))
-          .then((message) => callback(null, message), (err: Error) => callback(err))
+          .then(
+            (message) => {
+              deps.metrics?.accepted(listener.role);
+              callback(null, message);
+            },
+            (err: Error) => callback(refused(err)),
+          )
           .finally(() => {
             this.inData.delete(session.id);
             if (this.closing) setImmediate(() => this.hangUp(session, smtpReply('shutting_down')));

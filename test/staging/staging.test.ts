@@ -81,6 +81,11 @@ describe('mailbridge staging', () => {
     const text = await readFile(path.join(box, files[0]!), 'utf8');
     expect(text).toMatch(/^Authentication-Results: mx\.alpha\.test;[\s\S]*spf=pass[\s\S]*dmarc=pass/m);
     expect(text).toContain('Subject: to alpha');
+    const plan = JSON.parse(await readFile(path.join(dir, 'staging.json'), 'utf8')) as { native: Record<string, { metrics: number }> };
+    const metrics = await (await fetch(`http://127.0.0.1:${plan.native['alpha.test']!.metrics}/metrics`)).text();
+    expect(metrics).toMatch(/^mailbridge_messages_accepted_total\{role="mx"\} 1$/m);
+    const ready = await fetch(`http://127.0.0.1:${plan.native['alpha.test']!.metrics}/readyz`);
+    expect(ready.status).toBe(200);
   });
 
   it('relays a submission from postmaster to a legacy domain, DKIM-signed, only after AUTH', async () => {
