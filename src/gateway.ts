@@ -9,6 +9,9 @@ import { systemResolver, type MailResolver } from './dns/resolver.js';
 import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
 import { LocalMailboxes } from './mailbox/local-delivery.js';
+import { pmtpLocalDelivery } from './mailbox/pmtp-local-delivery.js';
+import { startPmtpService, startPmtpWorkers, type PmtpService } from './native/service/start.js';
+import { pmtpHandoff } from './queue/pmtp-handoff.js';
 import { SmtpDelivery } from './outbound-smtp/deliver.js';
 import { loadDkimSigner } from './outbound-smtp/dkim-sign.js';
 import { dsnViaAcceptor } from './outbound-smtp/dsn-sink.js';
@@ -85,7 +88,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const workerConnection = createRedisConnection(config, 'worker');
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
     parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
-    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics }), workerConnection);
+    // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
+    let pmtp: PmtpService | undefined;
+    if (config.pmtp.domain && config.pmtp.key_file) {
+      const service = await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer });
+      pmtp = service;
+      parts.push({ name: 'pmtp-listener', close: () => service.close() });
+      listening.push({ service: 'pmtp', address: service.url });
+      const workers = startPmtpWorkers(service.runtime, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }) });
+      parts.push({ name: 'pmtp-workers', close: () => workers.close() });
+    }
+    const submitPmtp = pmtp
+      ? pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp!.runtime.status.index(queueId, id) })
+      : undefined;
+    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 

@@ -20,6 +20,7 @@ interface DemoStep {
 
 const steps: readonly DemoStep[] = [
   { title: 'legacy SMTP -> alpha (checked, converted, delivered)', via: 'mx', from: 'carol@legacy.test', to: 'bob@alpha.test', gateway: 'alpha.test', lands: { domain: 'alpha.test', user: 'bob' } },
+  { title: 'alpha -> beta over PMTP (notice, challenge, pull, ack)', via: 'submission', from: 'postmaster@alpha.test', to: 'carol@beta.test', gateway: 'alpha.test', lands: { domain: 'beta.test', user: 'carol' } },
   { title: 'alpha -> legacy over SMTP (DKIM-signed)', via: 'submission', from: 'postmaster@alpha.test', to: 'dave@legacy.test', gateway: 'alpha.test', lands: { domain: 'legacy.test', user: 'dave' } },
 ];
 

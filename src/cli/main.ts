@@ -7,6 +7,8 @@ import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
 import { queueCommand } from './queue.js';
 import { stagingCommand } from './staging.js';
+import { statusCommand } from './status.js';
+import { tokensCommand } from './tokens.js';
 import { startCommand } from './start.js';
 import type { Command } from './command.js';
 
@@ -16,6 +18,8 @@ const commands: Record<string, Command> = {
   keys: keysCommand,
   staging: stagingCommand,
   queue: queueCommand,
+  status: statusCommand,
+  tokens: tokensCommand,
   demo: demoCommand,
 };
 
@@ -33,6 +37,8 @@ function usage(): string {
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
     '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge tokens issue --recipient bob@example.org --sender shop.example --uses 3 -c FILE',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
     'Run `mailbridge <command> --help` for a command\'s options.',
