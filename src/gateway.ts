@@ -1,7 +1,6 @@
 // The composition root: builds each part from the one config object and wires them through
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
-import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { loadZoneFile } from './dns/zone-file.js';
 import { zoneResolver } from './dns/zone-resolver.js';
@@ -10,16 +9,13 @@ import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
 import { LocalMailboxes } from './mailbox/local-delivery.js';
 import { pmtpLocalDelivery } from './mailbox/pmtp-local-delivery.js';
-import { startPmtpService, startPmtpWorkers, type PmtpService } from './native/service/start.js';
+import { startPmtpService, startPmtpWorkers } from './native/service/start.js';
 import { pmtpHandoff } from './queue/pmtp-handoff.js';
-import { SmtpDelivery } from './outbound-smtp/deliver.js';
-import { loadDkimSigner } from './outbound-smtp/dkim-sign.js';
 import { dsnViaAcceptor } from './outbound-smtp/dsn-sink.js';
-import { MtaStsPolicies } from './outbound-smtp/mta-sts.js';
-import { createOutboundProcessor } from './outbound-smtp/outbound-worker.js';
+import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
 import { MessageAcceptor } from './queue/accept.js';
 import { DeliveryStatusStore } from './queue/delivery-status.js';
-import { createInboundProcessor } from './queue/inbound-dispatch.js';
+import { createInboundProcessor, type PmtpSubmission } from './queue/inbound-dispatch.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { startHttpEndpoints } from './observability/http-endpoints.js';
@@ -89,41 +85,22 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
     parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
-    let pmtp: PmtpService | undefined;
-    if (config.pmtp.domain && config.pmtp.key_file) {
-      const service = await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer });
-      pmtp = service;
-      parts.push({ name: 'pmtp-listener', close: () => service.close() });
-      listening.push({ service: 'pmtp', address: service.url });
-      const workers = startPmtpWorkers(service.runtime, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }) });
+    const pmtp = config.pmtp.domain && config.pmtp.key_file ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer }) : undefined;
+    let submitPmtp: PmtpSubmission | undefined;
+    if (pmtp) {
+      parts.push({ name: 'pmtp-listener', close: () => pmtp.close() });
+      listening.push({ service: 'pmtp', address: pmtp.url });
+      const workers = startPmtpWorkers(pmtp.runtime, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }) });
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
+      submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.runtime.status.index(queueId, id) });
     }
-    const submitPmtp = pmtp
-      ? pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp!.runtime.status.index(queueId, id) })
-      : undefined;
     const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
-    const delivery = new SmtpDelivery(config);
-    parts.push({ name: 'smtp-delivery', close: async () => delivery.close() });
-    const outbound = createMailWorker(
-      config,
-      'outbound',
-      createOutboundProcessor({
-        config,
-        spool,
-        resolver,
-        delivery,
-        status,
-        log,
-        dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
-        mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(resolver) : undefined,
-        sendDsn: dsnViaAcceptor(spool, acceptor),
-        metrics,
-      }),
-      workerConnection,
-    );
+    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn: dsnViaAcceptor(spool, acceptor), metrics });
+    parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
+    const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics });

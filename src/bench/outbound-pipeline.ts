@@ -1,16 +1,12 @@
-// The outbound half of the gateway for the smtp-out benchmark, built from the same parts as
-// src/gateway.ts (spool, acceptor, queues, DKIM signer, zone-file MX routing, MTA-STS, status
-// store) but with no listeners: the queue is filled first, then the worker alone is timed.
+// The outbound half of the gateway for the smtp-out benchmark: the same outbound agent as
+// src/gateway.ts (DKIM signer, zone-file MX routing, MTA-STS, status) with no listeners; the
+// queue is filled first, then the worker alone is timed.
 
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { buildResolver } from '../gateway.js';
 import { createLogger } from '../log.js';
-import { SmtpDelivery } from '../outbound-smtp/deliver.js';
-import { loadDkimSigner } from '../outbound-smtp/dkim-sign.js';
-import { MtaStsPolicies } from '../outbound-smtp/mta-sts.js';
-import { createOutboundProcessor } from '../outbound-smtp/outbound-worker.js';
+import { createOutboundAgent } from '../outbound-smtp/outbound-agent.js';
 import { MessageAcceptor } from '../queue/accept.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
 import { createMailWorker, MailQueues } from '../queue/queues.js';
@@ -37,17 +33,8 @@ export async function outboundPipeline(config: Config): Promise<OutboundPipeline
   const acceptor = new MessageAcceptor(spool, queues, log);
   const status = new DeliveryStatusStore(producer, config.redis.prefix);
   const resolver = await buildResolver(config);
-  const delivery = new SmtpDelivery(config);
-  const processor = createOutboundProcessor({
-    config,
-    spool,
-    resolver,
-    delivery,
-    status,
-    log,
-    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
-    mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(resolver) : undefined,
-  });
+  const agent = await createOutboundAgent(config, { spool, resolver, status, log });
+  const processor = agent.processor;
 
   return {
     status,
@@ -74,7 +61,7 @@ export async function outboundPipeline(config: Config): Promise<OutboundPipeline
       }
     },
     async close() {
-      delivery.close();
+      agent.close();
       await queues.close();
       producer.disconnect();
       workerConnection.disconnect();

@@ -1,9 +1,7 @@
 // Two PMTP/1 nodes in one process for the benchmark: each with its own domain, key, Redis prefix,
 // spool dir and plain-HTTP loopback listener, pointing at each other through the static directory.
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -15,6 +13,7 @@ import { MessageAcceptor } from '../queue/accept.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { Spool } from '../spool/spool.js';
+import { deleteKeys } from './bench-support.js';
 
 export interface BenchNode {
   readonly domain: string;
@@ -23,17 +22,6 @@ export interface BenchNode {
   delivered: number;
   startWorkers(): void;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export async function startBenchNode(options: {
@@ -100,16 +88,3 @@ export async function startBenchNode(options: {
   return node;
 }
 
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { roundTrips } from '../native/client/pmtp-client.js';
 import { describePart, type Manifest } from '../native/message-format.js';
 import { formatTable, type Benchmark } from './benchmark.js';
-import { freePort, startBenchNode, type BenchNode } from './pmtp-nodes.js';
+import { freePort } from './bench-support.js';
+import { startBenchNode, type BenchNode } from './pmtp-nodes.js';
 
 interface RunResult {
   readonly mode: string;

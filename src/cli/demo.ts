@@ -4,12 +4,17 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import { loadConfig } from '../config/load.js';
+import { runTokens } from './tokens.js';
 import { startStaging, type ReadyLine } from '../staging/staging-network.js';
 import { exitCode, parseOptions, type Command } from './command.js';
 
 interface DemoStep {
   readonly title: string;
+  /** a pre-approved sender token the recipient's domain issues first (sent as PMTP-Token) */
+  readonly token?: boolean;
   readonly via: 'mx' | 'submission';
   readonly from: string;
   readonly to: string;
@@ -21,6 +26,7 @@ interface DemoStep {
 const steps: readonly DemoStep[] = [
   { title: 'legacy SMTP -> alpha (checked, converted, delivered)', via: 'mx', from: 'carol@legacy.test', to: 'bob@alpha.test', gateway: 'alpha.test', lands: { domain: 'alpha.test', user: 'bob' } },
   { title: 'alpha -> beta over PMTP (notice, challenge, pull, ack)', via: 'submission', from: 'postmaster@alpha.test', to: 'carol@beta.test', gateway: 'alpha.test', lands: { domain: 'beta.test', user: 'carol' } },
+  { title: 'alpha -> beta over PMTP with a sender token (no challenge)', token: true, via: 'submission', from: 'postmaster@alpha.test', to: 'dan@beta.test', gateway: 'alpha.test', lands: { domain: 'beta.test', user: 'dan' } },
   { title: 'alpha -> legacy over SMTP (DKIM-signed)', via: 'submission', from: 'postmaster@alpha.test', to: 'dave@legacy.test', gateway: 'alpha.test', lands: { domain: 'legacy.test', user: 'dave' } },
 ];
 
@@ -69,10 +75,12 @@ async function runStep(ready: ReadyLine, step: DemoStep): Promise<{ ok: boolean;
     auth: step.via === 'submission' ? { user: gw.user, pass: gw.password } : undefined,
   });
   const subject = `mailbridge demo step ${steps.indexOf(step) + 1}`;
-  const info = await transport.sendMail({ from: step.from, to: step.to, subject, text: `Sent by mailbridge demo.\r\n` });
+  const token = step.token ? await issueToken(ready.dir, step.lands.domain, step.to, step.from) : undefined;
+  const headers = token ? { 'PMTP-Token': token } : undefined;
+  const info = await transport.sendMail({ from: step.from, to: step.to, subject, text: `Sent by mailbridge demo.\r\n`, headers });
   transport.close();
   const queueId = /queued as (\S+)/.exec(info.response)?.[1] ?? '?';
-  const trail = [`SMTP: ${info.response}`, `queue id ${queueId}`];
+  const trail = [...(token ? [`token issued by ${step.lands.domain} for ${step.from}, 1 use`] : []), `SMTP: ${info.response}`, `queue id ${queueId}`];
   const file = await waitForMail(path.join(ready.dir, step.lands.domain, 'Maildir', step.lands.user, 'new'), subject, 20_000);
   if (!file) return { ok: false, trail: [...trail, `NOT delivered to ${step.lands.user}@${step.lands.domain} within 20 s`] };
   const text = await readFile(file, 'utf8');
@@ -81,6 +89,22 @@ async function runStep(ready: ReadyLine, step: DemoStep): Promise<{ ok: boolean;
   if (/^DKIM-Signature:/m.test(text)) trail.push('DKIM-Signature: present');
   trail.push(`landed in ${file}`);
   return { ok: true, trail };
+}
+
+/** What `mailbridge tokens issue` does, run against the recipient domain's staging config. */
+async function issueToken(dir: string, domain: string, recipient: string, sender: string): Promise<string> {
+  const config = await loadConfig(path.join(dir, domain, 'mailbridge.yaml'));
+  let printed = '';
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      printed += chunk.toString();
+      done();
+    },
+  });
+  const code = await runTokens(config, ['issue', '--recipient', recipient, '--scope', sender, '--max-uses', '1', '--expires', '1h'], out);
+  const token = printed.trim().split('\n').at(-1);
+  if (code !== 0 || !token) throw new Error(`could not issue a token: ${printed}`);
+  return token;
 }
 
 async function waitForMail(dir: string, subject: string, timeoutMs: number): Promise<string | undefined> {

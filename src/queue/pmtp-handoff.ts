@@ -74,7 +74,9 @@ async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: Inbound
       // the original bytes are the manifest's last part, read again from the spool entry
       yield* (await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>;
     }
-    await deps.outbox.submit({ manifest, body: body(), recipients });
+    // a submission client presents a recipient's pre-approval as a PMTP-Token header field
+    const tokens = manifest.headers.filter(([name]) => name.toLowerCase() === 'pmtp-token').map(([, value]) => value.trim());
+    await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
     await deps.index?.(entry.queueId, id);
   } finally {
     await rm(partsFile, { force: true });

@@ -100,6 +100,18 @@ describe('mailbridge staging', () => {
     expect(await readFile(path.join(box, files[0]!), 'utf8')).toMatch(/^DKIM-Signature: .*d=alpha\.test/m);
   });
 
+  it('carries native mail alpha -> beta over PMTP: challenge solved, pulled, delivered with its trust class', async () => {
+    const alpha = first.ready.domains['alpha.test']!;
+    const reply = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'erin@beta.test', subject: 'over pmtp', auth: { user: alpha.user, password: alpha.password } });
+    expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
+    const box = path.join(dir, 'beta.test', 'Maildir', 'erin', 'new');
+    const files = await waitForFile(box, 25_000);
+    expect(files).toHaveLength(1);
+    const text = await readFile(path.join(box, files[0]!), 'utf8');
+    expect(text).toMatch(/^Authentication-Results: mx\.beta\.test;\s+pmtp=pass header\.d=alpha\.test policy\.trust=challenged/m);
+    expect(text).toContain('Subject: over pmtp');
+  });
+
   it('after kill -9, a restart with the same folder keeps ports, keys and passwords', async () => {
     const keyBefore = await readFile(path.join(dir, 'alpha.test', 'keys', 'alpha.test.pmtp.key'), 'utf8');
     first.child.kill('SIGKILL');

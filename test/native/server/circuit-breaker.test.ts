@@ -24,7 +24,7 @@ describe('per-destination circuit breaker', () => {
     const slow = { ...a.config, queues: { ...a.config.queues, notice: { ...a.config.queues.notice, retry: { initial_delay_s: 30, max_delay_s: 60, lifetime_s: 3600, jitter: 0 } } } };
     Object.assign(a.service.runtime, { config: slow });
     a.startWorkers();
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const msg = textMessage('alice@a.example', `u${i}@b.example`, `m${i}\r\n`);
       ids.push((await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [`u${i}@b.example`] })).id);

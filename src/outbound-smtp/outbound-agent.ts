@@ -1,0 +1,38 @@
+// Assembles the outbound delivery agent from config: SMTP pools, the DKIM signer, MTA-STS, DSNs.
+// The gateway and the smtp-out benchmark both run exactly this, so the figures measure the product.
+
+import path from 'node:path';
+import type { Processor } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { MailResolver } from '../dns/resolver.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import type { MailJobData } from '../queue/queues.js';
+import type { Spool } from '../spool/spool.js';
+import { SmtpDelivery } from './deliver.js';
+import { loadDkimSigner } from './dkim-sign.js';
+import type { DsnSink } from './dsn-sink.js';
+import { MtaStsPolicies } from './mta-sts.js';
+import { createOutboundProcessor } from './outbound-worker.js';
+
+export interface OutboundAgent {
+  readonly processor: Processor<MailJobData>;
+  /** closes the SMTP connection pools */
+  close(): void;
+}
+
+export async function createOutboundAgent(
+  config: Config,
+  deps: { spool: Spool; resolver: MailResolver; status: DeliveryStatusStore; log: Logger; sendDsn?: DsnSink; metrics?: Metrics },
+): Promise<OutboundAgent> {
+  const delivery = new SmtpDelivery(config);
+  const processor = createOutboundProcessor({
+    config,
+    ...deps,
+    delivery,
+    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
+    mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(deps.resolver) : undefined,
+  });
+  return { processor, close: () => delivery.close() };
+}
