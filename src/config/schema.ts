@@ -129,6 +129,8 @@ export const configSchema = z
         dir: z.string().min(1),
         // Postfix refuses MAIL FROM below 1.5 x message_size_limit free; 0 means "derive it that way"
         min_free_bytes: z.number().int().nonnegative().default(0),
+        // names this process's tmp/<instance>/ when gateways share the folder; unset means <host name>-<pid>
+        instance: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'must be a plain folder name').optional(),
       })
       .strict(),
     limits: z
@@ -140,6 +142,8 @@ export const configSchema = z
     queues: z
       .object({
         retry: retryPolicy.prefault({}),
+        // BullMQ's lock time: renewed at half of it; a dead process's active job is taken over within about twice this
+        stalled_job_timeout_s: seconds.default(30),
         inbound: queueSettings.prefault({}),
         notice: queueSettings.prefault({}),
         pull: queueSettings.prefault({}),

@@ -20,10 +20,10 @@ export interface SignBack {
   sign(draft: SpoolDraft): Promise<SpoolDraft>;
 }
 
-export async function loadSignBack(config: Pick<Config, 'dkim' | 'spool'>, spool: Pick<Spool, 'draft'>): Promise<SignBack | undefined> {
+export async function loadSignBack(config: Pick<Config, 'dkim'>, spool: Pick<Spool, 'draft' | 'tmpDir'>): Promise<SignBack | undefined> {
   if (!config.dkim) return undefined;
-  // its own cache folder: loadDkimSigner empties it at start-up
-  const signer: DkimSigner = await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'sign-back-cache'));
+  // its own cache folder, inside this instance's tmp/: loadDkimSigner empties it at start-up
+  const signer: DkimSigner = await loadDkimSigner(config.dkim, path.join(spool.tmpDir, 'sign-back-cache'));
   return {
     async sign(draft) {
       const signed = await spool.draft();

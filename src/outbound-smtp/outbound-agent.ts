@@ -31,7 +31,7 @@ export async function createOutboundAgent(
     config,
     ...deps,
     delivery,
-    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache')) : undefined,
+    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(deps.spool.tmpDir, 'dkim-cache')) : undefined,
     mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(deps.resolver) : undefined,
   });
   return { processor, close: () => delivery.close() };

@@ -61,7 +61,7 @@ async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: Inbound
   };
   // stable per (message, destination): a retried job re-submits the same id, never a second message
   const id = `${entry.queueId}-${createHash('sha256').update(domain).digest('base64url').slice(0, 10)}`;
-  const partsFile = path.join(deps.spool.dir, 'tmp', `${id}.parts`);
+  const partsFile = path.join(deps.spool.tmpDir, `${id}.parts`);
   try {
     const out = createWriteStream(partsFile, { mode: 0o600 });
     const manifest = await rfc5322ToPmtp((await deps.spool.openBody(entry.queueId)).stream, { id, created: Math.floor(nowMs / 1000), provenance, ownAuthservIds: [deps.config.hostname] }, async (_index, _meta, octets) => {

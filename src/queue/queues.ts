@@ -70,10 +70,14 @@ export function createMailWorker(
   random: () => number = Math.random,
 ): Worker<MailJobData> {
   const policy = retryPolicyFor(config, name);
+  const stalledMs = config.queues.stalled_job_timeout_s * 1000;
   return new Worker<MailJobData>(name, processor, {
     connection,
     prefix: config.redis.prefix,
     concurrency: config.queues[name].concurrency,
+    // a killed process's active jobs keep their lock until it lapses; then any worker's stalled check moves them back to wait
+    lockDuration: stalledMs,
+    stalledInterval: stalledMs,
     settings: {
       backoffStrategy: (attemptsMade: number) => retryDelayMs(policy, attemptsMade, random()),
     },

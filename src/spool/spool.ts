@@ -1,11 +1,13 @@
 // The durable spool: message bytes on disk, written so that a listed entry is always whole.
 // Write = temp file, fsync, rename into place, fsync the folder; read = a stream, never a buffer.
+// Several gateways may share one spool folder: each drafts in its own `tmp/<instance>/`.
 //
 // An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +15,15 @@ import { isQueueId, newQueueId } from './queue-id.js';
 
 const footerMagic = 'MBSPOOL1';
 const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length, newline
+/** Another instance's temp file untouched this long is debris: far beyond the slowest DATA or pull. */
+export const staleTmpMs = 24 * 3600 * 1000;
+const sweepEveryMs = 3600 * 1000;
+const instancePattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/** Unique among live processes (one pid per host), and a restarted container (same host, pid 1) finds its own debris. */
+export function defaultInstance(): string {
+  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
 
 export interface Envelope {
   readonly mailFrom: string;
@@ -41,6 +52,8 @@ export interface SpoolEntry {
 export type SpoolStep = 'body-written' | 'meta-written' | 'file-synced' | 'renamed' | 'dir-synced';
 
 export interface SpoolOptions {
+  /** names this process's `tmp/<instance>/`; must differ between processes sharing the folder */
+  readonly instance?: string;
   readonly onStep?: (step: SpoolStep, queueId: string) => void | Promise<void>;
   readonly now?: () => number;
 }
@@ -54,13 +67,19 @@ export class BodyTooLargeError extends Error {
 
 export class Spool {
   readonly dir: string;
-  private readonly tmpDir: string;
+  /** this process's own scratch folder, `tmp/<instance>/`: drafts and other temp files */
+  readonly tmpDir: string;
+  private readonly sharedTmpDir: string;
   private readonly entryDir: string;
   private readonly options: SpoolOptions;
+  private lastSweep = 0;
 
   constructor(dir: string, options: SpoolOptions = {}) {
+    const instance = options.instance ?? defaultInstance();
+    if (!instancePattern.test(instance)) throw new Error(`spool instance must be a plain folder name: ${JSON.stringify(instance)}`);
     this.dir = dir;
-    this.tmpDir = path.join(dir, 'tmp');
+    this.sharedTmpDir = path.join(dir, 'tmp');
+    this.tmpDir = path.join(this.sharedTmpDir, instance);
     this.entryDir = path.join(dir, 'entries');
     this.options = options;
   }
@@ -70,9 +89,17 @@ export class Spool {
     await mkdir(this.entryDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Starts an entry in tmp/. Nothing is listed until `commit`. */
+  /** Starts an entry in tmp/<instance>/. Nothing is listed until `commit`. */
   async draft(): Promise<SpoolDraft> {
-    const queueId = newQueueId((this.options.now ?? Date.now)());
+    const nowMs = (this.options.now ?? Date.now)();
+    if (nowMs - this.lastSweep >= sweepEveryMs) {
+      this.lastSweep = nowMs;
+      // housekeeping only: a failed sweep must never refuse mail
+      void this.sweepOthers(nowMs).catch(() => undefined);
+    }
+    // another instance may have removed our folder after a day without mail
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    const queueId = newQueueId(nowMs);
     return new SpoolDraft(this, queueId, path.join(this.tmpDir, queueId));
   }
 
@@ -130,18 +157,29 @@ export class Spool {
   }
 
   /**
-   * Lists every complete entry, oldest first, and deletes half-written temp files.
-   * Call it at start-up before any listener opens, so no live draft is mistaken for debris.
+   * Lists every complete entry, oldest first, and deletes this instance's half-written temp files
+   * (other instances' only once stale). Call it before any listener opens, so no live draft of ours is debris.
    */
   async recover(): Promise<SpoolEntry[]> {
     await this.init();
-    for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { force: true });
+    for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
+    const nowMs = (this.options.now ?? Date.now)();
+    this.lastSweep = nowMs;
+    await this.sweepOthers(nowMs);
     const entries: SpoolEntry[] = [];
     for (const name of (await readdir(this.entryDir)).sort()) {
       if (!isQueueId(name)) continue;
       entries.push(await this.read(name));
     }
     return entries;
+  }
+
+  /** Removes other instances' temp files untouched for `staleTmpMs` (a dead instance's debris), and their emptied folders. */
+  private async sweepOthers(nowMs: number): Promise<void> {
+    for (const name of await readdir(this.sharedTmpDir)) {
+      const file = path.join(this.sharedTmpDir, name);
+      if (file !== this.tmpDir) await removeStale(file, nowMs - staleTmpMs);
+    }
   }
 
   async freeBytes(): Promise<number> {
@@ -224,6 +262,19 @@ export class SpoolDraft {
     this.out?.destroy();
     await rm(this.bodyPath, { force: true });
   }
+}
+
+/** Depth-first: files older than `cutoff` go, then a folder that is left empty and old. Races with a live owner are harmless. */
+async function removeStale(file: string, cutoff: number): Promise<void> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info) return;
+  if (!info.isDirectory()) {
+    if (info.mtimeMs < cutoff) await rm(file, { force: true });
+    return;
+  }
+  for (const name of await readdir(file).catch(() => [])) await removeStale(path.join(file, name), cutoff);
+  // rmdir refuses a folder that is not empty, so an owner's new draft is never lost
+  if (info.mtimeMs < cutoff) await rmdir(file).catch(() => undefined);
 }
 
 async function syncDir(dir: string): Promise<void> {
