@@ -7,6 +7,7 @@ import { zoneResolver } from './dns/zone-resolver.js';
 import { systemResolver, type MailResolver } from './dns/resolver.js';
 import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
+import { DeliveryLedger } from './mailbox/delivery-ledger.js';
 import { LocalMailboxes } from './mailbox/local-delivery.js';
 import { pmtpLocalDelivery } from './mailbox/pmtp-local-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/start.js';
@@ -53,7 +54,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     }
   };
   try {
-    const spool = new Spool(config.spool.dir);
+    const spool = new Spool(config.spool.dir, { instance: config.spool.instance });
     await spool.init();
 
     const producer = createRedisConnection(config, 'producer');
@@ -79,7 +80,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
     const resolver = await buildResolver(config);
     const status = new DeliveryStatusStore(producer, config.redis.prefix);
-    const mailboxes = new LocalMailboxes(config);
+    const mailboxes = new LocalMailboxes(config, { ledger: new DeliveryLedger(producer, config.redis.prefix) });
 
     const workerConnection = createRedisConnection(config, 'worker');
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));

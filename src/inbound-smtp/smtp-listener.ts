@@ -25,7 +25,7 @@ export interface ListenerAddress {
 }
 
 export interface SmtpListenerDeps extends AcceptanceDeps {
-  readonly spool: Pick<Spool, 'draft' | 'freeBytes'>;
+  readonly spool: Pick<Spool, 'draft' | 'freeBytes' | 'tmpDir'>;
   readonly metrics?: Pick<Metrics, 'accepted' | 'rejected'>;
 }
 

@@ -1,21 +1,32 @@
 // Delivery into native domains' mailboxes: the bytes a mail client reads, with our trace fields
 // on top, one Maildir file per recipient. Used by the inbound router and the PMTP pull stage.
+// Each (message, mailbox) has a stable file name and a ledger entry, so a retried job adds no copy.
 
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
-import { deliverToMaildir, type MaildirDelivery } from './maildir.js';
+import type { DeliveryLedger } from './delivery-ledger.js';
+import { deliverToMaildir, findInMaildir } from './maildir.js';
 
 export interface LocalRecipientResult {
   readonly recipient: string;
   readonly delivered: boolean;
   readonly file?: string;
+  /** an earlier attempt had delivered it; nothing was written */
+  readonly duplicate?: boolean;
   readonly error?: string;
+}
+
+export interface LocalMailboxesOptions {
+  /** shared by every gateway on the Redis; without it only a copy still in new/ is recognised */
+  readonly ledger?: DeliveryLedger;
+  readonly now?: () => number;
 }
 
 export class LocalMailboxes {
   constructor(
     private readonly config: Pick<Config, 'hostname' | 'mailbox' | 'domains'>,
-    private readonly now: () => number = Date.now,
+    private readonly options: LocalMailboxesOptions = {},
   ) {}
 
   hosts(domain: string): boolean {
@@ -25,8 +36,9 @@ export class LocalMailboxes {
   /**
    * Writes `traceFields` then the message to each recipient's Maildir. `open` is called once per
    * recipient so a large message streams from disk every time instead of sitting in memory.
+   * `messageId` names the message for good (queue id, PMTP origin and id): retries must pass the same.
    */
-  async deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>): Promise<LocalRecipientResult[]> {
+  async deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>, messageId: string): Promise<LocalRecipientResult[]> {
     const root = this.config.mailbox.maildir_root;
     const results: LocalRecipientResult[] = [];
     for (const recipient of recipients) {
@@ -38,14 +50,24 @@ export class LocalMailboxes {
         continue;
       }
       try {
-        const body = await open();
-        const delivery: MaildirDelivery = await deliverToMaildir(root, { domain, user }, withTrace(traceFields, body), { hostname: this.config.hostname, now: this.now() });
-        results.push({ recipient, delivered: true, file: delivery.file });
+        results.push({ recipient, delivered: true, ...(await this.deliverOnce(root, { domain, user }, messageId, () => open().then((body) => withTrace(traceFields, body)))) });
       } catch (err) {
         results.push({ recipient, delivered: false, error: err instanceof Error ? err.message : String(err) });
       }
     }
     return results;
+  }
+
+  private async deliverOnce(root: string, box: { domain: string; user: string }, messageId: string, body: () => Promise<AsyncIterable<Buffer>>): Promise<{ file?: string; duplicate?: boolean }> {
+    const name = `${createHash('sha256').update(`${messageId}\n${box.domain}/${box.user.toLowerCase()}`).digest('hex').slice(0, 32)}.mailbridge`;
+    const ledger = this.options.ledger;
+    const state = ledger ? await ledger.begin(name) : 'new';
+    if (state === 'done') return { duplicate: true };
+    // an earlier attempt died somewhere between claim and done: its file may be there already
+    const earlier = state === 'pending' ? await findInMaildir(root, box, name) : undefined;
+    const delivery = earlier ? { file: earlier, duplicate: true } : await deliverToMaildir(root, box, await body(), { hostname: this.config.hostname, now: (this.options.now ?? Date.now)(), name });
+    await ledger?.done(name);
+    return { file: delivery.file, duplicate: delivery.duplicate };
   }
 }
 

@@ -1,9 +1,10 @@
 // Local delivery for native domains: one file per message in MAILDIR_ROOT/<domain>/Maildir/<user>/new/,
 // written the Maildir way (tmp/, fsync, rename into new/), so a mail client never sees half a message.
+// A caller-given stable name is placed with link(), which refuses a name already there: no second copy.
 
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +12,8 @@ import { pipeline } from 'node:stream/promises';
 export interface MaildirDelivery {
   readonly file: string;
   readonly size: number;
+  /** the stable name was already in new/: an earlier attempt delivered it */
+  readonly duplicate?: boolean;
 }
 
 /** The folder of one mailbox; `user` is the local part, lowercased, and may not name a path. */
@@ -34,12 +37,13 @@ export async function deliverToMaildir(
   root: string,
   address: { domain: string; user: string },
   message: Readable | AsyncIterable<Buffer>,
-  options: { hostname: string; now: number },
+  options: { hostname: string; now: number; name?: string },
 ): Promise<MaildirDelivery> {
   const box = mailboxDir(root, address.domain, address.user);
   await Promise.all(['tmp', 'new', 'cur'].map((sub) => mkdir(path.join(box, sub), { recursive: true, mode: 0o700 })));
-  const name = uniqueName(options.now, options.hostname);
-  const tmpFile = path.join(box, 'tmp', name);
+  const unique = uniqueName(options.now, options.hostname);
+  const name = options.name ?? unique;
+  const tmpFile = path.join(box, 'tmp', unique);
   let size = 0;
   try {
     await pipeline(
@@ -55,12 +59,30 @@ export async function deliverToMaildir(
     const handle = await open(tmpFile, 'r');
     await handle.sync().finally(() => handle.close());
     const file = path.join(box, 'new', name);
-    await rename(tmpFile, file);
+    let duplicate = false;
+    if (options.name) {
+      duplicate = await link(tmpFile, file).then(
+        () => false,
+        (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? true : Promise.reject(err)),
+      );
+      await rm(tmpFile, { force: true });
+    } else {
+      await rename(tmpFile, file);
+    }
     const dir = await open(path.join(box, 'new'), 'r');
     await dir.sync().finally(() => dir.close());
-    return { file, size };
+    return { file, size, duplicate };
   } catch (err) {
     await rm(tmpFile, { force: true });
     throw err;
   }
+}
+
+/** The file a stable name became: still in new/, or in cur/ once a mail client saw it (`name:2,FLAGS`). */
+export async function findInMaildir(root: string, address: { domain: string; user: string }, name: string): Promise<string | undefined> {
+  const box = mailboxDir(root, address.domain, address.user);
+  const fresh = path.join(box, 'new', name);
+  if (await stat(fresh).then(() => true, () => false)) return fresh;
+  const seen = (await readdir(path.join(box, 'cur')).catch(() => [])).find((f) => f === name || f.startsWith(`${name}:`));
+  return seen ? path.join(box, 'cur', seen) : undefined;
 }

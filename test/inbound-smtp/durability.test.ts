@@ -78,7 +78,7 @@ describe('durable accept', () => {
     await writeFile(entries, 'not a folder'); // root ignores chmod, so break the folder itself
     try {
       expect(await deliver(h.port('mx'))).toBe('451 4.3.0 Spool unavailable, try again later');
-      expect(await readdir(path.join(h.config.spool.dir, 'tmp'))).toEqual([]);
+      expect(await readdir(h.spool.tmpDir)).toEqual([]);
     } finally {
       await rm(entries);
       await mkdir(entries);

@@ -8,7 +8,7 @@ const hang = (queueId) => {
   process.stdout.write(`AT ${stopAt} ${queueId}\n`);
   return new Promise(() => {});
 };
-const spool = new Spool(dir, { onStep: (step, queueId) => (step === stopAt ? hang(queueId) : undefined) });
+const spool = new Spool(dir, { instance: 'writer', onStep: (step, queueId) => (step === stopAt ? hang(queueId) : undefined) });
 await spool.init();
 const draft = await spool.draft();
 const half = Buffer.alloc(64 * 1024, 'a');

@@ -33,10 +33,13 @@ describe('spool crash safety', () => {
       const { dir, remove } = await tempDir('crash');
       try {
         const queueId = await killAt(dir, step);
-        expect(await readdir(path.join(dir, 'tmp'))).toContain(queueId);
-        const spool = new Spool(dir);
-        expect(await spool.recover()).toEqual([]);
-        expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
+        const tmp = path.join(dir, 'tmp', 'writer');
+        expect(await readdir(tmp)).toContain(queueId);
+        // another instance on the same folder leaves a fresh draft alone; the writer's restart clears it
+        expect(await new Spool(dir, { instance: 'other' }).recover()).toEqual([]);
+        expect(await readdir(tmp)).toContain(queueId);
+        expect(await new Spool(dir, { instance: 'writer' }).recover()).toEqual([]);
+        expect(await readdir(tmp)).toEqual([]);
       } finally {
         await remove();
       }

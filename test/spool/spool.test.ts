@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -47,7 +47,7 @@ describe('Spool', () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('half')]));
     expect(await spool.recover()).toEqual([]);
-    expect(await readdir(path.join(dir, 'tmp'))).toEqual([]);
+    expect(await readdir(spool.tmpDir)).toEqual([]);
   });
 
   it('stops at the size limit and leaves nothing listed', async () => {
@@ -78,6 +78,27 @@ describe('Spool', () => {
     }
     await writeFile(path.join(dir, 'entries', 'README'), 'not an entry');
     expect((await spool.recover()).map((e) => e.queueId)).toEqual(ids);
+  });
+
+  it('recover() on a shared folder keeps other instances\' live drafts and removes a dead one\'s after a day', async () => {
+    const live = new Spool(dir, { instance: 'live' });
+    const dead = new Spool(dir, { instance: 'dead' });
+    const liveDraft = await live.draft();
+    await liveDraft.writeBody(Readable.from([Buffer.from('in flight')]));
+    const deadDraft = await dead.draft();
+    await deadDraft.writeBody(Readable.from([Buffer.from('left by a crash')]));
+    const dayAgo = new Date(Date.now() - 25 * 3600 * 1000);
+    await utimes(deadDraft.bodyPath, dayAgo, dayAgo);
+    await utimes(dead.tmpDir, dayAgo, dayAgo);
+
+    await new Spool(dir, { instance: 'starting' }).recover();
+    expect(await readdir(live.tmpDir)).toEqual([liveDraft.queueId]);
+    expect((await readdir(path.join(dir, 'tmp'))).sort()).toEqual(['live', 'starting', path.basename(spool.tmpDir)].sort());
+    expect((await liveDraft.commit(meta)).queueId).toBe(liveDraft.queueId);
+  });
+
+  it('refuses an instance name that is not a plain folder name', () => {
+    expect(() => new Spool(dir, { instance: '../entries' })).toThrow(/plain folder name/);
   });
 });
 

@@ -113,19 +113,35 @@ describe('mailbridge staging', () => {
   });
 
   // generous: on a loaded machine a restart plus a graceful stop has taken over 30 s
-  it('after kill -9, a restart with the same folder keeps ports, keys and passwords', async () => {
+  it('after kill -9, a restart with the same folder keeps ports, keys and passwords and finishes every accepted message', async () => {
     const keyBefore = await readFile(path.join(dir, 'alpha.test', 'keys', 'alpha.test.pmtp.key'), 'utf8');
+    // accepted just before the kill: some are still queued when the process dies
+    const alpha = first.ready.domains['alpha.test']!;
+    const subjects = Array.from({ length: 12 }, (_, i) => `burst ${i}`);
+    const replies = await Promise.all(subjects.map((subject) => sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'frank@legacy.test', subject, auth: { user: alpha.user, password: alpha.password } })));
+    for (const reply of replies) expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
     const second = await startStaging(dir);
     try {
       expect(second.ready).toEqual(first.ready);
       expect(await readFile(path.join(dir, 'alpha.test', 'keys', 'alpha.test.pmtp.key'), 'utf8')).toBe(keyBefore);
+      const box = path.join(dir, 'legacy.test', 'Maildir', 'frank', 'new');
+      const deadline = Date.now() + 80_000;
+      let landed: string[] = [];
+      while (Date.now() < deadline) {
+        const texts = await Promise.all((await readdir(box).catch(() => [])).map((f) => readFile(path.join(box, f), 'utf8')));
+        landed = texts.map((t) => /^Subject: (.*)$/m.exec(t)?.[1] ?? '');
+        if (landed.length >= subjects.length) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // every accepted message arrives, none twice
+      expect(landed.sort()).toEqual([...subjects].sort());
       second.child.kill('SIGTERM');
       const [code] = (await once(second.child, 'exit')) as [number];
       expect(code).toBe(0);
     } finally {
       second.child.kill('SIGKILL');
     }
-  }, 90_000);
+  }, 150_000);
 });
