@@ -9,6 +9,7 @@ import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
 import { DeliveryLedger } from './mailbox/delivery-ledger.js';
 import { LocalMailboxes } from './mailbox/local-delivery.js';
+import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
 import { pmtpLocalDelivery } from './mailbox/pmtp-local-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/start.js';
 import { pmtpHandoff } from './queue/pmtp-handoff.js';
@@ -81,6 +82,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const resolver = await buildResolver(config);
     const status = new DeliveryStatusStore(producer, config.redis.prefix);
     const mailboxes = new LocalMailboxes(config, { ledger: new DeliveryLedger(producer, config.redis.prefix) });
+    const sendDsn = dsnToLocalMailbox(mailboxes, dsnViaAcceptor(spool, acceptor));
 
     const workerConnection = createRedisConnection(config, 'worker');
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
@@ -95,11 +97,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
       submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.runtime.status.index(queueId, id) });
     }
-    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp }), workerConnection);
+    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp, hostname: config.hostname, sendDsn }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
-    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn: dsnViaAcceptor(spool, acceptor), metrics });
+    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn, metrics });
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });

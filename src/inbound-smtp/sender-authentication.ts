@@ -3,6 +3,7 @@
 // (XFORWARD's values only from a trusted relay-in client); DNS goes through the MailResolver.
 
 import { createReadStream } from 'node:fs';
+import { headerSection } from '../outbound-smtp/outgoing-message.js';
 import { authenticate, type AuthenticateResult } from 'mailauth';
 import { MailbridgeError } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
@@ -18,14 +19,21 @@ export interface SenderFacts {
 
 const checkTimeoutMs = 30_000;
 
-export async function authenticateSender(bodyPath: string, facts: SenderFacts, resolver: MailResolver): Promise<AuthenticateResult> {
+/** From fields in the header section: a line starting `From:` that is not a continuation. */
+async function countFromFields(bodyPath: string): Promise<number> {
+  const section = await headerSection(createReadStream(bodyPath), 1024 * 1024);
+  return section.split('\r\n').filter((line) => /^from[ \t]*:/i.test(line)).length;
+}
+
+export async function authenticateSender(bodyPath: string, facts: SenderFacts, resolver: MailResolver): Promise<AuthenticateResult & { fromFields: number }> {
   const input = createReadStream(bodyPath);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new MailbridgeError('auth_temp_error', 'Sender checks timed out')), checkTimeoutMs);
   });
   try {
-    return await Promise.race([
+    const [result, fromFields] = await Promise.race([
+      Promise.all([
       authenticate(input, {
         ip: facts.ip,
         helo: facts.helo || undefined,
@@ -36,8 +44,11 @@ export async function authenticateSender(bodyPath: string, facts: SenderFacts, r
         disableBimi: true,
         trustReceived: false,
       }),
+        countFromFields(bodyPath),
+      ]),
       timeout,
     ]);
+    return Object.assign(result, { fromFields });
   } catch (err) {
     if (err instanceof MailbridgeError) throw err;
     throw new MailbridgeError('auth_temp_error', undefined, { cause: err });

@@ -4,6 +4,11 @@
 
 /** The parts of mailauth's `authenticate()` result the verdict reads (tests feed this shape). */
 export interface MailauthOutcome {
+  /**
+   * From header fields in the message, counted by us: mailauth counts addresses, and a From field
+   * whose address does not parse would otherwise hide a second From field.
+   */
+  readonly fromFields?: number;
   readonly dkim: {
     readonly headerFrom: readonly string[];
     readonly results: readonly {
@@ -63,7 +68,7 @@ export function senderVerdict(outcome: MailauthOutcome): SenderVerdict {
   const base = { spf, dkim, fromDomain };
 
   const dmarc = outcome.dmarc;
-  if (froms.length !== 1 || dmarc === false) {
+  if (froms.length !== 1 || (outcome.fromFields ?? 1) !== 1 || dmarc === false) {
     const reason = froms.length === 0 ? 'message has no From address' : 'message must have exactly one From address';
     return { ...base, action: 'reject', reason, dmarc: 'fail', dmarcOverridden: true, policy: undefined };
   }

@@ -38,7 +38,7 @@ export function pmtpLocalDelivery(deps: PmtpLocalDeliveryDeps): LocalDelivery {
 
       if (native.length > 0) {
         const trace = traceFor(deps, request, native, now());
-        const delivered = await deps.mailboxes.deliver(native, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}`);
+        const delivered = await deps.mailboxes.deliver(native, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`);
         for (const r of delivered) {
           results.push(r.delivered ? { recipient: r.recipient, status: 'delivered' } : { recipient: r.recipient, status: 'deferred', code: 'internal_error', text: r.error });
         }

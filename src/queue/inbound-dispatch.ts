@@ -8,7 +8,11 @@ import { traceFields, type InboundRoute, type InboundSmtpMeta } from '../inbound
 import { forMessage, type Logger } from '../log.js';
 import type { LocalMailboxes } from '../mailbox/local-delivery.js';
 import type { Metrics } from '../observability/metrics.js';
+import { composeDsn, dsnRecipient } from '../outbound-smtp/dsn.js';
+import type { DsnSink } from '../outbound-smtp/dsn-sink.js';
+import { headerSection } from '../outbound-smtp/outgoing-message.js';
 import { isQueueId } from '../spool/queue-id.js';
+import { TranslateError } from '../translate/errors.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore } from './delivery-status.js';
 import type { MailJob, MailJobData, MailQueues } from './queues.js';
@@ -22,6 +26,10 @@ export interface InboundDispatchDeps {
   readonly mailboxes: LocalMailboxes;
   readonly status: DeliveryStatusStore;
   readonly log: Logger;
+  /** names this gateway in DSNs */
+  readonly hostname: string;
+  /** DSNs for authenticated senders only (see failPermanently) */
+  readonly sendDsn?: DsnSink;
   /** absent until the PMTP service runs; PMTP recipients then wait in the queue */
   readonly submitPmtp?: PmtpSubmission;
   /** mailbox deliveries and their arrival-to-delivery latency for /metrics */
@@ -66,15 +74,23 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
         deps.metrics?.deliveryLatency((now() - Date.parse(meta.createdAt)) / 1000, 'mailbox');
       }
       if (failed.length > 0) throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
-      log.info({ recipients: native.length }, 'delivered to native mailboxes');
+      // a duplicate is a copy an earlier, crashed attempt had already delivered
+      log.info({ recipients: native.length, duplicates: results.filter((r) => r.duplicate).length }, 'delivered to native mailboxes');
       await markDone('native');
     }
 
     const pmtp = byKind.get('pmtp') ?? [];
     if (pmtp.length > 0 && !done.has('pmtp')) {
       if (!deps.submitPmtp) throw new Error('PMTP service is not running; PMTP recipients wait');
-      await deps.submitPmtp(entry, pmtp);
-      log.info({ recipients: pmtp.length }, 'handed to the PMTP outbox');
+      try {
+        await deps.submitPmtp(entry, pmtp);
+        log.info({ recipients: pmtp.length }, 'handed to the PMTP outbox');
+      } catch (err) {
+        // a message that cannot become PMTP (MIME bomb, bad From) never will: fail it now
+        if (!(err instanceof TranslateError)) throw err;
+        await failPermanently(deps, entry, pmtp.map((r) => r.rcpt), `5.6.0 cannot convert to PMTP: ${err.code}: ${err.message}`, now());
+        log.warn({ recipients: pmtp.length, code: err.code, err: err.message }, 'PMTP conversion failed permanently');
+      }
       await markDone('pmtp');
     }
 
@@ -88,6 +104,21 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
     }
     return { native: native.length, pmtp: pmtp.length, outbound: smtp.length };
   };
+}
+
+/**
+ * Records a final failure and, only when an authenticated local sender submitted the mail, tells
+ * that sender with a DSN. An unauthenticated envelope sender is never mailed: no backscatter.
+ */
+async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, recipients: readonly string[], reply: string, nowMs: number): Promise<void> {
+  const at = new Date(nowMs);
+  await deps.status.queued(entry.queueId, recipients, at);
+  for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: 'remote_permanent' }, at);
+  const to = dsnRecipient(entry.meta);
+  if (!to || !deps.sendDsn) return;
+  const originalHeaders = await headerSection((await deps.spool.openBody(entry.queueId)).stream);
+  const failed = recipients.map((recipient) => ({ recipient, status: '5.6.0', diagnostic: reply }));
+  await deps.sendDsn(to, composeDsn({ reportingMta: deps.hostname, to, queueId: entry.queueId, arrivalDate: new Date(Date.parse(entry.meta.createdAt)), date: at, failed, originalHeaders }));
 }
 
 function groupRoutes(routes: readonly InboundRoute[]): Map<string, InboundRoute[]> {

@@ -24,7 +24,9 @@ export type TranslateErrorCode =
   /** the header section exceeds the size the converter reads */
   | 'header_too_large'
   /** the manifest built from the message fails the PMTP schema */
-  | 'manifest_invalid';
+  | 'manifest_invalid'
+  /** more MIME parts than the parser or a manifest allows (a MIME bomb) */
+  | 'too_many_parts';
 
 export class TranslateError extends Error {
   override readonly name = 'TranslateError';

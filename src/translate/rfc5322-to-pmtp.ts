@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailParser, type AttachmentStream, type MessageText, type StructuredHeader } from 'mailparser';
-import { parseManifest, type Manifest, type Part, type Provenance } from '../native/message-format.js';
+import { MAX_PARTS, parseManifest, type Manifest, type Part, type Provenance } from '../native/message-format.js';
 import { TranslateError } from './errors.js';
 import { fromAddress, manifestHeaders } from './header-mapping.js';
 import { HeaderSectionCollector, parseHeaderSection } from './header-section.js';
@@ -62,14 +62,26 @@ export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: 
   feeding.catch(() => undefined); // surfaced through the parser's iterator, and awaited below
   const parts: Part[] = [];
   let text: MessageText | undefined;
+  let current: AttachmentStream | undefined;
+  // a parser error mid-attachment (mailsplit's child-node cap) never ends that attachment's
+  // stream; without this the sink would wait on it forever
+  parser.on('error', (err: Error) => current?.content.destroy(err));
   try {
     for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {
-      if (item.type === 'text') text = item;
-      else parts.push(await attachmentPart(sink, parts.length, item));
+      if (item.type === 'text') {
+        text = item;
+        continue;
+      }
+      // leave room for the text body, its HTML alternative and the original
+      if (parts.length >= MAX_PARTS - 3) throw new TranslateError('too_many_parts', `more than ${MAX_PARTS - 3} attachments`);
+      current = item;
+      parts.push(await attachmentPart(sink, parts.length, item));
+      current = undefined;
     }
     await feeding;
   } catch (err) {
     parser.destroy();
+    if ((err as { code?: string }).code === 'EMAXLEN') throw new TranslateError('too_many_parts', (err as Error).message);
     throw err;
   }
   for (const [meta, content] of textParts(text)) parts.push(await writePart(sink, parts.length, meta, oneChunk(content)));

@@ -1,10 +1,11 @@
 // `mailbridge staging` as a child process for the attack suites: the real gateway in its own
 // process (so a crash or a stalled event loop shows), its ready line, Maildir polling, liveness.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { redisUrl } from '../support/redis.js';
+import { deleteKeys, redisUrl } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
 const main = path.join(import.meta.dirname, '../../dist/cli/main.js');
@@ -67,6 +68,9 @@ export async function startStaging(domains: readonly string[], legacy: readonly 
         child.kill('SIGKILL');
         await exited;
       }
+      // staging's Redis prefix per domain (src/staging/staging-network.ts), so no keys outlive the test
+      const folder = createHash('sha256').update(dir).digest('hex').slice(0, 8);
+      for (const domain of Object.keys(ready.domains)) await deleteKeys(`{mb-${folder}-${domain}}`);
       await remove();
     },
   };

@@ -2,48 +2,16 @@
 // send in parallel, the child is killed mid-load, some jobs are deleted from Redis (a job lost
 // between fsync and add), and after a restart every queue id that got a 250 has its spool entry
 // and a job again. A client cut off before its 250 leaves nothing behind.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kill9, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 import { message } from './harness.js';
 import { RawSmtp } from './raw-smtp.js';
-
-const main = path.join(import.meta.dirname, '../../dist/cli/main.js');
-
-interface Gateway {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly started: string;
-}
-
-/** Starts `mailbridge start -c FILE`; resolves once the mx listener and the start line are printed. */
-function startGateway(configFile: string): Promise<Gateway> {
-  const child = spawn(process.execPath, [main, 'start', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const port = /^smtp mx listening on 127\.0\.0\.1:(\d+)$/m.exec(out)?.[1];
-      const started = /^mailbridge started .*$/m.exec(out)?.[0];
-      if (port && started) resolve({ child, port: Number(port), started });
-    });
-    child.once('exit', (code) => reject(new Error(`mailbridge exited with ${code}: ${err}`)));
-  });
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** Sends messages over one connection until the server goes away; returns the ids that got 250. */
 async function sendUntilGone(port: number, accepted: string[]): Promise<void> {
@@ -64,7 +32,7 @@ describe('crash recovery of the running gateway', () => {
   let remove: () => Promise<void>;
   let configFile: string;
   const prefix = testPrefix();
-  let gateway: Gateway | undefined;
+  let gateway: GatewayProcess | undefined;
 
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('crash'));
@@ -89,7 +57,7 @@ describe('crash recovery of the running gateway', () => {
   });
 
   it('keeps every 250 in the spool with a job, and nothing from a client cut before 250', async () => {
-    gateway = await startGateway(configFile);
+    gateway = await startGatewayProcess(configFile);
     const accepted: string[] = [];
     const senders = Array.from({ length: 8 }, () => sendUntilGone(gateway!.port, accepted));
 
@@ -111,7 +79,7 @@ describe('crash recovery of the running gateway', () => {
     for (const id of lost) await queue.remove(id);
     expect(await queue.getJob(lost[0]!)).toBeUndefined();
 
-    gateway = await startGateway(configFile);
+    gateway = await startGatewayProcess(configFile);
     const requeued = Number(/(\d+) requeued/.exec(gateway.started)?.[1]);
     expect(requeued).toBeGreaterThanOrEqual(lost.length);
 
