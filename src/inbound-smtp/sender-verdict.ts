@@ -26,7 +26,7 @@ export interface MailauthOutcome {
         readonly policy?: string;
         readonly pct?: number;
         readonly domain?: string;
-        readonly alignment?: { readonly spf?: { readonly result?: unknown }; readonly dkim?: { readonly result?: unknown; readonly underSized?: unknown } };
+        readonly alignment?: { readonly spf?: { readonly result?: unknown; readonly strict?: boolean }; readonly dkim?: { readonly result?: unknown; readonly strict?: boolean; readonly underSized?: unknown } };
         readonly info?: string;
       };
   readonly arc?: false | { readonly status: { readonly result: string }; readonly info?: string };
@@ -77,13 +77,17 @@ export function senderVerdict(outcome: MailauthOutcome): SenderVerdict {
   let overridden = false;
   let reason = `DMARC ${result}`;
   if (result === 'pass') {
-    const spfAligned = Boolean(dmarc.alignment?.spf?.result);
+    const spfDomain = String(dmarc.alignment?.spf?.result || '').toLowerCase();
+    // mailauth 4 matches organizational domains even under aspf=s / adkim=s: strict is checked here
+    const spfAligned = spfDomain !== '' && (!dmarc.alignment?.spf?.strict || spfDomain === fromDomain);
     // mailauth picks the aligned DKIM pass with the smallest unsigned tail; any tail means none is clean
-    const dkimAligned = Boolean(dmarc.alignment?.dkim?.result) && !(Number(dmarc.alignment?.dkim?.underSized ?? 0) > 0);
+    const dkimAligned = dmarc.alignment?.dkim?.strict
+      ? dkim.some((d) => d.result === 'pass' && d.domain.toLowerCase() === fromDomain)
+      : Boolean(dmarc.alignment?.dkim?.result) && !(Number(dmarc.alignment?.dkim?.underSized ?? 0) > 0);
     if (!spfAligned && !dkimAligned) {
       result = 'fail';
       overridden = true;
-      reason = 'the only aligned DKIM signature leaves the body tail unsigned via l=';
+      reason = dmarc.alignment?.dkim?.strict || dmarc.alignment?.spf?.strict ? 'no identifier matches the From domain exactly, as strict alignment requires' : 'the only aligned DKIM signature leaves the body tail unsigned via l=';
     }
   }
   const policy = effectivePolicy(dmarc.policy, dmarc.pct);

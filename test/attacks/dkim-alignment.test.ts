@@ -65,9 +65,9 @@ describe('attacks: DKIM/DMARC alignment', () => {
     expect(up.verdict).toMatchObject({ action: 'accept', dmarc: 'pass', fromDomain: 'sub.sender.test' });
   });
 
-  // Known bug: mailauth 4.13.3 getAlignment() compares organizational domains even when strict
-  // (and its caller passes `{ strict }`, always truthy), so adkim=s is never enforced; sender-verdict trusts it.
-  it.fails('strict alignment (adkim=s): a subdomain signature does not pass for the parent', async () => {
+  // mailauth 4.13.3 getAlignment() compares organizational domains even when strict, so
+  // sender-verdict checks adkim=s / aspf=s itself
+  it('strict alignment (adkim=s): a subdomain signature does not pass for the parent', async () => {
     expect((await attempt('ceo@strict.test', 'sub.strict.test')).reply).toMatch(/^550 5\.7\.1 Rejected by DMARC policy/);
   });
 

@@ -38,8 +38,7 @@ async function send(port: number, next: () => number | undefined, accepted: Sent
 /** Message-ID of every file in the mailbox, one per file, duplicates kept. */
 async function delivered(box: string): Promise<string[]> {
   const files = await readdir(box).catch(() => []);
-  const ids = await Promise.all(files.map(async (f) => /^Message-ID: (\S+)\r?$/im.exec(await readFile(path.join(box, f), 'latin1'))?.[1] ?? f));
-  return ids;
+  return Promise.all(files.map(async (f) => /^Message-ID: (\S+)\r?$/im.exec(await readFile(path.join(box, f), 'latin1'))?.[1] ?? f));
 }
 
 describe('two gateways on one Redis and one spool folder', () => {

@@ -32,6 +32,17 @@ describe('senderVerdict', () => {
     );
   });
 
+  it('enforces strict alignment itself: aspf=s with a subdomain MAIL FROM is no pass, an exact one is', () => {
+    const strictSpf = (domain: string) => outcome({ spf: 'pass', dmarc: { result: 'pass', policy: 'reject', alignment: { spf: { result: domain, strict: true }, dkim: { result: false, strict: false } } } });
+    expect(senderVerdict(strictSpf('mail.bank.test'))).toMatchObject({ action: 'reject', dmarc: 'fail', dmarcOverridden: true });
+    expect(senderVerdict(strictSpf('bank.test'))).toMatchObject({ action: 'accept', dmarc: 'pass' });
+  });
+
+  it('counts From fields, not addresses: a second From hidden behind an unparsable one fails', () => {
+    const o = { ...outcome({ dmarc: { result: 'pass', policy: 'none', alignment: { dkim: { result: 'bank.test' } } } }), fromFields: 2 };
+    expect(senderVerdict(o)).toMatchObject({ action: 'reject', reason: 'message must have exactly one From address' });
+  });
+
   it('rejects a DMARC fail under p=reject, quarantines under p=quarantine, accepts under p=none', () => {
     expect(senderVerdict(outcome({ dmarc: { result: 'fail', policy: 'reject' } })).action).toBe('reject');
     expect(senderVerdict(outcome({ dmarc: { result: 'fail', policy: 'quarantine' } })).action).toBe('quarantine');
