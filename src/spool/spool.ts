@@ -16,12 +16,12 @@ import { isQueueId, newQueueId } from './queue-id.js';
 const footerMagic = 'MBSPOOL1';
 const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length, newline
 /** Another instance's temp file untouched this long is debris: far beyond the slowest DATA or pull. */
-export const staleTmpMs = 24 * 3600 * 1000;
+const staleTmpMs = 24 * 3600 * 1000;
 const sweepEveryMs = 3600 * 1000;
 const instancePattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** Unique among live processes (one pid per host), and a restarted container (same host, pid 1) finds its own debris. */
-export function defaultInstance(): string {
+function defaultInstance(): string {
   return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
