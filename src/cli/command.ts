@@ -2,7 +2,8 @@
 // which gets argv and the process's environment and streams, and returns an exit code.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Environment } from '../config/load.js';
+import { ConfigError, loadConfig, type Environment } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 
 export interface CommandContext {
   readonly env: Environment;
@@ -27,5 +28,15 @@ export function parseOptions<T extends ParseArgsConfig['options']>(argv: string[
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Loads `-c FILE` for a subcommand; on a problem prints it (key and line) and returns undefined. */
+export async function loadCommandConfig(file: string, context: Pick<CommandContext, 'env' | 'stderr'>): Promise<Config | undefined> {
+  try {
+    return await loadConfig(file, context.env);
+  } catch (err) {
+    context.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    return undefined;
   }
 }

@@ -2,8 +2,6 @@
 // queued mail, like Postfix's postqueue -p/-j/-f and postsuper -r/-d. It opens its own Redis
 // connection and reads the spool; the gathering and the actions live in src/queue/, this file formats.
 
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
 import { QueueAdmin } from '../queue/queue-admin.js';
 import { QueueInspector } from '../queue/queue-inspection.js';
@@ -11,7 +9,7 @@ import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';
 import { Spool } from '../spool/spool.js';
-import { exitCode, parseOptions, UsageError, type Command, type CommandContext } from './command.js';
+import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command, type CommandContext } from './command.js';
 import { formatDetail, formatList, jsonRecord } from './queue-format.js';
 
 const help = [
@@ -53,13 +51,8 @@ export const queueCommand: Command = {
       context.stderr.write(`mailbridge queue: not a queue id: ${id}\n`);
       return exitCode.usage;
     }
-    let config: Config;
-    try {
-      config = await loadConfig(parsed.values.config, context.env);
-    } catch (err) {
-      context.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-      return exitCode.configError;
-    }
+    const config = await loadCommandConfig(parsed.values.config, context);
+    if (!config) return exitCode.configError;
     const redis = createRedisConnection(config, 'producer');
     redis.on('error', () => undefined); // reported once below, not per reconnect
     const queues = new MailQueues(config, redis);

@@ -1,11 +1,10 @@
 // `mailbridge start -c FILE`: runs the gateway until SIGTERM or SIGINT, then shuts down
 // gracefully: stop accepting, finish in-flight jobs, close connections. A second signal forces exit.
 
-import { ConfigError, loadConfig } from '../config/load.js';
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { ConfigReloader } from '../observability/reload.js';
-import { exitCode, parseOptions, type Command } from './command.js';
+import { exitCode, loadCommandConfig, parseOptions, type Command } from './command.js';
 
 export const startCommand: Command = {
   summary: 'run the gateway (SMTP listeners, PMTP endpoint, queue workers)',
@@ -16,13 +15,8 @@ export const startCommand: Command = {
       stderr.write(`${this.help}\n`);
       return exitCode.usage;
     }
-    let config;
-    try {
-      config = await loadConfig(values.config, env);
-    } catch (err) {
-      stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-      return exitCode.configError;
-    }
+    const config = await loadCommandConfig(values.config, { env, stderr });
+    if (!config) return exitCode.configError;
     const log = createLogger(config);
     let gateway;
     try {

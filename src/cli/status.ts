@@ -2,9 +2,8 @@
 // PMTP alike (notified … delivered | rejected | expired | retracted | given-up), from Redis.
 // Exit 0 when found, 65 when nothing is known of that id, 64 on wrong usage.
 import { Redis } from 'ioredis';
-import { ConfigError, loadConfig } from '../config/load.js';
 import { lookupMessageStatus, type MessageStatusRow } from '../queue/message-status.js';
-import { exitCode, parseOptions, UsageError, type Command } from './command.js';
+import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
 
 const help = [
   'Usage: mailbridge status <message-id|queue-id> [--json] -c FILE',
@@ -37,13 +36,8 @@ export const statusCommand: Command = {
       stderr.write(`mailbridge status: ${err instanceof Error ? err.message : String(err)}\n\n${help}\n`);
       return exitCode.usage;
     }
-    let config;
-    try {
-      config = await loadConfig(values.config, env);
-    } catch (err) {
-      stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-      return exitCode.configError;
-    }
+    const config = await loadCommandConfig(values.config, { env, stderr });
+    if (!config) return exitCode.configError;
     const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
     try {
       await redis.connect();

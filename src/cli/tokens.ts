@@ -2,12 +2,11 @@
 // issue prints the token to hand to the sender; uses are counted atomically by the server and a
 // revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
 import { Redis } from 'ioredis';
-import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isAddress, isDomain } from '../native/address.js';
 import { loadKeyRing } from '../native/keys/local-keys.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
-import { exitCode, parseOptions, UsageError, type Command } from './command.js';
+import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
 
 const help = [
   'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
@@ -76,13 +75,8 @@ export const tokensCommand: Command = {
       stderr.write(`${help}\n`);
       return exitCode.usage;
     }
-    let config;
-    try {
-      config = await loadConfig(file, env);
-    } catch (err) {
-      stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-      return exitCode.configError;
-    }
+    const config = await loadCommandConfig(file, { env, stderr });
+    if (!config) return exitCode.configError;
     try {
       return await runTokens(config, argv.filter((_, i) => i !== at && i !== at + 1), stdout);
     } catch (err) {

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/schema.js';
 import type { InboundRoute, InboundSmtpMeta } from '../inbound-smtp/inbound-meta.js';
 import type { Provenance } from '../native/message-format.js';

@@ -118,7 +118,7 @@ async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan,
     redis: { url: redisUrl, prefix: `{mb-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-${domain}}` },
     spool: { dir: path.join(dir, domain, 'spool') },
     // staging restarts are often a kill -9: take over the dead process's jobs within seconds
-    queues: { stalled_job_timeout_s: 5 },
+    queues: { stalled_job_timeout_s: 10 },
     smtp: {
       listeners: [
         { role: 'mx', host: stagingHost, port: p.mx },

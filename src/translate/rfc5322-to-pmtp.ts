@@ -65,7 +65,13 @@ export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: 
   let current: AttachmentStream | undefined;
   // a parser error mid-attachment (mailsplit's child-node cap) never ends that attachment's
   // stream; without this the sink would wait on it forever
-  parser.on('error', (err: Error) => current?.content.destroy(err));
+  parser.on('error', (err: Error) => {
+    const stream = current?.content;
+    if (!stream || stream.destroyed) return;
+    // a sink that already stopped reading has no listener left; the error is reported below anyway
+    stream.on('error', () => undefined);
+    stream.destroy(err);
+  });
   try {
     for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {
       if (item.type === 'text') {
@@ -75,8 +81,11 @@ export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: 
       // leave room for the text body, its HTML alternative and the original
       if (parts.length >= MAX_PARTS - 3) throw new TranslateError('too_many_parts', `more than ${MAX_PARTS - 3} attachments`);
       current = item;
-      parts.push(await attachmentPart(sink, parts.length, item));
-      current = undefined;
+      try {
+        parts.push(await attachmentPart(sink, parts.length, item));
+      } finally {
+        current = undefined;
+      }
     }
     await feeding;
   } catch (err) {
