@@ -21,7 +21,7 @@ import { createInboundProcessor, type PmtpSubmission } from './queue/inbound-dis
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { startHttpEndpoints } from './observability/http-endpoints.js';
-import { logLevelReloadable, smtpListenerTls } from './observability/live-settings.js';
+import { logLevelReloadable, pmtpTls, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
@@ -115,6 +115,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       reloadables: [
         logLevelReloadable(log),
         ...config.smtp.listeners.flatMap((l, i) => (l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [])),
+        ...(pmtp && config.pmtp.listen.tls ? [pmtpTls((material) => pmtp.updateSecureContext(material))] : []),
       ],
       recovered,
       close: closeAll,

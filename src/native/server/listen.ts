@@ -1,6 +1,7 @@
 // Starts the PMTP/1 listener from `pmtp.listen`: HTTPS with the configured certificate serving
 // HTTP/2 and HTTP/1.1, or plain HTTP/1.1 only when enabled AND bound to loopback (tests, staging).
 import { readFile } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { isLoopback, type Config } from '../../config/schema.js';
 import type { PmtpRuntime } from '../service/runtime.js';
@@ -10,6 +11,8 @@ export interface PmtpListener {
   readonly app: FastifyInstance;
   /** e.g. https://127.0.0.1:8443 */
   readonly url: string;
+  /** New TLS handshakes use this certificate; open connections keep theirs (SIGHUP). */
+  updateSecureContext(material: { key: Buffer; cert: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,8 @@ export async function startPmtpListener(rt: PmtpRuntime): Promise<PmtpListener> 
   return {
     app,
     url: `${tls ? 'https' : 'http'}://${bound.host}`,
+    // plain HTTP (loopback staging) has no secure context to replace
+    updateSecureContext: (material) => (app.server as unknown as Partial<TlsServer>).setSecureContext?.(material),
     close: () => app.close(),
   };
 }

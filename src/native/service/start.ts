@@ -23,6 +23,8 @@ export interface PmtpService {
   readonly endpoint: string;
   readonly outbox: PmtpOutbox;
   readonly runtime: PmtpRuntime;
+  /** New TLS handshakes use this certificate; open connections keep theirs (SIGHUP). */
+  updateSecureContext(material: { key: Buffer; cert: Buffer }): void;
   /** Call when a local user sends mail: its recipients skip first contact when they reply. */
   allowlistCorrespondents(localSender: string, recipients: readonly string[]): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startPmtpService(config: Config, deps: PmtpRuntimeDeps & {
     outbox: new PmtpOutbox(runtime),
     runtime,
     allowlistCorrespondents: (sender, recipients) => allowlistCorrespondents(runtime.contacts, sender, recipients),
+    updateSecureContext: (material) => listener.updateSecureContext(material),
     close: () => listener.close(),
   };
 }

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import https from 'node:https';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -20,9 +21,11 @@ const run = promisify(execFile);
 describe('PMTP listener transport', () => {
   let listener: PmtpListener;
   let remove: () => Promise<void>;
+  let dir: string;
   beforeAll(async () => {
     const t = await tempDir('pmtp-tls');
     remove = t.remove;
+    dir = t.dir;
     const key = path.join(t.dir, 'key.pem');
     const cert = path.join(t.dir, 'cert.pem');
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
@@ -34,6 +37,22 @@ describe('PMTP listener transport', () => {
   afterAll(async () => {
     await listener?.close();
     await remove?.();
+  });
+
+  it('installs a renewed certificate for new handshakes (SIGHUP)', async () => {
+    const subjectOf = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = https.get(`${listener.url}/.well-known/pmtp/server`, { rejectUnauthorized: false, agent: false }, (res) => {
+          resolve(String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN));
+          res.resume();
+        });
+        req.on('error', reject);
+      });
+    expect(await subjectOf()).toBe('localhost');
+    const [key, cert] = [path.join(dir, 'key2.pem'), path.join(dir, 'cert2.pem')];
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=renewed', '-keyout', key, '-out', cert]);
+    listener.updateSecureContext({ key: await readFile(key), cert: await readFile(cert) });
+    expect(await subjectOf()).toBe('renewed');
   });
 
   it('serves HTTP/1.1 over TLS', async () => {
