@@ -6,13 +6,10 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
+import { openAcceptStack } from '../queue/accept-stack.js';
 import { generateDomainKey } from '../native/domain-keys.js';
 import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../native/service/start.js';
 import type { LocalDelivery } from '../native/workers/local-delivery.js';
-import { MessageAcceptor } from '../queue/accept.js';
-import { MailQueues } from '../queue/queues.js';
-import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
-import { Spool } from '../spool/spool.js';
 import { deleteKeys } from './bench-support.js';
 
 export interface BenchNode {
@@ -54,12 +51,8 @@ export async function startBenchNode(options: {
   };
   const config = parseConfig(stringify(raw), '/virtual/bench.yaml');
   const log = createLogger({ log: { level: 'warn' } });
-  const spool = new Spool(config.spool.dir);
-  await spool.init();
-  const producer = createRedisConnection(config, 'producer');
-  await waitReady(producer);
-  const queues = new MailQueues(config, producer);
-  const acceptor = new MessageAcceptor(spool, queues, log);
+  const stack = await openAcceptStack(config, log);
+  const { spool, queues, acceptor, producer } = stack;
   const resolver = { resolveTxt: async () => [], resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [], resolve: async () => [] };
   const service = await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer });
   let workers: PmtpWorkers | undefined;
@@ -74,8 +67,7 @@ export async function startBenchNode(options: {
     close: async () => {
       await workers?.close();
       await service.close();
-      await queues.close();
-      producer.disconnect();
+      await stack.close();
       await deleteKeys(config.redis.url, options.prefix);
     },
   };

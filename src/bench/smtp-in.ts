@@ -15,10 +15,7 @@ import type { Config } from '../config/schema.js';
 import { buildResolver } from '../gateway.js';
 import { startSmtpListeners } from '../inbound-smtp/listeners.js';
 import { createLogger } from '../log.js';
-import { MessageAcceptor } from '../queue/accept.js';
-import { MailQueues } from '../queue/queues.js';
-import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
-import { Spool } from '../spool/spool.js';
+import { openAcceptStack } from '../queue/accept-stack.js';
 import { deleteKeys, freePort } from './bench-support.js';
 import { formatTable, type Benchmark } from './benchmark.js';
 import { startDiscardingPostfix } from './postfix-discard.js';
@@ -126,19 +123,13 @@ function smtpSource(port: number, sessions: number, messages: number, file: stri
 /** The mx listener with the acceptor behind it, as the gateway wires them, without the workers. */
 async function startAcceptingSide(config: Config): Promise<{ port: number; close(): Promise<void> }> {
   const log = createLogger({ log: { level: 'warn' } });
-  const spool = new Spool(config.spool.dir);
-  await spool.init();
-  const producer = createRedisConnection(config, 'producer');
-  await waitReady(producer);
-  const queues = new MailQueues(config, producer);
-  const acceptor = new MessageAcceptor(spool, queues, log);
-  const smtp = await startSmtpListeners(config, { acceptor, spool, resolver: await buildResolver(config), log });
+  const stack = await openAcceptStack(config, log);
+  const smtp = await startSmtpListeners(config, { acceptor: stack.acceptor, spool: stack.spool, resolver: await buildResolver(config), log });
   return {
     port: smtp.addresses[0]!.port,
     async close() {
       await smtp.close();
-      await queues.close();
-      producer.disconnect();
+      await stack.close();
     },
   };
 }

@@ -107,12 +107,16 @@ function readQuoted(text: string, from: number, line: number, file: string): { t
       i = readEscape(text, i, bytes, line, file);
       continue;
     }
-    const cp = text.codePointAt(i)!;
-    const s = String.fromCodePoint(cp);
-    bytes.push(...Buffer.from(s, 'utf8'));
-    i += s.length;
+    i = appendCharacter(text, i, bytes);
   }
   throw new ZoneFileError(file, line, 'quoted string is not closed on its line');
+}
+
+/** Appends the character at `i` as UTF-8 and returns the index after it (surrogate pairs included). */
+function appendCharacter(text: string, i: number, bytes: number[]): number {
+  const s = String.fromCodePoint(text.codePointAt(i)!);
+  bytes.push(...Buffer.from(s, 'utf8'));
+  return i + s.length;
 }
 
 function readWord(text: string, from: number, line: number, file: string): { token: ZoneToken; end: number } {
@@ -125,10 +129,7 @@ function readWord(text: string, from: number, line: number, file: string): { tok
       i = readEscape(text, i, bytes, line, file);
       continue;
     }
-    const cp = text.codePointAt(i)!;
-    const s = String.fromCodePoint(cp);
-    bytes.push(...Buffer.from(s, 'utf8'));
-    i += s.length;
+    i = appendCharacter(text, i, bytes);
   }
   return { token: { bytes: Buffer.from(bytes), text: text.slice(from, i), quoted: false }, end: i };
 }

@@ -12,10 +12,7 @@ import { generateDomainKey, type DomainKey } from '../../../src/native/domain-ke
 import { describePart, type Manifest } from '../../../src/native/message-format.js';
 import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../../../src/native/service/start.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/native/workers/local-delivery.js';
-import { MessageAcceptor } from '../../../src/queue/accept.js';
-import { MailQueues } from '../../../src/queue/queues.js';
-import { createRedisConnection, waitReady } from '../../../src/queue/redis-connection.js';
-import { Spool } from '../../../src/spool/spool.js';
+import { openAcceptStack } from '../../../src/queue/accept-stack.js';
 import { staticResolver } from '../../support/static-resolver.js';
 import { testConfig } from '../../support/config.js';
 import { deleteKeys, redisUrl, testPrefix } from '../../support/redis.js';
@@ -88,12 +85,8 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     prefix,
   );
   const log = pino({ level: process.env.PMTP_TEST_LOG ?? 'silent' });
-  const spool = new Spool(config.spool.dir);
-  await spool.init();
-  const producer = createRedisConnection(config, 'producer');
-  await waitReady(producer);
-  const queues = new MailQueues(config, producer);
-  const acceptor = new MessageAcceptor(spool, queues, log);
+  const stack = await openAcceptStack(config, log);
+  const { spool, queues, acceptor, producer } = stack;
   const service = await startPmtpService(config, { spool, queues, acceptor, resolver: staticResolver({}), log, redis: producer, ...(options.keyRing ? { keys: options.keyRing } : {}) });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {
@@ -111,8 +104,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     close: async () => {
       await node.workers?.close();
       await service.close();
-      await queues.close();
-      producer.disconnect();
+      await stack.close();
       node.redis.disconnect();
       await deleteKeys(prefix);
       await remove();

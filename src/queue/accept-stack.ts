@@ -1,0 +1,36 @@
+// Opens what accepting mail needs, the way the gateway wires it: spool, fail-fast Redis producer,
+// queues and the MessageAcceptor. For parts that run alone (benchmarks, tests) beside the gateway.
+
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { Spool } from '../spool/spool.js';
+import { MessageAcceptor } from './accept.js';
+import { MailQueues } from './queues.js';
+import { createRedisConnection, waitReady } from './redis-connection.js';
+
+export interface AcceptStack {
+  readonly spool: Spool;
+  readonly producer: Redis;
+  readonly queues: MailQueues;
+  readonly acceptor: MessageAcceptor;
+  close(): Promise<void>;
+}
+
+export async function openAcceptStack(config: Config, log: Logger): Promise<AcceptStack> {
+  const spool = new Spool(config.spool.dir, { instance: config.spool.instance });
+  await spool.init();
+  const producer = createRedisConnection(config, 'producer');
+  await waitReady(producer);
+  const queues = new MailQueues(config, producer);
+  return {
+    spool,
+    producer,
+    queues,
+    acceptor: new MessageAcceptor(spool, queues, log),
+    async close() {
+      await queues.close();
+      producer.disconnect();
+    },
+  };
+}
