@@ -21,10 +21,11 @@ import { createInboundProcessor, type PmtpSubmission } from './queue/inbound-dis
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { startHttpEndpoints } from './observability/http-endpoints.js';
-import { logLevelReloadable, pmtpTls, smtpListenerTls } from './observability/live-settings.js';
+import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
+import { LivePolicy } from './policy/live-policy.js';
 import { Spool } from './spool/spool.js';
 
 export interface ListeningAddress {
@@ -80,6 +81,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     log.info({ spooled: recovered.entries, requeued: recovered.requeued.length }, 'spool recovered');
 
     const resolver = await buildResolver(config);
+    // one policy object for SMTP (RCPT) and PMTP (notices), so a SIGHUP changes both at once
+    const policy = new LivePolicy(config.domains);
     const status = new DeliveryStatusStore(producer, config.redis.prefix);
     const mailboxes = new LocalMailboxes(config, { ledger: new DeliveryLedger(producer, config.redis.prefix) });
     const sendDsn = dsnToLocalMailbox(mailboxes, dsnViaAcceptor(spool, acceptor));
@@ -88,7 +91,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
     parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
-    const pmtp = config.pmtp.domain && config.pmtp.key_file ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer }) : undefined;
+    const pmtp = config.pmtp.domain && config.pmtp.key_file ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy }) : undefined;
     let submitPmtp: PmtpSubmission | undefined;
     if (pmtp) {
       parts.push({ name: 'pmtp-listener', close: () => pmtp.close() });
@@ -106,7 +109,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
-    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics });
+    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics }, policy);
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
     listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));
@@ -114,6 +117,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       listening,
       reloadables: [
         logLevelReloadable(log),
+        settingReloadable('policy', ['domains.recipients', 'domains.first_contact'], (c) => ({ recipients: c.domains.recipients, first_contact: c.domains.first_contact }), (settings) => policy.apply(settings)),
         ...config.smtp.listeners.flatMap((l, i) => (l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [])),
         ...(pmtp && config.pmtp.listen.tls ? [pmtpTls((material) => pmtp.updateSecureContext(material))] : []),
       ],

@@ -1,7 +1,7 @@
 // `mailbridge status <message-id|queue-id> [--json] -c FILE`: each recipient's state, SMTP and
 // PMTP alike (notified … delivered | rejected | expired | retracted | given-up), from Redis.
 // Exit 0 when found, 65 when nothing is known of that id, 64 on wrong usage.
-import { Redis } from 'ioredis';
+import { connectRedis } from '../queue/redis-connection.js';
 import { lookupMessageStatus, type MessageStatusRow } from '../queue/message-status.js';
 import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
 
@@ -38,7 +38,7 @@ export const statusCommand: Command = {
     }
     const config = await loadCommandConfig(values.config, { env, stderr });
     if (!config) return exitCode.configError;
-    const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+    const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
     try {
       await redis.connect();
       const rows = await lookupMessageStatus(redis, config.redis.prefix, id);

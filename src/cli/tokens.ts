@@ -1,7 +1,7 @@
 // `mailbridge tokens issue|list|revoke -c FILE`: pre-approved sender tokens of our PMTP domain.
 // issue prints the token to hand to the sender; uses are counted atomically by the server and a
 // revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
-import { Redis } from 'ioredis';
+import { connectRedis } from '../queue/redis-connection.js';
 import type { Config } from '../config/schema.js';
 import { isAddress, isDomain } from '../native/address.js';
 import { loadKeyRing } from '../native/keys/local-keys.js';
@@ -27,7 +27,7 @@ export function parseDuration(text: string): number {
 
 export async function runTokens(config: Config, argv: string[], out: NodeJS.WritableStream, nowS = Math.floor(Date.now() / 1000)): Promise<number> {
   const [action, ...rest] = argv;
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
   try {
     await redis.connect();
     const store = new SenderTokenStore(redis, config.redis.prefix);

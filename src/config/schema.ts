@@ -121,6 +121,9 @@ export const configSchema = z
       .object({
         url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
         prefix: z.string().regex(/^\{[^{}]+\}/, 'must start with a {hash-tag} so Redis Cluster keeps one slot').default('{mailbridge}'),
+        // Redis Sentinel: when listed, the sentinels name the primary and `url` gives only password and db
+        sentinels: z.array(z.object({ host: z.string().min(1), port: port.default(26379) }).strict()).default([]),
+        sentinel_master: z.string().min(1).default('mymaster'),
       })
       .strict()
       .prefault({}),

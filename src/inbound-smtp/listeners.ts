@@ -3,6 +3,7 @@
 // through the MessageAcceptor they are given; they never touch BullMQ.
 
 import type { Config } from '../config/schema.js';
+import { LivePolicy } from '../policy/live-policy.js';
 import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
 import { routingTable } from './recipient-routing.js';
@@ -19,9 +20,10 @@ export interface SmtpListeners {
   updateSecureContext(index: number, material: { key: Buffer; cert: Buffer }): void;
 }
 
-export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps): Promise<SmtpListeners> {
+/** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
+export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps, policy = new LivePolicy(config.domains)): Promise<SmtpListeners> {
   const shared = {
-    table: routingTable(config),
+    table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
     // only submission clients can ask for sign-back

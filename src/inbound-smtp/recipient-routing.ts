@@ -4,6 +4,7 @@
 
 import type { StatusCode } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import { LivePolicy } from '../policy/live-policy.js';
 import { asciiDomain, type MailAddress } from './address-syntax.js';
 
 export type ListenerRole = ListenerConfig['role'];
@@ -20,8 +21,8 @@ export interface RoutingTable {
   readonly native: ReadonlySet<string>;
   readonly postfix: ReadonlySet<string>;
   readonly directory: ReadonlySet<string>;
-  /** domain -> lower-case local parts; a domain listed here rejects everyone else */
-  readonly recipients: ReadonlyMap<string, ReadonlySet<string>>;
+  /** recipient lists, live: SIGHUP changes them for the next RCPT */
+  readonly recipients: Pick<LivePolicy, 'accepts'>;
   /** the domain that stands in for a domainless `<postmaster>` */
   readonly postmasterDomain: string | undefined;
 }
@@ -32,14 +33,10 @@ export type RecipientDecision =
   /** may leave the organisation; the caller asks DNS whether the domain speaks PMTP */
   | { readonly kind: 'remote'; readonly domain: string };
 
-export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>): RoutingTable {
+export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>, recipients: Pick<LivePolicy, 'accepts'> = new LivePolicy(config.domains)): RoutingTable {
   const ascii = (d: string): string => asciiDomain(d) || d;
   const native = new Set(config.domains.native.map(ascii));
   const postfix = new Set(Object.keys(config.domains.postfix).map(ascii));
-  const recipients = new Map<string, Set<string>>();
-  for (const [domain, users] of Object.entries(config.domains.recipients)) {
-    recipients.set(ascii(domain), new Set(users.map((u) => (u.includes('@') ? u.slice(0, u.lastIndexOf('@')) : u).toLowerCase())));
-  }
   return {
     native,
     postfix,
@@ -52,9 +49,7 @@ export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>): RoutingT
 export function decideRecipient(address: MailAddress, table: RoutingTable, role: ListenerRole, authenticated: boolean): RecipientDecision {
   const local = table.native.has(address.domain) ? 'native' : table.postfix.has(address.domain) ? 'postfix' : undefined;
   if (local) {
-    const listed = table.recipients.get(address.domain);
-    // RFC 5321 4.5.1: postmaster is always accepted
-    if (listed && !listed.has(address.local.toLowerCase()) && address.local.toLowerCase() !== 'postmaster') {
+    if (!table.recipients.accepts(address.domain, address.local)) {
       return { kind: 'reject', code: 'unknown_user', reason: `${address.address}: user unknown` };
     }
     return { kind: 'accept', route: { kind: local, domain: address.domain } };

@@ -61,10 +61,7 @@ export function logLevelReloadable(log: Logger): Reloadable {
   };
 }
 
-/**
- * A policy slice handed to a part's setter when it changed, e.g. first-contact rules or the
- * recipient lists: `settingReloadable('first contact', ['domains.first_contact'], (c) => c.domains.first_contact, set)`.
- */
+/** A config slice handed to a part's setter when it changed, e.g. the policy (recipient lists, first-contact rules). */
 export function settingReloadable<T>(name: string, keys: readonly string[], pick: (config: Config) => T, set: (value: T) => void): Reloadable {
   return {
     name,

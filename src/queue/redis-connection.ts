@@ -1,7 +1,7 @@
 // Redis connections for BullMQ, made one way: workers block and wait out outages,
 // producers fail fast so an SMTP client hears 451 instead of hanging on a dead Redis.
 
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
 export type ConnectionRole = 'worker' | 'producer';
@@ -9,14 +9,24 @@ export type ConnectionRole = 'worker' | 'producer';
 export function createRedisConnection(config: Pick<Config, 'redis'>, role: ConnectionRole): Redis {
   if (role === 'worker') {
     // BullMQ requires this for blocking commands; the worker reconnects by itself
-    return new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    return connectRedis(config.redis, { maxRetriesPerRequest: null, lazyConnect: false });
   }
-  return new Redis(config.redis.url, {
+  return connectRedis(config.redis, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 5000,
   });
+}
+
+/**
+ * Every client of ours is made here, so Sentinel works everywhere: with `redis.sentinels` set,
+ * ioredis asks them for the primary of `sentinel_master` and asks again after a failover; the
+ * URL's host is then unused and only its password and db apply.
+ */
+export function connectRedis(redis: Config['redis'], options: RedisOptions): Redis {
+  const sentinel: RedisOptions = redis.sentinels.length > 0 ? { sentinels: redis.sentinels.map(({ host, port }) => ({ host, port })), name: redis.sentinel_master } : {};
+  return new Redis(redis.url, { ...options, ...sentinel });
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */

@@ -2,7 +2,7 @@
 // (sender, recipient): allowlist membership, a sender token (use counted atomically, revocation
 // honoured) and a proof-of-work solution (single use). Returns the decision and its side effects.
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../../config/schema.js';
+import type { FirstContactSettings } from '../../policy/live-policy.js';
 import { sameAddress } from '../address.js';
 import { decideFirstContact, firstContactPolicySchema, type FirstContactDecision, type FirstContactPolicy } from '../first-contact-policy.js';
 import type { Notice } from '../notice.js';
@@ -19,8 +19,8 @@ function split(entries: readonly string[]): { addresses: string[]; domains: stri
   };
 }
 
-export function policyOf(config: Pick<Config, 'domains'>): FirstContactPolicy {
-  const fc = config.domains.first_contact;
+/** Parsed once per settings object: a reload brings a new object, hence a new parse. */
+export function policyOf(fc: FirstContactSettings): FirstContactPolicy {
   const hit = policies.get(fc);
   if (hit) return hit;
   const policy = firstContactPolicySchema.parse({
@@ -45,7 +45,7 @@ export async function decideRecipient(
   const { notice, recipient, senderAuthenticated, use } = input;
   const now = rt.nowS();
   const base = {
-    policy: policyOf(rt.config),
+    policy: policyOf(rt.policy.firstContact),
     recipient,
     sender: notice.sender,
     senderAuthenticated,
@@ -80,7 +80,7 @@ export async function decideRecipient(
 }
 
 export function newChallenge(rt: PmtpRuntime, notice: Notice, recipient: string): PowChallenge {
-  const fc = rt.config.domains.first_contact;
+  const fc = rt.policy.firstContact;
   return issueChallenge({
     bits: Math.max(1, fc.pow_bits),
     salt: randomBytes(16),

@@ -86,8 +86,7 @@ async function decideOne(
   input: { origin: string; notice: Notice; recipient: string; authenticated: boolean; tooLarge: boolean },
 ): Promise<Decided> {
   const { origin, notice, recipient } = input;
-  const known = rt.config.domains.recipients[rt.domain];
-  if (known && !known.some((k) => k === recipient || k === recipient.slice(0, recipient.lastIndexOf('@')))) {
+  if (!rt.policy.accepts(rt.domain, recipient.slice(0, recipient.lastIndexOf('@')))) {
     return { event: 'reject', disposition: { disposition: 'rejected', code: 'recipient_unknown', text: 'no such recipient' } };
   }
   const redirect = rt.config.pmtp.redirects.find((r) => r.recipient === recipient);

@@ -14,7 +14,7 @@ export function serverInfo(rt: PmtpRuntime): ServerInfo {
     max_batch: Math.min(rt.config.pmtp.max_batch, 1000),
     max_recipients: MAX_RECIPIENTS_PER_NOTICE,
     max_message_bytes: rt.config.limits.message_size_bytes,
-    max_pow_bits: Math.max(1, rt.config.domains.first_contact.pow_bits),
+    max_pow_bits: Math.max(1, rt.policy.firstContact.pow_bits),
     views: [...VIEWS],
   };
 }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
+import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
@@ -30,10 +31,13 @@ export interface PmtpRuntimeDeps {
   readonly redis: Redis;
   /** Milliseconds, like Date.now. */
   readonly now?: () => number;
+  /** recipient lists and first-contact rules, shared with the SMTP listeners so SIGHUP changes both */
+  readonly policy?: LivePolicy;
 }
 
-export interface PmtpRuntime extends Omit<PmtpRuntimeDeps, 'now'> {
+export interface PmtpRuntime extends Omit<PmtpRuntimeDeps, 'now' | 'policy'> {
   readonly config: Config;
+  readonly policy: LivePolicy;
   readonly domain: string;
   readonly keys: LocalKeyRing;
   readonly nowMs: () => number;
@@ -71,6 +75,7 @@ export function createRuntime(config: Config, keys: LocalKeyRing, deps: PmtpRunt
   return {
     ...deps,
     config,
+    policy: deps.policy ?? new LivePolicy(config.domains),
     domain: keys.domain,
     keys,
     nowMs,

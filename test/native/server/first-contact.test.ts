@@ -79,3 +79,32 @@ describe('first contact: sender tokens', () => {
     expect(await sendWith(issued.token)).toMatchObject({ state: 'rejected', code: 'first_contact_denied' });
   });
 });
+
+describe('first contact: live policy (what SIGHUP installs)', () => {
+  let a: PmtpNode;
+  let b: PmtpNode;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ a, b, close } = await startPair({ b: { firstContact: { default: 'deny' } } }));
+  });
+  afterAll(async () => close());
+
+  async function send(to: string): Promise<{ state: string; code?: string }> {
+    const msg = textMessage('news@a.example', to, 'hello\r\n');
+    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [to] });
+    return until(async () => {
+      const s = (await a.service.runtime.status.get(sent.id))[0];
+      return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
+    });
+  }
+
+  it('a new first-contact rule and a new recipient list apply to the next notice', async () => {
+    const policy = b.service.runtime.policy;
+    expect(await send('bob@b.example')).toMatchObject({ state: 'rejected', code: 'first_contact_denied' });
+    policy.apply({ ...b.config.domains, first_contact: { ...b.config.domains.first_contact, allow: ['a.example'] } });
+    expect((await send('bob@b.example')).state).toBe('delivered');
+    policy.apply({ recipients: { 'b.example': ['carol'] }, first_contact: { ...b.config.domains.first_contact, allow: ['a.example'] } });
+    expect(await send('bob@b.example')).toMatchObject({ state: 'rejected', code: 'recipient_unknown' });
+    expect((await send('Carol@b.example')).state).toBe('delivered');
+  });
+});

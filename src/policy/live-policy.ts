@@ -1,0 +1,48 @@
+// The policy SIGHUP may change while sessions stay open: per-domain recipient lists (checked at
+// RCPT and for each PMTP notice) and the first-contact rules. Readers keep this one object and
+// consult it per decision, so a reload takes effect at the next RCPT or notice, on open sessions too.
+
+import type { Config } from '../config/schema.js';
+import { asciiDomain } from '../inbound-smtp/address-syntax.js';
+
+export type PolicySettings = Pick<Config['domains'], 'recipients' | 'first_contact'>;
+export type FirstContactSettings = Config['domains']['first_contact'];
+
+export class LivePolicy {
+  private lists: ReadonlyMap<string, ReadonlySet<string>> = new Map();
+  private rules!: FirstContactSettings;
+
+  constructor(settings: PolicySettings) {
+    this.apply(settings);
+  }
+
+  /** Replaces both slices at once (synchronously, so no decision sees half of a reload). */
+  apply(settings: PolicySettings): void {
+    this.lists = recipientLists(settings.recipients);
+    this.rules = settings.first_contact;
+  }
+
+  get firstContact(): FirstContactSettings {
+    return this.rules;
+  }
+
+  /**
+   * Whether `local@domain` may receive mail here: true unless the domain has a recipient list
+   * without it. Local parts compare case-insensitively; postmaster is always accepted (RFC 5321 4.5.1).
+   */
+  accepts(domain: string, local: string): boolean {
+    const listed = this.lists.get(asciiDomain(domain) || domain.toLowerCase());
+    const user = local.toLowerCase();
+    return listed === undefined || listed.has(user) || user === 'postmaster';
+  }
+}
+
+/** domain (A-label) -> lower-case local parts; list entries may be `user` or `user@domain`. */
+function recipientLists(recipients: PolicySettings['recipients']): Map<string, Set<string>> {
+  const lists = new Map<string, Set<string>>();
+  for (const [domain, users] of Object.entries(recipients)) {
+    const locals = users.map((u) => (u.includes('@') ? u.slice(0, u.lastIndexOf('@')) : u).toLowerCase());
+    lists.set(asciiDomain(domain) || domain.toLowerCase(), new Set(locals));
+  }
+  return lists;
+}
