@@ -3,25 +3,13 @@
 // parseManifest returns a result (never throws) for any JSON value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, parseCanonicalJson } from '../../src/native/canonical-json.js';
+import { canonicalJson, parseCanonicalJson } from '../../src/native/canonical-json.js';
 import { ProtocolError } from '../../src/native/errors.js';
 import { manifestBytes, parseManifest } from '../../src/native/message-format.js';
 import { sampleManifest } from '../native/fixtures.js';
 import { bytesOf, corpus, RUNS } from './fuzz-support.js';
+import { checkCanonical as check } from './oracles.js';
 
-/** The parser's whole contract on one input. */
-function check(bytes: Buffer): void {
-  let value;
-  try {
-    value = parseCanonicalJson(bytes);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    return;
-  }
-  expect(canonicalBytes(value).equals(bytes)).toBe(true);
-  const manifest = parseManifest(value);
-  if (manifest.ok) expect(manifestBytes(manifest.value).equals(bytes)).toBe(true);
-}
 
 describe('fuzz: canonical JSON and manifest parser', () => {
   for (const [name, bytes] of corpus('canonical-json')) {

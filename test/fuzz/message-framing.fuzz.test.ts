@@ -1,40 +1,13 @@
 // Fuzzes MessageStreamReader: random bytes and mutated valid streams, cut anywhere, never throw,
 // give the same events whatever the chunking, and a part is only ever ended (part-end) when its
 // bytes match the manifest's SHA-256, with `end` only after a well-formed stream.
-import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeMessageStream, MessageStreamReader, STREAM_MAGIC, type StreamEvent, type StreamReaderOptions } from '../../src/native/message-framing.js';
+import { STREAM_MAGIC, type StreamReaderOptions } from '../../src/native/message-framing.js';
 import { manifestDigest } from '../../src/native/message-format.js';
-import { originSignature, PART_DATA, sampleManifest } from '../native/fixtures.js';
 import { bytesOf, corpus, cuts, RUNS, split } from './fuzz-support.js';
+import { framedManifest as manifest, readFramed as read, validFramedStream as valid } from './oracles.js';
 
-const manifest = sampleManifest();
-const valid = encodeMessageStream({ manifest, signatures: [originSignature(manifest)] }, PART_DATA.map((data, index) => ({ index, data })));
-
-/** A chunking-independent account of the events; checks the digest oracle on the way. */
-function summarise(events: StreamEvent[]): string {
-  const data = new Map<number, Buffer[]>();
-  const out: string[] = [];
-  for (const e of events) {
-    if (e.type === 'part-data') data.set(e.index, [...(data.get(e.index) ?? []), e.data]);
-    else if (e.type === 'head') out.push(`head ${e.manifestDigest}`);
-    else if (e.type === 'part-start') out.push(`start ${e.index} ${e.length}`);
-    else if (e.type === 'part-end') {
-      const bytes = Buffer.concat(data.get(e.index) ?? []);
-      expect(createHash('sha256').update(bytes).digest('base64url')).toBe(manifest.parts[e.index]!.sha256);
-      out.push(`end ${e.index} ${bytes.toString('hex')}`);
-    } else if (e.type === 'end') out.push(`done ${e.parts.join(',')}`);
-    else out.push(`error ${e.code}`);
-  }
-  expect(out.filter((o) => o.startsWith('error') || o.startsWith('done')).length).toBeLessThanOrEqual(1);
-  return out.join('\n');
-}
-
-function read(chunks: Buffer[], options: StreamReaderOptions): string {
-  const reader = new MessageStreamReader(options);
-  return summarise([...chunks.flatMap((c) => reader.push(c)), ...reader.finish()]);
-}
 
 const optionsArb = fc.constantFrom<StreamReaderOptions>({}, { expectedDigest: manifestDigest(manifest) }, { expectedDigest: 'x' }, { view: 'full' }, { view: 'text' }, { maxHeadBytes: 64 });
 

@@ -3,30 +3,11 @@
 // event-loop stall over STALL_MS (default 250, generous for CI) and the max is printed.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TranslateError } from '../../src/translate/errors.js';
-import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
-import { ARRIVAL, chunked, memorySink } from '../translate/support.js';
 import { corpus, RUNS } from './fuzz-support.js';
+import { convertRfc5322 as convert } from './oracles.js';
 
 const STALL_MS = Number(process.env.STALL_MS ?? 250);
-/** A conversion that has not settled by then is a hang (see the known bug below). */
-const SETTLE_MS = 5_000;
 
-/** Converts with the given chunk sizes; returns a chunking-independent summary. */
-async function convert(bytes: Buffer, sizes: number[]): Promise<string> {
-  const { sink, parts } = memorySink();
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not settle within ${SETTLE_MS} ms`)), SETTLE_MS)));
-  try {
-    const manifest = await Promise.race([rfc5322ToPmtp(chunked(bytes, sizes), ARRIVAL, sink), hang]);
-    return JSON.stringify([manifest, parts.map((p) => p.toString('base64'))]);
-  } catch (err) {
-    if (!(err instanceof TranslateError)) throw err;
-    return `TranslateError ${err.code}`;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs `body` while a 5 ms heartbeat measures the longest event-loop stall. */
 async function stallOf(body: () => Promise<void>): Promise<number> {

@@ -1,29 +1,14 @@
 // Fuzzes the SMTP ingress normaliser: MessageDataFilter (hygiene + limits) gives the same bytes or
 // the same error whatever the chunking, never bare CR/LF; and over real sockets, random DATA full
 // of bare CR/LF/dot tricks never ends early (no CRLF.CRLF smuggling): exactly one reply, one message.
-import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MailbridgeError } from '../../src/codes.js';
-import { MessageDataFilter } from '../../src/inbound-smtp/data-filter.js';
 import { startHarness, type Harness } from '../inbound-smtp/harness.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { bytesOf, corpus, cuts, RUNS, split } from './fuzz-support.js';
+import { BARE, filterIngress as filter } from './oracles.js';
 
-const BARE = /\r(?!\n)|(?<!\r)\n/;
-
-async function filter(chunks: Buffer[], bareNewlines: 'reject' | 'normalise'): Promise<string> {
-  const f = new MessageDataFilter({ bareNewlines, maxLineBytes: 64, maxHeaderBytes: 256 });
-  try {
-    const out = (await buffer(Readable.from(chunks).pipe(f))).toString('latin1');
-    expect(BARE.test(out)).toBe(false);
-    return `ok ${out}`;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MailbridgeError);
-    return `error ${(err as MailbridgeError).code}`;
-  }
-}
 
 const tricks = fc.constantFrom('\r\n', '\n', '\r', '.', '\r\n.\r\n', '\n.\n', '\r.\r', '\n.\r\n', '\r\n.\n', '..', 'MAIL FROM:<x@evil.test>\r\n', 'From: <ceo@native.test>', ': ', ' ', 'x');
 /** DATA payloads: a From line, then a mix of tricks and noise. */
