@@ -30,6 +30,8 @@ const table = {
   too_many_recipients: { smtp: 452, enhanced: '4.5.3', http: 400, retryable: true, text: 'Too many recipients' },
   too_many_connections: { smtp: 421, enhanced: '4.7.0', http: 429, retryable: true, text: 'Too many connections from your address' },
   data_too_slow: { smtp: 421, enhanced: '4.4.2', http: 408, retryable: true, text: 'Data rate too low, closing connection' },
+  session_stalled: { smtp: 421, enhanced: '4.4.2', http: 408, retryable: true, text: 'No progress while the server is busy, closing connection' },
+  session_evicted: { smtp: 421, enhanced: '4.4.5', http: 503, retryable: true, text: 'Server full, closing the most stalled session' },
   syntax_error: { smtp: 501, enhanced: '5.5.4', http: 400, retryable: false, text: 'Syntax error in parameters' },
   bad_sequence: { smtp: 503, enhanced: '5.5.1', http: 400, retryable: false, text: 'Bad sequence of commands' },
 

@@ -44,6 +44,8 @@ const listener = z
     max_clients: z.number().int().positive().default(500),
     max_connections_per_ip: z.number().int().positive().default(20),
     socket_timeout_s: seconds.default(300),
+    // Postfix's smtpd_timeout ${stress?10}: while the listener is full, a session stalled this long is cut
+    stress_timeout_s: seconds.default(10),
     min_data_rate_bps: z.number().int().nonnegative().default(1024),
     max_recipients: z.number().int().positive().default(1000),
     max_header_bytes: z.number().int().positive().default(102_400),

@@ -19,11 +19,21 @@ export class ConnectionGate {
   /** Returns the refusal, or undefined after counting the session in. */
   admit(session: SMTPServerSession): SmtpReplyError | undefined {
     const ip = session.remoteAddress;
-    if (this.allowed && !this.allowed.has(ip)) return replyError('client_not_allowed');
-    const current = this.perIp.get(ip) ?? 0;
-    if (current >= this.maxPerIp) return replyError('too_many_connections');
-    this.perIp.set(ip, current + 1);
+    const refusal = this.refusalFor(ip);
+    if (refusal) return replyError(refusal);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.counted.set(session.id, ip);
+    return undefined;
+  }
+
+  /** Whether admit() would let a client from `ip` in now (asked before its session exists). */
+  wouldAdmit(ip: string): boolean {
+    return this.refusalFor(ip) === undefined;
+  }
+
+  private refusalFor(ip: string): 'client_not_allowed' | 'too_many_connections' | undefined {
+    if (this.allowed && !this.allowed.has(ip)) return 'client_not_allowed';
+    if ((this.perIp.get(ip) ?? 0) >= this.maxPerIp) return 'too_many_connections';
     return undefined;
   }
 

@@ -1,9 +1,10 @@
 // One SMTP listener: wires smtp-server's session hooks to the gate, login, envelope checks and
-// the DATA stage, in that order; and shuts down gracefully: idle sessions get 421 at once,
-// sessions in DATA finish their transaction first.
+// the DATA stage, in that order; keeps slots from stalled sessions when full (evicts, and cuts
+// them under stress); and shuts down gracefully: idle sessions get 421, DATA finishes first.
 
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { smtpReply } from '../codes.js';
+import type { Socket } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { smtpReply, type StatusCode } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { AccountLogin } from './account-login.js';
 import type { ArcSealer } from './arc-seal.js';
@@ -16,6 +17,7 @@ import { MessageAcceptance, type AcceptanceDeps } from './message-acceptance.js'
 import type { RoutingTable } from './recipient-routing.js';
 import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
+import { SessionProgress } from './session-progress.js';
 import { signAddress, type SignBack } from './sign-back.js';
 
 export interface ListenerAddress {
@@ -26,7 +28,7 @@ export interface ListenerAddress {
 
 export interface SmtpListenerDeps extends AcceptanceDeps {
   readonly spool: Pick<Spool, 'draft' | 'freeBytes' | 'tmpDir'>;
-  readonly metrics?: Pick<Metrics, 'accepted' | 'rejected'>;
+  readonly metrics?: Pick<Metrics, 'accepted' | 'rejected' | 'sessionCut'>;
 }
 
 export interface ListenerShared {
@@ -39,17 +41,35 @@ export interface ListenerShared {
 /** A slow DATA sender gets this long before the minimum rate applies (never more than the idle timeout). */
 const rateGraceMs = 10_000;
 
+/** How often stress is judged and stalled sessions are cut under it. */
+const stressCheckMs = 1000;
+
+/** What this file needs of smtp-server's per-connection object (`server.connections` is untyped). */
+interface OpenConnection {
+  readonly id: string;
+  /** normalised, as the gate counts it */
+  readonly remoteAddress: string;
+  send(code: number, message: string): void;
+}
+
 export class SmtpListener {
   private server: SMTPServer | undefined;
   private closing = false;
-  private readonly inData = new Set<string>();
+  private readonly progress: SessionProgress;
+  /** a client found the listener full since the last stress check */
+  private foundFull = false;
+  /** address -> when one of its sessions was last cut as slow or stalled */
+  private readonly recentlyCut = new Map<string, number>();
+  private stressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly listener: ListenerConfig,
     private readonly config: Config,
     private readonly deps: SmtpListenerDeps,
     private readonly shared: ListenerShared,
-  ) {}
+  ) {
+    this.progress = new SessionProgress(listener.min_data_rate_bps);
+  }
 
   /** New STARTTLS sessions get the new certificate; open sessions keep theirs (SIGHUP). */
   updateSecureContext(material: { key: Buffer; cert: Buffer }): void {
@@ -57,7 +77,7 @@ export class SmtpListener {
   }
 
   async listen(): Promise<ListenerAddress> {
-    const { listener, config, deps, shared } = this;
+    const { listener, config, deps, shared, progress } = this;
     const refused = (err: Error): Error => {
       deps.metrics?.rejected((err as Partial<SmtpReplyError>).status ?? 'internal_error', listener.role);
       return err;
@@ -99,25 +119,29 @@ export class SmtpListener {
       onConnect: (session, callback) => {
         if (this.closing) return callback(replyError('shutting_down'));
         const refusal = gate.admit(session);
+        if (!refusal) progress.admit(session.id);
         callback(refusal ? refused(refusal) : refusal);
       },
-      onClose: (session) => gate.release(session),
+      onClose: (session) => {
+        gate.release(session);
+        progress.forget(session.id);
+      },
       onAuth: (auth, session, callback) => {
-        login.login(auth, session).then(
+        progress.during(session.id, login.login(auth, session), (result) => result.ok).then(
           (result) => (result.ok ? callback(null, { user: result.user }) : callback(result.error)),
           (err: unknown) => callback(replyErrorFor(err)),
         );
       },
       onMailFrom: (address, session, callback) => {
-        envelope.mailFrom(address, session).then(() => callback(), (err: Error) => callback(refused(err)));
+        progress.during(session.id, envelope.mailFrom(address, session)).then(() => callback(), (err: Error) => callback(refused(err)));
       },
       onRcptTo: (address, session, callback) => {
-        envelope.rcptTo(address, session).then(() => callback(), (err: Error) => callback(refused(err)));
+        progress.during(session.id, envelope.rcptTo(address, session)).then(() => callback(), (err: Error) => callback(refused(err)));
       },
       onData: (stream, session, callback) => {
-        this.inData.add(session.id);
+        progress.dataStarted(session.id, stream);
         acceptance
-          .accept(stream, session, () => this.hangUp(session, smtpReply('data_too_slow')))
+          .accept(stream, session, () => this.cut(this.find(session.id), 'data_too_slow'))
           .then(
             (message) => {
               deps.metrics?.accepted(listener.role);
@@ -126,14 +150,16 @@ export class SmtpListener {
             (err: Error) => callback(refused(err)),
           )
           .finally(() => {
-            this.inData.delete(session.id);
-            if (this.closing) setImmediate(() => this.hangUp(session, smtpReply('shutting_down')));
+            progress.dataFinished(session.id);
+            if (this.closing) setImmediate(() => this.send(this.find(session.id), 'shutting_down'));
           });
       },
     });
     const server = new SMTPServer(options);
     this.server = server;
     server.on('error', (err) => deps.log.warn({ err, role: listener.role }, 'smtp session error'));
+    // ahead of smtp-server's own handler, which refuses a client that finds the listener full
+    server.server.prependListener('connection', (socket: Socket) => this.makeRoom(socket, gate));
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject);
       server.listen(listener.port, listener.host, () => {
@@ -141,6 +167,8 @@ export class SmtpListener {
         resolve();
       });
     });
+    this.stressTimer = setInterval(() => this.cutStalled(), stressCheckMs);
+    this.stressTimer.unref();
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : listener.port;
     deps.log.info({ role: listener.role, host: listener.host, port }, 'smtp listener ready');
@@ -152,16 +180,78 @@ export class SmtpListener {
     const server = this.server;
     if (!server || this.closing) return;
     this.closing = true;
+    clearInterval(this.stressTimer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const connection of server.connections) {
-      if (!this.inData.has(connection.id)) connection.send(421, smtpReply('shutting_down').message);
+    for (const connection of this.connections()) {
+      if (!this.progress.inData(connection.id)) this.send(connection, 'shutting_down');
     }
     await closed;
   }
 
-  private hangUp(session: SMTPServerSession, reply: { code: number; message: string }): void {
-    for (const connection of this.server?.connections ?? []) {
-      if (connection.id === session.id) connection.send(reply.code, reply.message);
+  /**
+   * A client arriving at max_clients: the longest-stalled session gives up its slot, so trickling
+   * sessions cannot lock real clients out. Not for a client the gate will refuse anyway, or one
+   * address could evict everyone by reconnecting; not for an address cut within stress_timeout_s,
+   * or evicted tricklers that reconnect would only evict each other in a loop.
+   */
+  private makeRoom(socket: Socket, gate: ConnectionGate): void {
+    if (this.closing || this.connections().size < this.listener.max_clients) return;
+    this.foundFull = true;
+    // smtp-server counts an IPv4 client of a dual-stack listener by its plain address
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/i, '');
+    if (!gate.wouldAdmit(ip) || this.recentlyCut.has(ip)) return;
+    let victim: OpenConnection | undefined;
+    let oldest = Infinity;
+    for (const connection of this.connections()) {
+      const since = this.progress.stalledSince(connection.id);
+      if (since !== undefined && since < oldest) {
+        oldest = since;
+        victim = connection;
+      }
     }
+    // sending 421 closes the connection and frees its slot before smtp-server counts the new one
+    this.cut(victim, 'session_evicted');
+  }
+
+  /** Under stress (full now, or a client found it full since the last check), stalled sessions go. */
+  private cutStalled(): void {
+    const cutoff = Date.now() - this.listener.stress_timeout_s * 1000;
+    for (const [ip, at] of this.recentlyCut) {
+      if (at <= cutoff) this.recentlyCut.delete(ip);
+    }
+    const stressed = this.foundFull || this.connections().size >= this.listener.max_clients;
+    this.foundFull = false;
+    if (!stressed || this.closing) return;
+    for (const connection of this.connections()) {
+      const since = this.progress.stalledSince(connection.id);
+      if (since !== undefined && since <= cutoff) this.cut(connection, 'session_stalled');
+    }
+  }
+
+  /** Closes a slow or stalled session with `code`, counted in /metrics. */
+  private cut(connection: OpenConnection | undefined, code: StatusCode): void {
+    if (!connection) return;
+    this.progress.forget(connection.id);
+    this.recentlyCut.set(connection.remoteAddress, Date.now());
+    this.deps.metrics?.sessionCut(code, this.listener.role);
+    this.send(connection, code);
+  }
+
+  /** A 421 closes the connection as well (smtp-server). */
+  private send(connection: OpenConnection | undefined, code: StatusCode): void {
+    const reply = smtpReply(code);
+    connection?.send(reply.code, reply.message);
+  }
+
+  /** undefined once the client has gone */
+  private find(sessionId: string): OpenConnection | undefined {
+    for (const connection of this.connections()) {
+      if (connection.id === sessionId) return connection;
+    }
+    return undefined;
+  }
+
+  private connections(): Set<OpenConnection> {
+    return this.server?.connections ?? new Set();
   }
 }

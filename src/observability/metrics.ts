@@ -22,6 +22,8 @@ export interface Metrics {
   readonly registry: Registry;
   accepted(role: IntakeRole): void;
   rejected(code: StatusCode, role: IntakeRole): void;
+  /** an SMTP session we closed for trickling DATA, or for stalling while its listener was full */
+  sessionCut(code: StatusCode, role: IntakeRole): void;
   noticeDisposition(disposition: NoticeDisposition, direction: NoticeDirection): void;
   /** `served`: a peer pulled a message from us; `made`: we pulled one from a peer. */
   pull(direction: 'served' | 'made', outcome: 'ok' | 'error'): void;
@@ -60,6 +62,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['reason', 'role'],
     registers,
   });
+  const cuts = new Counter({ name: 'mailbridge_smtp_sessions_cut_total', help: 'SMTP sessions closed for being slow or stalled, by status code and role', labelNames: ['reason', 'role'], registers });
   const notices = new Counter({ name: 'mailbridge_pmtp_notices_total', help: 'PMTP notice dispositions, per recipient', labelNames: ['disposition', 'direction'], registers });
   const pulls = new Counter({ name: 'mailbridge_pmtp_pulls_total', help: 'PMTP message pulls', labelNames: ['direction', 'outcome'], registers });
   const challenges = new Counter({ name: 'mailbridge_pmtp_challenges_total', help: 'First-contact proof-of-work challenges', labelNames: ['event'], registers });
@@ -104,6 +107,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     accepted: (role) => accepted.inc({ role }),
     rejected: (code, role) => rejected.inc({ reason: code, role }),
+    sessionCut: (code, role) => cuts.inc({ reason: code, role }),
     noticeDisposition: (disposition, direction) => notices.inc({ disposition, direction }),
     pull: (direction, outcome) => pulls.inc({ direction, outcome }),
     challenge: (event) => challenges.inc({ event }),
