@@ -13,7 +13,7 @@ import { authenticationResults, submissionResults } from './authentication-resul
 import { receiveMessage, type IntakeSettings } from './data-intake.js';
 import type { EnvelopeChecks } from './envelope-checks.js';
 import type { InboundSmtpMeta, SenderAuthMode } from './inbound-meta.js';
-import { inboundReceived } from './received-header.js';
+import { inboundReceived } from '../translate/trace-fields.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { authenticateSender } from './sender-authentication.js';

@@ -3,7 +3,7 @@
 // (XFORWARD's values only from a trusted relay-in client); DNS goes through the MailResolver.
 
 import { createReadStream } from 'node:fs';
-import { headerSection } from '../outbound-smtp/outgoing-message.js';
+import { readHeaderSection } from '../translate/header-section.js';
 import { authenticate, type AuthenticateResult } from 'mailauth';
 import { MailbridgeError } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
@@ -21,7 +21,7 @@ const checkTimeoutMs = 30_000;
 
 /** From fields in the header section: a line starting `From:` that is not a continuation. */
 async function countFromFields(bodyPath: string): Promise<number> {
-  const section = await headerSection(createReadStream(bodyPath), 1024 * 1024);
+  const section = await readHeaderSection(createReadStream(bodyPath), 1024 * 1024);
   return section.split('\r\n').filter((line) => /^from[ \t]*:/i.test(line)).length;
 }
 

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../native/workers/local-delivery.js';
-import { pmtpAuthenticationResults, receivedHeader } from '../outbound-smtp/trace-header.js';
+import { pmtpAuthenticationResults, receivedHeader } from '../translate/trace-fields.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool } from '../spool/spool.js';
 import { TranslateError } from '../translate/errors.js';

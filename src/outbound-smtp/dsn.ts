@@ -3,7 +3,7 @@
 // the authenticated account: never to an envelope sender anyone could have forged (no backscatter).
 
 import { randomBytes } from 'node:crypto';
-import { rfc5322Date } from './trace-header.js';
+import { rfc5322Date } from '../translate/trace-fields.js';
 
 /** Roles whose clients proved who they are before we took their mail. */
 const authenticatedRoles = new Set(['submission', 'relay-in']);

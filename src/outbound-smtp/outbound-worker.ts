@@ -20,9 +20,10 @@ import type { RecipientResult, SmtpDelivery } from './deliver.js';
 import { composeDsn, dsnRecipient } from './dsn.js';
 import type { DsnSink } from './dsn-sink.js';
 import type { MtaStsPolicies } from './mta-sts.js';
-import { headerSection, prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
+import { prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
 import { enhancedStatus } from './reply-class.js';
-import { receivedHeader } from './trace-header.js';
+import { readHeaderSection } from '../translate/header-section.js';
+import { receivedHeader } from '../translate/trace-fields.js';
 
 export interface OutboundWorkerDeps {
   readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;
@@ -155,7 +156,7 @@ async function sendDsn(deps: OutboundWorkerDeps, entry: SpoolEntry, undelivered:
   if (!to || !deps.sendDsn) return;
   // best effort: the status store already holds the answer, a lost DSN loses no information
   try {
-    const originalHeaders = await headerSection((await deps.spool.openBody(entry.queueId)).stream);
+    const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
     const failed = undelivered.map((r) => ({
       recipient: r.recipient,
       status: enhancedStatus({ code: r.code === 'ok' ? 'remote_permanent' : r.code, reply: r.reply }),

@@ -10,7 +10,7 @@ import type { LocalMailboxes } from '../mailbox/local-delivery.js';
 import type { Metrics } from '../observability/metrics.js';
 import { composeDsn, dsnRecipient } from '../outbound-smtp/dsn.js';
 import type { DsnSink } from '../outbound-smtp/dsn-sink.js';
-import { headerSection } from '../outbound-smtp/outgoing-message.js';
+import { readHeaderSection } from '../translate/header-section.js';
 import { isQueueId } from '../spool/queue-id.js';
 import { TranslateError } from '../translate/errors.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
@@ -116,7 +116,7 @@ async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, rec
   for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: 'remote_permanent' }, at);
   const to = dsnRecipient(entry.meta);
   if (!to || !deps.sendDsn) return;
-  const originalHeaders = await headerSection((await deps.spool.openBody(entry.queueId)).stream);
+  const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
   const failed = recipients.map((recipient) => ({ recipient, status: '5.6.0', diagnostic: reply }));
   await deps.sendDsn(to, composeDsn({ reportingMta: deps.hostname, to, queueId: entry.queueId, arrivalDate: new Date(Date.parse(entry.meta.createdAt)), date: at, failed, originalHeaders }));
 }

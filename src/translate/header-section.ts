@@ -1,6 +1,7 @@
 // header-section: finds the header section of RFC 5322 bytes as they stream past, and splits it into
 // fields (name, unfolded value) in order. Pure; the bytes themselves are never changed here, so the
 // original part keeps every octet while the manifest gets readable fields.
+import type { Readable } from 'node:stream';
 import { headerText } from './encoded-words.js';
 import { TranslateError } from './errors.js';
 
@@ -85,4 +86,26 @@ function fieldValue(latin1: string): string {
     .replace(/[\r\n]/g, ' ')
     .replace(/\0/g, '\uFFFD')
     .replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+/**
+ * Reads a stream's header section up to and including the empty line, at most `limit` bytes of
+ * it (for DSNs and sender checks); a cut-off section ends on a whole line. Closes the stream.
+ */
+export async function readHeaderSection(body: Readable, limit = 64 * 1024): Promise<string> {
+  let seen = Buffer.alloc(0);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      seen = Buffer.concat([seen, chunk]);
+      const end = seen.indexOf('\r\n\r\n');
+      if (end >= 0 && end + 4 <= limit) return seen.subarray(0, end + 4).toString('utf8');
+      if (end >= 0 || seen.length >= limit) break;
+    }
+  } finally {
+    body.destroy();
+  }
+  const cut = seen.subarray(0, limit);
+  // a cut-off section still ends on a whole line so the DSN part stays well-formed
+  const lastLine = cut.lastIndexOf('\r\n');
+  return `${cut.subarray(0, lastLine >= 0 ? lastLine + 2 : 0).toString('utf8')}\r\n`;
 }

@@ -3,7 +3,7 @@
 // under the caller's trace fields; otherwise MIME is composed from the parts for the hop's abilities.
 import { domainOf } from '../native/address.js';
 import type { Header, Manifest } from '../native/message-format.js';
-import { rfc5322Date } from '../outbound-smtp/trace-header.js';
+import { rfc5322Date } from './trace-fields.js';
 import { encodeHeaders } from './header-encoding.js';
 import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';
@@ -20,7 +20,7 @@ export interface NextHop {
 }
 
 export interface Rfc5322Options {
-  /** whole header fields for the top, topmost first: Received, Authentication-Results (outbound-smtp/trace-header.ts) */
+  /** whole header fields for the top, topmost first: Received, Authentication-Results (trace-fields.ts) */
   readonly trace: readonly string[];
   readonly hop: NextHop;
   /**

@@ -1,5 +1,5 @@
 // trace: the header fields a conversion puts on top of a message. Pure.
-// `traceBlock` checks the caller's fields (built with outbound-smtp/trace-header.ts: Received, and
+// `traceBlock` checks the caller's fields (built with trace-fields.ts: Received, and
 // Authentication-Results with pmtp=...) before they are prepended; `provenanceResults` renders the
 // SMTP verdicts a gateway recorded in a manifest's provenance, under that gateway's authserv-id.
 import type { Provenance } from '../native/message-format.js';

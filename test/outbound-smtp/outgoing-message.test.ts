@@ -2,7 +2,8 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { headerSection, prepend } from '../../src/outbound-smtp/outgoing-message.js';
+import { prepend } from '../../src/outbound-smtp/outgoing-message.js';
+import { readHeaderSection } from '../../src/translate/header-section.js';
 
 const chunks = (...parts: string[]) => Readable.from(parts.map((p) => Buffer.from(p)));
 
@@ -29,14 +30,14 @@ describe('prepend', () => {
   });
 });
 
-describe('headerSection', () => {
+describe('readHeaderSection', () => {
   it('stops at the empty line, across chunk edges, and closes the source', async () => {
     const source = chunks('From: a@x\r\nSubj', 'ect: hi\r\n\r', '\nbody that is never read');
-    expect(await headerSection(source)).toBe('From: a@x\r\nSubject: hi\r\n\r\n');
+    expect(await readHeaderSection(source)).toBe('From: a@x\r\nSubject: hi\r\n\r\n');
     expect(source.destroyed).toBe(true);
   });
 
   it('cuts an oversized section at a line end', async () => {
-    expect(await headerSection(chunks('A: 1\r\nB: 22222\r\nC: 3\r\n\r\n'), 12)).toBe('A: 1\r\n\r\n');
+    expect(await readHeaderSection(chunks('A: 1\r\nB: 22222\r\nC: 3\r\n\r\n'), 12)).toBe('A: 1\r\n\r\n');
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/native/message-format.js';
-import { pmtpAuthenticationResults, receivedHeader } from '../../src/outbound-smtp/trace-header.js';
+import { pmtpAuthenticationResults, receivedHeader } from '../../src/translate/trace-fields.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL, chunked, collect, memorySink, reader } from './support.js';

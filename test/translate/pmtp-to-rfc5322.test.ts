@@ -4,7 +4,7 @@ import { isAscii } from 'node:buffer';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { describePart, type Manifest } from '../../src/native/message-format.js';
-import { pmtpAuthenticationResults } from '../../src/outbound-smtp/trace-header.js';
+import { pmtpAuthenticationResults } from '../../src/translate/trace-fields.js';
 import { TranslateError } from '../../src/translate/errors.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';

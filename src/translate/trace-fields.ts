@@ -1,6 +1,6 @@
-// trace-header: the header lines the gateway adds on the way out, built as text. Pure.
-// `Received` (RFC 5321 §4.4) records our hop with the queue id; `Authentication-Results`
-// (RFC 8601) carries the PMTP verdicts with the method name `pmtp`.
+// trace-fields: the trace header lines the gateway writes, built as text. Pure.
+// `Received` (RFC 5321 §4.4) records our hop with the queue id, for SMTP-born mail with the client
+// it came from; `Authentication-Results` (RFC 8601) carries the PMTP verdicts as method `pmtp`.
 
 export interface ReceivedInput {
   /** our host name, config.hostname */
@@ -13,12 +13,47 @@ export interface ReceivedInput {
   readonly recipient?: string;
 }
 
-/** For mail that did not come in over SMTP: SMTP-born mail carries src/inbound-smtp's own field. */
+/** For mail that did not come in over SMTP (pulled over PMTP, or written by us). */
 export function receivedHeader(input: ReceivedInput): string {
   const via = input.protocol ? ` with ${input.protocol}` : '';
   // an address that would need quoting is left out rather than risk a malformed trace line
   const rcpt = input.recipient !== undefined && isSafe(input.recipient) ? `\r\n\tfor <${input.recipient}>` : '';
   return `Received: by ${token(input.by)} (mailbridge)${via} id ${token(input.queueId)}${rcpt};\r\n\t${rfc5322Date(input.date)}\r\n`;
+}
+
+export interface InboundReceivedInput {
+  /** our host name, config.hostname */
+  readonly by: string;
+  readonly queueId: string;
+  readonly helo: string;
+  /** the client the checks judged (XFORWARD ADDR from a trusted relay-in client) */
+  readonly ip: string;
+  /** the socket peer; named only when it differs from `ip` */
+  readonly peer: string;
+  /** smtp-server's transmission type: SMTP, ESMTP, ESMTPS, ESMTPSA (RFC 3848) */
+  readonly protocol: string;
+  /** named only for a single recipient, as Postfix does, so one copy never lists the others */
+  readonly recipients: readonly string[];
+  readonly date: Date;
+}
+
+/**
+ * For mail that came in over SMTP. Client-supplied text (HELO) is made safe, never trusted: a
+ * bad HELO must not break the field, so it is rewritten rather than refused.
+ */
+export function inboundReceived(input: InboundReceivedInput): string {
+  const ip = bareIp(input.ip);
+  const peer = bareIp(input.peer);
+  const via = peer !== ip ? ` (via [${safe(peer)}])` : '';
+  const protocol = /^(E?SMTP|LMTP)S?A?$/.test(input.protocol) ? input.protocol : 'SMTP';
+  const lines = [
+    `Received: from ${safe(input.helo) || 'unknown'} ([${safe(ip)}])${via}`,
+    `\tby ${safe(input.by)} (mailbridge) with ${protocol} id ${safe(input.queueId)}`,
+  ];
+  const [only] = input.recipients;
+  // an address that would need quoting is left out rather than mangled
+  if (input.recipients.length === 1 && only !== undefined && only !== '' && safe(only) === only) lines.push(`\tfor <${only}>`);
+  return `${lines.join('\r\n')};\r\n\t${rfc5322Date(input.date)}\r\n`;
 }
 
 export type PmtpResult = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
@@ -53,4 +88,13 @@ function isSafe(value: string): boolean {
 function token(value: string): string {
   if (!isSafe(value)) throw new Error(`unsafe value for a trace header: ${JSON.stringify(value)}`);
   return value;
+}
+
+/** Printable ASCII without the characters that end a token or open a comment; others become '?'. */
+function safe(value: string): string {
+  return value.slice(0, 255).replace(/[^\x21-\x7e]|[()<>;\\[\]"]/g, '?');
+}
+
+function bareIp(ip: string): string {
+  return ip.replace(/^IPv6:/i, '').replace(/^::ffff:(?=\d+\.)/i, '');
 }
