@@ -14,14 +14,21 @@ export function retryDelayMs(policy: RetryPolicy, attemptsMade: number, random: 
   return Math.round(base * factor * 1000);
 }
 
-/** How many attempts (the first included) fit in the lifetime without jitter. */
+/**
+ * How many attempts (the first included) fit in the lifetime without jitter. Called for every job
+ * added, so it walks only the doubling delays (at most 53) and counts the capped ones at once: a
+ * short cap with a long lifetime would otherwise mean a loop of hundreds of thousands per job.
+ */
 export function attemptsWithin(policy: RetryPolicy): number {
+  const lifetimeMs = policy.lifetime_s * 1000;
+  const steady = { ...policy, jitter: 0 };
   let elapsed = 0;
-  let attempts = 1;
-  while (true) {
-    elapsed += retryDelayMs({ ...policy, jitter: 0 }, attempts, 0.5);
-    if (elapsed > policy.lifetime_s * 1000) return attempts;
-    attempts++;
+  for (let attempts = 1; ; attempts++) {
+    const delay = retryDelayMs(steady, attempts, 0.5);
+    if (elapsed + delay > lifetimeMs) return attempts;
+    elapsed += delay;
+    // every later delay equals this one: count how many more still fit
+    if (delay === retryDelayMs(steady, attempts + 1, 0.5)) return attempts + 1 + Math.floor((lifetimeMs - elapsed) / delay);
   }
 }
 

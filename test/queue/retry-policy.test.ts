@@ -47,6 +47,25 @@ describe('retry policy', () => {
     );
   });
 
+  it('counts the same attempts as walking every delay, without walking the capped ones', () => {
+    /** the schedule summed delay by delay, as BullMQ will wait them */
+    const walked = (policy: typeof postfix): number => {
+      let elapsed = 0;
+      for (let attempts = 1; ; attempts++) {
+        elapsed += retryDelayMs(policy, attempts, 0.5);
+        if (elapsed > policy.lifetime_s * 1000) return attempts;
+      }
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3600 }), fc.integer({ min: 1, max: 7200 }), fc.integer({ min: 1, max: 200_000 }), (initial, max, lifetime) => {
+        const policy = { initial_delay_s: initial, max_delay_s: max, lifetime_s: lifetime, jitter: 0 };
+        expect(attemptsWithin(policy)).toBe(walked(policy));
+      }),
+    );
+    // a 2 s cap over five days: 216,000 attempts, counted without a loop of that length
+    expect(attemptsWithin({ ...postfix, initial_delay_s: 1, max_delay_s: 2 })).toBe(walked({ ...postfix, initial_delay_s: 1, max_delay_s: 2 }));
+  });
+
   it('knows when the lifetime is over', () => {
     expect(lifetimeExceeded(postfix, 0, 432_000_000 - 1)).toBe(false);
     expect(lifetimeExceeded(postfix, 0, 432_000_000)).toBe(true);
