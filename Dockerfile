@@ -20,5 +20,5 @@ COPY docs ./docs
 USER mailbridge
 VOLUME ["/var/spool/mailbridge"]
 EXPOSE 25 587 10025 8443 9464
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "dist/cli/entry.cjs"]
 CMD ["start", "-c", "/etc/mailbridge/mailbridge.yaml"]

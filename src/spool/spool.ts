@@ -1,16 +1,16 @@
 // The durable spool: message bytes on disk, written so that a listed entry is always whole.
-// Write = temp file, fsync, rename into place, fsync the folder; read = a stream, never a buffer.
-// Several gateways may share one spool folder: each drafts in its own `tmp/<instance>/`.
+// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits);
+// read = a stream, never a buffer. Several gateways may share one spool folder: each drafts in its own `tmp/<instance>/`.
 //
 // An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { FolderSync } from './folder-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
 
 const footerMagic = 'MBSPOOL1';
@@ -71,6 +71,7 @@ export class Spool {
   readonly tmpDir: string;
   private readonly sharedTmpDir: string;
   private readonly entryDir: string;
+  private readonly entrySync: FolderSync;
   private readonly options: SpoolOptions;
   private lastSweep = 0;
 
@@ -81,6 +82,7 @@ export class Spool {
     this.sharedTmpDir = path.join(dir, 'tmp');
     this.tmpDir = path.join(this.sharedTmpDir, instance);
     this.entryDir = path.join(dir, 'entries');
+    this.entrySync = new FolderSync(this.entryDir);
     this.options = options;
   }
 
@@ -97,8 +99,6 @@ export class Spool {
       // housekeeping only: a failed sweep must never refuse mail
       void this.sweepOthers(nowMs).catch(() => undefined);
     }
-    // another instance may have removed our folder after a day without mail
-    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const queueId = newQueueId(nowMs);
     return new SpoolDraft(this, queueId, path.join(this.tmpDir, queueId));
   }
@@ -153,7 +153,7 @@ export class Spool {
     await unlink(this.entryPath(queueId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await syncDir(this.entryDir);
+    await this.entrySync.sync();
   }
 
   /**
@@ -194,11 +194,24 @@ export class Spool {
     await this.options.onStep?.(step, queueId);
   }
 
+  /** @internal used by SpoolDraft: creates a draft's file */
+  async create(tmpPath: string): Promise<FileHandle> {
+    try {
+      return await open(tmpPath, 'wx', 0o600);
+    } catch (err) {
+      // another instance may have removed our folder after a day without mail
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+      return open(tmpPath, 'wx', 0o600);
+    }
+  }
+
   /** @internal used by SpoolDraft */
   async place(tmpPath: string, queueId: string): Promise<void> {
     await rename(tmpPath, this.entryPath(queueId));
     await this.step('renamed', queueId);
-    await syncDir(this.entryDir);
+    // only a folder fsync begun after our rename counts; concurrent commits share it
+    await this.entrySync.sync();
     await this.step('dir-synced', queueId);
   }
 }
@@ -206,7 +219,7 @@ export class Spool {
 /** One entry being written. Write the body, run the checks on `bodyPath`, then commit or discard. */
 export class SpoolDraft {
   private size = 0;
-  private out: WriteStream | undefined;
+  private written = false;
   private done = false;
 
   constructor(
@@ -219,21 +232,20 @@ export class SpoolDraft {
     return this.size;
   }
 
-  /** Streams the body in; refuses (and keeps draining nothing more) past `maxBytes`. */
+  /** Streams the body in, one chunk at a time; refuses (and reads nothing more) past `maxBytes`. */
   async writeBody(source: Readable | AsyncIterable<Buffer>, maxBytes = Number.POSITIVE_INFINITY): Promise<number> {
-    this.out = createWriteStream(this.bodyPath, { flags: 'wx', mode: 0o600 });
-    const draft = this;
-    await pipeline(
-      source,
-      async function* (chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
-          draft.size += chunk.length;
-          if (draft.size > maxBytes) throw new BodyTooLargeError(maxBytes);
-          yield chunk;
-        }
-      },
-      this.out,
-    );
+    const file = await this.spool.create(this.bodyPath);
+    this.written = true;
+    try {
+      // leaving the loop early destroys the source, as a pipeline would
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        this.size += chunk.length;
+        if (this.size > maxBytes) throw new BodyTooLargeError(maxBytes);
+        await writeAll(file, chunk);
+      }
+    } finally {
+      await file.close();
+    }
     await this.spool.step('body-written', this.queueId);
     return this.size;
   }
@@ -244,15 +256,14 @@ export class SpoolDraft {
     const full: SpoolMeta = { ...meta, queueId: this.queueId };
     const metaBytes = Buffer.from(JSON.stringify(full), 'utf8');
     const footer = Buffer.from(`${footerMagic}${String(metaBytes.length).padStart(10, '0')}\n`, 'latin1');
-    const handle = await open(this.bodyPath, this.out ? 'a' : 'wx', 0o600);
+    const file = this.written ? await open(this.bodyPath, 'a') : await this.spool.create(this.bodyPath);
     try {
-      await handle.write(metaBytes);
-      await handle.write(footer);
+      await writeAll(file, Buffer.concat([metaBytes, footer]));
       await this.spool.step('meta-written', this.queueId);
-      await handle.sync();
+      await file.sync();
       await this.spool.step('file-synced', this.queueId);
     } finally {
-      await handle.close();
+      await file.close();
     }
     await this.spool.place(this.bodyPath, this.queueId);
     this.done = true;
@@ -261,7 +272,6 @@ export class SpoolDraft {
 
   async discard(): Promise<void> {
     this.done = true;
-    this.out?.destroy();
     await rm(this.bodyPath, { force: true });
   }
 }
@@ -279,11 +289,7 @@ async function removeStale(file: string, cutoff: number): Promise<void> {
   if (info.mtimeMs < cutoff) await rmdir(file).catch(() => undefined);
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+/** Writes at the file's current end; after a short write (a disk filling up) the retry reports the real error. */
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done)).bytesWritten;
 }

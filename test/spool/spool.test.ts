@@ -1,4 +1,4 @@
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -95,6 +95,43 @@ describe('Spool', () => {
     expect(await readdir(live.tmpDir)).toEqual([liveDraft.queueId]);
     expect((await readdir(path.join(dir, 'tmp'))).sort()).toEqual(['live', 'starting', path.basename(spool.tmpDir)].sort());
     expect((await liveDraft.commit(meta)).queueId).toBe(liveDraft.queueId);
+  });
+
+  it('commits many drafts at once, each whole and listed (they share folder fsyncs)', async () => {
+    const bodies = Array.from({ length: 40 }, (_, i) => Buffer.alloc(1000 + i, String.fromCharCode(65 + (i % 26))));
+    const entries = await Promise.all(
+      bodies.map(async (body) => {
+        const draft = await spool.draft();
+        await draft.writeBody(Readable.from([body.subarray(0, 500), body.subarray(500)]));
+        return draft.commit(meta);
+      }),
+    );
+    expect((await spool.list()).sort()).toEqual(entries.map((e) => e.queueId).sort());
+    for (const [i, entry] of entries.entries()) {
+      const { stream } = await spool.openBody(entry.queueId);
+      expect(Buffer.from(await text(stream), 'latin1')).toEqual(bodies[i]);
+    }
+    expect(await readdir(spool.tmpDir)).toEqual([]);
+  });
+
+  it('recreates its temp folder when another instance swept it away', async () => {
+    await rm(spool.tmpDir, { recursive: true });
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('after a quiet day')]));
+    const entry = await draft.commit(meta);
+    expect(entry.size).toBe(17);
+    const bare = await spool.draft();
+    await rm(spool.tmpDir, { recursive: true });
+    expect((await bare.commit(meta)).size).toBe(0);
+  });
+
+  it('discard after the body removes the draft and its commit is refused', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('never mind')]));
+    await draft.discard();
+    expect(await readdir(spool.tmpDir)).toEqual([]);
+    await expect(draft.commit(meta)).rejects.toThrow(/already finished/);
+    expect(await spool.list()).toEqual([]);
   });
 
   it('refuses an instance name that is not a plain folder name', () => {
