@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../staging/staging-plan.js';
 
@@ -23,10 +24,14 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-/** Postfix's smtp-sink on a loopback port, accepting and discarding everything; needs root (-u nobody). */
-export async function startSmtpSink(backlog: number): Promise<{ port: number; stop(): Promise<void> }> {
+/**
+ * Postfix's smtp-sink on a loopback port, accepting everything; needs root (-u nobody). With
+ * `dumpDir` (writable by nobody) each message lands there as one file, written when it ends.
+ */
+export async function startSmtpSink(backlog: number, dumpDir?: string): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', `127.0.0.1:${port}`, String(backlog)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const dump = dumpDir ? ['-d', path.join(dumpDir, 'msg.')] : [];
+  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', ...dump, `127.0.0.1:${port}`, String(backlog)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited with ${child.exitCode}`);

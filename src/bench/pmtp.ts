@@ -1,4 +1,4 @@
-// `npm run bench -- pmtp [--messages N]`: between two PMTP/1 servers on loopback, notices per
+// `npm run bench -- pmtp`: between two PMTP/1 servers on loopback, notices per
 // second (the recipient decides, nothing is pulled yet), messages pulled per second (pull,
 // verify, spool, deliver, ack), and HTTP round trips per message, unbatched and batched.
 import { randomBytes } from 'node:crypto';
@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { roundTrips } from '../native/client/pmtp-client.js';
 import { describePart, type Manifest } from '../native/message-format.js';
-import { formatTable, type Benchmark } from './benchmark.js';
+import type { Benchmark, Row } from './benchmark.js';
 import { freePort } from './bench-support.js';
 import { startBenchNode, type BenchNode } from './pmtp-nodes.js';
+import { pmtpBatchedRow, pmtpUnbatchedRow } from './row-labels.js';
 
 interface RunResult {
   readonly mode: string;
@@ -82,16 +83,30 @@ async function runOnce(mode: 'unbatched' | 'batched', messages: number, redisUrl
 
 export const benchmark: Benchmark = {
   summary: 'PMTP/1 between two loopback servers: notices/s, pulls/s, HTTP round trips per message',
-  async run(argv, { out, env }) {
-    const at = argv.indexOf('--messages');
-    const messages = at >= 0 ? Number(argv[at + 1]) : 1000;
+  async run({ messages = 500, env, log }) {
     const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-pmtp-'));
     try {
-      const results: RunResult[] = [];
-      for (const mode of ['unbatched', 'batched'] as const) results.push(await runOnce(mode, messages, env.REDIS_URL, path.join(dir, mode)));
-      const rows = results.map((r) => [r.mode, String(r.messages), r.noticesPerS.toFixed(0), r.pullsPerS.toFixed(0), r.noticeTripsPerMsg.toFixed(3), r.allTripsPerMsg.toFixed(3)]);
-      out.write(`${formatTable(['mode', 'messages', 'notices/s', 'pulls/s', 'notice trips/msg', 'all trips/msg (notice+pull+ack)'], rows)}\n`);
-      out.write('targets: notice trips/msg <= 1 unbatched, <= 0.02 batched (SMTP needs >= 5 per message)\n');
+      const rows: Row[] = [];
+      for (const mode of ['unbatched', 'batched'] as const) {
+        const r = await runOnce(mode, messages, env.REDIS_URL, path.join(dir, mode));
+        log(`${mode}: ${r.noticesPerS.toFixed(0)} notices/s, ${r.pullsPerS.toFixed(0)} pulls/s`);
+        const label = mode === 'unbatched' ? pmtpUnbatchedRow : pmtpBatchedRow;
+        rows.push({ label, values: { messages: r.messages, notices: r.noticesPerS, pulls: r.pullsPerS, noticeTrips: r.noticeTripsPerMsg, allTrips: r.allTripsPerMsg } });
+      }
+      return [
+        {
+          id: 'pmtp',
+          rowHeader: 'mode',
+          columns: [
+            { key: 'messages', label: 'messages', digits: 0 },
+            { key: 'notices', label: 'notices/s', digits: 0 },
+            { key: 'pulls', label: 'pulls/s', digits: 0 },
+            { key: 'noticeTrips', label: 'notice trips/msg', digits: 3 },
+            { key: 'allTrips', label: 'all trips/msg (notice+pull+ack)', digits: 3 },
+          ],
+          rows,
+        },
+      ];
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -5,14 +5,15 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../config/load.js';
-import { formatTable, type Benchmark } from './benchmark.js';
+import type { Benchmark, Row } from './benchmark.js';
 import { deleteKeys, startSmtpSink } from './bench-support.js';
 import { outboundPipeline } from './outbound-pipeline.js';
+import { largeMessageRow } from './row-labels.js';
 
 const concurrencies = [1, 10, 50] as const;
 const largeBytes = 50 * 1024 * 1024;
@@ -21,9 +22,7 @@ const rcpt = 'user@sink.bench';
 
 export const benchmark: Benchmark = {
   summary: 'queue -> smtp-sink with DKIM signing (outbound worker), and peak RSS for a 50 MB message',
-  async run(argv, { out, env }) {
-    const at = argv.indexOf('--messages');
-    const messages = at >= 0 ? Number(argv[at + 1]) : 1000;
+  async run({ messages = 500, env, log }) {
     const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-out-'));
     const prefix = `{mbbench-${randomBytes(4).toString('hex')}}`;
     const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -33,18 +32,39 @@ export const benchmark: Benchmark = {
     });
     try {
       const yamlFor = await fixtures(dir, redisUrl, prefix, sink.port);
-      await throughput(yamlFor(10), 200); // warm-up: JIT, key import, pools
-      const rows: string[][] = [];
+      await throughput(yamlFor(10), Math.min(200, messages)); // warm-up: JIT, key import, pools
+      const rows: Row[] = [];
       for (const concurrency of concurrencies) {
         const ms = await throughput(yamlFor(concurrency), messages);
-        rows.push([String(concurrency), String(messages), (ms / 1000).toFixed(2), ((messages * 1000) / ms).toFixed(0)]);
+        rows.push({ label: `worker concurrency ${concurrency}`, values: { messages, seconds: ms / 1000, rate: (messages * 1000) / ms } });
+        log(`concurrency ${concurrency}: ${((messages * 1000) / ms).toFixed(0)} msg/s`);
       }
-      // a shared machine skews the figures: say how busy it was
-      out.write(`\n${formatTable(['concurrency', 'messages', 'seconds', 'msg/s'], rows)}\n(${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`);
       const large = await largeMessage(yamlFor(1));
-      const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
-      out.write(`\n${formatTable(['50 MB message', 'seconds', 'RSS before MB', 'peak RSS MB', 'target MB'], [['DKIM-signed, to smtp-sink', (large.ms / 1000).toFixed(2), mb(large.rssBefore), mb(large.maxRss), '150']])}\n`);
-      if (large.maxRss > 150 * 1024 * 1024) out.write('peak RSS is above the 150 MB target\n');
+      const mb = (n: number): number => n / 1024 / 1024;
+      log(`50 MB message: peak RSS ${mb(large.maxRss).toFixed(1)} MB`);
+      return [
+        {
+          id: 'delivery',
+          rowHeader: '3 kB messages',
+          columns: [
+            { key: 'messages', label: 'messages', digits: 0 },
+            { key: 'seconds', label: 'seconds', digits: 2 },
+            { key: 'rate', label: 'msg/s', digits: 0 },
+          ],
+          rows,
+        },
+        {
+          id: 'large',
+          rowHeader: 'message',
+          columns: [
+            { key: 'seconds', label: 'seconds', digits: 2 },
+            { key: 'rssBefore', label: 'RSS before MB', digits: 1 },
+            { key: 'peakRss', label: 'peak RSS MB', digits: 1 },
+            { key: 'target', label: 'target MB', digits: 0 },
+          ],
+          rows: [{ label: largeMessageRow, values: { seconds: large.ms / 1000, rssBefore: mb(large.rssBefore), peakRss: mb(large.maxRss), target: 150 } }],
+        },
+      ];
     } finally {
       await sink.stop();
       await deleteKeys(redisUrl, prefix);

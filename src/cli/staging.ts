@@ -6,6 +6,7 @@ import { exitCode, parseOptions, UsageError, type Command } from './command.js';
 
 const help = [
   'Usage: mailbridge staging --domains D1,D2 --dir DIR [--legacy L1,L2] [--zone FILE] [--redis URL]',
+  '                          [--retry SECONDS] [--external-legacy]',
   '',
   'For each --domains entry: an mx and a submission listener and a PMTP endpoint on free loopback',
   'ports, keys in DIR/<domain>/keys, mail delivered to DIR/<domain>/Maildir/<user>/new/, and a',
@@ -16,7 +17,13 @@ const help = [
   'When ready, prints one line to stdout:',
   '  {"ready":true,"dir":"...","domains":{"alpha.test":{"mx":"127.0.0.1:P","submission":"127.0.0.1:P",',
   '   "pmtp":"http://127.0.0.1:P","user":"postmaster@alpha.test","password":"..."}},"legacy":{...}}',
-  'Redis: --redis, else REDIS_URL, else 127.0.0.1:6379, else a private redis-server with AOF in DIR/redis.',
+  'Redis: --redis (and only it), else REDIS_URL, else 127.0.0.1:6379, else a private redis-server with',
+  'AOF in DIR/redis.',
+  '',
+  'Fault drills: --retry SECONDS retries deferred mail, and a PMTP peer found down, every SECONDS',
+  'instead of Postfix\'s 300 s doubling schedule and a 300 s pause. --external-legacy plans the legacy',
+  'ports (in the ready line) and routes mail to them but starts no store: the caller runs one there',
+  'and may stop it to play a remote site that is down.',
   '',
   'Example: mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
 ].join('\n');
@@ -40,8 +47,11 @@ export const stagingCommand: Command = {
         dir: { type: 'string' },
         redis: { type: 'string' },
         'log-level': { type: 'string' },
+        retry: { type: 'string' },
+        'external-legacy': { type: 'boolean' },
       }));
       if (!values.dir || list(values.domains).length === 0) throw new UsageError('--domains and --dir are required');
+      if (values.retry !== undefined && !/^[1-9]\d*$/.test(values.retry)) throw new UsageError('--retry takes a whole number of seconds');
     } catch (err) {
       stderr.write(`mailbridge staging: ${err instanceof Error ? err.message : String(err)}\n\n${help}\n`);
       return exitCode.usage;
@@ -50,7 +60,17 @@ export const stagingCommand: Command = {
     console.log = (...args: unknown[]) => console.error(...args);
     let network;
     try {
-      network = await startStaging({ dir: values.dir, domains: list(values.domains), legacy: list(values.legacy), zoneFile: values.zone, redis: values.redis, env, logLevel: values['log-level'] });
+      network = await startStaging({
+        dir: values.dir,
+        domains: list(values.domains),
+        legacy: list(values.legacy),
+        zoneFile: values.zone,
+        redis: values.redis,
+        env,
+        logLevel: values['log-level'],
+        retrySeconds: values.retry === undefined ? undefined : Number(values.retry),
+        externalLegacy: values['external-legacy'] ?? false,
+      });
     } catch (err) {
       stderr.write(`mailbridge staging: ${err instanceof Error ? err.message : String(err)}\n`);
       return exitCode.unavailable;

@@ -4,6 +4,7 @@
 
 import type { SMTPServerDataStream } from 'smtp-server';
 import { MailbridgeError } from '../codes.js';
+import { spoolWriteError } from '../queue/accept.js';
 import { BodyTooLargeError, type SpoolDraft } from '../spool/spool.js';
 import { MessageDataFilter, type DataFilterSettings } from './data-filter.js';
 import { DataRateGuard } from './data-rate-guard.js';
@@ -59,6 +60,6 @@ export async function receiveMessage(stream: SMTPServerDataStream, draft: SpoolD
   }
   if (clientGone) return { ok: false, error: new MailbridgeError('internal_error', 'Client disconnected during DATA'), clientGone };
   if (failure instanceof MailbridgeError) return { ok: false, error: failure, clientGone };
-  if (failure !== undefined) return { ok: false, error: new MailbridgeError('spool_unavailable', undefined, { cause: failure }), clientGone };
+  if (failure !== undefined) return { ok: false, error: spoolWriteError(failure), clientGone };
   return { ok: true, size };
 }

@@ -5,11 +5,19 @@ import { MailbridgeError } from '../codes.js';
 import type { QueueName } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Spool, SpoolDraft, SpoolEntry, SpoolMetaInput } from '../spool/spool.js';
-import { queueNames, type MailQueues } from './queues.js';
+import { expiryJobId, queueNames, type MailQueues } from './queues.js';
+
+/** A failed spool write as the client hears it: a full disk is 452 4.3.1 (RFC 3463), anything else 451 4.3.0. */
+export function spoolWriteError(err: unknown): MailbridgeError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new MailbridgeError(code === 'ENOSPC' || code === 'EDQUOT' ? 'insufficient_storage' : 'spool_unavailable', undefined, { cause: err });
+}
 
 /** Spool meta always names the queue a recovered entry re-enters. */
 export interface AcceptMeta extends SpoolMetaInput {
   readonly queue: QueueName;
+  /** the job working on this entry when its id is not the queue id (e.g. a PMTP pull job) */
+  readonly jobId?: string;
 }
 
 export class MessageAcceptor {
@@ -26,7 +34,7 @@ export class MessageAcceptor {
       entry = await draft.commit(meta);
     } catch (err) {
       await draft.discard().catch(() => undefined);
-      throw new MailbridgeError('spool_unavailable', undefined, { cause: err });
+      throw spoolWriteError(err);
     }
     try {
       await this.queues.add(meta.queue, { queueId: entry.queueId });
@@ -49,7 +57,8 @@ export class MessageAcceptor {
     const entries = await this.spool.recover();
     const requeued: string[] = [];
     for (const entry of entries) {
-      if (await this.hasLiveJob(entry.queueId)) continue;
+      const owner = (entry.meta as { jobId?: unknown }).jobId;
+      if (await this.hasLiveJob([entry.queueId, expiryJobId(entry.queueId), ...(typeof owner === 'string' ? [owner] : [])])) continue;
       const queue = (entry.meta as { queue?: QueueName }).queue;
       if (!queue || !queueNames.includes(queue)) {
         this.log.error({ queueId: entry.queueId, kind: entry.meta.kind }, 'spool entry names no queue; left for an operator');
@@ -62,10 +71,12 @@ export class MessageAcceptor {
     return { entries: entries.length, requeued };
   }
 
-  private async hasLiveJob(queueId: string): Promise<boolean> {
+  private async hasLiveJob(jobIds: readonly string[]): Promise<boolean> {
     for (const name of queueNames) {
-      const job = await this.queues.queue(name).getJob(queueId);
-      if (job && !(await job.isCompleted())) return true;
+      for (const id of jobIds) {
+        const job = await this.queues.queue(name).getJob(id);
+        if (job && !(await job.isCompleted())) return true;
+      }
     }
     return false;
   }

@@ -22,7 +22,6 @@ export interface PmtpHandoffDeps {
   readonly allowlistCorrespondents?: (sender: string, recipients: readonly string[]) => Promise<void>;
   /** lets `mailbridge status <queue id>` find the PMTP message made from it */
   readonly index?: (queueId: string, messageId: string) => Promise<void>;
-  readonly now?: () => number;
 }
 
 type Verdict = Provenance['spf']['result'];
@@ -30,13 +29,12 @@ const verdicts = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none',
 const verdictOf = (value: string | undefined): Verdict => (value && verdicts.has(value) ? (value as Verdict) : 'none');
 
 export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
-  const now = deps.now ?? Date.now;
   return async (entry: SpoolEntry, routes: readonly InboundRoute[]) => {
     const meta = entry.meta as unknown as InboundSmtpMeta;
     const byDomain = new Map<string, string[]>();
     for (const route of routes) byDomain.set(route.domain, [...(byDomain.get(route.domain) ?? []), route.rcpt]);
     for (const [domain, recipients] of byDomain) {
-      await submitOne(deps, entry, meta, domain, recipients, now());
+      await submitOne(deps, entry, meta, domain, recipients);
     }
     if (meta.client.role === 'submission' && meta.client.user) {
       await deps.allowlistCorrespondents?.(meta.envelope.mailFrom, routes.map((r) => r.rcpt));
@@ -44,7 +42,7 @@ export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
   };
 }
 
-async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: InboundSmtpMeta, domain: string, recipients: string[], nowMs: number): Promise<void> {
+async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: InboundSmtpMeta, domain: string, recipients: string[]): Promise<void> {
   const verdict = meta.senderAuth.verdict;
   const provenance: Provenance = {
     spf: { result: verdictOf(verdict?.spf), domain: meta.envelope.mailFrom.split('@')[1] ?? meta.client.helo },
@@ -58,12 +56,13 @@ async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: Inbound
     received_at: Math.floor(Date.parse(meta.createdAt) / 1000),
     gateway: deps.config.pmtp.domain ?? deps.config.hostname,
   };
-  // stable per (message, destination): a retried job re-submits the same id, never a second message
+  // stable per (message, destination), and so is the whole manifest (created = arrival): a job run
+  // again after a crash re-submits the very same message, which the outbox recognises
   const id = `${entry.queueId}-${createHash('sha256').update(domain).digest('base64url').slice(0, 10)}`;
   const partsFile = path.join(deps.spool.tmpDir, `${id}.parts`);
   try {
     const out = createWriteStream(partsFile, { mode: 0o600 });
-    const manifest = await rfc5322ToPmtp((await deps.spool.openBody(entry.queueId)).stream, { id, created: Math.floor(nowMs / 1000), provenance, ownAuthservIds: [deps.config.hostname] }, async (_index, _meta, octets) => {
+    const manifest = await rfc5322ToPmtp((await deps.spool.openBody(entry.queueId)).stream, { id, created: provenance.received_at, provenance, ownAuthservIds: [deps.config.hostname] }, async (_index, _meta, octets) => {
       for await (const chunk of octets) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
     });
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));

@@ -16,6 +16,14 @@ export interface MailJobData {
 
 export type MailJob = Job<MailJobData>;
 
+/**
+ * The delayed job that ends a spooled message's life after its last stage (the PMTP outbox keeps
+ * the copies peers pull this way). While it waits the entry has a live job, so recovery leaves it.
+ */
+export function expiryJobId(queueId: string): string {
+  return `expire-${queueId}`;
+}
+
 export function retryPolicyFor(config: Pick<Config, 'queues'>, name: QueueName): RetryPolicy {
   return config.queues[name].retry ?? config.queues.retry;
 }
@@ -78,6 +86,9 @@ export function createMailWorker(
     // a killed process's active jobs keep their lock until it lapses; then any worker's stalled check moves them back to wait
     lockDuration: stalledMs,
     stalledInterval: stalledMs,
+    // BullMQ fails a job after one stall by default; a job held by a process killed twice is
+    // still mail, and a failed job is never retried or recovered: allow many takeovers
+    maxStalledCount: 100,
     settings: {
       backoffStrategy: (attemptsMade: number) => retryDelayMs(policy, attemptsMade, random()),
     },

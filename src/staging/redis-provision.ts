@@ -1,5 +1,5 @@
-// Finds a Redis for staging: --redis, then REDIS_URL, then 127.0.0.1:6379; if none answers,
-// starts a private redis-server from PATH with AOF in DIR/redis, or says how to install one.
+// Finds a Redis for staging: --redis alone, or REDIS_URL then 127.0.0.1:6379 and, if none answers,
+// a private redis-server from PATH with AOF in DIR/redis (or says how to install one).
 
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -13,10 +13,11 @@ export interface ProvisionedRedis {
   stop(): Promise<void>;
 }
 
-export async function provisionRedis(dir: string, candidates: readonly (string | undefined)[]): Promise<ProvisionedRedis> {
+export async function provisionRedis(dir: string, candidates: readonly (string | undefined)[], mayStartPrivate: boolean): Promise<ProvisionedRedis> {
   for (const url of candidates) {
     if (url && (await answers(url))) return { url, stop: async () => undefined };
   }
+  if (!mayStartPrivate) throw new Error(`${candidates.join(', ')} does not answer`);
   return startPrivateRedis(path.join(dir, 'redis'));
 }
 

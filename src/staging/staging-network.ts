@@ -20,6 +20,10 @@ export interface StagingOptions {
   readonly legacy: readonly string[];
   readonly zoneFile?: string;
   readonly redis?: string;
+  /** the legacy domains' stores run in another process (e.g. a test that stops one); only their ports are planned here */
+  readonly externalLegacy?: boolean;
+  /** seconds between retries of deferred mail (and a PMTP peer's pause), instead of Postfix's 300 s doubling schedule */
+  readonly retrySeconds?: number;
   readonly env: Environment;
   readonly logLevel?: string;
 }
@@ -42,7 +46,8 @@ export async function startStaging(options: StagingOptions): Promise<StagingNetw
   const zonePath = path.join(dir, 'zone.db');
   await writeFile(zonePath, await stagingZone(plan, options.zoneFile));
 
-  const redis: ProvisionedRedis = await provisionRedis(dir, [options.redis, options.env.REDIS_URL, 'redis://127.0.0.1:6379']);
+  // an explicit --redis is the only choice: falling back to another Redis would hide the queued jobs
+  const redis: ProvisionedRedis = await provisionRedis(dir, options.redis ? [options.redis] : [options.env.REDIS_URL, 'redis://127.0.0.1:6379'], !options.redis);
   const stores: LegacyMailstore[] = [];
   const gateways: RunningGateway[] = [];
   const close = async (): Promise<void> => {
@@ -51,11 +56,11 @@ export async function startStaging(options: StagingOptions): Promise<StagingNetw
     await redis.stop();
   };
   try {
-    for (const [domain, { smtp }] of Object.entries(plan.legacy)) {
+    for (const [domain, { smtp }] of Object.entries(options.externalLegacy ? {} : plan.legacy)) {
       stores.push(await startLegacyMailstore({ domain, root: dir, host: stagingHost, port: smtp }));
     }
     for (const domain of Object.keys(plan.native)) {
-      const file = await writeDomainConfig(dir, domain, plan, zonePath, redis.url, options.logLevel ?? 'info');
+      const file = await writeDomainConfig(dir, domain, plan, zonePath, redis.url, options);
       // the staging Redis URL is in the file; the caller's REDIS_URL must not override it
       const config = await loadConfig(file, {});
       gateways.push(await startGateway(config, createLogger(config)));
@@ -108,17 +113,17 @@ function recordLine(r: ReturnType<typeof parseZoneFile>[number]): string {
   return `${r.name}.\t${r.ttl}\tIN\t${r.type}\t${r.value}${r.type === 'CNAME' || r.type === 'PTR' ? '.' : ''}`;
 }
 
-async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan, zonePath: string, redisUrl: string, logLevel: string): Promise<string> {
+async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan, zonePath: string, redisUrl: string, options: StagingOptions): Promise<string> {
   const p = plan.native[domain]!;
   const others = Object.entries(plan.native).filter(([d]) => d !== domain);
   const config = {
     hostname: `mx.${domain}`,
-    log: { level: logLevel, file: path.join(dir, domain, 'mailbridge.log') },
+    log: { level: options.logLevel ?? 'info', file: path.join(dir, domain, 'mailbridge.log') },
     // one Redis may serve several staging folders (and test runs): the folder keeps them apart
     redis: { url: redisUrl, prefix: `{mb-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-${domain}}` },
     spool: { dir: path.join(dir, domain, 'spool') },
     // staging restarts are often a kill -9: take over the dead process's jobs within seconds
-    queues: { stalled_job_timeout_s: 10 },
+    queues: { stalled_job_timeout_s: 10, ...(options.retrySeconds ? { retry: { initial_delay_s: options.retrySeconds, max_delay_s: options.retrySeconds } } : {}) },
     smtp: {
       listeners: [
         { role: 'mx', host: stagingHost, port: p.mx },
@@ -134,6 +139,8 @@ async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan,
       public_url: `http://${stagingHost}:${p.pmtp}`,
       listen: { host: stagingHost, port: p.pmtp, plain_http: true },
       directory: Object.fromEntries(others.map(([d, o]) => [d, { endpoint: `http://${stagingHost}:${o.pmtp}` }])),
+      // a peer found down is paused for this long: with --retry, as long as any other retry
+      ...(options.retrySeconds ? { breaker_pause_s: options.retrySeconds } : {}),
     },
     dkim: { domain, selector: 'staging', key_file: p.dkimKeyFile },
     outbound: { port_map: Object.fromEntries(Object.entries(plan.legacy).map(([d, l]) => [`mx.${d}`, l.smtp])) },

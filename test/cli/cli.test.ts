@@ -1,4 +1,5 @@
-// The CLI as an admin runs it: the built `dist/cli/main.js` in a child process (npm test builds first).
+// The CLI as an admin runs it: the installed entry `dist/cli/entry.cjs` (package.json bin) in a child
+// process (npm test builds first).
 import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { selectDiscoveryRecord } from '../../src/native/dns-discovery.js';
 import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
-const main = path.join(import.meta.dirname, '../../dist/cli/main.js');
+const main = path.join(import.meta.dirname, '../../dist/cli/entry.cjs');
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

@@ -1,7 +1,7 @@
 // Redis Sentinel through `redis.sentinels`: a real primary, replica and sentinel on loopback. The
 // gateway's producer finds the primary through the sentinel, and after the primary is killed and
 // the sentinel promotes the replica, jobs are added to the new primary without a config change.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +35,13 @@ describe('Redis Sentinel', () => {
   beforeAll(async () => {
     const made = await tempDir('sentinel');
     remove = made.remove;
-    primary = await startRedisServer();
-    replica = await startRedisServer(['--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primary.port)]);
+    // each in a folder of its own: a replica writes the primary's snapshot to its working folder
+    const folder = async (name: string): Promise<string> => {
+      await mkdir(path.join(made.dir, name));
+      return path.join(made.dir, name);
+    };
+    primary = await startRedisServer(['--save', '', '--appendonly', 'no', '--dir', await folder('primary')]);
+    replica = await startRedisServer(['--save', '', '--appendonly', 'no', '--dir', await folder('replica'), '--replicaof', '127.0.0.1', String(primary.port)]);
     servers.push(primary, replica);
     const replicaClient = new Redis(replica.url);
     await eventually(async () => ((await replicaClient.info('replication')).includes('master_link_status:up') ? true : undefined), 'the replica to sync');

@@ -1,37 +1,16 @@
 // `mailbridge staging` as an admin scripts it: one JSON ready line on stdout, mail for every
 // domain lands in its Maildir, and a kill -9 + restart keeps the same ports, keys and passwords.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../support/redis.js';
+import { startStagingProcess, type StagingProcess } from '../support/staging-process.js';
 import { tempDir } from '../support/tmp.js';
 import { sendWithSwaks } from '../support/swaks.js';
 
-const main = path.join(import.meta.dirname, '../../dist/cli/main.js');
-
-interface Ready {
-  ready: true;
-  dir: string;
-  domains: Record<string, { mx: string; submission: string; pmtp: string; user: string; password: string }>;
-  legacy: Record<string, { smtp: string }>;
-}
-
-async function startStaging(dir: string): Promise<{ child: ChildProcess; ready: Ready; stdoutLines: string[] }> {
-  const child = spawn(process.execPath, [main, 'staging', '--domains', 'alpha.test,beta.test', '--legacy', 'legacy.test', '--dir', dir, '--redis', redisUrl], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const stdoutLines: string[] = [];
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`staging exited with ${code}`)));
-  });
-  stdoutLines.push(first);
-  lines.on('line', (l) => stdoutLines.push(l));
-  return { child, ready: JSON.parse(first) as Ready, stdoutLines };
+async function startStaging(dir: string): Promise<StagingProcess> {
+  return startStagingProcess(['--domains', 'alpha.test,beta.test', '--legacy', 'legacy.test', '--dir', dir, '--redis', redisUrl]);
 }
 
 async function waitForFile(dir: string, timeoutMs = 15_000): Promise<string[]> {

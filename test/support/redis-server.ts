@@ -25,7 +25,7 @@ export async function startRedisServer(args: readonly string[] = ['--save', '', 
       if (child.exitCode !== null) throw new Error(`redis-server on ${chosen} exited with ${child.exitCode}`);
       const up = await probe.connect().then(() => probe.ping(), () => undefined).catch(() => undefined);
       if (up === 'PONG') break;
-      if (i > 100) throw new Error(`redis-server on ${chosen} does not answer`);
+      if (i > 400) throw new Error(`redis-server on ${chosen} does not answer`);
       probe.disconnect();
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { domainOf } from '../address.js';
 import { contentSize, manifestDigest, parseManifest, type Manifest } from '../message-format.js';
 import { originAligned, signManifest, type MessageSignature } from '../message-signature.js';
+import { expiryJobId } from '../../queue/queues.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import type { OutboxMeta } from './outbox-meta.js';
 
@@ -43,6 +44,15 @@ export class PmtpOutbox {
       const listed = manifest.provenance.rcpt_to.map((r) => domainOf(r));
       if (domains.length !== 1 || listed.some((d) => d !== domains[0])) throw new TypeError('a manifest with provenance must go to exactly its own destination domain');
     }
+    const previousCurrent = await rt.outbox.current(manifest.id);
+    if (previousCurrent && previousCurrent.version > manifest.version) throw new TypeError(`version ${manifest.version} of ${manifest.id} is older than the current ${previousCurrent.version}`);
+    if (previousCurrent?.version === manifest.version) {
+      // the same version again: the hand-off job that submitted it ran a second time (its process
+      // died after the submit). The copy accepted first is the one notices name; replacing it would
+      // strand the peers' pulls, so keep it and only redo the idempotent bookkeeping.
+      await this.record(manifest.id, manifest.version, previousCurrent.queueId, previousCurrent.expires, destinations);
+      return { queueId: previousCurrent.queueId, id: manifest.id, version: manifest.version, digest: previousCurrent.digest };
+    }
     const digest = manifestDigest(manifest);
     const previous = input.signatures ?? [];
     const signatures = previous.some((s) => s.role === 'origin' && s.domain === rt.domain)
@@ -60,7 +70,6 @@ export class PmtpOutbox {
       await draft.discard();
       throw new TypeError(`body is ${draft.bodySize} octets, the manifest says ${contentSize(manifest)}`);
     }
-    const previousCurrent = await rt.outbox.current(manifest.id);
     const expires = previousCurrent?.expires ?? rt.nowS() + rt.config.pmtp.notice_lifetime_s;
     const meta: OutboxMeta = {
       kind: 'pmtp-outbox',
@@ -71,14 +80,21 @@ export class PmtpOutbox {
     };
     const entry = await rt.acceptor.accept(draft, meta);
     await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
-    for (const [domain, recipients] of Object.entries(destinations)) await rt.outbox.setDomain(manifest.id, domain, manifest.version, recipients, false);
-    await rt.status.index(entry.queueId, manifest.id);
-    await rt.status.notified(manifest.id, manifest.version, destinations, rt.nowS());
-    // after the lifetime: undecided recipients expire and the stored copy is dropped
-    const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
-    await rt.queues.add('notice', { queueId: entry.queueId, action: 'expire' }, { jobId: `expire-${entry.queueId}`, delayMs: untilExpiry });
+    await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
     if (previousCurrent && previousCurrent.queueId !== entry.queueId) await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
+  }
+
+  /** Per-destination recipients, status and the expiry job of an accepted version: each step idempotent. */
+  private async record(id: string, version: number, queueId: string, expires: number, destinations: Record<string, string[]>): Promise<void> {
+    const { rt } = this;
+    for (const [domain, recipients] of Object.entries(destinations)) await rt.outbox.setDomain(id, domain, version, recipients, false);
+    await rt.status.index(queueId, id);
+    await rt.status.notified(id, version, destinations, rt.nowS());
+    // after the lifetime: undecided recipients expire and the stored copy is dropped; the job id
+    // makes a second add a no-op, and keeps the entry alive for restart recovery (queue/accept.ts)
+    const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
+    await rt.queues.add('notice', { queueId, action: 'expire' }, { jobId: expiryJobId(queueId), delayMs: untilExpiry });
   }
 
   /** Replaces an unpulled message by a new version (same id, version + 1) and notifies it. */

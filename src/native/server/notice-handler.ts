@@ -47,6 +47,9 @@ export async function handleNotice(rt: PmtpRuntime, origin: string, notice: Noti
     const stored = await rt.inbound.recipient(origin, notice.id, recipient);
     const hasCredentials = (notice.pow?.length ?? 0) + (notice.tokens?.length ?? 0) > 0;
     if (stored && stored.version === notice.version && !(REOPENED.has(stored.state) && hasCredentials && authenticated)) {
+      // a repeated notice (the origin retries when our answer was lost, e.g. we died before
+      // queueing the pull): an accepted recipient still waiting needs its pull; the job id dedupes
+      if (stored.state === 'accepted') pull = true;
       recipients.push({ recipient, ...stored.disposition });
       continue;
     }

@@ -11,6 +11,7 @@ import { isFinal } from '../recipient-state.js';
 import { PmtpRequestError } from '../client/pmtp-request-error.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import type { PmtpRuntime } from '../service/runtime.js';
+import { expiryJobId } from '../../queue/queues.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext } from './notice-outcomes.js';
 import type { NoticeJobData } from './notice-jobs.js';
@@ -34,12 +35,34 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
       return 'expired';
     }
     if (!data.domain) {
+      let current = await rt.outbox.current(facts.id);
+      // the submit that queued us records the copy a moment after accepting it: give it that moment
+      for (let wait = 0; wait < 20 && (!current || current.version < facts.version); wait++) {
+        await new Promise((r) => setTimeout(r, 50));
+        current = await rt.outbox.current(facts.id);
+      }
+      if (!current || current.version < facts.version) {
+        // the outbox names this copy current right after accepting it (or, if its process died in
+        // between, when the hand-off runs again): notices before that would name an unpullable copy
+        if (rt.nowS() >= facts.expires) {
+          await rt.spool.remove(data.queueId);
+          return 'never-recorded';
+        }
+        if (!token) throw new Error(`${facts.id} is not recorded in the outbox yet`);
+        await job.moveToDelayed(rt.nowMs() + 1000, token);
+        throw new DelayedError();
+      }
+      if (current.version === facts.version && current.queueId !== data.queueId) {
+        // a hand-off that ran twice stored this second copy; the recorded one is what peers pull
+        await rt.spool.remove(data.queueId);
+        return 'duplicate-copy';
+      }
       for (const domain of Object.keys(facts.destinations)) {
         await rt.queues.add('notice', { queueId: data.queueId, domain }, { jobId: `notice-${data.queueId}-${domain}` });
       }
       // after a crash recovery this re-creates the expiry job too (same id: a no-op otherwise)
       const untilExpiry = Math.max(0, (facts.expires - rt.nowS()) * 1000) + 60_000;
-      await rt.queues.add('notice', { queueId: data.queueId, action: 'expire' }, { jobId: `expire-${data.queueId}`, delayMs: untilExpiry });
+      await rt.queues.add('notice', { queueId: data.queueId, action: 'expire' }, { jobId: expiryJobId(data.queueId), delayMs: untilExpiry });
       return 'fanned-out';
     }
     const domain = data.domain;

@@ -8,6 +8,7 @@ import { AckBatcher } from '../client/ack-batcher.js';
 import type { TrustClass } from '../first-contact-policy.js';
 import { isFinal, transition, type RecipientEvent } from '../recipient-state.js';
 import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import { pullJobId } from '../server/notice-routes.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import type { InboundRecipient } from '../state/inbound-notices.js';
 import { decideDeferred } from './decide-deferred.js';
@@ -73,15 +74,27 @@ async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sen
     const meta: ReceivedMeta = {
       kind: 'pmtp-received',
       queue: 'pull',
+      // this pull job is the entry's live job: restart recovery must not start a second one
+      jobId: pullJobId(origin, id, version),
       createdAt: new Date(rt.nowMs()).toISOString(),
       envelope: { mailFrom: pulled.head.manifest.from, rcptTo: accepted.map((r) => r.recipient) },
       pmtp: { origin, id, version, digest: head.digest, manifest: pulled.head.manifest, signatures: pulled.head.signatures },
     };
     queueId = (await draft.commit(meta)).queueId;
     await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId } : undefined));
-    for (const r of accepted) await setState(rt, origin, id, r, 'fetch');
   }
-  const entry = await rt.spool.read(queueId);
+  // outside the pull itself: a run that died after recording the copy but before this still owes it
+  for (const r of await rt.inbound.recipients(origin, id)) if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'fetch');
+  const entry = await rt.spool.read(queueId).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!entry) {
+    // gone: another run (one recovered from the spool after a crash) delivered it and removed the copy
+    const open = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && !isFinal(r.state));
+    if (open.length === 0) return 'already-delivered';
+    throw new UnrecoverableError(`spool entry ${queueId} of ${origin}/${id} is gone while ${open.length} recipient(s) wait`);
+  }
   if (!isReceivedMeta(entry.meta)) throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
   const meta = entry.meta;
   const recipients = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version);
