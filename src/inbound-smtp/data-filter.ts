@@ -4,7 +4,7 @@
 
 import { Transform, type TransformCallback } from 'node:stream';
 import { LineLimits, type LineLimitSettings } from './line-limits.js';
-import { NewlineHygiene, type BareNewlinePolicy } from './newline-hygiene.js';
+import { BareNewlineError, NewlineHygiene, type BareNewlinePolicy } from './newline-hygiene.js';
 
 export interface DataFilterSettings extends LineLimitSettings {
   readonly bareNewlines: BareNewlinePolicy;
@@ -26,8 +26,23 @@ export class MessageDataFilter extends Transform {
       this.limits.push(clean);
       callback(null, clean);
     } catch (err) {
-      callback(err as Error);
+      callback(this.earliest(err));
     }
+  }
+
+  /**
+   * The violation first in byte order, whatever the chunking: a bare newline found in a chunk
+   * loses to a line or header limit that the clean bytes before it already broke.
+   */
+  private earliest(err: unknown): Error {
+    if (err instanceof BareNewlineError) {
+      try {
+        this.limits.push(err.cleanPrefix);
+      } catch (limitErr) {
+        return limitErr as Error;
+      }
+    }
+    return err as Error;
   }
 
   override _flush(callback: TransformCallback): void {

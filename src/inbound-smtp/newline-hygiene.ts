@@ -10,6 +10,16 @@ const CR = 0x0d;
 const LF = 0x0a;
 const crlf = Buffer.from('\r\n');
 
+/** `bare_newline`, with the bytes of the chunk that came before the offence (they were clean). */
+export class BareNewlineError extends MailbridgeError {
+  constructor(
+    offset: number,
+    readonly cleanPrefix: Buffer,
+  ) {
+    super('bare_newline', undefined, { cause: new Error(`bare CR or LF at byte ${offset}`) });
+  }
+}
+
 export class NewlineHygiene {
   private afterCr = false;
   private bytesSeen = 0;
@@ -23,7 +33,7 @@ export class NewlineHygiene {
 
   /** Call once after the last chunk. */
   end(): Buffer {
-    if (this.afterCr && this.policy === 'reject') throw this.offence(this.bytesSeen - 1);
+    if (this.afterCr && this.policy === 'reject') throw new BareNewlineError(this.bytesSeen - 1, Buffer.alloc(0));
     return Buffer.alloc(0);
   }
 
@@ -31,8 +41,9 @@ export class NewlineHygiene {
     let afterCr = this.afterCr;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      if (afterCr && b !== LF) throw this.offence(this.bytesSeen + i - 1);
-      if (!afterCr && b === LF) throw this.offence(this.bytesSeen + i);
+      // the offence starts at the CR before `b`, or at `b` itself
+      if (afterCr && b !== LF) throw new BareNewlineError(this.bytesSeen + i - 1, chunk.subarray(0, Math.max(0, i - 1)));
+      if (!afterCr && b === LF) throw new BareNewlineError(this.bytesSeen + i, chunk.subarray(0, i));
       afterCr = b === CR;
     }
     this.afterCr = afterCr;
@@ -60,9 +71,5 @@ export class NewlineHygiene {
     this.afterCr = afterCr;
     this.bytesSeen += chunk.length;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  }
-
-  private offence(offset: number): MailbridgeError {
-    return new MailbridgeError('bare_newline', undefined, { cause: new Error(`bare CR or LF at byte ${offset}`) });
   }
 }

@@ -154,7 +154,7 @@ class BlockCoverage {
  * The longest time `run` kept the event loop from turning: a 2 ms heartbeat notes each gap, and a
  * synchronous run is one gap from start to end. Awaited I/O and yields between chunks do not count.
  */
-async function longestStall(run: () => Promise<void> | void): Promise<number> {
+export async function longestStall(run: () => Promise<void> | void): Promise<number> {
   let last = performance.now();
   let worst = 0;
   const beat = setInterval(() => {

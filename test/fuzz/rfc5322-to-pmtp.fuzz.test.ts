@@ -3,28 +3,12 @@
 // event-loop stall over STALL_MS (default 250, generous for CI) and the max is printed.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { longestStall } from './coverage-fuzzer.js';
 import { corpus, RUNS } from './fuzz-support.js';
 import { convertRfc5322 as convert } from './oracles.js';
 
 const STALL_MS = Number(process.env.STALL_MS ?? 250);
 
-
-/** Runs `body` while a 5 ms heartbeat measures the longest event-loop stall. */
-async function stallOf(body: () => Promise<void>): Promise<number> {
-  let last = performance.now();
-  let worst = 0;
-  const beat = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 5);
-  try {
-    await body();
-  } finally {
-    clearInterval(beat);
-  }
-  return Math.max(worst, performance.now() - last);
-}
 
 const token = fc.stringMatching(/^[a-z0-9]{1,8}$/);
 const headerLine = fc.oneof(
@@ -54,7 +38,7 @@ describe('fuzz: rfc5322ToPmtp', () => {
 
   it(`structured and random messages: settle, chunking-independent, no stall over ${STALL_MS} ms`, async () => {
     let slowest = 0;
-    const stall = await stallOf(() =>
+    const stall = await longestStall(() =>
       fc.assert(
         fc.asyncProperty(fc.oneof(message, fc.uint8Array({ maxLength: 500 }).map((a) => Buffer.from(a))), sizes, async (bytes, cut) => {
           const started = performance.now();

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log.js';
 import { ConfigReloader, type ReloadOutcome } from '../../src/observability/reload.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
+import { hangUp } from '../support/sighup.js';
 import { tempDir } from '../support/tmp.js';
 
 describe('SIGHUP reloads policy', () => {
@@ -37,12 +38,6 @@ describe('SIGHUP reloads policy', () => {
         domains: { native, recipients: { 'reload.test': users }, first_contact: firstContact },
       }),
     );
-  const hangUp = async (): Promise<ReloadOutcome> => {
-    const count = outcomes.length;
-    process.kill(process.pid, 'SIGHUP');
-    while (outcomes.length === count) await new Promise((r) => setTimeout(r, 10));
-    return outcomes[count]!;
-  };
 
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('policy-reload'));
@@ -71,7 +66,7 @@ describe('SIGHUP reloads policy', () => {
     expect(await session.command('RCPT TO:<bob@reload.test>')).toMatch(/^550 5\.1\.1/);
 
     await writeConfig(['bob'], { default: 'deny', allow: ['friend.example'] });
-    const outcome = await hangUp();
+    const outcome = await hangUp(outcomes);
     expect(outcome).toMatchObject({ ok: true, failed: [], needsRestart: [] });
     expect(outcome.applied).toContain('policy');
 
@@ -86,7 +81,7 @@ describe('SIGHUP reloads policy', () => {
     await session.command('EHLO client.example');
     await session.command('MAIL FROM:<>');
     await writeConfig(['carol'], { default: 'deny', allow: ['friend.example'] }, ['reload.test', 'other.test']);
-    const outcome = await hangUp();
+    const outcome = await hangUp(outcomes);
     expect(outcome.needsRestart).toEqual(['domains.native.1']);
     expect(await session.command('RCPT TO:<carol@reload.test>')).toMatch(/^250/);
     expect(await session.command('RCPT TO:<bob@reload.test>')).toMatch(/^550 5\.1\.1/);

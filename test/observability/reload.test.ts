@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { logLevelReloadable, smtpListenerTls, smtpServerInstaller } from '../../src/observability/live-settings.js';
 import { ConfigReloader, type ReloadOutcome } from '../../src/observability/reload.js';
+import { hangUp } from '../support/sighup.js';
 import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
@@ -72,13 +73,6 @@ describe('SIGHUP reload', () => {
     await copyFile(path.join(dir, `${name}.key`), path.join(dir, 'key.pem'));
     await copyFile(path.join(dir, `${name}.crt`), path.join(dir, 'cert.pem'));
   };
-  /** sends a real SIGHUP to this process and waits for the reload it starts */
-  const hangUp = async (): Promise<ReloadOutcome> => {
-    const count = outcomes.length;
-    process.kill(process.pid, 'SIGHUP');
-    while (outcomes.length === count) await new Promise((r) => setTimeout(r, 10));
-    return outcomes[count]!;
-  };
 
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('reload'));
@@ -105,7 +99,7 @@ describe('SIGHUP reload', () => {
     const before = await startTls(port);
     expect(before.cn).toBe('first.mx.test');
     await useCert('second');
-    const outcome = await hangUp();
+    const outcome = await hangUp(outcomes);
     expect(outcome).toMatchObject({ ok: true, applied: ['smtp listener 0 tls', 'log level'], failed: [], needsRestart: [] });
     const after = await startTls(port);
     expect(after.cn).toBe('second.mx.test');
@@ -118,7 +112,7 @@ describe('SIGHUP reload', () => {
   it('keeps everything when the file is invalid, and logs each problem with its key and line', async () => {
     await writeFile(file(), `spool:\n  dir: ${dir}\nsmtp:\n  listeners:\n    - role: mx\n      port: seventy\n`);
     await useCert('first');
-    const outcome = await hangUp();
+    const outcome = await hangUp(outcomes);
     expect(outcome.ok).toBe(false);
     expect(outcome.problems).toEqual([expect.objectContaining({ key: 'smtp.listeners.0.port', line: 6 })]);
     expect(logged).toContainEqual(expect.objectContaining({ level: 50, key: 'smtp.listeners.0.port', line: 6 }));

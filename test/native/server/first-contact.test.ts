@@ -6,6 +6,16 @@ import { batchResponseSchema } from '../../../src/native/notice.js';
 import { solveChallenge } from '../../../src/native/proof-of-work.js';
 import { startPair, textMessage, until, type PmtpNode } from './harness.js';
 
+/** Submits a message at `a` and waits until its one recipient is delivered or rejected. */
+async function sendAndSettle(a: PmtpNode, from: string, to: string, tokens?: string[]): Promise<{ state: string; code?: string }> {
+  const msg = textMessage(from, to, 'hello\r\n');
+  const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [to], ...(tokens ? { tokens } : {}) });
+  return until(async () => {
+    const s = (await a.service.runtime.status.get(sent.id))[0];
+    return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
+  });
+}
+
 describe('first contact: challenges', () => {
   let a: PmtpNode;
   let b: PmtpNode;
@@ -53,14 +63,8 @@ describe('first contact: sender tokens', () => {
   });
   afterAll(async () => close());
 
-  async function sendWith(token: string): Promise<{ state: string; code?: string }> {
-    const msg = textMessage('orders@a.example', 'bob@b.example', 'your order\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'], tokens: [token] });
-    return until(async () => {
-      const s = (await a.service.runtime.status.get(sent.id))[0];
-      return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
-    });
-  }
+  const sendWith = (token: string) => sendAndSettle(a, 'orders@a.example', 'bob@b.example', [token]);
+
 
   it('honours a token up to its use count, then refuses it', async () => {
     const rt = b.service.runtime;
@@ -89,14 +93,8 @@ describe('first contact: live policy (what SIGHUP installs)', () => {
   });
   afterAll(async () => close());
 
-  async function send(to: string): Promise<{ state: string; code?: string }> {
-    const msg = textMessage('news@a.example', to, 'hello\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [to] });
-    return until(async () => {
-      const s = (await a.service.runtime.status.get(sent.id))[0];
-      return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
-    });
-  }
+  const send = (to: string) => sendAndSettle(a, 'news@a.example', to);
+
 
   it('a new first-contact rule and a new recipient list apply to the next notice', async () => {
     const policy = b.service.runtime.policy;
