@@ -2,11 +2,10 @@
 // on top, one Maildir file per recipient. Used by the inbound router and the PMTP pull stage.
 // Each (message, mailbox) has a stable file name and a ledger entry, so a retried job adds no copy.
 
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
-import { deliverToMaildir, findInMaildir } from './maildir.js';
+import { deliverToMaildir, findInMaildir, stableMaildirName } from './maildir.js';
 
 export interface LocalRecipientResult {
   readonly recipient: string;
@@ -59,7 +58,7 @@ export class LocalMailboxes {
   }
 
   private async deliverOnce(root: string, box: { domain: string; user: string }, messageId: string, body: () => Promise<AsyncIterable<Buffer>>): Promise<{ file?: string; duplicate?: boolean }> {
-    const name = `${createHash('sha256').update(`${messageId}\n${box.domain}/${box.user.toLowerCase()}`).digest('hex').slice(0, 32)}.mailbridge`;
+    const name = stableMaildirName(messageId, box.domain, box.user);
     const ledger = this.options.ledger;
     const state = ledger ? await ledger.begin(name) : 'new';
     if (state === 'done') return { duplicate: true };

@@ -2,7 +2,7 @@
 // written the Maildir way (tmp/, fsync, rename into new/), so a mail client never sees half a message.
 // A caller-given stable name is placed with link(), which refuses a name already there: no second copy.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +24,14 @@ export function mailboxDir(root: string, domain: string, user: string): string {
   }
   if (!/^[a-z0-9.-]+$/.test(domain)) throw new Error(`not a domain: ${JSON.stringify(domain)}`);
   return path.join(root, domain, 'Maildir', local);
+}
+
+/**
+ * The file name one message gets in one mailbox, the same on every attempt: `key` names the message
+ * for good (a queue id, a PMTP id, a Message-ID), so a second copy's link() meets the first.
+ */
+export function stableMaildirName(key: string, domain: string, user: string): string {
+  return `${createHash('sha256').update(`${key}\n${domain}/${user.toLowerCase()}`).digest('hex').slice(0, 32)}.mailbridge`;
 }
 
 /** Unique per delivery, in the conventional `time.M<micros>P<pid>R<random>.host` form. */

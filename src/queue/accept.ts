@@ -57,9 +57,8 @@ export class MessageAcceptor {
     const entries = await this.spool.recover();
     const requeued: string[] = [];
     for (const entry of entries) {
-      const owner = (entry.meta as { jobId?: unknown }).jobId;
-      if (await this.hasLiveJob([entry.queueId, expiryJobId(entry.queueId), ...(typeof owner === 'string' ? [owner] : [])])) continue;
       const queue = (entry.meta as { queue?: QueueName }).queue;
+      if (await this.hasLiveJob(entry, queue)) continue;
       if (!queue || !queueNames.includes(queue)) {
         this.log.error({ queueId: entry.queueId, kind: entry.meta.kind }, 'spool entry names no queue; left for an operator');
         continue;
@@ -71,9 +70,15 @@ export class MessageAcceptor {
     return { entries: entries.length, requeued };
   }
 
-  private async hasLiveJob(jobIds: readonly string[]): Promise<boolean> {
+  /**
+   * A job named after the queue id may sit in any stage's queue; an entry's own queue may also
+   * hold its expiry job or the job its meta names (a PMTP pull), so only that queue is asked for them.
+   */
+  private async hasLiveJob(entry: SpoolEntry, queue: QueueName | undefined): Promise<boolean> {
+    const owner = (entry.meta as { jobId?: unknown }).jobId;
+    const ownQueueIds = [expiryJobId(entry.queueId), ...(typeof owner === 'string' ? [owner] : [])];
     for (const name of queueNames) {
-      for (const id of jobIds) {
+      for (const id of name === queue ? [entry.queueId, ...ownQueueIds] : [entry.queueId]) {
         const job = await this.queues.queue(name).getJob(id);
         if (job && !(await job.isCompleted())) return true;
       }

@@ -2,10 +2,9 @@
 // in DIR/<domain>/Maildir/<user>/new/. It stands in for the rest of the internet on loopback.
 // Like a careful receiving site it keeps one copy per Message-ID and mailbox: SMTP relaying is at-least-once.
 
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { deliverToMaildir, findInMaildir } from '../mailbox/maildir.js';
+import { deliverToMaildir, findInMaildir, stableMaildirName } from '../mailbox/maildir.js';
 
 export interface LegacyMailstore {
   readonly port: number;
@@ -19,7 +18,7 @@ export async function startLegacyMailstore(options: { domain: string; root: stri
   const hostname = options.hostname ?? `mx.${options.domain}`;
   const store = async (user: string, message: Buffer): Promise<void> => {
     const box = { domain: options.domain, user };
-    const name = stableName(message, user);
+    const name = stableName(message, options.domain, user);
     // a mail client may have moved the first copy to cur/ already
     const earlier = name ? await findInMaildir(options.root, box, name) : undefined;
     const delivery = earlier ? { duplicate: true } : await deliverToMaildir(options.root, box, Readable.from([message]), { hostname, now: Date.now(), name });
@@ -70,10 +69,10 @@ export async function startLegacyMailstore(options: { domain: string; root: stri
  * The Maildir name for a message with a Message-ID: the same for every copy, so the second copy's
  * link() finds the first. Without a Message-ID every copy is kept.
  */
-function stableName(message: Buffer, user: string): string | undefined {
+function stableName(message: Buffer, domain: string, user: string): string | undefined {
   const end = message.indexOf('\r\n\r\n');
   const header = message.subarray(0, end < 0 ? message.length : end).toString('latin1').replace(/\r\n[ \t]+/g, ' ');
   const messageId = /^Message-ID:[ \t]*(\S+)/im.exec(header)?.[1];
   if (!messageId) return undefined;
-  return `${createHash('sha256').update(`${messageId}\n${user.toLowerCase()}`).digest('hex').slice(0, 32)}.legacy`;
+  return stableMaildirName(messageId, domain, user);
 }

@@ -65,7 +65,6 @@ describe('first contact: sender tokens', () => {
 
   const sendWith = (token: string) => sendAndSettle(a, 'orders@a.example', 'bob@b.example', [token]);
 
-
   it('honours a token up to its use count, then refuses it', async () => {
     const rt = b.service.runtime;
     const issued = await rt.tokens.issue({ issuer: 'b.example', recipient: 'bob@b.example', scope: { domain: 'a.example' }, expires: rt.nowS() + 3600, max_uses: 2 }, rt.keys.current.privateKey, rt.nowS());
@@ -94,7 +93,6 @@ describe('first contact: live policy (what SIGHUP installs)', () => {
   afterAll(async () => close());
 
   const send = (to: string) => sendAndSettle(a, 'news@a.example', to);
-
 
   it('a new first-contact rule and a new recipient list apply to the next notice', async () => {
     const policy = b.service.runtime.policy;
