@@ -8,12 +8,12 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dkimSign } from 'mailauth';
 import { stringify } from 'yaml';
-import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { buildResolver } from '../gateway.js';
-import { startSmtpListeners } from '../inbound-smtp/listeners.js';
-import { createLogger } from '../log.js';
-import { openAcceptStack } from '../queue/accept-stack.js';
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { buildResolver } from '../src/gateway.js';
+import { startSmtpListeners } from '../src/inbound-smtp/listeners.js';
+import { createLogger } from '../src/log.js';
+import { openAcceptStack } from '../src/queue/accept-stack.js';
 
 export const sender = 'bounce@bench.test';
 export const recipient = 'user@native.test';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../staging/staging-plan.js';
+import { freePort } from '../src/staging/staging-plan.js';
 
 export { freePort };
 

@@ -1,4 +1,4 @@
-// What a benchmark is to the runner (src/bench/main.ts): it returns tables of named numbers, one
+// What a benchmark is to the runner (bench/runner.ts): it returns tables of named numbers, one
 // set per run; the runner takes each cell's median over the runs and prints and reports those.
 
 export interface BenchOptions {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { stringify } from 'yaml';
-import { generateDomainKey } from '../native/domain-keys.js';
+import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
 import { smtpSource } from './accept-side.js';
 import { deleteKeys, freePort, startSmtpSink } from './bench-support.js';
 import { percentile, type Benchmark, type Row } from './benchmark.js';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../cli/entry.cjs', import.meta.url));
+const cli = fileURLToPath(new URL('../../dist/cli/entry.cjs', import.meta.url));
 const tripReport = fileURLToPath(new URL('./round-trip-report.js', import.meta.url));
 
 export interface GatewayChild {

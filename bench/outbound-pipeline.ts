@@ -3,15 +3,15 @@
 // queue is filled first, then the worker alone is timed.
 
 import { Readable } from 'node:stream';
-import type { Config } from '../config/schema.js';
-import { buildResolver } from '../gateway.js';
-import { createLogger } from '../log.js';
-import { createOutboundAgent } from '../outbound-smtp/outbound-agent.js';
-import { MessageAcceptor } from '../queue/accept.js';
-import { DeliveryStatusStore } from '../queue/delivery-status.js';
-import { createMailWorker, MailQueues } from '../queue/queues.js';
-import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
-import { Spool } from '../spool/spool.js';
+import type { Config } from '../src/config/schema.js';
+import { buildResolver } from '../src/gateway.js';
+import { createLogger } from '../src/log.js';
+import { createOutboundAgent } from '../src/outbound-smtp/outbound-agent.js';
+import { MessageAcceptor } from '../src/queue/accept.js';
+import { DeliveryStatusStore } from '../src/queue/delivery-status.js';
+import { createMailWorker, MailQueues } from '../src/queue/queues.js';
+import { createRedisConnection, waitReady } from '../src/queue/redis-connection.js';
+import { Spool } from '../src/spool/spool.js';
 
 export interface OutboundPipeline {
   readonly status: DeliveryStatusStore;

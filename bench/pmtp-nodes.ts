@@ -3,13 +3,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { parseConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { createLogger } from '../log.js';
-import { openAcceptStack } from '../queue/accept-stack.js';
-import { generateDomainKey } from '../native/domain-keys.js';
-import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../native/service/start.js';
-import type { LocalDelivery } from '../native/workers/local-delivery.js';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { createLogger } from '../src/log.js';
+import { openAcceptStack } from '../src/queue/accept-stack.js';
+import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
+import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../src/native/service/pmtp-service.js';
+import type { LocalDelivery } from '../src/mail/pulled-delivery.js';
 import { deleteKeys } from './bench-support.js';
 
 export interface BenchNode {

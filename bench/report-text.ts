@@ -43,7 +43,7 @@ the target could not be shown here even by a server that did nothing: smtp-sourc
 server share the same ${f.machine.cpuCount} cores.`);
   }
   lines.push(`A CPU profile of the accept side alone (\`node --cpu-prof\` on \`startAcceptingSide\` from
-src/bench/accept-side.ts, 50 sessions with \`-d\`, 2026-11-30: 198 msg/s at 88 % of a core) splits the busy
+bench/accept-side.ts, 50 sessions with \`-d\`, 2026-11-30: 198 msg/s at 88 % of a core) splits the busy
 time roughly into SPF, DKIM and DMARC in mailauth 22 % (of which re-importing the DKIM public key for
 every message 4 %), smtp-server's protocol handling 15 %, the spool 15 %, the BullMQ job add with ioredis
 about 10 %, garbage collection 7 %. No single hot spot: the way to 2× on this hardware is more than one

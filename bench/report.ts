@@ -75,7 +75,7 @@ export function renderReport(stored: StoredResults, intro: string, sections: rea
   const out: string[] = [
     '# Benchmarks',
     '',
-    '<!-- Written by `npm run bench` (src/bench/report.ts); the prose is in src/bench/report-text.ts. -->',
+    '<!-- Written by `npm run bench` (bench/report.ts); the prose is in bench/report-text.ts. -->',
     '',
     intro,
     '',

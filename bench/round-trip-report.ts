@@ -1,7 +1,7 @@
 // Preloaded (`node --import`) into a gateway child of the end-to-end benchmark: answers the
 // parent's 'round-trips' message with the PMTP client's HTTP request count in this process.
 
-import { roundTrips } from '../native/client/pmtp-client.js';
+import { roundTrips } from '../src/native/client/pmtp-client.js';
 
 process.on('message', (message) => {
   if (message === 'round-trips') process.send?.({ roundTrips: roundTrips.count });

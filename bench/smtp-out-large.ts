@@ -3,7 +3,7 @@
 // of its own, so the figure is the sending of that message alone: no spooling, no earlier runs.
 // argv: <config YAML> <queue id> <recipient>
 
-import { parseConfig } from '../config/load.js';
+import { parseConfig } from '../src/config/load.js';
 import { outboundPipeline } from './outbound-pipeline.js';
 
 const [yamlText = '', queueId = '', rcpt = ''] = process.argv.slice(2);

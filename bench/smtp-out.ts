@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { parseConfig } from '../config/load.js';
+import { parseConfig } from '../src/config/load.js';
 import type { Benchmark, Row } from './benchmark.js';
 import { deleteKeys, startSmtpSink } from './bench-support.js';
 import { outboundPipeline } from './outbound-pipeline.js';

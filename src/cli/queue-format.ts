@@ -2,7 +2,7 @@
 // recipients with their last reply in parentheses) and `--json` one object per line like `postqueue -j`.
 // Times are UTC; pure functions of what src/queue/queue-inspection.ts gathered.
 
-import type { JobView, MessageDetail, QueuedMessage } from '../queue/queue-inspection.js';
+import type { JobView, MessageDetail, QueuedMessage } from '../admin/queue-inspection.js';
 
 const idWidth = 19; // 18-character queue id and its state mark
 const indent = ' '.repeat(idWidth + 1 + 8 + 1 + 20 + 1);

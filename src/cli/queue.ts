@@ -3,8 +3,8 @@
 // connection and reads the spool; the gathering and the actions live in src/queue/, this file formats.
 
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
-import { QueueAdmin } from '../queue/queue-admin.js';
-import { QueueInspector } from '../queue/queue-inspection.js';
+import { QueueAdmin } from '../admin/queue-admin.js';
+import { QueueInspector } from '../admin/queue-inspection.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';

@@ -2,7 +2,7 @@
 // PMTP alike (notified … delivered | rejected | expired | retracted | given-up), from Redis.
 // Exit 0 when found, 65 when nothing is known of that id, 64 on wrong usage.
 import { connectRedis } from '../queue/redis-connection.js';
-import { lookupMessageStatus, type MessageStatusRow } from '../queue/message-status.js';
+import { lookupMessageStatus, type MessageStatusRow } from '../admin/message-status.js';
 import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
 
 const help = [

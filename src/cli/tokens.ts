@@ -3,7 +3,7 @@
 // revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
 import { connectRedis } from '../queue/redis-connection.js';
 import type { Config } from '../config/schema.js';
-import { isAddress, isDomain } from '../native/address.js';
+import { isAddress, isDomain } from '../native/protocol/address.js';
 import { loadKeyRing } from '../native/keys/local-keys.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
 import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
-import { hashPassword, verifyPassword } from './password-hash.js';
+import { hashPassword, verifyPassword } from '../config/password-hash.js';
 import { replyError, type SmtpReplyError } from './reply-error.js';
 
 export interface Account {

@@ -6,8 +6,8 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Spool } from '../spool/spool.js';
-import { checkRecipient, checkSender } from './address-syntax.js';
-import type { InboundRoute } from './inbound-meta.js';
+import { checkRecipient, checkSender } from '../mail/address-syntax.js';
+import type { InboundRoute } from '../mail/spool-records.js';
 import { speaksPmtp } from './pmtp-discovery.js';
 import { decideRecipient, remoteRoute, type ListenerRole, type RoutingTable } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';

@@ -5,7 +5,7 @@
 import type { StatusCode } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { LivePolicy } from '../policy/live-policy.js';
-import { asciiDomain, type MailAddress } from './address-syntax.js';
+import { asciiDomain, type MailAddress } from '../mail/address-syntax.js';
 
 export type ListenerRole = ListenerConfig['role'];
 export type RouteKind = 'native' | 'postfix' | 'pmtp' | 'internet';

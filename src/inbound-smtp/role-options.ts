@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { SMTPServerOptions } from 'smtp-server';
 import { smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
-import type { SenderAuthMode } from './inbound-meta.js';
+import type { SenderAuthMode } from '../mail/spool-records.js';
 
 export type ListenerHandlers = Pick<SMTPServerOptions, 'onConnect' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>;
 

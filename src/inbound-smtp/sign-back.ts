@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { loadDkimSigner, type DkimSigner } from '../outbound-smtp/dkim-sign.js';
+import { loadDkimSigner, type DkimSigner } from '../mail/dkim-signer.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
 
 /** The local part of the signing address; its domain is config.hostname. */

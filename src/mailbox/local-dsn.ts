@@ -3,8 +3,8 @@
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { DsnSink } from '../outbound-smtp/dsn-sink.js';
-import type { LocalMailboxes } from './local-delivery.js';
+import type { DsnSink } from '../queue/dsn-sink.js';
+import type { LocalMailboxes } from './local-mailboxes.js';
 
 export function dsnToLocalMailbox(mailboxes: LocalMailboxes, elsewhere: DsnSink): DsnSink {
   return async (to, message) => {

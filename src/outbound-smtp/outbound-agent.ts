@@ -11,8 +11,8 @@ import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { MailJobData } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
-import { loadDkimSigner } from './dkim-sign.js';
-import type { DsnSink } from './dsn-sink.js';
+import { loadDkimSigner } from '../mail/dkim-signer.js';
+import type { DsnSink } from '../queue/dsn-sink.js';
 import { MtaStsPolicies } from './mta-sts.js';
 import { createOutboundProcessor } from './outbound-worker.js';
 

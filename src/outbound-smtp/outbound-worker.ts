@@ -6,7 +6,7 @@
 import { UnrecoverableError, type Processor } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
-import { traceFields, type InboundSmtpMeta } from '../inbound-smtp/inbound-meta.js';
+import { traceFields, type InboundSmtpMeta } from '../mail/spool-records.js';
 import { forMessage, type Logger } from '../log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
@@ -14,16 +14,16 @@ import { retryPolicyFor, type MailJob, type MailJobData } from '../queue/queues.
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
-import type { DkimSigner } from './dkim-sign.js';
+import type { DkimSigner } from '../mail/dkim-signer.js';
 import { planDeliveries, type PlannedDelivery } from './delivery-plan.js';
 import type { RecipientResult, SmtpDelivery } from './deliver.js';
-import { composeDsn, dsnRecipient } from './dsn.js';
-import type { DsnSink } from './dsn-sink.js';
+import { composeDsn, dsnRecipient } from '../mail/dsn.js';
+import type { DsnSink } from '../queue/dsn-sink.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
 import { enhancedStatus } from './reply-class.js';
 import { readHeaderSection } from '../translate/header-section.js';
-import { receivedHeader } from '../translate/trace-fields.js';
+import { receivedHeader } from '../mail/trace-fields.js';
 
 export interface OutboundWorkerDeps {
   readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;

@@ -3,7 +3,7 @@
 // consult it per decision, so a reload takes effect at the next RCPT or notice, on open sessions too.
 
 import type { Config } from '../config/schema.js';
-import { asciiDomain } from '../inbound-smtp/address-syntax.js';
+import { asciiDomain } from '../mail/address-syntax.js';
 
 export type PolicySettings = Pick<Config['domains'], 'recipients' | 'first_contact'>;
 export type FirstContactSettings = Config['domains']['first_contact'];

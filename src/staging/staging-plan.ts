@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { generateKeys } from '../cli/keys.js';
-import { hashPassword } from '../inbound-smtp/password-hash.js';
+import { generateKeys } from '../admin/key-generation.js';
+import { hashPassword } from '../config/password-hash.js';
 
 export interface NativeDomainPlan {
   readonly mx: number;

@@ -6,8 +6,8 @@ import { isAscii } from 'node:buffer';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import addressparser from 'nodemailer/lib/addressparser';
-import type { Header } from '../native/message-format.js';
-import { TranslateError } from './errors.js';
+import type { Header } from '../native/protocol/message-format.js';
+import { TranslateError } from './translate-error.js';
 import { ADDRESS_FIELDS, VERBATIM_FIELDS } from './header-mapping.js';
 
 /** Fields MimeNode knows how to parse and re-encode as address lists. */

@@ -3,8 +3,8 @@
 // parts replace the structure they describe (the original part still has every byte).
 import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
-import { isAddress } from '../native/address.js';
-import type { Header } from '../native/message-format.js';
+import { isAddress } from '../native/protocol/address.js';
+import type { Header } from '../native/protocol/message-format.js';
 import { decodeStructured, decodeWords } from './encoded-words.js';
 import type { RawField } from './header-section.js';
 

@@ -3,7 +3,7 @@
 // original part keeps every octet while the manifest gets readable fields.
 import type { Readable } from 'node:stream';
 import { headerText } from './encoded-words.js';
-import { TranslateError } from './errors.js';
+import { TranslateError } from './translate-error.js';
 
 /** Same bound as mailparser's maxHeadSize: a larger section is refused, not truncated. */
 export const MAX_HEADER_SECTION = 1 << 20;

@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailComposerAlternative, MailComposerAttachment } from 'nodemailer/lib/mail-composer';
-import { manifestDigest, mediaTypeOf, type Manifest, type Part } from '../native/message-format.js';
+import { manifestDigest, mediaTypeOf, type Manifest, type Part } from '../native/protocol/message-format.js';
 import { crlfLines, verified } from './octets.js';
 
 /** Opens part `index`'s octets; called lazily, when the composer reaches the part. */

@@ -2,8 +2,8 @@
 // pass, never after buffering them, and a reader checks a part against its manifest entry while it
 // streams, failing as soon as the bytes overrun the declared length.
 import { createHash } from 'node:crypto';
-import type { Part } from '../native/message-format.js';
-import { TranslateError, type TranslateErrorCode } from './errors.js';
+import type { Part } from '../native/protocol/message-format.js';
+import { TranslateError, type TranslateErrorCode } from './translate-error.js';
 
 export class OctetDigest {
   length = 0;

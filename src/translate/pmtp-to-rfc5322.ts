@@ -1,9 +1,9 @@
 // pmtp-to-rfc5322: a PMTP message → RFC 5322 bytes for the next SMTP hop, streamed. If the message
 // carries its original SMTP bytes they go out unchanged (so the sender's DKIM signature still verifies)
 // under the caller's trace fields; otherwise MIME is composed from the parts for the hop's abilities.
-import { domainOf } from '../native/address.js';
-import type { Header, Manifest } from '../native/message-format.js';
-import { rfc5322Date } from './trace-fields.js';
+import { domainOf } from '../native/protocol/address.js';
+import type { Header, Manifest } from '../native/protocol/message-format.js';
+import { rfc5322Date } from '../mail/trace-fields.js';
 import { encodeHeaders } from './header-encoding.js';
 import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';

@@ -4,8 +4,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailParser, type AttachmentStream, type MessageText, type StructuredHeader } from 'mailparser';
-import { MAX_PARTS, parseManifest, type Manifest, type Part, type Provenance } from '../native/message-format.js';
-import { TranslateError } from './errors.js';
+import { MAX_PARTS, parseManifest, type Manifest, type Part, type Provenance } from '../native/protocol/message-format.js';
+import { TranslateError } from './translate-error.js';
 import { fromAddress, manifestHeaders } from './header-mapping.js';
 import { HeaderSectionCollector, parseHeaderSection } from './header-section.js';
 import { asBuffer, OctetDigest } from './octets.js';

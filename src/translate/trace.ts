@@ -2,8 +2,8 @@
 // `traceBlock` checks the caller's fields (built with trace-fields.ts: Received, and
 // Authentication-Results with pmtp=...) before they are prepended; `provenanceResults` renders the
 // SMTP verdicts a gateway recorded in a manifest's provenance, under that gateway's authserv-id.
-import type { Provenance } from '../native/message-format.js';
-import { TranslateError } from './errors.js';
+import type { Provenance } from '../native/protocol/message-format.js';
+import { TranslateError } from './translate-error.js';
 
 /** One header field: a name, a colon, folded lines each ending CRLF, no empty line. */
 const FIELD = /^[!-9;-~]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*$/;

@@ -2,7 +2,7 @@
 // safe for the next SMTP hop: no bare CR or LF, no line holding only "." (which ends DATA on a hop
 // that skips dot-stuffing), UTF-8 in headers only with SMTPUTF8, 8-bit body octets only with 8BITMIME.
 import { isAscii } from 'node:buffer';
-import { TranslateError } from './errors.js';
+import { TranslateError } from './translate-error.js';
 
 const CR = 0x0d;
 const LF = 0x0a;

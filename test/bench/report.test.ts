@@ -1,9 +1,9 @@
 // The pure parts of the benchmark report: medians over runs, percentiles, target verdicts, and
 // the Markdown the runner writes (machine, tables, verdicts, text that reads the figures).
 import { describe, expect, it } from 'vitest';
-import { markdownTable, median, medianTables, percentile, type ResultTable } from '../../src/bench/benchmark.js';
-import type { Machine } from '../../src/bench/machine.js';
-import { renderReport, verdict, type Section, type Target } from '../../src/bench/report.js';
+import { markdownTable, median, medianTables, percentile, type ResultTable } from '../../bench/benchmark.js';
+import type { Machine } from '../../bench/machine.js';
+import { renderReport, verdict, type Section, type Target } from '../../bench/report.js';
 
 const table = (rate: number, ratio: number, extra?: number): ResultTable => ({
   id: 'accept',

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
-import { selectDiscoveryRecord } from '../../src/native/dns-discovery.js';
+import { selectDiscoveryRecord } from '../../src/native/protocol/dns-discovery.js';
 import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);

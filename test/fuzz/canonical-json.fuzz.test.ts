@@ -3,10 +3,10 @@
 // parseManifest returns a result (never throws) for any JSON value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, parseCanonicalJson } from '../../src/native/canonical-json.js';
-import { ProtocolError } from '../../src/native/errors.js';
-import { manifestBytes, parseManifest } from '../../src/native/message-format.js';
-import { sampleManifest } from '../native/fixtures.js';
+import { canonicalJson, parseCanonicalJson } from '../../src/native/protocol/canonical-json.js';
+import { ProtocolError } from '../../src/native/protocol/protocol-error.js';
+import { manifestBytes, parseManifest } from '../../src/native/protocol/message-format.js';
+import { sampleManifest } from '../native/protocol/fixtures.js';
 import { bytesOf, corpus, RUNS } from './fuzz-support.js';
 import { checkCanonical as check } from './oracles.js';
 

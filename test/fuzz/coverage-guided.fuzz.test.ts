@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fieldValue, type HeaderBag } from '../../src/native/http-signature-base.js';
-import { manifestBytes } from '../../src/native/message-format.js';
-import { sampleManifest } from '../native/fixtures.js';
+import { fieldValue, type HeaderBag } from '../../src/native/protocol/http-signature-base.js';
+import { manifestBytes } from '../../src/native/protocol/message-format.js';
+import { sampleManifest } from '../native/protocol/fixtures.js';
 import { fuzzWithCoverage, inputName, type CoverageTarget } from './coverage-fuzzer.js';
 import { corpus, split } from './fuzz-support.js';
 import { checkCanonical, checkSignedRequest, convertRfc5322, filterIngress, readFramed, signedRequest, validFramedStream, type SignedRequest } from './oracles.js';

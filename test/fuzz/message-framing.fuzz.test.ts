@@ -3,8 +3,8 @@
 // bytes match the manifest's SHA-256, with `end` only after a well-formed stream.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { STREAM_MAGIC, type StreamReaderOptions } from '../../src/native/message-framing.js';
-import { manifestDigest } from '../../src/native/message-format.js';
+import { STREAM_MAGIC, type StreamReaderOptions } from '../../src/native/protocol/message-framing.js';
+import { manifestDigest } from '../../src/native/protocol/message-format.js';
 import { bytesOf, corpus, cuts, RUNS, split } from './fuzz-support.js';
 import { framedManifest as manifest, readFramed as read, validFramedStream as valid } from './oracles.js';
 

@@ -6,15 +6,15 @@ import { buffer } from 'node:stream/consumers';
 import { expect } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
 import { MessageDataFilter } from '../../src/inbound-smtp/data-filter.js';
-import { canonicalBytes, parseCanonicalJson } from '../../src/native/canonical-json.js';
-import { ProtocolError } from '../../src/native/errors.js';
-import { fieldValue, requestDerivedComponents, type HeaderBag } from '../../src/native/http-signature-base.js';
-import { encodeMessageStream, MessageStreamReader, type StreamEvent, type StreamReaderOptions } from '../../src/native/message-framing.js';
-import { manifestBytes, parseManifest } from '../../src/native/message-format.js';
-import { signRequest, verifyRequest } from '../../src/native/request-signature.js';
-import { TranslateError } from '../../src/translate/errors.js';
+import { canonicalBytes, parseCanonicalJson } from '../../src/native/protocol/canonical-json.js';
+import { ProtocolError } from '../../src/native/protocol/protocol-error.js';
+import { fieldValue, requestDerivedComponents, type HeaderBag } from '../../src/native/protocol/http-signature-base.js';
+import { encodeMessageStream, MessageStreamReader, type StreamEvent, type StreamReaderOptions } from '../../src/native/protocol/message-framing.js';
+import { manifestBytes, parseManifest } from '../../src/native/protocol/message-format.js';
+import { signRequest, verifyRequest } from '../../src/native/protocol/request-signature.js';
+import { TranslateError } from '../../src/translate/translate-error.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
-import { KEYS, lookupOf, NOW, originSignature, PART_DATA, sampleManifest } from '../native/fixtures.js';
+import { KEYS, lookupOf, NOW, originSignature, PART_DATA, sampleManifest } from '../native/protocol/fixtures.js';
 import { ARRIVAL, chunked, memorySink } from '../translate/support.js';
 
 /** Canonical JSON + manifest: only ProtocolError; whatever parses re-encodes to the same bytes. */

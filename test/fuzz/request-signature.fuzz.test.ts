@@ -3,8 +3,8 @@
 // signature covers (derived components, covered fields, body, parameters) is unchanged.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fieldValue, type HeaderBag } from '../../src/native/http-signature-base.js';
-import { verifyRequest } from '../../src/native/request-signature.js';
+import { fieldValue, type HeaderBag } from '../../src/native/protocol/http-signature-base.js';
+import { verifyRequest } from '../../src/native/protocol/request-signature.js';
 import { corpus, RUNS } from './fuzz-support.js';
 import { checkSignedRequest as check, signedBody as body, signedHeaders as headers, signedRequest as original, verifyOptions as options, type SignedRequest as Req } from './oracles.js';
 

@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
 import { startSmtpListeners, type SmtpListeners } from '../../src/inbound-smtp/listeners.js';
-import type { InboundSmtpMeta } from '../../src/inbound-smtp/inbound-meta.js';
+import type { InboundSmtpMeta } from '../../src/mail/spool-records.js';
 import { MessageAcceptor } from '../../src/queue/accept.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';

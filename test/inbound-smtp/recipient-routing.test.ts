@@ -1,7 +1,7 @@
 // Address forms and RCPT routing, pure: every relay trick is refused; local domains are found
 // whatever their case, trailing dot or IDN spelling; unknown users get 550 5.1.1.
 import { describe, expect, it } from 'vitest';
-import { asciiDomain, checkRecipient, checkSender } from '../../src/inbound-smtp/address-syntax.js';
+import { asciiDomain, checkRecipient, checkSender } from '../../src/mail/address-syntax.js';
 import { clientList } from '../../src/inbound-smtp/client-access.js';
 import { DataRateGuard } from '../../src/inbound-smtp/data-rate-guard.js';
 import { speaksPmtp } from '../../src/inbound-smtp/pmtp-discovery.js';

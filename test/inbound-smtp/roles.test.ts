@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/inbound-smtp/password-hash.js';
+import { hashPassword } from '../../src/config/password-hash.js';
 import { tempDir } from '../support/tmp.js';
 import { message, startHarness, type Harness } from './harness.js';
 import { python } from './peers.js';

@@ -4,7 +4,7 @@
 import { buffer } from 'node:stream/consumers';
 import { dkimVerify } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/inbound-smtp/password-hash.js';
+import { hashPassword } from '../../src/config/password-hash.js';
 import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { tempDir } from '../support/tmp.js';
 import { message, startHarness, type Harness } from './harness.js';

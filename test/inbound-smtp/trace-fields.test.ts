@@ -9,7 +9,7 @@ import { authenticate } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
-import { traceFields } from '../../src/inbound-smtp/inbound-meta.js';
+import { traceFields } from '../../src/mail/spool-records.js';
 import { tempDir } from '../support/tmp.js';
 import { message, startHarness, type Harness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';

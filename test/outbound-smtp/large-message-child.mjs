@@ -14,7 +14,7 @@ const { MailQueues, createMailWorker } = await load('queue/queues.js');
 const { createRedisConnection } = await load('queue/redis-connection.js');
 const { DeliveryStatusStore } = await load('queue/delivery-status.js');
 const { SmtpDelivery } = await load('outbound-smtp/deliver.js');
-const { loadDkimSigner } = await load('outbound-smtp/dkim-sign.js');
+const { loadDkimSigner } = await load('mail/dkim-signer.js');
 const { createOutboundProcessor } = await load('outbound-smtp/outbound-worker.js');
 
 const config = parseConfig(yamlText, '/virtual/test.yaml');

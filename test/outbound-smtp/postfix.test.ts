@@ -2,7 +2,7 @@
 // and a recipient Postfix defers is retried without sending the accepted one a second copy.
 import { dkimVerify } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDkimSigner } from '../../src/outbound-smtp/dkim-sign.js';
+import { loadDkimSigner } from '../../src/mail/dkim-signer.js';
 import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { testConfig } from '../support/config.js';
 import { startPostfix, type PrivatePostfix } from '../support/postfix.js';

@@ -1,8 +1,8 @@
-// A private Postfix for the e2e tests: src/bench/private-postfix.ts (shared with the benchmarks)
+// A private Postfix for the e2e tests: bench/private-postfix.ts (shared with the benchmarks)
 // on a free loopback port, delivering every recipient of `domain` into one Maildir (or one per
 // listed user) behind STARTTLS. Recipes add main.cf and master.cf lines and lookup tables.
 
-import { startPrivatePostfix, type PrivatePostfix, type PrivatePostfixOptions } from '../../src/bench/private-postfix.js';
+import { startPrivatePostfix, type PrivatePostfix, type PrivatePostfixOptions } from '../../bench/private-postfix.js';
 import { freePort } from './smtp-sink.js';
 
 export type { PrivatePostfix };

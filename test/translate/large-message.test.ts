@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import type { Part } from '../../src/native/message-format.js';
+import type { Part } from '../../src/native/protocol/message-format.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp, type PartSink } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL } from './support.js';

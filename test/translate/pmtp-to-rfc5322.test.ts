@@ -3,9 +3,9 @@
 import { isAscii } from 'node:buffer';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { describePart, type Manifest } from '../../src/native/message-format.js';
-import { pmtpAuthenticationResults } from '../../src/translate/trace-fields.js';
-import { TranslateError } from '../../src/translate/errors.js';
+import { describePart, type Manifest } from '../../src/native/protocol/message-format.js';
+import { pmtpAuthenticationResults } from '../../src/mail/trace-fields.js';
+import { TranslateError } from '../../src/translate/translate-error.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL, chunked, collect, crlf, memorySink, NOW, reader } from './support.js';

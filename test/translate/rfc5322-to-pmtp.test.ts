@@ -1,9 +1,9 @@
 // RFC 5322 → PMTP: part roles, the `from` fallback, the sink contract and signing the result.
 import { describe, expect, it } from 'vitest';
-import { manifestDigest, type Manifest } from '../../src/native/message-format.js';
-import { signManifest, verifyManifestSignatures } from '../../src/native/message-signature.js';
+import { manifestDigest, type Manifest } from '../../src/native/protocol/message-format.js';
+import { signManifest, verifyManifestSignatures } from '../../src/native/protocol/message-signature.js';
 import { rfc5322ToPmtp, type PartSink } from '../../src/translate/rfc5322-to-pmtp.js';
-import { KEYS, lookupOf } from '../native/fixtures.js';
+import { KEYS, lookupOf } from '../native/protocol/fixtures.js';
 import { ARRIVAL, chunked, crlf, memorySink, NOW, PROVENANCE } from './support.js';
 
 const convert = async (lines: string[], arrival = ARRIVAL) => {

@@ -1,5 +1,5 @@
 // Shared helpers for the translate tests: a provenance, an in-memory part store, chunked sources.
-import type { Manifest, Provenance } from '../../src/native/message-format.js';
+import type { Manifest, Provenance } from '../../src/native/protocol/message-format.js';
 import type { PartSink } from '../../src/translate/rfc5322-to-pmtp.js';
 
 export const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z

@@ -1,21 +1,21 @@
 // Builds the PMTP/1 test vectors from fixed seeds, times, nonces and salts (Ed25519 is deterministic).
 // The committed *.json files are the source of truth; test/native/vectors.test.ts compares them with
 // this output and verifies them independently. Regenerate: UPDATE_VECTORS=1 npx vitest run test/native/vectors.test.ts
-import { sha256Base64Url } from '../../src/native/bytes.js';
-import { canonicalJson } from '../../src/native/canonical-json.js';
-import { signDelegation } from '../../src/native/delegation.js';
-import { formatDiscoveryRecord } from '../../src/native/dns-discovery.js';
-import { currentKeyEntry, domainKeyFromSeed, oldKeyEntry, signKeySet, type DomainKey } from '../../src/native/domain-keys.js';
-import { fetchUrl } from '../../src/native/endpoints.js';
-import { requestDerivedComponents, signatureBase } from '../../src/native/http-signature-base.js';
-import { contentSize, describePart, manifestDigest, type Manifest } from '../../src/native/message-format.js';
-import { encodeMessageStream, type MessageHead } from '../../src/native/message-framing.js';
-import { signManifest, type MessageSignature, type SignatureRole } from '../../src/native/message-signature.js';
-import { challengeId, issueChallenge, leadingZeroBits, solveChallenge, workHash } from '../../src/native/proof-of-work.js';
-import { REQUEST_COMPONENTS, RESPONSE_COMPONENTS, signRequest, signResponse } from '../../src/native/request-signature.js';
-import { issueSenderToken } from '../../src/native/sender-token.js';
-import { parseDictionary, serializeMember } from '../../src/native/structured-fields.js';
-import { statementBytes } from '../../src/native/signed-statement.js';
+import { sha256Base64Url } from '../../src/native/protocol/bytes.js';
+import { canonicalJson } from '../../src/native/protocol/canonical-json.js';
+import { signDelegation } from '../../src/native/protocol/delegation.js';
+import { formatDiscoveryRecord } from '../../src/native/protocol/dns-discovery.js';
+import { currentKeyEntry, domainKeyFromSeed, oldKeyEntry, signKeySet, type DomainKey } from '../../src/native/protocol/domain-keys.js';
+import { fetchUrl } from '../../src/native/protocol/endpoints.js';
+import { requestDerivedComponents, signatureBase } from '../../src/native/protocol/http-signature-base.js';
+import { contentSize, describePart, manifestDigest, type Manifest } from '../../src/native/protocol/message-format.js';
+import { encodeMessageStream, type MessageHead } from '../../src/native/protocol/message-framing.js';
+import { signManifest, type MessageSignature, type SignatureRole } from '../../src/native/protocol/message-signature.js';
+import { challengeId, issueChallenge, leadingZeroBits, solveChallenge, workHash } from '../../src/native/protocol/proof-of-work.js';
+import { REQUEST_COMPONENTS, RESPONSE_COMPONENTS, signRequest, signResponse } from '../../src/native/protocol/request-signature.js';
+import { issueSenderToken } from '../../src/native/protocol/sender-token.js';
+import { parseDictionary, serializeMember } from '../../src/native/protocol/structured-fields.js';
+import { statementBytes } from '../../src/native/protocol/signed-statement.js';
 
 export const VECTOR_NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
 

@@ -1,8 +1,8 @@
 // Coalesces acks for one origin domain into one signed POST /pmtp/v1/acks (up to 1000 entries),
 // with the same adaptive rule as notices: alone it leaves at once, under load the next batch fills
 // while earlier ones are in flight. Each caller gets its own entry's result.
-import { ackResponseSchema, type AckBatch, type AckResponse } from '../ack.js';
-import { PATHS } from '../endpoints.js';
+import { ackResponseSchema, type AckBatch, type AckResponse } from '../protocol/ack.js';
+import { PATHS } from '../protocol/endpoints.js';
 import type { PmtpClient } from './pmtp-client.js';
 
 type AckEntry = AckBatch['acks'][number];

@@ -2,8 +2,8 @@
 // its server info): each caller awaits its own notice's result while one signed POST carries many.
 // Adaptive, like Nagle: with no request in flight a notice leaves at once; while requests are in
 // flight the next batch fills up. (id, version) never repeats in a batch.
-import { batchResponseSchema, type Notice, type NoticeResult } from '../notice.js';
-import { PATHS } from '../endpoints.js';
+import { batchResponseSchema, type Notice, type NoticeResult } from '../protocol/notice.js';
+import { PATHS } from '../protocol/endpoints.js';
 import type { PmtpClient } from './pmtp-client.js';
 
 interface Waiting {

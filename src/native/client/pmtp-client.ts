@@ -2,13 +2,13 @@
 // (bound to our request, from the domain we asked), turns every failure into a PmtpRequestError.
 // Uses Node's fetch (undici); plain http only to loopback endpoints (isEndpoint enforces it).
 import type { z } from 'zod';
-import type { HeaderBag } from '../http-signature-base.js';
-import { signRequest, verifyResponse } from '../request-signature.js';
-import { errorBodySchema, serverInfoSchema, PATHS, type ServerInfo } from '../endpoints.js';
-import { isEndpoint } from '../protocol-fields.js';
+import type { HeaderBag } from '../protocol/http-signature-base.js';
+import { signRequest, verifyResponse } from '../protocol/request-signature.js';
+import { errorBodySchema, serverInfoSchema, PATHS, type ServerInfo } from '../protocol/endpoints.js';
+import { isEndpoint } from '../protocol/protocol-fields.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import type { PeerDirectory } from '../keys/peer-directory.js';
-import { PmtpRequestError } from './pmtp-request-error.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 
 export interface PmtpClientDeps {
   readonly keys: LocalKeyRing;

@@ -4,9 +4,9 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../../config/schema.js';
-import { currentKeyEntry, keyIdOf, oldKeyEntry, signKeySet, type KeySet } from '../domain-keys.js';
-import { rawPublicKey, toPrivateKey } from '../ed25519.js';
-import type { Signer } from '../request-signature.js';
+import { currentKeyEntry, keyIdOf, oldKeyEntry, signKeySet, type KeySet } from '../protocol/domain-keys.js';
+import { rawPublicKey, toPrivateKey } from '../protocol/ed25519.js';
+import type { Signer } from '../protocol/request-signature.js';
 
 export interface LocalKey {
   readonly keyId: string;

@@ -4,13 +4,13 @@
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import { isNoData } from '../../dns/resolver.js';
-import { tryFromBase64Url } from '../bytes.js';
-import { discoveryName, selectDiscoveryRecord } from '../dns-discovery.js';
-import { keyIdOf, keySetLookup, keyValidAt, verifyKeySet, type KeySet } from '../domain-keys.js';
-import type { KeyLookup } from '../ed25519.js';
-import { keysUrl } from '../endpoints.js';
-import { isEndpoint } from '../protocol-fields.js';
-import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import { tryFromBase64Url } from '../protocol/bytes.js';
+import { discoveryName, selectDiscoveryRecord } from '../protocol/dns-discovery.js';
+import { keyIdOf, keySetLookup, keyValidAt, verifyKeySet, type KeySet } from '../protocol/domain-keys.js';
+import type { KeyLookup } from '../protocol/ed25519.js';
+import { keysUrl } from '../protocol/endpoints.js';
+import { isEndpoint } from '../protocol/protocol-fields.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 
 export interface PeerRecord {
   readonly endpoint: string;

@@ -1,8 +1,8 @@
 // What an outbox spool entry carries beside its body (the concatenated part octets): the
 // manifest and signatures, the manifest digest, the expiry and the recipients per destination.
 import type { AcceptMeta } from '../../queue/accept.js';
-import type { Manifest } from '../message-format.js';
-import type { MessageSignature } from '../message-signature.js';
+import type { Manifest } from '../protocol/message-format.js';
+import type { MessageSignature } from '../protocol/message-signature.js';
 
 export interface OutboxFacts {
   readonly id: string;

@@ -2,9 +2,9 @@
 // order, meta = manifest, signatures, recipients per destination) and queues its notices, with
 // the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
 import { Readable } from 'node:stream';
-import { domainOf } from '../address.js';
-import { contentSize, manifestDigest, parseManifest, type Manifest } from '../message-format.js';
-import { originAligned, signManifest, type MessageSignature } from '../message-signature.js';
+import { domainOf } from '../protocol/address.js';
+import { contentSize, manifestDigest, parseManifest, type Manifest } from '../protocol/message-format.js';
+import { originAligned, signManifest, type MessageSignature } from '../protocol/message-signature.js';
 import { expiryJobId } from '../../queue/queues.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import type { OutboxMeta } from './outbox-meta.js';

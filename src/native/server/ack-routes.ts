@@ -2,10 +2,10 @@
 // after its pull; we move those recipients to their final state (an ack implies the fetch) and
 // drop the stored message once every recipient is final. Idempotent; the answer is signed.
 import type { FastifyInstance } from 'fastify';
-import { ackBatchSchema, type AckResponse } from '../ack.js';
-import { PATHS } from '../endpoints.js';
+import { ackBatchSchema, type AckResponse } from '../protocol/ack.js';
+import { PATHS } from '../protocol/endpoints.js';
 import { isOutboxMeta } from '../outbox/outbox-meta.js';
-import { isFinal } from '../recipient-state.js';
+import { isFinal } from '../protocol/recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';

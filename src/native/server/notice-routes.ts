@@ -2,12 +2,12 @@
 // queued for accepted recipients), GET /pmtp/v1/status/{cookie} (a deferred recipient's current
 // disposition, only for the origin it was given to) and DELETE /pmtp/v1/notices/{id} (withdraw).
 import type { FastifyInstance } from 'fastify';
-import { withdrawQuerySchema, type WithdrawResponse } from '../ack.js';
-import { PATHS } from '../endpoints.js';
-import { parseNoticeBatch, type NoticeResult } from '../notice.js';
-import { transition, type RecipientEvent } from '../recipient-state.js';
+import { withdrawQuerySchema, type WithdrawResponse } from '../protocol/ack.js';
+import { PATHS } from '../protocol/endpoints.js';
+import { parseNoticeBatch, type NoticeResult } from '../protocol/notice.js';
+import { transition, type RecipientEvent } from '../protocol/recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
-import { handleNotice } from './notice-handler.js';
+import { handleNotice } from '../decision/notice-decision.js';
 import { sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 

@@ -3,9 +3,9 @@
 // GET …/parts/{index} serves one part's raw octets with Range. A full pull marks recipients fetched.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { MESSAGE_STREAM_TYPE } from '../endpoints.js';
-import { PART_TRAILER, STREAM_END, partFrameHeader, streamPrefix } from '../message-framing.js';
-import { hashView, isStreamView, partsForView, signersView, VIEWS, type StreamView, type View } from '../message-views.js';
+import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
+import { PART_TRAILER, STREAM_END, partFrameHeader, streamPrefix } from '../protocol/message-framing.js';
+import { hashView, isStreamView, partsForView, signersView, VIEWS, type StreamView, type View } from '../protocol/message-views.js';
 import { partOffsets } from '../outbox/outbox-meta.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { grantPull, refuse, type PullGrant } from './pull-access.js';

@@ -2,8 +2,8 @@
 // bodies serialised once and signed (bound to the request's signature) before they are sent.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, statusOf, type StatusCode } from '../../codes.js';
-import type { HeaderBag } from '../http-signature-base.js';
-import { signResponse } from '../request-signature.js';
+import type { HeaderBag } from '../protocol/http-signature-base.js';
+import { signResponse } from '../protocol/request-signature.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 
 export function sendError(reply: FastifyReply, code: StatusCode, detail?: string, httpStatus?: number): FastifyReply {

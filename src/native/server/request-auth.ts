@@ -2,8 +2,8 @@
 // signature over the raw body against the URL built from OUR public endpoint (never Host),
 // nonce replay, per-origin-domain budget. Failures answer 401/400/429 with typed bodies.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { HeaderBag } from '../http-signature-base.js';
-import { verifyRequest } from '../request-signature.js';
+import type { HeaderBag } from '../protocol/http-signature-base.js';
+import { verifyRequest } from '../protocol/request-signature.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { sendError } from './replies.js';
 

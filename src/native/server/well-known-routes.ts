@@ -1,9 +1,9 @@
 // Unsigned discovery documents: our self-signed key set (GET /.well-known/pmtp/keys?domain=D)
 // and the server information a sender reads before batching (max batch, limits, views).
 import type { FastifyInstance } from 'fastify';
-import { PATHS, type ServerInfo } from '../endpoints.js';
-import { VIEWS } from '../message-views.js';
-import { MAX_RECIPIENTS_PER_NOTICE } from '../notice.js';
+import { PATHS, type ServerInfo } from '../protocol/endpoints.js';
+import { VIEWS } from '../protocol/message-views.js';
+import { MAX_RECIPIENTS_PER_NOTICE } from '../protocol/notice.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { sendError } from './replies.js';
 

@@ -2,9 +2,9 @@
 // digest, and per recipient the state and the disposition we answered, so a re-sent notice gets
 // the same answer; plus deferral cookies, which only the origin they were given to may use.
 import type { Redis } from 'ioredis';
-import type { TrustClass } from '../first-contact-policy.js';
-import type { Disposition } from '../notice.js';
-import type { RecipientState } from '../recipient-state.js';
+import type { TrustClass } from '../protocol/first-contact-policy.js';
+import type { Disposition } from '../protocol/notice.js';
+import type { RecipientState } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
 
 export interface InboundHead {

@@ -2,7 +2,7 @@
 // moved only by legal transitions (recipient-state.ts) with compare-and-set in Redis. Answers
 // `mailbridge status` for PMTP mail; keyed by message id, with an index from spool queue ids.
 import type { Redis } from 'ioredis';
-import { transition, type RecipientEvent, type RecipientState } from '../recipient-state.js';
+import { transition, type RecipientEvent, type RecipientState } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
 
 export interface PmtpRecipientStatus {

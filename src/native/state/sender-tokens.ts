@@ -3,8 +3,8 @@
 // second use) and the revocation set checked before any use counts.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { PrivateKeyInput } from '../ed25519.js';
-import { issueSenderToken, type SenderTokenInput } from '../sender-token.js';
+import type { PrivateKeyInput } from '../protocol/ed25519.js';
+import { issueSenderToken, type SenderTokenInput } from '../protocol/sender-token.js';
 
 export interface IssuedToken {
   readonly tokenId: string;

@@ -2,12 +2,12 @@
 // gateway converted from SMTP): pull the `headers` view, and treat the sender as authenticated
 // only if the origin-signed provenance records a DMARC pass for the sender's domain (§13.1).
 // The new disposition is what the origin's next status poll sees; accepted → a full pull.
-import { domainOf } from '../address.js';
-import type { Notice } from '../notice.js';
-import { decideRecipient } from '../server/first-contact.js';
-import { fromVerdict } from '../server/notice-handler.js';
+import { domainOf } from '../protocol/address.js';
+import type { Notice } from '../protocol/notice.js';
+import { decideRecipient } from '../decision/first-contact.js';
+import { fromVerdict } from '../decision/notice-decision.js';
 import { pullJobId } from '../server/notice-routes.js';
-import { transition } from '../recipient-state.js';
+import { transition } from '../protocol/recipient-state.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { pullView } from './pulled-message.js';
 

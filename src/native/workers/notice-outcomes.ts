@@ -2,11 +2,11 @@
 // status poll within min/max; challenge → solve (bounded bits) for a re-send; redirect → follow
 // only with a valid delegation proof, at most three times; rejected → final. Never a bounce.
 import { errorBody, isStatusCode } from '../../codes.js';
-import { verifyDelegation } from '../delegation.js';
-import type { Disposition, NoticeResult } from '../notice.js';
-import { solveChallenge, type PowChallenge } from '../proof-of-work.js';
+import { verifyDelegation } from '../protocol/delegation.js';
+import type { Disposition, NoticeResult } from '../protocol/notice.js';
+import { solveChallenge, type PowChallenge } from '../protocol/proof-of-work.js';
 import type { PmtpRuntime } from '../service/runtime.js';
-import { jobSafe, type NoticeJobData } from './notice-jobs.js';
+import { jobSafe, type NoticeJobData } from '../../mail/jobs.js';
 
 export const MAX_REDIRECTS = 3;
 

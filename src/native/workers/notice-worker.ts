@@ -3,18 +3,18 @@
 // polls deferred recipients, withdraws. Backoff per job with jitter and cap; a per-destination
 // circuit breaker parks jobs for a dead domain and releases them all when it answers again.
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { withdrawResponseSchema } from '../ack.js';
-import { fetchUrl, PATHS } from '../endpoints.js';
-import { statusResponseSchema, type Notice } from '../notice.js';
+import { withdrawResponseSchema } from '../protocol/ack.js';
+import { fetchUrl, PATHS } from '../protocol/endpoints.js';
+import { statusResponseSchema, type Notice } from '../protocol/notice.js';
 import { isOutboxMeta, type OutboxFacts } from '../outbox/outbox-meta.js';
-import { isFinal } from '../recipient-state.js';
-import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import { isFinal } from '../protocol/recipient-state.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import { expiryJobId } from '../../queue/queues.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext } from './notice-outcomes.js';
-import type { NoticeJobData } from './notice-jobs.js';
+import type { NoticeJobData } from '../../mail/jobs.js';
 
 export interface NoticeWorkerDeps {
   readonly rt: PmtpRuntime;

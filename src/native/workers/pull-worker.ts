@@ -3,16 +3,16 @@
 // spools it, hands it to LocalDelivery, then sends the signed ack. Retries resume where they
 // stopped (a pulled message is not pulled again; delivered recipients are not delivered again).
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { AckBatch } from '../ack.js';
+import type { AckBatch } from '../protocol/ack.js';
 import { AckBatcher } from '../client/ack-batcher.js';
-import type { TrustClass } from '../first-contact-policy.js';
-import { isFinal, transition, type RecipientEvent } from '../recipient-state.js';
-import { PmtpRequestError } from '../client/pmtp-request-error.js';
+import type { TrustClass } from '../protocol/first-contact-policy.js';
+import { isFinal, transition, type RecipientEvent } from '../protocol/recipient-state.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import { pullJobId } from '../server/notice-routes.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 import type { InboundRecipient } from '../state/inbound-notices.js';
 import { decideDeferred } from './decide-deferred.js';
-import type { LocalDelivery } from './local-delivery.js';
+import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { isReceivedMeta, partStream, type ReceivedMeta } from './received-meta.js';
 import { pullView } from './pulled-message.js';
 

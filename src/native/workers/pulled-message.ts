@@ -4,10 +4,10 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { SpoolDraft } from '../../spool/spool.js';
-import { MESSAGE_STREAM_TYPE, PATHS } from '../endpoints.js';
-import { MessageStreamReader, type MessageHead } from '../message-framing.js';
-import { originAligned, verifyManifestSignatures } from '../message-signature.js';
-import type { StreamView } from '../message-views.js';
+import { MESSAGE_STREAM_TYPE, PATHS } from '../protocol/endpoints.js';
+import { MessageStreamReader, type MessageHead } from '../protocol/message-framing.js';
+import { originAligned, verifyManifestSignatures } from '../protocol/message-signature.js';
+import type { StreamView } from '../protocol/message-views.js';
 import type { PmtpRuntime } from '../service/runtime.js';
 
 export type PullFailure = { ok: false; code: 'message_invalid' | 'origin_unaligned'; detail: string; retry: boolean };

@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import type { AcceptMeta } from '../../queue/accept.js';
 import type { Spool } from '../../spool/spool.js';
-import type { Manifest } from '../message-format.js';
-import type { MessageSignature } from '../message-signature.js';
+import type { Manifest } from '../protocol/message-format.js';
+import type { MessageSignature } from '../protocol/message-signature.js';
 import { partOffsets } from '../outbox/outbox-meta.js';
 
 export interface ReceivedMeta extends AcceptMeta {

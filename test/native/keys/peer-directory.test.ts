@@ -2,12 +2,12 @@
 // pin, a key set signed by another key than the pin is refused, and an unknown key id triggers
 // at most one refetch a minute.
 import { describe, expect, it } from 'vitest';
-import { formatDiscoveryRecord } from '../../../src/native/dns-discovery.js';
-import { currentKeyEntry, generateDomainKey, signKeySet, type KeySet } from '../../../src/native/domain-keys.js';
+import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
+import { currentKeyEntry, generateDomainKey, signKeySet, type KeySet } from '../../../src/native/protocol/domain-keys.js';
 import { PeerDirectory } from '../../../src/native/keys/peer-directory.js';
 import { testConfig } from '../../support/config.js';
 import { staticResolver } from '../../support/static-resolver.js';
-import { KEYS, NOW } from '../fixtures.js';
+import { KEYS, NOW } from '../protocol/fixtures.js';
 
 function keySetOf(key: typeof KEYS.a, domain = 'a.example'): KeySet {
   return signKeySet({ v: 1, domain, published: NOW, keys: [currentKeyEntry(key.publicKey, NOW + 86_400)], old_keys: [] }, [key.privateKey]);

@@ -1,8 +1,8 @@
 // Request authentication between real servers: forged, replayed and mis-addressed notices,
 // unsigned and wrong-domain pulls, expired signatures, and hostile bodies (413/400, server up).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDomainKey } from '../../../src/native/domain-keys.js';
-import { fetchUrl, PATHS } from '../../../src/native/endpoints.js';
+import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
+import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { startNode, textMessage, until, type PmtpNode } from './harness.js';
 import { send, signedCall } from './raw-request.js';

@@ -1,8 +1,8 @@
 // Two real PMTP/1 servers on loopback: notice → pull → ack ends delivered on both sides, and a
 // batch of 1,000 notices travels in one request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchUrl, PATHS } from '../../../src/native/endpoints.js';
-import { batchResponseSchema } from '../../../src/native/notice.js';
+import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
+import { batchResponseSchema } from '../../../src/native/protocol/notice.js';
 import { startPair, textMessage, until, type PmtpNode } from './harness.js';
 
 describe('PMTP/1 between two servers', () => {

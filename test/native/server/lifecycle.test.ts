@@ -1,8 +1,8 @@
 // Edit, retract and give-up before the pull, between real servers: the recipient side holds the
 // pull (its workers start later) so the sender acts first.
 import { afterEach, describe, expect, it } from 'vitest';
-import { PATHS } from '../../../src/native/endpoints.js';
-import { PmtpRequestError } from '../../../src/native/client/pmtp-request-error.js';
+import { PATHS } from '../../../src/native/protocol/endpoints.js';
+import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { startPair, textMessage, until, type PmtpNode } from './harness.js';
 
 describe('before the pull', () => {

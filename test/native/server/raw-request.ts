@@ -1,6 +1,6 @@
 // Hand-made PMTP requests for attack tests: sign as a node (or with any key), tamper, replay.
-import type { DomainKey } from '../../../src/native/domain-keys.js';
-import { signRequest } from '../../../src/native/request-signature.js';
+import type { DomainKey } from '../../../src/native/protocol/domain-keys.js';
+import { signRequest } from '../../../src/native/protocol/request-signature.js';
 
 export interface RawCall {
   readonly url: string;

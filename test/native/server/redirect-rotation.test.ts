@@ -3,11 +3,11 @@
 // gateway mail deferred until the recipient has checked its provenance.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDomainKey } from '../../../src/native/domain-keys.js';
-import { signDelegation } from '../../../src/native/delegation.js';
+import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
+import { signDelegation } from '../../../src/native/protocol/delegation.js';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
-import { manifestDigest } from '../../../src/native/message-format.js';
-import { signManifest } from '../../../src/native/message-signature.js';
+import { manifestDigest } from '../../../src/native/protocol/message-format.js';
+import { signManifest } from '../../../src/native/protocol/message-signature.js';
 import { applyDisposition } from '../../../src/native/workers/notice-outcomes.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { startNode, textMessage, until, type PmtpNode } from './harness.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDomainKey } from '../../../src/native/domain-keys.js';
+import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
 import { serverOptionsFor, startPmtpListener, type PmtpListener } from '../../../src/native/server/listen.js';
 import { createRuntime, type PmtpRuntimeDeps } from '../../../src/native/service/runtime.js';

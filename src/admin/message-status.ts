@@ -1,0 +1,38 @@
+// One answer to "what happened to this message?" for `mailbridge status`: the SMTP delivery
+// status (per queue id) and the PMTP recipient states (per message id, or via the queue ids that
+// led to PMTP messages), merged into one list of rows, one per recipient and route.
+import type { Redis } from 'ioredis';
+import { PmtpStatusStore } from '../native/state/pmtp-status.js';
+import { DeliveryStatusStore } from '../queue/delivery-status.js';
+
+export interface MessageStatusRow {
+  readonly recipient: string;
+  readonly protocol: 'smtp' | 'pmtp';
+  /** queue id (SMTP) or PMTP message id */
+  readonly ref: string;
+  readonly state: string;
+  readonly final: boolean;
+  readonly detail?: string;
+  readonly updatedAt?: string;
+}
+
+const SMTP_FINAL = new Set(['delivered', 'failed', 'expired']);
+const PMTP_FINAL = new Set(['delivered', 'rejected', 'expired', 'retracted', 'given-up']);
+
+export async function lookupMessageStatus(redis: Redis, prefix: string, id: string): Promise<MessageStatusRow[]> {
+  const smtp = new DeliveryStatusStore(redis, prefix);
+  const pmtp = new PmtpStatusStore(redis, prefix);
+  const rows: MessageStatusRow[] = [];
+  for (const s of await smtp.get(id).catch(() => [])) {
+    const detail = [s.code, s.reply, s.host ? `via ${s.host}` : undefined].filter(Boolean).join(' ');
+    rows.push({ recipient: s.recipient, protocol: 'smtp', ref: id, state: s.state, final: SMTP_FINAL.has(s.state), ...(detail ? { detail } : {}), updatedAt: s.finalAt ?? s.lastAttemptAt ?? s.queuedAt });
+  }
+  const messageIds = new Set([id, ...(await pmtp.messageIdsOf(id))]);
+  for (const messageId of messageIds) {
+    for (const s of await pmtp.get(messageId)) {
+      const detail = [s.version > 1 ? `version ${s.version}` : undefined, s.code, s.text, s.endpoint ? `via ${s.endpoint}` : undefined].filter(Boolean).join(' ');
+      rows.push({ recipient: s.recipient, protocol: 'pmtp', ref: messageId, state: s.state, final: PMTP_FINAL.has(s.state), ...(detail ? { detail } : {}), updatedAt: new Date(s.updatedAt * 1000).toISOString() });
+    }
+  }
+  return rows.sort((a, b) => a.recipient.localeCompare(b.recipient) || a.protocol.localeCompare(b.protocol));
+}

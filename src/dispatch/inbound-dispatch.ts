@@ -1,0 +1,128 @@
+// The `inbound` stage, like Postfix's qmgr: takes mail accepted over SMTP and hands each recipient
+// to its next owner: native mailboxes here, the PMTP outbox for remote PMTP domains, and the
+// `outbound` queue for Postfix and legacy-internet recipients. It re-runs no check.
+
+import { UnrecoverableError, type Processor } from 'bullmq';
+import type { Readable } from 'node:stream';
+import { traceFields, type InboundRoute, type InboundSmtpMeta } from '../mail/spool-records.js';
+import { forMessage, type Logger } from '../log.js';
+import type { LocalMailboxes } from '../mailbox/local-mailboxes.js';
+import type { Metrics } from '../observability/metrics.js';
+import { composeDsn, dsnRecipient } from '../mail/dsn.js';
+import type { DsnSink } from '../queue/dsn-sink.js';
+import { readHeaderSection } from '../translate/header-section.js';
+import { isQueueId } from '../spool/queue-id.js';
+import { TranslateError } from '../translate/translate-error.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
+import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import type { MailJob, MailJobData, MailQueues } from '../queue/queues.js';
+
+/** Converts and stores an SMTP-born message for remote PMTP recipients, and queues its notices. */
+export type PmtpSubmission = (entry: SpoolEntry, recipients: readonly InboundRoute[]) => Promise<void>;
+
+export interface InboundDispatchDeps {
+  readonly spool: Spool;
+  readonly queues: MailQueues;
+  readonly mailboxes: LocalMailboxes;
+  readonly status: DeliveryStatusStore;
+  readonly log: Logger;
+  /** names this gateway in DSNs */
+  readonly hostname: string;
+  /** DSNs for authenticated senders only (see failPermanently) */
+  readonly sendDsn?: DsnSink;
+  /** absent until the PMTP service runs; PMTP recipients then wait in the queue */
+  readonly submitPmtp?: PmtpSubmission;
+  /** mailbox deliveries and their arrival-to-delivery latency for /metrics */
+  readonly metrics?: Pick<Metrics, 'delivery' | 'deliveryLatency'>;
+  readonly now?: () => number;
+}
+
+interface InboundJobData extends MailJobData {
+  /** route kinds already handed on, so a retry never delivers a mailbox copy twice */
+  readonly done?: readonly string[];
+}
+
+export function createInboundProcessor(deps: InboundDispatchDeps): Processor<MailJobData> {
+  const now = deps.now ?? Date.now;
+  return async (job: MailJob) => {
+    const { queueId } = job.data;
+    if (!isQueueId(queueId)) throw new UnrecoverableError(`not a queue id: ${queueId}`);
+    const log = forMessage(deps.log, queueId);
+    const entry = await deps.spool.read(queueId).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    if (!entry) {
+      log.warn('spool entry is gone; nothing to dispatch');
+      return { native: 0, pmtp: 0, outbound: 0 };
+    }
+    const meta = entry.meta as unknown as InboundSmtpMeta;
+    const byKind = groupRoutes(meta.routes);
+    const done = new Set((job.data as InboundJobData).done ?? []);
+    const markDone = async (kind: string): Promise<void> => {
+      done.add(kind);
+      await job.updateData({ ...job.data, done: [...done] });
+    };
+
+    const native = byKind.get('native') ?? [];
+    if (native.length > 0 && !done.has('native')) {
+      const trace = traceFields(meta).join('');
+      const open = async (): Promise<Readable> => (await deps.spool.openBody(queueId)).stream;
+      const results = await deps.mailboxes.deliver(native.map((r) => r.rcpt), trace, open, queueId);
+      const failed = results.filter((r) => !r.delivered);
+      await deps.status.queued(queueId, native.map((r) => r.rcpt), new Date(now()));
+      for (const r of results.filter((x) => x.delivered)) {
+        await deps.status.record(queueId, { recipient: r.recipient, state: 'delivered', reply: `delivered to mailbox`, code: 'ok', host: 'maildir' }, new Date(now()));
+        deps.metrics?.delivery('mailbox', 'delivered');
+        deps.metrics?.deliveryLatency((now() - Date.parse(meta.createdAt)) / 1000, 'mailbox');
+      }
+      if (failed.length > 0) throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
+      // a duplicate is a copy an earlier, crashed attempt had already delivered
+      log.info({ recipients: native.length, duplicates: results.filter((r) => r.duplicate).length }, 'delivered to native mailboxes');
+      await markDone('native');
+    }
+
+    const pmtp = byKind.get('pmtp') ?? [];
+    if (pmtp.length > 0 && !done.has('pmtp')) {
+      if (!deps.submitPmtp) throw new Error('PMTP service is not running; PMTP recipients wait');
+      try {
+        await deps.submitPmtp(entry, pmtp);
+        log.info({ recipients: pmtp.length }, 'handed to the PMTP outbox');
+      } catch (err) {
+        // a message that cannot become PMTP (MIME bomb, bad From) never will: fail it now
+        if (!(err instanceof TranslateError)) throw err;
+        await failPermanently(deps, entry, pmtp.map((r) => r.rcpt), `5.6.0 cannot convert to PMTP: ${err.code}: ${err.message}`, now());
+        log.warn({ recipients: pmtp.length, code: err.code, err: err.message }, 'PMTP conversion failed permanently');
+      }
+      await markDone('pmtp');
+    }
+
+    // last: once the outbound stage owns the entry it may remove it when it finishes
+    const smtp = [...(byKind.get('postfix') ?? []), ...(byKind.get('internet') ?? [])];
+    if (smtp.length > 0) {
+      await deps.queues.add('outbound', { queueId, recipients: smtp.map((r) => r.rcpt) });
+      log.info({ recipients: smtp.length }, 'queued for SMTP delivery');
+    } else {
+      await deps.spool.remove(queueId);
+    }
+    return { native: native.length, pmtp: pmtp.length, outbound: smtp.length };
+  };
+}
+
+/**
+ * Records a final failure and, only when an authenticated local sender submitted the mail, tells
+ * that sender with a DSN. An unauthenticated envelope sender is never mailed: no backscatter.
+ */
+async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, recipients: readonly string[], reply: string, nowMs: number): Promise<void> {
+  const at = new Date(nowMs);
+  await deps.status.queued(entry.queueId, recipients, at);
+  for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: 'remote_permanent' }, at);
+  const to = dsnRecipient(entry.meta);
+  if (!to || !deps.sendDsn) return;
+  const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
+  const failed = recipients.map((recipient) => ({ recipient, status: '5.6.0', diagnostic: reply }));
+  await deps.sendDsn(to, composeDsn({ reportingMta: deps.hostname, to, queueId: entry.queueId, arrivalDate: new Date(Date.parse(entry.meta.createdAt)), date: at, failed, originalHeaders }));
+}
+
+function groupRoutes(routes: readonly InboundRoute[]): Map<string, InboundRoute[]> {
+  const groups = new Map<string, InboundRoute[]>();
+  for (const route of routes) groups.set(route.kind, [...(groups.get(route.kind) ?? []), route]);
+  return groups;
+}

@@ -1,0 +1,82 @@
+// The inbound stage's hand-off to the PMTP outbox: converts a message accepted over SMTP into one
+// signed PMTP message per destination domain (Bcc privacy), original bytes kept as the last part,
+// the SMTP verdicts as provenance. Part octets go through a temp file, never whole into memory.
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { InboundRoute, InboundSmtpMeta } from '../mail/spool-records.js';
+import type { Provenance } from '../native/protocol/message-format.js';
+import type { PmtpOutbox } from '../native/outbox/pmtp-outbox.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { rfc5322ToPmtp } from '../translate/rfc5322-to-pmtp.js';
+import type { PmtpSubmission } from './inbound-dispatch.js';
+
+export interface PmtpHandoffDeps {
+  readonly config: Pick<Config, 'hostname' | 'pmtp'>;
+  readonly spool: Spool;
+  readonly outbox: Pick<PmtpOutbox, 'submit'>;
+  /** a local sender's correspondents skip first contact when they answer */
+  readonly allowlistCorrespondents?: (sender: string, recipients: readonly string[]) => Promise<void>;
+  /** lets `mailbridge status <queue id>` find the PMTP message made from it */
+  readonly index?: (queueId: string, messageId: string) => Promise<void>;
+}
+
+type Verdict = Provenance['spf']['result'];
+const verdicts = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy']);
+const verdictOf = (value: string | undefined): Verdict => (value && verdicts.has(value) ? (value as Verdict) : 'none');
+
+export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
+  return async (entry: SpoolEntry, routes: readonly InboundRoute[]) => {
+    const meta = entry.meta as unknown as InboundSmtpMeta;
+    const byDomain = new Map<string, string[]>();
+    for (const route of routes) byDomain.set(route.domain, [...(byDomain.get(route.domain) ?? []), route.rcpt]);
+    for (const [domain, recipients] of byDomain) {
+      await submitOne(deps, entry, meta, domain, recipients);
+    }
+    if (meta.client.role === 'submission' && meta.client.user) {
+      await deps.allowlistCorrespondents?.(meta.envelope.mailFrom, routes.map((r) => r.rcpt));
+    }
+  };
+}
+
+async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: InboundSmtpMeta, domain: string, recipients: string[]): Promise<void> {
+  const verdict = meta.senderAuth.verdict;
+  const provenance: Provenance = {
+    spf: { result: verdictOf(verdict?.spf), domain: meta.envelope.mailFrom.split('@')[1] ?? meta.client.helo },
+    dkim: (verdict?.dkim ?? []).slice(0, 50).map((d) => ({ result: verdictOf(d.result), domain: d.domain, selector: d.selector ?? '' })),
+    dmarc: { result: verdictOf(verdict?.dmarc), domain: verdict?.fromDomain ?? '' },
+    arc: { result: 'none' },
+    client_ip: meta.client.ip,
+    helo: meta.client.helo.slice(0, 255),
+    mail_from: meta.envelope.mailFrom,
+    rcpt_to: recipients,
+    received_at: Math.floor(Date.parse(meta.createdAt) / 1000),
+    gateway: deps.config.pmtp.domain ?? deps.config.hostname,
+  };
+  // stable per (message, destination), and so is the whole manifest (created = arrival): a job run
+  // again after a crash re-submits the very same message, which the outbox recognises
+  const id = `${entry.queueId}-${createHash('sha256').update(domain).digest('base64url').slice(0, 10)}`;
+  const partsFile = path.join(deps.spool.tmpDir, `${id}.parts`);
+  try {
+    const out = createWriteStream(partsFile, { mode: 0o600 });
+    const manifest = await rfc5322ToPmtp((await deps.spool.openBody(entry.queueId)).stream, { id, created: provenance.received_at, provenance, ownAuthservIds: [deps.config.hostname] }, async (_index, _meta, octets) => {
+      for await (const chunk of octets) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+    });
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const spool = deps.spool;
+    async function* body(): AsyncGenerator<Buffer> {
+      yield* createReadStream(partsFile) as AsyncIterable<Buffer>;
+      // the original bytes are the manifest's last part, read again from the spool entry
+      yield* (await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>;
+    }
+    // a submission client presents a recipient's pre-approval as a PMTP-Token header field
+    const tokens = manifest.headers.filter(([name]) => name.toLowerCase() === 'pmtp-token').map(([, value]) => value.trim());
+    await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
+    await deps.index?.(entry.queueId, id);
+  } finally {
+    await rm(partsFile, { force: true });
+  }
+}

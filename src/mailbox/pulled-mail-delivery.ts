@@ -1,0 +1,103 @@
+// Where pulled PMTP mail goes here: native recipients get RFC 5322 bytes in their Maildir (with a
+// `pmtp=pass ... policy.trust=` Authentication-Results), Postfix-hosted recipients get a spooled
+// RFC 5322 copy queued for the outbound stage. Implements the pull worker's LocalDelivery.
+
+import { Readable } from 'node:stream';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../mail/pulled-delivery.js';
+import { pmtpAuthenticationResults, receivedHeader } from '../mail/trace-fields.js';
+import type { MessageAcceptor } from '../queue/accept.js';
+import type { Spool } from '../spool/spool.js';
+import { TranslateError } from '../translate/translate-error.js';
+import { pmtpToRfc5322, type NextHop } from '../translate/pmtp-to-rfc5322.js';
+import type { LocalMailboxes } from './local-mailboxes.js';
+
+export interface PmtpLocalDeliveryDeps {
+  readonly config: Pick<Config, 'hostname' | 'domains'>;
+  readonly mailboxes: LocalMailboxes;
+  readonly spool: Spool;
+  readonly acceptor: MessageAcceptor;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+// a mail client reads UTF-8 headers; a Postfix hop may not, so that copy is 7-bit safe
+const mailboxHop: NextHop = { smtputf8: true, eightBitMime: true };
+const postfixHop: NextHop = { smtputf8: false, eightBitMime: true };
+
+export function pmtpLocalDelivery(deps: PmtpLocalDeliveryDeps): LocalDelivery {
+  const now = deps.now ?? Date.now;
+  return {
+    async deliver(request) {
+      const domainOf = (r: string) => r.slice(r.lastIndexOf('@') + 1).toLowerCase();
+      const native = request.recipients.filter((r) => deps.config.domains.native.includes(domainOf(r)));
+      const postfix = request.recipients.filter((r) => Object.hasOwn(deps.config.domains.postfix, domainOf(r)));
+      const unknown = request.recipients.filter((r) => !native.includes(r) && !postfix.includes(r));
+      const results: LocalDeliveryResult[] = unknown.map((recipient) => ({ recipient, status: 'rejected', code: 'unknown_user' }));
+
+      if (native.length > 0) {
+        const trace = traceFor(deps, request, native, now());
+        const delivered = await deps.mailboxes.deliver(native, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`);
+        for (const r of delivered) {
+          results.push(r.delivered ? { recipient: r.recipient, status: 'delivered' } : { recipient: r.recipient, status: 'deferred', code: 'internal_error', text: r.error });
+        }
+      }
+      if (postfix.length > 0) {
+        try {
+          const draft = await deps.spool.draft();
+          await draft.writeBody(Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop)));
+          const entry = await deps.acceptor.accept(draft, {
+            kind: 'pmtp',
+            queue: 'outbound',
+            createdAt: new Date(now()).toISOString(),
+            envelope: { mailFrom: request.manifest.from, rcptTo: postfix },
+            pmtp: { id: request.manifest.id, version: request.manifest.version, origin: request.origin, trustClass: request.trustClass },
+          });
+          deps.log.info({ queueId: entry.queueId, pmtpId: request.manifest.id, recipients: postfix.length }, 'pulled PMTP mail queued for Postfix');
+          results.push(...postfix.map((recipient): LocalDeliveryResult => ({ recipient, status: 'delivered' })));
+        } catch (err) {
+          deps.log.warn({ err, pmtpId: request.manifest.id }, 'could not queue pulled mail for Postfix');
+          results.push(...postfix.map((recipient): LocalDeliveryResult => ({ recipient, status: 'deferred', code: 'spool_unavailable' })));
+        }
+      }
+      return results;
+    },
+  };
+}
+
+function traceFor(deps: PmtpLocalDeliveryDeps, request: LocalDeliveryRequest, recipients: readonly string[], nowMs: number): string[] {
+  return [
+    pmtpAuthenticationResults({ authservId: deps.config.hostname, result: 'pass', domain: request.origin, trust: request.trustClass }),
+    receivedHeader({ by: deps.config.hostname, queueId: request.queueId, protocol: 'PMTP', date: new Date(nowMs), recipient: recipients.length === 1 ? recipients[0] : undefined }),
+  ];
+}
+
+/**
+ * The original SMTP bytes when the message carries them intact (so the author's DKIM still
+ * verifies), otherwise MIME composed from the parts. The first chunk is read here so a failed
+ * original falls back before anything is written.
+ */
+async function rfc5322(request: LocalDeliveryRequest, trace: string[], hop: NextHop): Promise<AsyncIterable<Buffer>> {
+  const read = (index: number) => streamOf(request, index);
+  try {
+    return await primed(pmtpToRfc5322(request.manifest, read, { trace, hop }));
+  } catch (err) {
+    if (!(err instanceof TranslateError)) throw err;
+    return pmtpToRfc5322(request.manifest, read, { trace, hop, useOriginal: false });
+  }
+}
+
+async function* streamOf(request: LocalDeliveryRequest, index: number): AsyncGenerator<Uint8Array> {
+  yield* (await request.openPart(index)) as AsyncIterable<Uint8Array>;
+}
+
+/** Pulls the first chunk (where the original path's checks fail), then replays the whole stream. */
+async function primed(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const iterator = source[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return (async function* () {
+    if (!first.done) yield first.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  })();
+}
