@@ -21,7 +21,7 @@ const layers = [
 ];
 
 /** Inside the PMTP stage, lowest first: stores and keys, the client, then what uses them. */
-const nativeLayers = [['native/keys', 'native/state'], ['native/client'], ['native/outbox', 'native/decision'], ['native/server', 'native/workers'], ['native/service']];
+const nativeLayers = [['native/keys', 'native/state'], ['native/client'], ['native'], ['native/outbox', 'native/decision'], ['native/server', 'native/workers'], ['native/service']];
 
 /** The protocol core is pure: no sockets, files, Redis or queues, so a second implementation can lift it whole. */
 const pureUnits = new Set(['native/protocol']);

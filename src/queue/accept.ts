@@ -4,20 +4,15 @@
 import { MailbridgeError } from '../codes.js';
 import type { QueueName } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Spool, SpoolDraft, SpoolEntry, SpoolMetaInput } from '../spool/spool.js';
-import { expiryJobId, queueNames, type MailQueues } from './queues.js';
+import { expiryJobId } from '../mail/jobs.js';
+import { entryJob, type SpoolRecordInput } from '../mail/spool-records.js';
+import type { Spool, SpoolDraft, SpoolEntry } from '../spool/spool.js';
+import { queueNames, type MailQueues } from './queues.js';
 
 /** A failed spool write as the client hears it: a full disk is 452 4.3.1 (RFC 3463), anything else 451 4.3.0. */
 export function spoolWriteError(err: unknown): MailbridgeError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return new MailbridgeError(code === 'ENOSPC' || code === 'EDQUOT' ? 'insufficient_storage' : 'spool_unavailable', undefined, { cause: err });
-}
-
-/** Spool meta always names the queue a recovered entry re-enters. */
-export interface AcceptMeta extends SpoolMetaInput {
-  readonly queue: QueueName;
-  /** the job working on this entry when its id is not the queue id (e.g. a PMTP pull job) */
-  readonly jobId?: string;
 }
 
 export class MessageAcceptor {
@@ -28,7 +23,7 @@ export class MessageAcceptor {
   ) {}
 
   /** Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError. */
-  async accept(draft: SpoolDraft, meta: AcceptMeta): Promise<SpoolEntry> {
+  async accept(draft: SpoolDraft, meta: SpoolRecordInput): Promise<SpoolEntry> {
     let entry: SpoolEntry;
     try {
       entry = await draft.commit(meta);
@@ -37,7 +32,8 @@ export class MessageAcceptor {
       throw spoolWriteError(err);
     }
     try {
-      await this.queues.add(meta.queue, { queueId: entry.queueId });
+      const job = entryJob(entry.meta);
+      await this.queues.add(job.queue, job.data);
     } catch (err) {
       // the client will hear 451 and resend, so this copy must not be delivered too
       await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
@@ -53,30 +49,27 @@ export class MessageAcceptor {
    * After a crash: every spooled entry with no live job in any queue gets its job back.
    * Stages add the next stage's job before finishing their own, so a live job always exists.
    */
-  async recover(): Promise<{ entries: number; requeued: string[] }> {
-    const entries = await this.spool.recover();
+  async recover(): Promise<{ entries: number; requeued: string[]; unreadable: string[] }> {
+    const { entries, unreadable } = await this.spool.recover();
+    for (const bad of unreadable) this.log.error({ queueId: bad.queueId, err: bad.detail }, 'spool entry unreadable; left for an operator');
     const requeued: string[] = [];
     for (const entry of entries) {
-      const queue = (entry.meta as { queue?: QueueName }).queue;
-      if (await this.hasLiveJob(entry, queue)) continue;
-      if (!queue || !queueNames.includes(queue)) {
-        this.log.error({ queueId: entry.queueId, kind: entry.meta.kind }, 'spool entry names no queue; left for an operator');
-        continue;
-      }
-      await this.queues.add(queue, { queueId: entry.queueId });
+      if (await this.hasLiveJob(entry, entry.meta.queue)) continue;
+      const job = entryJob(entry.meta);
+      await this.queues.add(job.queue, job.data);
       requeued.push(entry.queueId);
-      this.log.warn({ queueId: entry.queueId, queue }, 'requeued spool entry that had no job');
+      this.log.warn({ queueId: entry.queueId, queue: job.queue }, 'requeued spool entry that had no job');
     }
-    return { entries: entries.length, requeued };
+    return { entries: entries.length, requeued, unreadable: unreadable.map((u) => u.queueId) };
   }
 
   /**
    * A job named after the queue id may sit in any stage's queue; an entry's own queue may also
    * hold its expiry job or the job its meta names (a PMTP pull), so only that queue is asked for them.
    */
-  private async hasLiveJob(entry: SpoolEntry, queue: QueueName | undefined): Promise<boolean> {
-    const owner = (entry.meta as { jobId?: unknown }).jobId;
-    const ownQueueIds = [expiryJobId(entry.queueId), ...(typeof owner === 'string' ? [owner] : [])];
+  private async hasLiveJob(entry: SpoolEntry, queue: QueueName): Promise<boolean> {
+    const owner = entry.meta.kind === 'pmtp-received' ? entry.meta.jobId : undefined;
+    const ownQueueIds = [expiryJobId(entry.queueId), ...(owner === undefined ? [] : [owner])];
     for (const name of queueNames) {
       for (const id of name === queue ? [entry.queueId, ...ownQueueIds] : [entry.queueId]) {
         const job = await this.queues.queue(name).getJob(id);

@@ -1,28 +1,19 @@
-// The four mail queues and how jobs enter and leave them. Jobs hold a reference (the queue id),
-// never message bytes; each queue's retry schedule comes from config (Postfix's by default).
+// The four mail queues and how jobs enter and leave them. Jobs hold a reference (a spool id or
+// the PMTP message to pull), never message bytes; each queue's retry schedule comes from config
+// (Postfix's by default). A worker's processor gets job data already validated for its queue.
 
-import { Queue, Worker, type Job, type Processor } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, QueueName } from '../config/schema.js';
+import { parseJobData, spoolIdOf, type JobDataByQueue } from '../mail/jobs.js';
 import { attemptsWithin, retryDelayMs, type RetryPolicy } from './retry-policy.js';
 
 export const queueNames: readonly QueueName[] = ['inbound', 'notice', 'pull', 'outbound'];
 
-/** Every job names its spool entry; stages may add routing facts but never bytes. */
-export interface MailJobData {
-  readonly queueId: string;
-  readonly [fact: string]: unknown;
-}
+export type MailJob = Job<unknown>;
 
-export type MailJob = Job<MailJobData>;
-
-/**
- * The delayed job that ends a spooled message's life after its last stage (the PMTP outbox keeps
- * the copies peers pull this way). While it waits the entry has a live job, so recovery leaves it.
- */
-export function expiryJobId(queueId: string): string {
-  return `expire-${queueId}`;
-}
+/** What a stage's processor is given: the BullMQ job (for updateData, moveToDelayed) and its parsed data. */
+export type MailProcessor<Q extends QueueName> = (job: MailJob, data: JobDataByQueue[Q], token?: string) => Promise<unknown>;
 
 export function retryPolicyFor(config: Pick<Config, 'queues'>, name: QueueName): RetryPolicy {
   return config.queues[name].retry ?? config.queues.retry;
@@ -30,28 +21,31 @@ export function retryPolicyFor(config: Pick<Config, 'queues'>, name: QueueName):
 
 /** Producers for every queue, sharing one fail-fast connection. */
 export class MailQueues {
-  private readonly queues: ReadonlyMap<QueueName, Queue<MailJobData>>;
+  private readonly queues: ReadonlyMap<QueueName, Queue>;
 
   constructor(
     private readonly config: Pick<Config, 'queues' | 'redis'>,
     private readonly connection: Redis,
   ) {
-    this.queues = new Map(
-      queueNames.map((name) => [name, new Queue<MailJobData>(name, { connection, prefix: config.redis.prefix })] as const),
-    );
+    this.queues = new Map(queueNames.map((name) => [name, new Queue(name, { connection, prefix: config.redis.prefix })] as const));
   }
 
-  queue(name: QueueName): Queue<MailJobData> {
+  queue(name: QueueName): Queue {
     return this.queues.get(name)!;
   }
 
-  /** Adds a job whose id is derived from the queue id, so a repeated add is a no-op. */
-  async add(name: QueueName, data: MailJobData, options: { jobId?: string; delayMs?: number } = {}): Promise<MailJob> {
+  /**
+   * Adds a job; its id defaults to the spool id it names, so a repeated add is a no-op. Jobs that
+   * name no spool entry (pulls) or several per entry (notices per domain) pass their own id.
+   */
+  async add<Q extends QueueName>(name: Q, data: JobDataByQueue[Q], options: { jobId?: string; delayMs?: number } = {}): Promise<MailJob> {
     // BullMQ would wait for a dead Redis forever; an SMTP client must hear 451 instead
     if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
+    const jobId = options.jobId ?? spoolIdOf(data);
+    if (jobId === undefined) throw new TypeError(`a ${name} job that names no spool entry needs a job id`);
     const policy = retryPolicyFor(this.config, name);
     return this.queue(name).add(name, data, {
-      jobId: options.jobId ?? data.queueId,
+      jobId,
       delay: options.delayMs,
       attempts: attemptsWithin(policy),
       backoff: { type: 'mailbridge' },
@@ -70,16 +64,22 @@ export class MailQueues {
   }
 }
 
-export function createMailWorker(
+export function createMailWorker<Q extends QueueName>(
   config: Pick<Config, 'queues' | 'redis'>,
-  name: QueueName,
-  processor: Processor<MailJobData>,
+  name: Q,
+  processor: MailProcessor<Q>,
   connection: Redis,
   random: () => number = Math.random,
-): Worker<MailJobData> {
+): Worker {
   const policy = retryPolicyFor(config, name);
   const stalledMs = config.queues.stalled_job_timeout_s * 1000;
-  return new Worker<MailJobData>(name, processor, {
+  const run = async (job: MailJob, token?: string): Promise<unknown> => {
+    const parsed = parseJobData(name, job.data);
+    // data no release of ours wrote can never run: fail it where `mailbridge queue` shows it
+    if (!parsed.ok) throw new UnrecoverableError(parsed.detail);
+    return processor(job, parsed.data, token);
+  };
+  return new Worker(name, run, {
     connection,
     prefix: config.redis.prefix,
     concurrency: config.queues[name].concurrency,

@@ -10,6 +10,7 @@ import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, type Fil
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { parseSpoolRecord, type SpoolRecord, type SpoolRecordInput } from '../mail/spool-records.js';
 import { FolderSync } from './folder-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
 
@@ -25,27 +26,17 @@ function defaultInstance(): string {
   return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-export interface Envelope {
-  readonly mailFrom: string;
-  readonly rcptTo: readonly string[];
-}
-
-/** What the spool keeps beside the bytes: enough to rebuild a lost job after a crash. */
-export interface SpoolMetaInput {
-  readonly kind: string;
-  readonly createdAt: string;
-  readonly envelope: Envelope;
-  readonly [extra: string]: unknown;
-}
-
-export interface SpoolMeta extends SpoolMetaInput {
-  readonly queueId: string;
-}
-
 export interface SpoolEntry {
   readonly queueId: string;
   readonly size: number;
-  readonly meta: SpoolMeta;
+  /** the entry's record (src/mail/spool-records.ts), validated when read */
+  readonly meta: SpoolRecord;
+}
+
+/** An entry whose record fails validation: never guessed at, left in place for an operator. */
+export interface UnreadableEntry {
+  readonly queueId: string;
+  readonly detail: string;
 }
 
 /** The fsync points, named so crash tests can stop a writer between any two of them. */
@@ -135,7 +126,9 @@ export class Spool {
       if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
       const metaBytes = Buffer.alloc(metaLength);
       await handle.read(metaBytes, 0, metaLength, bodySize);
-      return { queueId, size: bodySize, meta: JSON.parse(metaBytes.toString('utf8')) as SpoolMeta };
+      const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
+      if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
+      return { queueId, size: bodySize, meta: parsed.record };
     } finally {
       await handle.close();
     }
@@ -160,20 +153,25 @@ export class Spool {
    * Lists every complete entry, oldest first, and deletes this instance's half-written temp files
    * (other instances' only once stale). Call it before any listener opens, so no live draft of ours is debris.
    */
-  async recover(): Promise<SpoolEntry[]> {
+  async recover(): Promise<{ entries: SpoolEntry[]; unreadable: UnreadableEntry[] }> {
     await this.init();
     for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
     const nowMs = (this.options.now ?? Date.now)();
     this.lastSweep = nowMs;
     await this.sweepOthers(nowMs);
     const entries: SpoolEntry[] = [];
+    const unreadable: UnreadableEntry[] = [];
     for (const name of (await readdir(this.entryDir)).sort()) {
       if (!isQueueId(name)) continue;
-      // another gateway on this folder may finish and remove an entry while we list
-      const entry = await this.read(name).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
-      if (entry) entries.push(entry);
+      try {
+        entries.push(await this.read(name));
+      } catch (err) {
+        // another gateway on this folder may finish and remove an entry while we list
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        unreadable.push({ queueId: name, detail: err instanceof Error ? err.message : String(err) });
+      }
     }
-    return entries;
+    return { entries, unreadable };
   }
 
   /** Removes other instances' temp files untouched for `staleTmpMs` (a dead instance's debris), and their emptied folders. */
@@ -251,9 +249,9 @@ export class SpoolDraft {
   }
 
   /** Appends the meta, fsyncs, renames into place and fsyncs the folder. Returns only when durable. */
-  async commit(meta: SpoolMetaInput): Promise<SpoolEntry> {
+  async commit(meta: SpoolRecordInput): Promise<SpoolEntry> {
     if (this.done) throw new Error(`draft ${this.queueId} already finished`);
-    const full: SpoolMeta = { ...meta, queueId: this.queueId };
+    const full = { ...meta, queueId: this.queueId } as SpoolRecord;
     const metaBytes = Buffer.from(JSON.stringify(full), 'utf8');
     const footer = Buffer.from(`${footerMagic}${String(metaBytes.length).padStart(10, '0')}\n`, 'latin1');
     const file = this.written ? await open(this.bodyPath, 'a') : await this.spool.create(this.bodyPath);

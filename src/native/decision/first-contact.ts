@@ -8,7 +8,10 @@ import { decideFirstContact, firstContactPolicySchema, type FirstContactDecision
 import type { Notice } from '../protocol/notice.js';
 import { issueChallenge, verifySolution, type PowChallenge } from '../protocol/proof-of-work.js';
 import { verifySenderToken } from '../protocol/sender-token.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
+
+/** The parts of the PMTP context this file uses. */
+export type FirstContactDeps = Pick<PmtpContext, 'contacts' | 'directory' | 'nowS' | 'policy' | 'powSecret' | 'stamps' | 'tokens'>;
 
 const policies = new WeakMap<object, FirstContactPolicy>();
 
@@ -39,7 +42,7 @@ export type Verdict =
 
 /** Decides for one recipient; `use` names this (origin, notice, recipient) for single-use counting. */
 export async function decideRecipient(
-  rt: PmtpRuntime,
+  rt: FirstContactDeps,
   input: { notice: Notice; recipient: string; senderAuthenticated: boolean; use: string },
 ): Promise<Verdict> {
   const { notice, recipient, senderAuthenticated, use } = input;
@@ -79,7 +82,7 @@ export async function decideRecipient(
   return verdict;
 }
 
-export function newChallenge(rt: PmtpRuntime, notice: Notice, recipient: string): PowChallenge {
+export function newChallenge(rt: FirstContactDeps, notice: Notice, recipient: string): PowChallenge {
   const fc = rt.policy.firstContact;
   return issueChallenge({
     bits: Math.max(1, fc.pow_bits),

@@ -7,9 +7,13 @@ import { domainOf } from '../protocol/address.js';
 import { signDelegation } from '../protocol/delegation.js';
 import { checkNotice, type Disposition, type Notice, type NoticeResult, type RecipientDisposition } from '../protocol/notice.js';
 import { isFinal, transition, type RecipientEvent, type RecipientState } from '../protocol/recipient-state.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import type { InboundRecipient } from '../state/inbound-notices.js';
-import { decideRecipient, newChallenge } from './first-contact.js';
+import { decideRecipient, newChallenge, type FirstContactDeps } from './first-contact.js';
+
+/** The parts of the PMTP context this file uses. */
+export type NoticeDecisionDeps = Pick<PmtpContext, 'config' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'> &
+  FirstContactDeps;
 
 export interface HandledNotice {
   readonly result: NoticeResult;
@@ -25,7 +29,7 @@ function failed(notice: Notice, code: Parameters<typeof errorBody>[0], detail: s
   return { result: { id: notice.id, version: notice.version, error: errorBody(code, detail).error }, pull: false, decide: false };
 }
 
-export async function handleNotice(rt: PmtpRuntime, origin: string, notice: Notice, originEndpoint: string): Promise<HandledNotice> {
+export async function handleNotice(rt: NoticeDecisionDeps, origin: string, notice: Notice, originEndpoint: string): Promise<HandledNotice> {
   const checked = checkNotice(notice, { destination: rt.domain, now: rt.nowS(), originEndpoint });
   if (!checked.ok) return failed(notice, checked.code, checked.detail);
   const head = await rt.inbound.head(origin, notice.id);
@@ -85,7 +89,7 @@ function nextRecord(cur: InboundRecipient | undefined, version: number, recipien
 }
 
 async function decideOne(
-  rt: PmtpRuntime,
+  rt: NoticeDecisionDeps,
   input: { origin: string; notice: Notice; recipient: string; authenticated: boolean; tooLarge: boolean },
 ): Promise<Decided> {
   const { origin, notice, recipient } = input;
@@ -108,7 +112,7 @@ async function decideOne(
   return fromVerdict(rt, notice, recipient, await decideRecipient(rt, { notice, recipient, senderAuthenticated: true, use: `${origin}/${notice.id}/${recipient}` }));
 }
 
-export function fromVerdict(rt: PmtpRuntime, notice: Notice, recipient: string, verdict: Awaited<ReturnType<typeof decideRecipient>>): Decided {
+export function fromVerdict(rt: NoticeDecisionDeps, notice: Notice, recipient: string, verdict: Awaited<ReturnType<typeof decideRecipient>>): Decided {
   if (verdict.decision === 'accept') return { event: 'accept', disposition: { disposition: 'accepted' }, trust: verdict.trust };
   if (verdict.decision === 'reject') {
     return { event: 'reject', disposition: { disposition: 'rejected', code: verdict.code, text: errorBody(verdict.code).error.message } };

@@ -5,9 +5,12 @@ import { Readable } from 'node:stream';
 import { domainOf } from '../protocol/address.js';
 import { contentSize, manifestDigest, parseManifest, type Manifest } from '../protocol/message-format.js';
 import { originAligned, signManifest, type MessageSignature } from '../protocol/message-signature.js';
-import { expiryJobId } from '../../queue/queues.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import type { OutboxMeta } from './outbox-meta.js';
+import { expiryJobId } from '../../mail/jobs.js';
+import type { OutboxRecord } from '../../mail/spool-records.js';
+import type { PmtpContext } from '../pmtp-context.js';
+
+/** The parts of the PMTP context this file uses. */
+export type OutboxDeps = Pick<PmtpContext, 'acceptor' | 'config' | 'domain' | 'keys' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'>;
 
 export interface SubmitInput {
   readonly manifest: Manifest;
@@ -29,7 +32,7 @@ export interface Submitted {
 }
 
 export class PmtpOutbox {
-  constructor(private readonly rt: PmtpRuntime) {}
+  constructor(private readonly rt: OutboxDeps) {}
 
   async submit(input: SubmitInput): Promise<Submitted> {
     const { rt } = this;
@@ -71,7 +74,7 @@ export class PmtpOutbox {
       throw new TypeError(`body is ${draft.bodySize} octets, the manifest says ${contentSize(manifest)}`);
     }
     const expires = previousCurrent?.expires ?? rt.nowS() + rt.config.pmtp.notice_lifetime_s;
-    const meta: OutboxMeta = {
+    const meta: Omit<OutboxRecord, 'queueId'> = {
       kind: 'pmtp-outbox',
       queue: 'notice',
       createdAt: new Date(rt.nowMs()).toISOString(),
@@ -94,7 +97,7 @@ export class PmtpOutbox {
     // after the lifetime: undecided recipients expire and the stored copy is dropped; the job id
     // makes a second add a no-op, and keeps the entry alive for restart recovery (queue/accept.ts)
     const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
-    await rt.queues.add('notice', { queueId, action: 'expire' }, { jobId: expiryJobId(queueId), delayMs: untilExpiry });
+    await rt.queues.add('notice', { action: 'expire', queueId }, { jobId: expiryJobId(queueId), delayMs: untilExpiry });
   }
 
   /** Replaces an unpulled message by a new version (same id, version + 1) and notifies it. */
@@ -116,7 +119,7 @@ export class PmtpOutbox {
       if (targets.length === 0) continue;
       for (const r of targets) await rt.status.apply(id, r, event, rt.nowS());
       if (recipient === undefined) await rt.outbox.withdraw(id, domain, reason);
-      const data = { queueId: current.queueId, domain, action: 'withdraw', reason, ...(recipient ? { recipient } : {}) };
+      const data = { action: 'withdraw', queueId: current.queueId, domain, reason, ...(recipient ? { recipient } : {}) } as const;
       await rt.queues.add('notice', data, { jobId: `withdraw-${current.queueId}-${domain}-${reason}${recipient ? `-${recipient.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}` });
     }
   }

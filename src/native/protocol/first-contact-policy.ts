@@ -25,7 +25,8 @@ export const firstContactPolicySchema = z.object({
 export type FirstContactPolicy = z.infer<typeof firstContactPolicySchema>;
 type SenderList = z.infer<typeof listSchema>;
 
-export type TrustClass = 'allowlisted' | 'token' | 'challenged' | 'new-verified';
+export const TRUST_CLASSES = ['allowlisted', 'token', 'challenged', 'new-verified'] as const;
+export type TrustClass = (typeof TRUST_CLASSES)[number];
 
 export type FirstContactDecision =
   | { decision: 'accept'; trust: TrustClass }

@@ -123,3 +123,14 @@ export function contentSize(manifest: Manifest): number {
 export function mediaTypeOf(part: Part): string {
   return (part.type.split(';')[0] ?? '').trim().toLowerCase();
 }
+
+/** Byte offset of each part inside a body that holds the parts' octets in manifest order. */
+export function partOffsets(manifest: Manifest): number[] {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const part of manifest.parts) {
+    offsets.push(at);
+    at += part.length;
+  }
+  return offsets;
+}

@@ -4,13 +4,16 @@
 import type { FastifyInstance } from 'fastify';
 import { ackBatchSchema, type AckResponse } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
-import { isOutboxMeta } from '../outbox/outbox-meta.js';
 import { isFinal } from '../protocol/recipient-state.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { sendError, sendSigned } from './replies.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { sendError, sendSigned, type ReplyDeps } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 
-export function registerAckRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+/** The parts of the PMTP context this file uses. */
+export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> &
+  ReplyDeps;
+
+export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
     const requester = request.pmtpOrigin ?? '';
     const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
@@ -22,7 +25,7 @@ export function registerAckRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
       const domain = await rt.outbox.domain(ack.id, requester);
       const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
       const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
-      const meta = entry && isOutboxMeta(entry.meta) ? entry.meta : undefined;
+      const meta = entry?.meta.kind === 'pmtp-outbox' ? entry.meta : undefined;
       if (!domain?.notified || !meta || meta.pmtp.digest !== ack.manifest_digest) {
         results.push({ id: ack.id, version: ack.version, status: 'unknown' });
         continue;

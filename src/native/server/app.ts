@@ -3,20 +3,28 @@
 // process, the auth stage for /pmtp/v1/, and the route groups.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { isStatusCode } from '../../codes.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { registerAckRoutes } from './ack-routes.js';
-import { registerNoticeRoutes } from './notice-routes.js';
-import { registerPullRoutes } from './pull-routes.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { registerAckRoutes, type AckRouteDeps } from './ack-routes.js';
+import { registerNoticeRoutes, type NoticeRouteDeps } from './notice-routes.js';
+import { registerPullRoutes, type PullRouteDeps } from './pull-routes.js';
 import { sendError } from './replies.js';
-import { requestAuthHook } from './request-auth.js';
-import { registerWellKnownRoutes } from './well-known-routes.js';
+import { requestAuthHook, type RequestAuthDeps } from './request-auth.js';
+import { registerWellKnownRoutes, type WellKnownDeps } from './well-known-routes.js';
+
+/** The parts of the PMTP context this file uses. */
+export type AppDeps = Pick<PmtpContext, 'config' | 'log'> &
+  WellKnownDeps &
+  RequestAuthDeps &
+  NoticeRouteDeps &
+  PullRouteDeps &
+  AckRouteDeps;
 
 export interface PmtpAppOptions {
   /** Extra fastify options (https, http2), from listen.ts. */
   readonly server?: Record<string, unknown>;
 }
 
-export function buildPmtpApp(rt: PmtpRuntime, options: PmtpAppOptions = {}): FastifyInstance {
+export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): FastifyInstance {
   const fastifyOptions: FastifyServerOptions = {
     logger: false,
     bodyLimit: rt.config.pmtp.max_body_bytes,

@@ -4,8 +4,12 @@ import { readFile } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { isLoopback, type Config } from '../../config/schema.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { buildPmtpApp } from './app.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { buildPmtpApp, type AppDeps } from './app.js';
+
+/** The parts of the PMTP context this file uses. */
+export type ListenerDeps = Pick<PmtpContext, 'config'> &
+  AppDeps;
 
 export interface PmtpListener {
   readonly app: FastifyInstance;
@@ -26,7 +30,7 @@ export async function serverOptionsFor(config: Pick<Config, 'pmtp'>): Promise<Re
   throw new Error('pmtp.listen needs tls (key, cert), or plain_http on a loopback address');
 }
 
-export async function startPmtpListener(rt: PmtpRuntime): Promise<PmtpListener> {
+export async function startPmtpListener(rt: ListenerDeps): Promise<PmtpListener> {
   const app = buildPmtpApp(rt, { server: await serverOptionsFor(rt.config) });
   const { host, port, tls } = rt.config.pmtp.listen;
   const address = await app.listen({ host, port });

@@ -5,11 +5,18 @@ import type { FastifyInstance } from 'fastify';
 import { withdrawQuerySchema, type WithdrawResponse } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { parseNoticeBatch, type NoticeResult } from '../protocol/notice.js';
-import { transition, type RecipientEvent } from '../protocol/recipient-state.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { handleNotice } from '../decision/notice-decision.js';
-import { sendError, sendSigned } from './replies.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { handleNotice, type NoticeDecisionDeps } from '../decision/notice-decision.js';
+import { queuePull } from '../decision/pull-jobs.js';
+import { withdrawNotice, type WithdrawalDeps } from '../decision/withdrawal.js';
+import { sendError, sendSigned, type ReplyDeps } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
+
+/** The parts of the PMTP context this file uses. */
+export type NoticeRouteDeps = Pick<PmtpContext, 'config' | 'directory' | 'domain' | 'inbound' | 'queues'> &
+  NoticeDecisionDeps &
+  WithdrawalDeps &
+  ReplyDeps;
 
 const NOTICE_PARALLELISM = 32;
 
@@ -24,11 +31,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   await Promise.all(lanes);
 }
 
-export function pullJobId(origin: string, id: string, version: number): string {
-  return `pull-${origin}-${id}-${version}`;
-}
-
-export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps): void {
   app.post(PATHS.notices, async (request, reply) => {
     const origin = request.pmtpOrigin ?? '';
     const body = parseJsonBody(rawBody(request));
@@ -42,12 +45,8 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): voi
       const handled = await handleNotice(rt, origin, notice, originEndpoint);
       results[index] = handled.result;
       const { id, version } = notice;
-      if (handled.pull) {
-        await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'full' }, { jobId: pullJobId(origin, id, version) });
-      }
-      if (handled.decide) {
-        await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'decide' }, { jobId: `decide-${origin}-${id}-${version}` });
-      }
+      if (handled.pull) await queuePull(rt.queues, origin, id, version, 'full');
+      if (handled.decide) await queuePull(rt.queues, origin, id, version, 'decide');
     });
     return sendSigned(rt, request, reply, { results });
   });
@@ -66,25 +65,8 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: PmtpRuntime): voi
     const { id } = request.params as { id: string };
     const query = withdrawQuerySchema.safeParse(request.query);
     if (!query.success) return sendError(reply, 'malformed_request', 'expected version, reason and optionally recipient');
-    const { version, reason, recipient } = query.data;
-    const event: RecipientEvent = reason === 'retracted' ? 'retract' : 'give-up';
-    const target = reason === 'retracted' ? 'retracted' : 'given-up';
-    const known = await rt.inbound.recipients(origin, id);
-    const outcomes: WithdrawResponse['recipients'] = [];
-    for (const rec of known.filter((r) => r.version <= version && (recipient === undefined || r.recipient === recipient))) {
-      const saved = await rt.inbound.updateRecipient(origin, id, rec.recipient, (cur) => {
-        if (!cur || cur.state === 'fetched') return undefined;
-        const next = transition(cur.state, event);
-        return next.ok ? { ...cur, state: next.state } : undefined;
-      });
-      outcomes.push({ recipient: rec.recipient, outcome: saved?.state === target ? 'withdrawn' : 'too_late' });
-    }
-    const remaining = await rt.inbound.recipients(origin, id);
-    if (remaining.every((r) => r.state === 'retracted' || r.state === 'given-up' || r.state === 'rejected' || r.state === 'expired')) {
-      await rt.inbound.forgetHead(origin, id);
-      const job = await rt.queues.queue('pull').getJob(pullJobId(origin, id, version));
-      await job?.remove().catch(() => undefined);
-    }
+    const outcomes = await withdrawNotice(rt, origin, id, query.data);
+    const { version } = query.data;
     return sendSigned(rt, request, reply, { id, version, recipients: outcomes } satisfies WithdrawResponse);
   });
 }

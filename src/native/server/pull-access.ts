@@ -3,19 +3,22 @@
 import type { FastifyReply } from 'fastify';
 import type { StatusCode } from '../../codes.js';
 import type { SpoolEntry } from '../../spool/spool.js';
-import { isOutboxMeta, type OutboxMeta } from '../outbox/outbox-meta.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { OutboxRecord } from '../../mail/spool-records.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import type { OutboxDomain } from '../state/outbox-index.js';
 import { sendError } from './replies.js';
 
+/** The parts of the PMTP context this file uses. */
+export type PullAccessDeps = Pick<PmtpContext, 'nowS' | 'outbox' | 'spool'>;
+
 export interface PullGrant {
   readonly entry: SpoolEntry;
-  readonly meta: OutboxMeta;
+  readonly meta: OutboxRecord;
   readonly domain: OutboxDomain;
 }
 
 export async function grantPull(
-  rt: PmtpRuntime,
+  rt: PullAccessDeps,
   requester: string,
   id: string,
   versionParam: string | undefined,
@@ -30,7 +33,7 @@ export async function grantPull(
   if (domain.withdrawn) return { code: 'message_retracted', detail: `withdrawn (${domain.withdrawn})` };
   if (rt.nowS() > current.expires) return { code: 'message_expired', detail: `expired at ${current.expires}` };
   const entry = await rt.spool.read(current.queueId).catch(() => undefined);
-  if (!entry || !isOutboxMeta(entry.meta)) return { code: 'message_expired', detail: 'no longer stored' };
+  if (entry?.meta.kind !== 'pmtp-outbox') return { code: 'message_expired', detail: 'no longer stored' };
   return { entry, meta: entry.meta, domain };
 }
 

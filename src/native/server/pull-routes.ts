@@ -4,14 +4,18 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
+import { partOffsets } from '../protocol/message-format.js';
 import { PART_TRAILER, STREAM_END, partFrameHeader, streamPrefix } from '../protocol/message-framing.js';
 import { hashView, isStreamView, partsForView, signersView, VIEWS, type StreamView, type View } from '../protocol/message-views.js';
-import { partOffsets } from '../outbox/outbox-meta.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { grantPull, refuse, type PullGrant } from './pull-access.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { grantPull, refuse, type PullGrant, type PullAccessDeps } from './pull-access.js';
 import { sendError } from './replies.js';
 
-export function registerPullRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+/** The parts of the PMTP context this file uses. */
+export type PullRouteDeps = Pick<PmtpContext, 'log' | 'nowS' | 'spool' | 'status'> &
+  PullAccessDeps;
+
+export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): void {
   app.get('/pmtp/v1/messages/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     const { view = 'full', version } = request.query as { view?: string; version?: string };
@@ -52,7 +56,7 @@ export function registerPullRoutes(app: FastifyInstance, rt: PmtpRuntime): void 
   });
 }
 
-async function* streamView(rt: PmtpRuntime, grant: PullGrant, view: StreamView, requester: string, prefix: Buffer): AsyncGenerator<Buffer> {
+async function* streamView(rt: PullRouteDeps, grant: PullGrant, view: StreamView, requester: string, prefix: Buffer): AsyncGenerator<Buffer> {
   const { manifest, id, version } = grant.meta.pmtp;
   const offsets = partOffsets(manifest);
   yield prefix;

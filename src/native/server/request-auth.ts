@@ -4,8 +4,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { sendError } from './replies.js';
+
+/** The parts of the PMTP context this file uses. */
+export type RequestAuthDeps = Pick<PmtpContext, 'config' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +30,7 @@ export function parseJsonBody(body: Buffer): unknown {
   }
 }
 
-export function requestAuthHook(rt: PmtpRuntime) {
+export function requestAuthHook(rt: RequestAuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const perIp = await rt.rate.hit(`ip:${request.ip}`, rt.nowMs());
     if (!perIp.allowed) return sendError(reply.header('retry-after', String(perIp.retryAfterS)), 'rate_limited');

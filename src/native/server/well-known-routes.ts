@@ -4,10 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { PATHS, type ServerInfo } from '../protocol/endpoints.js';
 import { VIEWS } from '../protocol/message-views.js';
 import { MAX_RECIPIENTS_PER_NOTICE } from '../protocol/notice.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { sendError } from './replies.js';
 
-export function serverInfo(rt: PmtpRuntime): ServerInfo {
+/** The parts of the PMTP context this file uses. */
+export type WellKnownDeps = Pick<PmtpContext, 'config' | 'domain' | 'keys' | 'nowS' | 'policy'>;
+
+export function serverInfo(rt: WellKnownDeps): ServerInfo {
   return {
     v: 1,
     protocol: 'PMTP/1',
@@ -19,7 +22,7 @@ export function serverInfo(rt: PmtpRuntime): ServerInfo {
   };
 }
 
-export function registerWellKnownRoutes(app: FastifyInstance, rt: PmtpRuntime): void {
+export function registerWellKnownRoutes(app: FastifyInstance, rt: WellKnownDeps): void {
   app.get(PATHS.keys, async (request, reply) => {
     const { domain } = request.query as { domain?: string };
     if (domain !== undefined && domain !== rt.domain) return sendError(reply, 'message_not_found', `no keys for ${domain} here`);

@@ -1,9 +1,9 @@
-// Composition entry points for src/gateway.ts: `startPmtpService` (keys, runtime, listener,
+// Composition entry points for src/gateway.ts: `startPmtpService` (keys, context, listener,
 // outbox) and `startPmtpWorkers` (the notice and pull processors with their own blocking Redis
 // connection). Config is passed down; nothing here reads the environment.
-import type { Processor } from 'bullmq';
 import type { Config } from '../../config/schema.js';
-import { createMailWorker, type MailJobData } from '../../queue/queues.js';
+import type { Redis } from 'ioredis';
+import { createMailWorker } from '../../queue/queues.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { loadKeyRing, type LocalKeyRing } from '../keys/local-keys.js';
@@ -14,7 +14,8 @@ import { CircuitBreaker } from '../workers/circuit-breaker.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createNoticeProcessor } from '../workers/notice-worker.js';
 import { createPullProcessor } from '../workers/pull-worker.js';
-import { createRuntime, type PmtpRuntime, type PmtpRuntimeDeps } from './runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { buildPmtpContext, type PmtpContextDeps } from './pmtp-context-builder.js';
 
 export interface PmtpService {
   /** Where the listener is bound, e.g. http://127.0.0.1:8443. */
@@ -22,7 +23,8 @@ export interface PmtpService {
   /** Our public endpoint (pmtp.public_url, else the bound URL). */
   readonly endpoint: string;
   readonly outbox: PmtpOutbox;
-  readonly runtime: PmtpRuntime;
+  /** what the PMTP parts share; tests and the gateway read its stores */
+  readonly context: PmtpContext;
   /** New TLS handshakes use this certificate; open connections keep theirs (SIGHUP). */
   updateSecureContext(material: { key: Buffer; cert: Buffer }): void;
   /** Call when a local user sends mail: its recipients skip first contact when they reply. */
@@ -34,38 +36,38 @@ export interface PmtpWorkers {
   close(): Promise<void>;
 }
 
-export async function startPmtpService(config: Config, deps: PmtpRuntimeDeps & { keys?: LocalKeyRing }): Promise<PmtpService> {
+export async function startPmtpService(config: Config, deps: PmtpContextDeps & { keys?: LocalKeyRing }): Promise<PmtpService> {
   const keys = deps.keys ?? (await loadKeyRing(config));
   let endpoint = config.pmtp.public_url ? new URL(config.pmtp.public_url).origin : '';
-  const runtime = createRuntime(config, keys, deps, () => endpoint);
-  const listener = await startPmtpListener(runtime);
+  const context = buildPmtpContext(config, keys, deps, () => endpoint);
+  const listener = await startPmtpListener(context);
   if (!endpoint) endpoint = listener.url;
   deps.log.info({ url: listener.url, endpoint, domain: keys.domain, keyId: keys.current.keyId }, 'pmtp listening');
   return {
     url: listener.url,
     endpoint,
-    outbox: new PmtpOutbox(runtime),
-    runtime,
-    allowlistCorrespondents: (sender, recipients) => allowlistCorrespondents(runtime.contacts, sender, recipients),
+    outbox: new PmtpOutbox(context),
+    context,
+    allowlistCorrespondents: (sender, recipients) => allowlistCorrespondents(context.contacts, sender, recipients),
     updateSecureContext: (material) => listener.updateSecureContext(material),
     close: () => listener.close(),
   };
 }
 
-export function startPmtpWorkers(runtime: PmtpRuntime, deps: { localDelivery: LocalDelivery }): PmtpWorkers {
-  const { config } = runtime;
+export function startPmtpWorkers(context: PmtpContext, deps: { localDelivery: LocalDelivery; redis: Redis }): PmtpWorkers {
+  const { config } = context;
   const connection = createRedisConnection(config, 'worker');
-  connection.on('error', (err) => runtime.log.warn({ err: err.message }, 'redis worker connection error'));
-  const breaker = new CircuitBreaker(runtime.redis, config.redis.prefix, runtime.queues, {
+  connection.on('error', (err) => context.log.warn({ err: err.message }, 'redis worker connection error'));
+  const breaker = new CircuitBreaker(deps.redis, config.redis.prefix, context.queues, {
     failures: config.pmtp.breaker_failures,
     pauseMs: config.pmtp.breaker_pause_s * 1000,
   });
-  const batcher = new NoticeBatcher(runtime.client, runtime.domain);
-  const notice = createMailWorker(config, 'notice', createNoticeProcessor({ rt: runtime, batcher, breaker }) as unknown as Processor<MailJobData>, connection);
-  const pull = createMailWorker(config, 'pull', createPullProcessor(runtime, deps.localDelivery) as unknown as Processor<MailJobData>, connection);
+  const batcher = new NoticeBatcher(context.client, context.domain);
+  const notice = createMailWorker(config, 'notice', createNoticeProcessor({ rt: context, batcher, breaker }), connection);
+  const pull = createMailWorker(config, 'pull', createPullProcessor(context, deps.localDelivery), connection);
   for (const worker of [notice, pull]) {
-    worker.on('failed', (job, err) => runtime.log.warn({ queue: worker.name, jobId: job?.id, err: err.message }, 'pmtp job failed'));
-    worker.on('error', (err) => runtime.log.warn({ queue: worker.name, err: err.message }, 'pmtp worker error'));
+    worker.on('failed', (job, err) => context.log.warn({ queue: worker.name, jobId: job?.id, err: err.message }, 'pmtp job failed'));
+    worker.on('error', (err) => context.log.warn({ queue: worker.name, err: err.message }, 'pmtp worker error'));
   }
   return {
     close: async () => {

@@ -4,14 +4,20 @@
 // The new disposition is what the origin's next status poll sees; accepted → a full pull.
 import { domainOf } from '../protocol/address.js';
 import type { Notice } from '../protocol/notice.js';
-import { decideRecipient } from '../decision/first-contact.js';
-import { fromVerdict } from '../decision/notice-decision.js';
-import { pullJobId } from '../server/notice-routes.js';
+import { decideRecipient, type FirstContactDeps } from '../decision/first-contact.js';
+import { fromVerdict, type NoticeDecisionDeps } from '../decision/notice-decision.js';
+import { queuePull } from '../decision/pull-jobs.js';
 import { transition } from '../protocol/recipient-state.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { pullView } from './pulled-message.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { pullView, type PullViewDeps } from './pulled-message.js';
 
-export async function decideDeferred(rt: PmtpRuntime, origin: string, id: string, version: number): Promise<string> {
+/** The parts of the PMTP context this file uses. */
+export type DecideDeps = Pick<PmtpContext, 'inbound' | 'queues'> &
+  PullViewDeps &
+  FirstContactDeps &
+  NoticeDecisionDeps;
+
+export async function decideDeferred(rt: DecideDeps, origin: string, id: string, version: number): Promise<string> {
   const head = await rt.inbound.head(origin, id);
   if (!head || head.version !== version) return 'superseded';
   const waiting = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && r.state === 'deferred');
@@ -39,6 +45,6 @@ export async function decideDeferred(rt: PmtpRuntime, origin: string, id: string
     });
     if (saved?.state === 'accepted') accepted = true;
   }
-  if (accepted) await rt.queues.add('pull', { queueId: `${origin}/${id}`, origin, id, version, mode: 'full' }, { jobId: pullJobId(origin, id, version) });
+  if (accepted) await queuePull(rt.queues, origin, id, version, 'full');
   return authenticated ? 'decided:authenticated' : 'decided:unauthenticated';
 }

@@ -5,8 +5,11 @@ import { errorBody, isStatusCode } from '../../codes.js';
 import { verifyDelegation } from '../protocol/delegation.js';
 import type { Disposition, NoticeResult } from '../protocol/notice.js';
 import { solveChallenge, type PowChallenge } from '../protocol/proof-of-work.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { jobSafe, type NoticeJobData } from '../../mail/jobs.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { jobSafe, type DomainNoticeJob, type NoticeJob } from '../../mail/jobs.js';
+
+/** The parts of the PMTP context this file uses. */
+export type OutcomeDeps = Pick<PmtpContext, 'config' | 'directory' | 'log' | 'nowS' | 'queues' | 'status'>;
 
 export const MAX_REDIRECTS = 3;
 
@@ -17,8 +20,8 @@ export interface Solved {
 }
 
 export interface OutcomeContext {
-  readonly rt: PmtpRuntime;
-  readonly job: NoticeJobData & { domain: string };
+  readonly rt: OutcomeDeps;
+  readonly job: DomainNoticeJob;
   readonly id: string;
   readonly version: number;
   readonly endpoint: string;
@@ -58,7 +61,7 @@ export async function applyDisposition(ctx: OutcomeContext, recipient: string, d
       await rt.status.apply(id, recipient, 'defer', now, { cookie: d.cookie, endpoint: ctx.endpoint }, version);
       const polls = (job.action === 'poll' ? (job.polls ?? 0) : 0) + 1;
       const pollUntil = job.action === 'poll' && job.pollUntil ? job.pollUntil : now + d.max_poll_s;
-      const data: NoticeJobData = { queueId: job.queueId, domain: job.domain, action: 'poll', recipient, cookie: d.cookie, endpoint: ctx.endpoint, pollUntil, polls };
+      const data: NoticeJob = { action: 'poll', queueId: job.queueId, domain: job.domain, recipient, cookie: d.cookie, endpoint: ctx.endpoint, pollUntil, polls };
       await rt.queues.add('notice', data, { jobId: `poll-${job.queueId}-${jobSafe(recipient)}-${polls}`, delayMs: d.min_poll_s * 1000 });
       return undefined;
     }
@@ -76,7 +79,7 @@ export async function applyDisposition(ctx: OutcomeContext, recipient: string, d
       return { recipient, challenge: d.challenge, solution };
     }
     case 'redirect': {
-      const redirects = (job.redirects ?? 0) + 1;
+      const redirects = (job.action === 'notify' ? (job.redirects ?? 0) : 0) + 1;
       if (redirects > MAX_REDIRECTS) {
         await reject('redirect_loop');
         return undefined;
@@ -88,7 +91,7 @@ export async function applyDisposition(ctx: OutcomeContext, recipient: string, d
         return undefined;
       }
       await rt.status.apply(id, recipient, 'redirect', now, { endpoint: d.endpoint }, version);
-      const data: NoticeJobData = { queueId: job.queueId, domain: job.domain, action: 'notify', recipients: [recipient], endpoint: d.endpoint, redirects };
+      const data: NoticeJob = { action: 'notify', queueId: job.queueId, domain: job.domain, recipients: [recipient], endpoint: d.endpoint, redirects };
       await rt.queues.add('notice', data, { jobId: `redirect-${job.queueId}-${jobSafe(recipient)}-${redirects}` });
       return undefined;
     }

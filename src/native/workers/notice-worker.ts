@@ -2,39 +2,42 @@
 // sends notices (batched per destination), records dispositions, re-sends solved challenges,
 // polls deferred recipients, withdraws. Backoff per job with jitter and cap; a per-destination
 // circuit breaker parks jobs for a dead domain and releases them all when it answers again.
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError } from 'bullmq';
+import { expiryJobId, type DomainNoticeJob, type NoticeJob } from '../../mail/jobs.js';
+import type { OutboxFacts } from '../../mail/spool-records.js';
+import type { MailJob } from '../../queue/queues.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
 import { statusResponseSchema, type Notice } from '../protocol/notice.js';
-import { isOutboxMeta, type OutboxFacts } from '../outbox/outbox-meta.js';
 import { isFinal } from '../protocol/recipient-state.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
-import type { PmtpRuntime } from '../service/runtime.js';
-import { expiryJobId } from '../../queue/queues.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext } from './notice-outcomes.js';
-import type { NoticeJobData } from '../../mail/jobs.js';
+import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext, type OutcomeDeps } from './notice-outcomes.js';
+
+/** The parts of the PMTP context this file uses. */
+export type NoticeWorkerContext = Pick<PmtpContext, 'client' | 'directory' | 'endpoint' | 'log' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'> &
+  OutcomeDeps;
 
 export interface NoticeWorkerDeps {
-  readonly rt: PmtpRuntime;
+  readonly rt: NoticeWorkerContext;
   readonly batcher: NoticeBatcher;
   readonly breaker: CircuitBreaker;
 }
 
 export function createNoticeProcessor(deps: NoticeWorkerDeps) {
   const { rt } = deps;
-  return async (job: Job<NoticeJobData>, token?: string): Promise<string> => {
-    const data = job.data;
+  return async (job: MailJob, data: NoticeJob, token?: string): Promise<string> => {
     const entry = await rt.spool.read(data.queueId).catch(() => undefined);
-    if (!entry || !isOutboxMeta(entry.meta)) return 'gone';
+    if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
     if (data.action === 'expire') {
       for (const s of await rt.status.get(facts.id)) if (s.version === facts.version) await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
       await rt.spool.remove(data.queueId);
       return 'expired';
     }
-    if (!data.domain) {
+    if (data.action === 'fan-out') {
       let current = await rt.outbox.current(facts.id);
       // the submit that queued us records the copy a moment after accepting it: give it that moment
       for (let wait = 0; wait < 20 && (!current || current.version < facts.version); wait++) {
@@ -58,11 +61,11 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
         return 'duplicate-copy';
       }
       for (const domain of Object.keys(facts.destinations)) {
-        await rt.queues.add('notice', { queueId: data.queueId, domain }, { jobId: `notice-${data.queueId}-${domain}` });
+        await rt.queues.add('notice', { action: 'notify', queueId: data.queueId, domain }, { jobId: `notice-${data.queueId}-${domain}` });
       }
       // after a crash recovery this re-creates the expiry job too (same id: a no-op otherwise)
       const untilExpiry = Math.max(0, (facts.expires - rt.nowS()) * 1000) + 60_000;
-      await rt.queues.add('notice', { queueId: data.queueId, action: 'expire' }, { jobId: expiryJobId(data.queueId), delayMs: untilExpiry });
+      await rt.queues.add('notice', { action: 'expire', queueId: data.queueId }, { jobId: expiryJobId(data.queueId), delayMs: untilExpiry });
       return 'fanned-out';
     }
     const domain = data.domain;
@@ -73,24 +76,24 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
       throw new DelayedError();
     }
     try {
-      const outcome = await run(deps, { ...data, domain }, facts);
+      const outcome = await run(deps, data, facts);
       await deps.breaker.success(domain);
       return outcome;
     } catch (err) {
-      return handleFailure(deps, job, token, domain, facts, err);
+      return handleFailure(deps, job, data, token, facts, err);
     }
   };
 }
 
-async function run(deps: NoticeWorkerDeps, job: NoticeJobData & { domain: string }, facts: OutboxFacts): Promise<string> {
+async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFacts): Promise<string> {
   const { rt } = deps;
   const { id, version } = facts;
   const current = await rt.outbox.current(id);
   if (current && current.version > version) return 'superseded';
-  const endpoint = job.endpoint ?? (await rt.directory.endpointOf(job.domain));
+  const endpoint = (job.action === 'withdraw' ? undefined : job.endpoint) ?? (await rt.directory.endpointOf(job.domain));
   const ctx: OutcomeContext = { rt, job, id, version, endpoint };
   if (job.action === 'withdraw') {
-    const query = new URLSearchParams({ version: String(version), reason: job.reason ?? 'retracted', ...(job.recipient ? { recipient: job.recipient } : {}) });
+    const query = new URLSearchParams({ version: String(version), reason: job.reason, ...(job.recipient ? { recipient: job.recipient } : {}) });
     await rt.client.json({ destination: job.domain, endpoint, method: 'DELETE', path: `${PATHS.notice(id)}?${query}`, signedResponse: true }, withdrawResponseSchema);
     return 'withdrawn';
   }
@@ -123,26 +126,27 @@ async function run(deps: NoticeWorkerDeps, job: NoticeJobData & { domain: string
   return 'sent';
 }
 
-async function poll(deps: NoticeWorkerDeps, ctx: OutcomeContext, job: NoticeJobData): Promise<string> {
+async function poll(deps: NoticeWorkerDeps, ctx: OutcomeContext, job: Extract<NoticeJob, { action: 'poll' }>): Promise<string> {
   const { rt } = deps;
-  const recipient = job.recipient ?? '';
+  const { recipient } = job;
   const status = await rt.status.recipient(ctx.id, recipient);
   if (!status || status.state !== 'deferred' || status.cookie !== job.cookie) return 'not-deferred';
-  const answer = await rt.client.json({ destination: job.domain ?? '', endpoint: ctx.endpoint, method: 'GET', path: PATHS.status(job.cookie ?? ''), signedResponse: true }, statusResponseSchema);
+  const answer = await rt.client.json({ destination: job.domain, endpoint: ctx.endpoint, method: 'GET', path: PATHS.status(job.cookie), signedResponse: true }, statusResponseSchema);
   if (answer.disposition === 'deferred' && job.pollUntil !== undefined && rt.nowS() >= job.pollUntil) {
     await rt.status.apply(ctx.id, recipient, 'give-up', rt.nowS(), { code: 'lifetime_exceeded', text: 'no decision within max_poll_s' }, ctx.version);
-    await rt.queues.add('notice', { queueId: job.queueId, domain: job.domain, action: 'withdraw', reason: 'given_up', recipient }, { jobId: `giveup-${job.queueId}-${job.polls ?? 0}` });
+    await rt.queues.add('notice', { action: 'withdraw', queueId: job.queueId, domain: job.domain, reason: 'given_up', recipient }, { jobId: `giveup-${job.queueId}-${job.polls ?? 0}` });
     return 'given-up';
   }
   const solved = await applyDisposition(ctx, recipient, answer);
   if (solved) {
-    await rt.queues.add('notice', { queueId: job.queueId, domain: job.domain, action: 'notify', recipients: [recipient], endpoint: ctx.endpoint }, { jobId: `resend-${job.queueId}-${job.polls ?? 0}` });
+    await rt.queues.add('notice', { action: 'notify', queueId: job.queueId, domain: job.domain, recipients: [recipient], endpoint: ctx.endpoint }, { jobId: `resend-${job.queueId}-${job.polls ?? 0}` });
   }
   return `polled:${answer.disposition}`;
 }
 
-async function handleFailure(deps: NoticeWorkerDeps, job: Job<NoticeJobData>, token: string | undefined, domain: string, facts: OutboxFacts, err: unknown): Promise<string> {
+async function handleFailure(deps: NoticeWorkerDeps, job: MailJob, data: DomainNoticeJob, token: string | undefined, facts: OutboxFacts, err: unknown): Promise<string> {
   const { rt } = deps;
+  const { domain } = data;
   const failure = err instanceof PmtpRequestError ? err : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
   const peerDown = failure.retryable && (failure.status === undefined || failure.status >= 500);
   if (peerDown) {
@@ -161,9 +165,9 @@ async function handleFailure(deps: NoticeWorkerDeps, job: Job<NoticeJobData>, to
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1) || rt.nowS() > facts.expires;
   if (!failure.retryable || lastAttempt) {
     const event = failure.retryable ? 'expire' : 'reject';
-    const recipients = job.data.action === 'poll' || job.data.action === 'withdraw' ? [] : (job.data.recipients ?? facts.destinations[domain] ?? []);
+    const recipients = data.action === 'notify' ? (data.recipients ?? facts.destinations[domain] ?? []) : [];
     for (const r of recipients) await rt.status.apply(facts.id, r, event, rt.nowS(), { code: codeOrFallback(failure.code), text: failure.message }, facts.version);
-    rt.log.warn({ queueId: job.data.queueId, domain, code: failure.code }, 'notice delivery stopped');
+    rt.log.warn({ queueId: data.queueId, domain, code: failure.code }, 'notice delivery stopped');
     throw new UnrecoverableError(failure.message);
   }
   throw failure;

@@ -2,42 +2,47 @@
 // promptly (never on user action: fetch timing must not become a read receipt), verifies it,
 // spools it, hands it to LocalDelivery, then sends the signed ack. Retries resume where they
 // stopped (a pulled message is not pulled again; delivered recipients are not delivered again).
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import { Readable } from 'node:stream';
 import type { AckBatch } from '../protocol/ack.js';
 import { AckBatcher } from '../client/ack-batcher.js';
 import type { TrustClass } from '../protocol/first-contact-policy.js';
 import { isFinal, transition, type RecipientEvent } from '../protocol/recipient-state.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
-import { pullJobId } from '../server/notice-routes.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import type { InboundRecipient } from '../state/inbound-notices.js';
-import { decideDeferred } from './decide-deferred.js';
+import { decideDeferred, type DecideDeps } from './decide-deferred.js';
+import { pullJobId, type PullJob } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
-import { isReceivedMeta, partStream, type ReceivedMeta } from './received-meta.js';
-import { pullView } from './pulled-message.js';
+import type { ReceivedRecord } from '../../mail/spool-records.js';
+import type { MailJob } from '../../queue/queues.js';
+import type { Spool } from '../../spool/spool.js';
+import { partOffsets, type Manifest } from '../protocol/message-format.js';
+import { pullView, type PullViewDeps } from './pulled-message.js';
 
-export interface PullJobData {
-  readonly queueId: string;
-  readonly origin?: string;
-  readonly id?: string;
-  readonly version?: number;
-  readonly mode?: 'full' | 'decide';
-}
+/** The parts of the PMTP context this file uses. */
+export type PullWorkerDeps = Pick<PmtpContext, 'client' | 'config' | 'domain' | 'inbound' | 'nowMs' | 'spool'> &
+  DecideDeps &
+  PullViewDeps;
 
 const WITHDRAWN: Record<string, 'retract' | 'expire'> = { message_retracted: 'retract', version_superseded: 'retract', message_expired: 'expire' };
 
-export function createPullProcessor(rt: PmtpRuntime, localDelivery: LocalDelivery, acks: AckBatcher = new AckBatcher(rt.client, rt.domain)) {
+export function createPullProcessor(rt: PullWorkerDeps, localDelivery: LocalDelivery, acks: AckBatcher = new AckBatcher(rt.client, rt.domain)) {
   const sendAck: SendAck = (origin, id, version, digest, recipients) => acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
-  return async (job: Job<PullJobData>): Promise<string> => {
-    let { origin, id, version } = job.data;
-    if (origin === undefined || id === undefined || version === undefined) {
-      // recovered from the spool after a crash: the entry's meta says what it is
-      const entry = await rt.spool.read(job.data.queueId).catch(() => undefined);
-      if (!entry || !isReceivedMeta(entry.meta)) return 'gone';
+  return async (job: MailJob, data: PullJob): Promise<string> => {
+    let origin: string;
+    let id: string;
+    let version: number;
+    if (data.mode === 'resume') {
+      // recovered from the spool after a crash: the entry's record says what it is
+      const entry = await rt.spool.read(data.queueId).catch(() => undefined);
+      if (entry?.meta.kind !== 'pmtp-received') return 'gone';
       ({ origin, id, version } = entry.meta.pmtp);
+    } else {
+      ({ origin, id, version } = data);
     }
     try {
-      if (job.data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
+      if (data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
       return await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
     } catch (err) {
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
@@ -56,7 +61,7 @@ export function createPullProcessor(rt: PmtpRuntime, localDelivery: LocalDeliver
   };
 }
 
-async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sendAck: SendAck, origin: string, id: string, version: number): Promise<string> {
+async function pullAndDeliver(rt: PullWorkerDeps, localDelivery: LocalDelivery, sendAck: SendAck, origin: string, id: string, version: number): Promise<string> {
   const head = await rt.inbound.head(origin, id);
   if (!head || head.version !== version) return 'superseded';
   let queueId = head.queueId;
@@ -71,7 +76,7 @@ async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sen
       await sendAck(origin, id, version, head.digest, accepted.map((r) => ({ recipient: r.recipient, result: 'rejected' as const, code: pulled.code, text: pulled.detail.slice(0, 900) })));
       return `rejected:${pulled.code}`;
     }
-    const meta: ReceivedMeta = {
+    const meta: Omit<ReceivedRecord, 'queueId'> = {
       kind: 'pmtp-received',
       queue: 'pull',
       // this pull job is the entry's live job: restart recovery must not start a second one
@@ -95,8 +100,8 @@ async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sen
     if (open.length === 0) return 'already-delivered';
     throw new UnrecoverableError(`spool entry ${queueId} of ${origin}/${id} is gone while ${open.length} recipient(s) wait`);
   }
-  if (!isReceivedMeta(entry.meta)) throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
   const meta = entry.meta;
+  if (meta.kind !== 'pmtp-received') throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
   const recipients = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version);
   const due = recipients.filter((r) => r.state === 'fetched');
   const byTrust = new Map<TrustClass, InboundRecipient[]>();
@@ -129,7 +134,7 @@ async function pullAndDeliver(rt: PmtpRuntime, localDelivery: LocalDelivery, sen
   return 'delivered';
 }
 
-async function setState(rt: PmtpRuntime, origin: string, id: string, rec: InboundRecipient, event: RecipientEvent, extra: { code?: string; text?: string } = {}): Promise<void> {
+async function setState(rt: PullWorkerDeps, origin: string, id: string, rec: InboundRecipient, event: RecipientEvent, extra: { code?: string; text?: string } = {}): Promise<void> {
   await rt.inbound.updateRecipient(origin, id, rec.recipient, (cur) => {
     if (!cur) return undefined;
     const next = transition(cur.state, event);
@@ -138,3 +143,12 @@ async function setState(rt: PmtpRuntime, origin: string, id: string, rec: Inboun
 }
 
 type SendAck = (origin: string, id: string, version: number, digest: string, recipients: AckBatch['acks'][number]['recipients']) => Promise<void>;
+
+/** Part `index`'s octets, out of a received entry's body (the parts in manifest order). */
+async function partStream(spool: Spool, queueId: string, manifest: Manifest, index: number): Promise<Readable> {
+  const part = manifest.parts[index];
+  if (!part) throw new RangeError(`no part ${index}`);
+  if (part.length === 0) return Readable.from([]);
+  const start = partOffsets(manifest)[index] ?? 0;
+  return (await spool.openBody(queueId, { start, end: start + part.length - 1 })).stream;
+}

@@ -8,13 +8,16 @@ import { MESSAGE_STREAM_TYPE, PATHS } from '../protocol/endpoints.js';
 import { MessageStreamReader, type MessageHead } from '../protocol/message-framing.js';
 import { originAligned, verifyManifestSignatures } from '../protocol/message-signature.js';
 import type { StreamView } from '../protocol/message-views.js';
-import type { PmtpRuntime } from '../service/runtime.js';
+import type { PmtpContext } from '../pmtp-context.js';
+
+/** The parts of the PMTP context this file uses. */
+export type PullViewDeps = Pick<PmtpContext, 'client' | 'directory' | 'nowS'>;
 
 export type PullFailure = { ok: false; code: 'message_invalid' | 'origin_unaligned'; detail: string; retry: boolean };
 export type PullSuccess = { ok: true; head: MessageHead };
 
 export async function pullView(
-  rt: PmtpRuntime,
+  rt: PullViewDeps,
   input: { origin: string; id: string; version: number; digest: string; view: StreamView; draft?: SpoolDraft; maxBytes: number },
 ): Promise<PullSuccess | PullFailure> {
   const { origin, id, version, digest, view } = input;

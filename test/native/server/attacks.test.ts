@@ -21,10 +21,10 @@ describe('PMTP/1 request authentication', () => {
     c = await startNode({ domain: 'c.example', port: pc, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } }, workers: false });
     const msg = textMessage('alice@a.example', 'bob@b.example', 'hi\r\n');
     messageId = (await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] })).id;
-    await until(async () => (await a.service.runtime.status.get(messageId))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(messageId))[0]?.state === 'delivered');
     const both = textMessage('alice@a.example', 'bob@b.example', 'hi both\r\n');
     sharedId = (await a.service.outbox.submit({ manifest: both.manifest, body: both.body, recipients: ['bob@b.example', 'carol@c.example'] })).id;
-    await until(async () => (await a.service.runtime.status.get(sharedId)).find((s) => s.recipient === 'bob@b.example')?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(sharedId)).find((s) => s.recipient === 'bob@b.example')?.state === 'delivered');
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close(), c?.close()]);

@@ -22,7 +22,7 @@ describe('per-destination circuit breaker', () => {
     await a.workers?.close();
     a.workers = undefined;
     const slow = { ...a.config, queues: { ...a.config.queues, notice: { ...a.config.queues.notice, retry: { initial_delay_s: 30, max_delay_s: 60, lifetime_s: 3600, jitter: 0 } } } };
-    Object.assign(a.service.runtime, { config: slow });
+    Object.assign(a.service.context, { config: slow });
     a.startWorkers();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -31,12 +31,12 @@ describe('per-destination circuit breaker', () => {
     }
     const breakerKey = `${a.config.redis.prefix}:pmtp:breaker:b.example`;
     await until(async () => Number(await a.redis.hget(breakerKey, 'open_until')) > 0);
-    expect((await a.service.runtime.status.get(ids[0]!))[0]?.state).toBe('notified');
+    expect((await a.service.context.status.get(ids[0]!))[0]?.state).toBe('notified');
     const started = Date.now();
     const b = await startNode({ domain: 'b.example', port: pb, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } } });
     nodes.push(b);
     await until(async () => {
-      for (const id of ids) if ((await a.service.runtime.status.get(id))[0]?.state !== 'delivered') return false;
+      for (const id of ids) if ((await a.service.context.status.get(id))[0]?.state !== 'delivered') return false;
       return true;
     }, 20_000);
     expect(Date.now() - started).toBeLessThan(15_000);

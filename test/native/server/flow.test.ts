@@ -18,7 +18,7 @@ describe('PMTP/1 between two servers', () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'Hello Bob, lunch? ☕\r\n');
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
     const status = await until(async () => {
-      const s = await a.service.runtime.status.get(sent.id);
+      const s = await a.service.context.status.get(sent.id);
       return s[0]?.state === 'delivered' ? s : undefined;
     });
     expect(status).toMatchObject([{ recipient: 'bob@b.example', state: 'delivered', domain: 'b.example' }]);
@@ -28,12 +28,12 @@ describe('PMTP/1 between two servers', () => {
     expect(got.request.trustClass).toBe('new-verified');
     expect(got.request.origin).toBe('a.example');
     expect(Buffer.concat(got.parts).equals(msg.body)).toBe(true);
-    const inbound = await b.service.runtime.inbound.recipient('a.example', sent.id, 'bob@b.example');
+    const inbound = await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example');
     expect(inbound?.state).toBe('delivered');
   });
 
   it('carries 1,000 notices in one request and delivers them all', async () => {
-    const rt = a.service.runtime;
+    const rt = a.service.context;
     const ids: string[] = [];
     const notices = [];
     for (let i = 0; i < 1000; i++) {

@@ -98,7 +98,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     delivered,
     redis: new Redis(redisUrl),
     startWorkers: () => {
-      node.workers ??= startPmtpWorkers(service.runtime, { localDelivery });
+      node.workers ??= startPmtpWorkers(service.context, { localDelivery });
     },
     deliveryAnswer: (req) => req.recipients.map((recipient) => ({ recipient, status: 'delivered' })),
     close: async () => {

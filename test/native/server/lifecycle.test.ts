@@ -12,8 +12,8 @@ describe('before the pull', () => {
   async function acceptedAtB(a: PmtpNode, b: PmtpNode, text = 'v1\r\n') {
     const msg = textMessage('alice@a.example', 'bob@b.example', text);
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'accepted');
-    expect((await b.service.runtime.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state).toBe('accepted');
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'accepted');
+    expect((await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state).toBe('accepted');
     return { sent, msg };
   }
 
@@ -22,10 +22,10 @@ describe('before the pull', () => {
     const { a, b } = pair;
     const { sent } = await acceptedAtB(a, b);
     await a.service.outbox.retract(sent.id);
-    expect((await a.service.runtime.status.get(sent.id))[0]?.state).toBe('retracted');
-    await until(async () => (await b.service.runtime.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'retracted');
-    expect(await b.service.runtime.inbound.head('a.example', sent.id)).toBeUndefined();
-    const pull = b.service.runtime.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
+    expect((await a.service.context.status.get(sent.id))[0]?.state).toBe('retracted');
+    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'retracted');
+    expect(await b.service.context.inbound.head('a.example', sent.id)).toBeUndefined();
+    const pull = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
     await expect(pull).rejects.toMatchObject({ status: 410, code: 'message_retracted' } satisfies Partial<PmtpRequestError>);
     b.startWorkers();
     await new Promise((r) => setTimeout(r, 500));
@@ -38,11 +38,11 @@ describe('before the pull', () => {
     const { sent } = await acceptedAtB(a, b);
     const v2 = textMessage('alice@a.example', 'bob@b.example', 'v2, corrected\r\n', sent.id, 2);
     await a.service.outbox.edit({ manifest: v2.manifest, body: v2.body, recipients: ['bob@b.example'] });
-    await until(async () => (await b.service.runtime.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.version === 2);
-    const old = b.service.runtime.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
+    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.version === 2);
+    const old = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
     await expect(old).rejects.toMatchObject({ status: 410, code: 'version_superseded' });
     b.startWorkers();
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     expect(b.delivered).toHaveLength(1);
     expect(b.delivered[0]?.request.manifest.version).toBe(2);
     expect(b.delivered[0]?.parts[0]?.toString()).toBe('v2, corrected\r\n');
@@ -53,7 +53,7 @@ describe('before the pull', () => {
     const { a, b } = pair;
     const { sent } = await acceptedAtB(a, b);
     await a.service.outbox.retract(sent.id, 'given_up');
-    expect((await a.service.runtime.status.get(sent.id))[0]?.state).toBe('given-up');
-    await until(async () => (await b.service.runtime.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'given-up');
+    expect((await a.service.context.status.get(sent.id))[0]?.state).toBe('given-up');
+    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'given-up');
   });
 });

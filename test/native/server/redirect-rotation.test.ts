@@ -29,7 +29,7 @@ describe('redirects', () => {
   it('follows a redirect to a proven delegate, which pulls and acks', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'to your laptop\r\n');
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     expect(b.delivered).toHaveLength(0);
     expect(delegate.delivered.map((d) => d.request.manifest.id)).toEqual([sent.id]);
   });
@@ -37,8 +37,8 @@ describe('redirects', () => {
   it('refuses a redirect to an impostor endpoint', async () => {
     const msg = textMessage('alice@a.example', 'eve@b.example', 'x\r\n');
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['eve@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'delivered');
-    const rt = a.service.runtime;
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
+    const rt = a.service.context;
     const added: string[] = [];
     const spyRt = { ...rt, queues: { add: async (_q: string, _d: unknown, o: { jobId: string }) => void added.push(o.jobId) } } as unknown as typeof rt;
     // a second recipient of the same message, not yet decided, receives a forged redirect
@@ -71,7 +71,7 @@ describe('key rotation', () => {
     const signature = signManifest({ manifestDigest: digest, previous: [], role: 'origin', domain: 'a.example', keyId: oldKey.keyId, privateKey: oldKey.privateKey, created });
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'], signatures: [signature] });
     return until(async () => {
-      const s = (await a.service.runtime.status.get(sent.id))[0];
+      const s = (await a.service.context.status.get(sent.id))[0];
       return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
     });
   }
@@ -113,9 +113,9 @@ describe('gateway mail', () => {
       },
     };
     const sent = await a.service.outbox.submit({ manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'deferred');
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'deferred');
     b.startWorkers();
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'delivered', 20_000);
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered', 20_000);
     expect(b.delivered.at(-1)?.request.trustClass).toBe('new-verified');
   });
 });

@@ -17,14 +17,14 @@ describe('the same message submitted twice', () => {
   it('keeps the copy the notices name, so the pull and the delivery still succeed once', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'sent once, submitted twice\r\n');
     const first = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(first.id))[0]?.state === 'accepted');
+    await until(async () => (await a.service.context.status.get(first.id))[0]?.state === 'accepted');
     const again = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
     expect(again).toEqual(first);
-    expect(await a.service.runtime.outbox.current(first.id)).toMatchObject({ queueId: first.queueId, digest: first.digest });
-    await expect(a.service.runtime.spool.openBody(first.queueId).then((b) => (b.stream.destroy(), true))).resolves.toBe(true);
+    expect(await a.service.context.outbox.current(first.id)).toMatchObject({ queueId: first.queueId, digest: first.digest });
+    await expect(a.service.context.spool.openBody(first.queueId).then((b) => (b.stream.destroy(), true))).resolves.toBe(true);
 
     b.startWorkers();
-    await until(async () => (await a.service.runtime.status.get(first.id))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(first.id))[0]?.state === 'delivered');
     expect(b.delivered.filter((d) => d.request.manifest.id === first.id)).toHaveLength(1);
   });
 
@@ -39,8 +39,8 @@ describe('the same message submitted twice', () => {
   it('restart recovery does not requeue a stored copy whose expiry job waits', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'kept for pulls\r\n');
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => ['accepted', 'delivered'].includes((await a.service.runtime.status.get(sent.id))[0]?.state ?? '') || undefined);
-    const { requeued } = await a.service.runtime.acceptor.recover();
+    await until(async () => ['accepted', 'delivered'].includes((await a.service.context.status.get(sent.id))[0]?.state ?? '') || undefined);
+    const { requeued } = await a.service.context.acceptor.recover();
     expect(requeued).not.toContain(sent.queueId);
   });
 });

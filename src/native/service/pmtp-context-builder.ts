@@ -1,5 +1,5 @@
-// Everything the PMTP/1 server, outbox and workers share, built once from config: our keys, the
-// peer directory, the signed client and the Redis-backed stores. Passed down, never global.
+// Builds the PMTP context (src/native/pmtp-context.ts) once from config: our keys, the peer
+// directory, the signed client and the Redis-backed stores. Passed down, never global.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
@@ -20,8 +20,9 @@ import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
+import type { PmtpContext } from '../pmtp-context.js';
 
-export interface PmtpRuntimeDeps {
+export interface PmtpContextDeps {
   readonly spool: Spool;
   readonly queues: MailQueues;
   readonly acceptor: MessageAcceptor;
@@ -35,30 +36,7 @@ export interface PmtpRuntimeDeps {
   readonly policy?: LivePolicy;
 }
 
-export interface PmtpRuntime extends Omit<PmtpRuntimeDeps, 'now' | 'policy'> {
-  readonly config: Config;
-  readonly policy: LivePolicy;
-  readonly domain: string;
-  readonly keys: LocalKeyRing;
-  readonly nowMs: () => number;
-  readonly nowS: () => number;
-  /** Our public endpoint origin, e.g. https://pmtp.example.org. */
-  readonly endpoint: () => string;
-  readonly directory: PeerDirectory;
-  readonly client: PmtpClient;
-  readonly nonces: NonceStore;
-  readonly rate: RateLimiter;
-  readonly inbound: InboundNoticeStore;
-  readonly contacts: ContactStore;
-  readonly tokens: SenderTokenStore;
-  readonly stamps: PowStampStore;
-  readonly status: PmtpStatusStore;
-  readonly outbox: OutboxIndex;
-  /** HMAC key of our proof-of-work challenges, derived from the domain key. */
-  readonly powSecret: Buffer;
-}
-
-export function createRuntime(config: Config, keys: LocalKeyRing, deps: PmtpRuntimeDeps, endpoint: () => string): PmtpRuntime {
+export function buildPmtpContext(config: Config, keys: LocalKeyRing, deps: PmtpContextDeps, endpoint: () => string): PmtpContext {
   const nowMs = deps.now ?? Date.now;
   const nowS = () => Math.floor(nowMs() / 1000);
   const prefix = config.redis.prefix;
@@ -73,8 +51,11 @@ export function createRuntime(config: Config, keys: LocalKeyRing, deps: PmtpRunt
   const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s });
   const seed = keys.current.privateKey.export({ format: 'der', type: 'pkcs8' });
   return {
-    ...deps,
     config,
+    log: deps.log,
+    spool: deps.spool,
+    queues: deps.queues,
+    acceptor: deps.acceptor,
     policy: deps.policy ?? new LivePolicy(config.domains),
     domain: keys.domain,
     keys,

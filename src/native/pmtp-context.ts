@@ -1,0 +1,52 @@
+// Every part the PMTP/1 server, outbox and workers may draw on, as one catalogue of types. No file
+// takes all of it: each route, worker and the outbox names the members it uses with `Pick`, and
+// src/native/service/runtime.ts builds the one object that satisfies them all.
+
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { LivePolicy } from '../policy/live-policy.js';
+import type { MessageAcceptor } from '../queue/accept.js';
+import type { MailQueues } from '../queue/queues.js';
+import type { Spool } from '../spool/spool.js';
+import type { PmtpClient } from './client/pmtp-client.js';
+import type { LocalKeyRing } from './keys/local-keys.js';
+import type { PeerDirectory } from './keys/peer-directory.js';
+import type { ContactStore } from './state/contacts.js';
+import type { InboundNoticeStore } from './state/inbound-notices.js';
+import type { NonceStore } from './state/nonce-store.js';
+import type { OutboxIndex } from './state/outbox-index.js';
+import type { PmtpStatusStore } from './state/pmtp-status.js';
+import type { PowStampStore } from './state/pow-stamps.js';
+import type { RateLimiter } from './state/rate-limiter.js';
+import type { SenderTokenStore } from './state/sender-tokens.js';
+
+export interface PmtpContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly spool: Spool;
+  readonly queues: MailQueues;
+  readonly acceptor: MessageAcceptor;
+  /** recipient lists and first-contact rules, shared with the SMTP listeners so SIGHUP changes both */
+  readonly policy: LivePolicy;
+  /** our PMTP domain */
+  readonly domain: string;
+  readonly keys: LocalKeyRing;
+  readonly nowMs: () => number;
+  readonly nowS: () => number;
+  /** Our public endpoint origin, e.g. https://pmtp.example.org. */
+  readonly endpoint: () => string;
+  readonly directory: PeerDirectory;
+  readonly client: PmtpClient;
+  readonly nonces: NonceStore;
+  readonly rate: RateLimiter;
+  /** recipient side: notices we were sent and their recipients */
+  readonly inbound: InboundNoticeStore;
+  readonly contacts: ContactStore;
+  readonly tokens: SenderTokenStore;
+  readonly stamps: PowStampStore;
+  /** origin side: each recipient's state per message we sent */
+  readonly status: PmtpStatusStore;
+  readonly outbox: OutboxIndex;
+  /** HMAC key of our proof-of-work challenges, derived from the domain key. */
+  readonly powSecret: Buffer;
+}
