@@ -48,7 +48,8 @@ function allowed(from, to) {
   if (a === -1 || b === -1) return false;
   if (b < a) return true;
   if (a !== b) return false;
-  if (from.startsWith('native/') && to.startsWith('native/')) {
+  const inNative = (u) => u === 'native' || u.startsWith('native/');
+  if (inNative(from) && inNative(to)) {
     const level = (u) => nativeLayers.findIndex((group) => group.includes(u));
     return level(from) !== -1 && level(to) !== -1 && level(to) < level(from);
   }

@@ -113,6 +113,51 @@ const table = {
   challenge_spent: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge solution was already used' },
   delivery_failed: { smtp: 451, enhanced: '4.3.0', http: 502, retryable: true, text: 'Local delivery failed, will retry' },
 
+  // PMTP/1 documents that fail their checks (parsers return these; logs and peers see them)
+  manifest_invalid: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Manifest fails the PMTP schema' },
+  frame_malformed: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Message stream framing is malformed' },
+  truncated: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Message stream ended early' },
+  head_invalid: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Message head frame is invalid' },
+  manifest_digest_mismatch: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Manifest does not match the announced digest' },
+  part_digest_mismatch: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Part octets do not match their digest' },
+  delegation_malformed: { smtp: 550, enhanced: '5.7.1', http: 400, retryable: false, text: 'Delegation proof is malformed' },
+  delegation_mismatch: { smtp: 550, enhanced: '5.7.1', http: 400, retryable: false, text: 'Delegation proof names another recipient or endpoint' },
+  delegation_expired: { smtp: 550, enhanced: '5.7.1', http: 400, retryable: false, text: 'Delegation proof has expired' },
+  discovery_record_missing: { smtp: 550, enhanced: '5.4.4', http: 502, retryable: false, text: 'Domain publishes no _pmtp discovery record' },
+  discovery_record_invalid: { smtp: 550, enhanced: '5.4.4', http: 502, retryable: false, text: 'Domain discovery record or endpoint is malformed' },
+  keyset_malformed: { smtp: 554, enhanced: '5.7.0', http: 502, retryable: false, text: 'Peer key set is malformed' },
+  keyset_wrong_domain: { smtp: 554, enhanced: '5.7.0', http: 502, retryable: false, text: 'Peer key set names another domain' },
+  keyset_expired: { smtp: 554, enhanced: '5.7.0', http: 502, retryable: false, text: 'Peer key set has expired' },
+  keyset_invalid: { smtp: 554, enhanced: '5.7.0', http: 502, retryable: false, text: 'Peer key set signature does not verify' },
+  keyset_unpinned: { smtp: 554, enhanced: '5.7.0', http: 502, retryable: false, text: 'Peer key set is not signed by the key its DNS record pins' },
+  key_expired: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Signing key has expired' },
+  challenge_invalid: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge is malformed or was not issued here' },
+  challenge_expired: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge has expired' },
+  challenge_mismatch: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Challenge was issued for another notice, sender or recipient' },
+  pow_insufficient: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Proof of work does not meet the challenge' },
+  token_malformed: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token is malformed' },
+  token_wrong_issuer: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token was issued by another domain' },
+  token_wrong_recipient: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token was issued for another recipient' },
+  token_expired: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token has expired' },
+  token_scope_mismatch: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Sender token does not cover this sender' },
+  illegal_transition: { smtp: 554, enhanced: '5.3.0', http: 409, retryable: false, text: 'Recipient state does not allow that change' },
+
+  // PMTP/1 encoders given data no valid program would pass (a bug, never a peer's fault)
+  canonical_json_invalid: { smtp: 554, enhanced: '5.3.0', http: 500, retryable: false, text: 'Value has no canonical JSON form' },
+  key_invalid: { smtp: 554, enhanced: '5.3.0', http: 500, retryable: false, text: 'Key material is not a valid Ed25519 key' },
+  input_invalid: { smtp: 554, enhanced: '5.3.0', http: 500, retryable: false, text: 'Encoder was given invalid input' },
+
+  // RFC 5322 <-> PMTP conversion (src/translate); the first four on the original-bytes path mean "compose MIME instead"
+  original_mismatch: { smtp: 554, enhanced: '5.6.0', http: 422, retryable: false, text: 'Original message part does not match its length or digest' },
+  smtputf8_required: { smtp: 554, enhanced: '5.6.7', http: 422, retryable: false, text: 'Next hop lacks SMTPUTF8, which the message needs' },
+  eightbit_required: { smtp: 554, enhanced: '5.6.3', http: 422, retryable: false, text: 'Next hop lacks 8BITMIME, which the message needs' },
+  dot_line: { smtp: 554, enhanced: '5.6.0', http: 422, retryable: false, text: 'A line holding only "." cannot travel safely' },
+  part_mismatch: { smtp: 554, enhanced: '5.6.0', http: 422, retryable: false, text: 'Message part does not match its length or digest' },
+  from_missing: { smtp: 550, enhanced: '5.6.0', http: 422, retryable: false, text: 'Message has no usable From address' },
+  too_many_parts: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Message has too many MIME parts' },
+  trace_invalid: { smtp: 554, enhanced: '5.3.0', http: 500, retryable: false, text: 'Trace field is not one CRLF-ended header field' },
+  sink_incomplete: { smtp: 451, enhanced: '4.3.0', http: 500, retryable: true, text: 'Part sink stopped before the part ended' },
+
   internal_error: { smtp: 451, enhanced: '4.3.0', http: 500, retryable: true, text: 'Internal error, try again later' },
 } as const satisfies Record<string, StatusEntry>;
 

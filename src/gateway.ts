@@ -96,9 +96,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     if (pmtp) {
       parts.push({ name: 'pmtp-listener', close: () => pmtp.close() });
       listening.push({ service: 'pmtp', address: pmtp.url });
-      const workers = startPmtpWorkers(pmtp.runtime, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }) });
+      const workers = startPmtpWorkers(pmtp.context, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }), redis: producer });
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
-      submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.runtime.status.index(queueId, id) });
+      submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.context.status.index(queueId, id) });
     }
     const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp, hostname: config.hostname, sendDsn }), workerConnection);
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown

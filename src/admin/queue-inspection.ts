@@ -3,7 +3,9 @@
 // Safe beside a running gateway: it never takes a job's lock and never cleans the spool.
 
 import type { QueueName } from '../config/schema.js';
-import type { Spool, SpoolEntry, SpoolMeta } from '../spool/spool.js';
+import { parseJobData, spoolIdOf } from '../mail/jobs.js';
+import type { SpoolRecord } from '../mail/spool-records.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore, RecipientState } from '../queue/delivery-status.js';
 import { queueNames, type MailJob, type MailQueues } from '../queue/queues.js';
 
@@ -43,7 +45,7 @@ export interface QueuedMessage {
 }
 
 export interface MessageDetail extends QueuedMessage {
-  readonly meta?: SpoolMeta;
+  readonly meta?: SpoolRecord;
   /** the first header lines, as stored */
   readonly headerLines: readonly string[];
 }
@@ -119,7 +121,7 @@ export class QueueInspector {
           // a job moving between states while we read may show up twice; keep the first
           if (!job?.id || seen.has(job.id)) continue;
           seen.add(job.id);
-          const queueId = job.data.queueId;
+          const queueId = messageRef(name, job);
           byId.set(queueId, [...(byId.get(queueId) ?? []), toView(name, state, job, delayedAt.get(job.id))]);
         }
       }
@@ -187,4 +189,12 @@ async function delayedTimes(queues: Pick<MailQueues, 'queue'>, name: QueueName):
   const times = new Map<string, number>();
   for (let i = 0; i + 1 < flat.length; i += 2) times.set(flat[i]!, Math.floor(Number(flat[i + 1]) / 0x1000));
   return times;
+}
+
+/** What a job is listed under: its spool id, else the PMTP message it pulls, else its own id (data no release wrote). */
+function messageRef(queue: QueueName, job: MailJob): string {
+  const parsed = parseJobData(queue, job.data);
+  if (!parsed.ok) return job.id ?? '';
+  const data = parsed.data;
+  return spoolIdOf(data) ?? ('origin' in data ? `${data.origin}/${data.id}` : (job.id ?? ''));
 }

@@ -20,7 +20,7 @@ export const checkConfigCommand: Command = {
       return exitCode.usage;
     }
     try {
-      await loadConfig(file, env);
+      await loadConfig(file, env, (warning) => stderr.write(`${formatProblem(file, warning)}\n`));
     } catch (err) {
       if (err instanceof ConfigError) {
         for (const problem of err.problems) stderr.write(`${formatProblem(file, problem)}\n`);

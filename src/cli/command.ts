@@ -2,7 +2,7 @@
 // which gets argv and the process's environment and streams, and returns an exit code.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig, type Environment } from '../config/load.js';
+import { ConfigError, formatProblem, loadConfig, type Environment } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
 export interface CommandContext {
@@ -34,7 +34,7 @@ export function parseOptions<T extends ParseArgsConfig['options']>(argv: string[
 /** Loads `-c FILE` for a subcommand; on a problem prints it (key and line) and returns undefined. */
 export async function loadCommandConfig(file: string, context: Pick<CommandContext, 'env' | 'stderr'>): Promise<Config | undefined> {
   try {
-    return await loadConfig(file, context.env);
+    return await loadConfig(file, context.env, (warning) => context.stderr.write(`${formatProblem(file, warning)}\n`));
   } catch (err) {
     context.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
     return undefined;

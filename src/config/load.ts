@@ -33,13 +33,22 @@ export function formatProblem(file: string, p: ConfigProblem): string {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** Told about each key that still loads but should change (a renamed key), with its line. */
+export type ConfigWarn = (warning: ConfigProblem) => void;
+
+/** Keys renamed on purpose: the old name still loads, with a warning naming the new one. */
+const renamedKeys: readonly { readonly from: readonly [string, string]; readonly to: readonly [string, string] }[] = [
+  // `native` meant "a Maildir here", while src/native is PMTP: one word had two meanings
+  { from: ['domains', 'native'], to: ['domains', 'mailbox'] },
+];
+
 /** Reads and validates FILE. Relative paths inside it are resolved against the file's folder. */
-export async function loadConfig(file: string, env: Environment = {}): Promise<Config> {
+export async function loadConfig(file: string, env: Environment = {}, warn: ConfigWarn = () => undefined): Promise<Config> {
   const text = await readFile(file, 'utf8');
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, warn);
 }
 
-export function parseConfig(text: string, file: string, env: Environment = {}): Config {
+export function parseConfig(text: string, file: string, env: Environment = {}, warn: ConfigWarn = () => undefined): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -53,11 +62,32 @@ export function parseConfig(text: string, file: string, env: Environment = {}): 
     throw new ConfigError(file, [{ key: '', line: 1, message: 'the file must hold a mapping of keys' }]);
   }
   applyEnvOverrides(raw as Record<string, unknown>, env);
+  const renameProblems = renameKeys(raw as Record<string, unknown>, (keyPath) => lineOf(doc, keyPath, lines), warn);
+  if (renameProblems.length > 0) throw new ConfigError(file, renameProblems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(file, parsed.error.issues.map((issue) => toProblem(issue, doc, lines)));
   }
   return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
+}
+
+/** Moves each renamed key to its new name; both names at once is an error, since they would disagree. */
+function renameKeys(raw: Record<string, unknown>, lineAt: (keyPath: readonly string[]) => number | undefined, warn: ConfigWarn): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const { from, to } of renamedKeys) {
+    const parent = raw[from[0]];
+    if (typeof parent !== 'object' || parent === null || !Object.hasOwn(parent, from[1])) continue;
+    const section = parent as Record<string, unknown>;
+    const key = from.join('.');
+    if (Object.hasOwn(section, to[1])) {
+      problems.push({ key, line: lineAt(from), message: `${key} is the old name of ${to.join('.')}; keep only ${to.join('.')}` });
+      continue;
+    }
+    section[to[1]] = section[from[1]];
+    delete section[from[1]];
+    warn({ key, line: lineAt(from), message: `deprecated: renamed to ${to.join('.')} (docs/configuration.md); the old name still works` });
+  }
+  return problems;
 }
 
 function applyEnvOverrides(raw: Record<string, unknown>, env: Environment): void {

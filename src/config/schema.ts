@@ -167,7 +167,8 @@ export const configSchema = z
       .prefault({}),
     domains: z
       .object({
-        native: z.array(domainName).default([]),
+        // mail for these domains is stored in a Maildir here (formerly `native`, still accepted with a warning)
+        mailbox: z.array(domainName).default([]),
         postfix: z.record(domainName, smtpHop).default({}),
         // per-domain recipient lists; a domain listed here rejects unknown users at RCPT (550 5.1.1)
         recipients: z.record(domainName, z.array(z.string().min(1))).default({}),
@@ -238,7 +239,7 @@ export const configSchema = z
       .optional(),
     mailbox: z
       .object({
-        // native domains' mail lands in <maildir_root>/<domain>/Maildir/<user>/new/
+        // domains.mailbox mail lands in <maildir_root>/<domain>/Maildir/<user>/new/
         maildir_root: z.string().min(1).optional(),
       })
       .strict()
@@ -289,8 +290,8 @@ export const configSchema = z
       }
     });
     for (const domain of Object.keys(config.domains.postfix)) {
-      if (config.domains.native.includes(domain)) {
-        ctx.addIssue({ code: 'custom', path: ['domains', 'postfix', domain], message: `${domain} is also listed in domains.native` });
+      if (config.domains.mailbox.includes(domain)) {
+        ctx.addIssue({ code: 'custom', path: ['domains', 'postfix', domain], message: `${domain} is also listed in domains.mailbox` });
       }
     }
   });

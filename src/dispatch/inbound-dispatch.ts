@@ -1,29 +1,34 @@
 // The `inbound` stage, like Postfix's qmgr: takes mail accepted over SMTP and hands each recipient
-// to its next owner: native mailboxes here, the PMTP outbox for remote PMTP domains, and the
-// `outbound` queue for Postfix and legacy-internet recipients. It re-runs no check.
+// to its next owner: mailboxes here, the PMTP outbox for remote PMTP domains, and the `outbound`
+// queue for Postfix and legacy-internet recipients. It re-runs no check.
 
-import { UnrecoverableError, type Processor } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Readable } from 'node:stream';
-import { traceFields, type InboundRoute, type InboundSmtpMeta } from '../mail/spool-records.js';
+import { statusOf } from '../codes.js';
 import { forMessage, type Logger } from '../log.js';
-import type { LocalMailboxes } from '../mailbox/local-mailboxes.js';
+import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
+import type { InboundJob } from '../mail/jobs.js';
+import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
+import type { InboundRoute, RouteKind, SmtpRecord } from '../mail/spool-records.js';
+import { smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
-import { composeDsn, dsnRecipient } from '../mail/dsn.js';
-import type { DsnSink } from '../queue/dsn-sink.js';
-import { readHeaderSection } from '../translate/header-section.js';
-import { isQueueId } from '../spool/queue-id.js';
-import { TranslateError } from '../translate/translate-error.js';
-import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
-import type { MailJob, MailJobData, MailQueues } from '../queue/queues.js';
+import type { MailJob, MailProcessor, MailQueues } from '../queue/queues.js';
+import { isQueueId } from '../spool/queue-id.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { readHeaderSection } from '../translate/header-section.js';
+import { TranslateError } from '../translate/translate-error.js';
+
+/** An SMTP-born spool entry, the only kind this stage takes. */
+export type SmtpEntry = SpoolEntry & { readonly meta: SmtpRecord };
 
 /** Converts and stores an SMTP-born message for remote PMTP recipients, and queues its notices. */
-export type PmtpSubmission = (entry: SpoolEntry, recipients: readonly InboundRoute[]) => Promise<void>;
+export type PmtpSubmission = (entry: SmtpEntry, recipients: readonly InboundRoute[]) => Promise<void>;
 
 export interface InboundDispatchDeps {
   readonly spool: Spool;
   readonly queues: MailQueues;
-  readonly mailboxes: LocalMailboxes;
+  readonly mailboxes: MailboxDelivery;
   readonly status: DeliveryStatusStore;
   readonly log: Logger;
   /** names this gateway in DSNs */
@@ -37,37 +42,34 @@ export interface InboundDispatchDeps {
   readonly now?: () => number;
 }
 
-interface InboundJobData extends MailJobData {
-  /** route kinds already handed on, so a retry never delivers a mailbox copy twice */
-  readonly done?: readonly string[];
-}
-
-export function createInboundProcessor(deps: InboundDispatchDeps): Processor<MailJobData> {
+export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor<'inbound'> {
   const now = deps.now ?? Date.now;
-  return async (job: MailJob) => {
-    const { queueId } = job.data;
+  return async (job: MailJob, data: InboundJob) => {
+    const { queueId } = data;
     if (!isQueueId(queueId)) throw new UnrecoverableError(`not a queue id: ${queueId}`);
     const log = forMessage(deps.log, queueId);
     const entry = await deps.spool.read(queueId).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
     if (!entry) {
       log.warn('spool entry is gone; nothing to dispatch');
-      return { native: 0, pmtp: 0, outbound: 0 };
+      return { mailbox: 0, pmtp: 0, outbound: 0 };
     }
-    const meta = entry.meta as unknown as InboundSmtpMeta;
+    const meta = entry.meta;
+    if (meta.kind !== 'smtp') throw new UnrecoverableError(`spool entry ${queueId} holds ${meta.kind} mail, not SMTP-born mail`);
+    const smtpEntry: SmtpEntry = { ...entry, meta };
     const byKind = groupRoutes(meta.routes);
-    const done = new Set((job.data as InboundJobData).done ?? []);
-    const markDone = async (kind: string): Promise<void> => {
+    const done = new Set(data.done ?? []);
+    const markDone = async (kind: 'mailbox' | 'pmtp'): Promise<void> => {
       done.add(kind);
-      await job.updateData({ ...job.data, done: [...done] });
+      await job.updateData({ ...data, done: [...done] } satisfies InboundJob);
     };
 
-    const native = byKind.get('native') ?? [];
-    if (native.length > 0 && !done.has('native')) {
-      const trace = traceFields(meta).join('');
+    const mailbox = byKind.get('mailbox') ?? [];
+    if (mailbox.length > 0 && !done.has('mailbox')) {
+      const trace = smtpTraceFields(meta).join('');
       const open = async (): Promise<Readable> => (await deps.spool.openBody(queueId)).stream;
-      const results = await deps.mailboxes.deliver(native.map((r) => r.rcpt), trace, open, queueId);
+      const results = await deps.mailboxes.deliver(mailbox.map((r) => r.rcpt), trace, open, queueId);
       const failed = results.filter((r) => !r.delivered);
-      await deps.status.queued(queueId, native.map((r) => r.rcpt), new Date(now()));
+      await deps.status.queued(queueId, mailbox.map((r) => r.rcpt), new Date(now()));
       for (const r of results.filter((x) => x.delivered)) {
         await deps.status.record(queueId, { recipient: r.recipient, state: 'delivered', reply: `delivered to mailbox`, code: 'ok', host: 'maildir' }, new Date(now()));
         deps.metrics?.delivery('mailbox', 'delivered');
@@ -75,20 +77,20 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
       }
       if (failed.length > 0) throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
       // a duplicate is a copy an earlier, crashed attempt had already delivered
-      log.info({ recipients: native.length, duplicates: results.filter((r) => r.duplicate).length }, 'delivered to native mailboxes');
-      await markDone('native');
+      log.info({ recipients: mailbox.length, duplicates: results.filter((r) => r.duplicate).length }, 'delivered to mailboxes');
+      await markDone('mailbox');
     }
 
     const pmtp = byKind.get('pmtp') ?? [];
     if (pmtp.length > 0 && !done.has('pmtp')) {
       if (!deps.submitPmtp) throw new Error('PMTP service is not running; PMTP recipients wait');
       try {
-        await deps.submitPmtp(entry, pmtp);
+        await deps.submitPmtp(smtpEntry, pmtp);
         log.info({ recipients: pmtp.length }, 'handed to the PMTP outbox');
       } catch (err) {
         // a message that cannot become PMTP (MIME bomb, bad From) never will: fail it now
         if (!(err instanceof TranslateError)) throw err;
-        await failPermanently(deps, entry, pmtp.map((r) => r.rcpt), `5.6.0 cannot convert to PMTP: ${err.code}: ${err.message}`, now());
+        await failPermanently(deps, entry, pmtp.map((r) => r.rcpt), err, now());
         log.warn({ recipients: pmtp.length, code: err.code, err: err.message }, 'PMTP conversion failed permanently');
       }
       await markDone('pmtp');
@@ -102,7 +104,7 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
     } else {
       await deps.spool.remove(queueId);
     }
-    return { native: native.length, pmtp: pmtp.length, outbound: smtp.length };
+    return { mailbox: mailbox.length, pmtp: pmtp.length, outbound: smtp.length };
   };
 }
 
@@ -110,19 +112,21 @@ export function createInboundProcessor(deps: InboundDispatchDeps): Processor<Mai
  * Records a final failure and, only when an authenticated local sender submitted the mail, tells
  * that sender with a DSN. An unauthenticated envelope sender is never mailed: no backscatter.
  */
-async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, recipients: readonly string[], reply: string, nowMs: number): Promise<void> {
+async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, recipients: readonly string[], err: TranslateError, nowMs: number): Promise<void> {
   const at = new Date(nowMs);
+  const status = statusOf(err.code).enhanced;
+  const reply = `${status} cannot convert to PMTP: ${err.code}: ${err.message}`;
   await deps.status.queued(entry.queueId, recipients, at);
-  for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: 'remote_permanent' }, at);
+  for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: err.code }, at);
   const to = dsnRecipient(entry.meta);
   if (!to || !deps.sendDsn) return;
   const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
-  const failed = recipients.map((recipient) => ({ recipient, status: '5.6.0', diagnostic: reply }));
+  const failed = recipients.map((recipient) => ({ recipient, status, diagnostic: reply }));
   await deps.sendDsn(to, composeDsn({ reportingMta: deps.hostname, to, queueId: entry.queueId, arrivalDate: new Date(Date.parse(entry.meta.createdAt)), date: at, failed, originalHeaders }));
 }
 
-function groupRoutes(routes: readonly InboundRoute[]): Map<string, InboundRoute[]> {
-  const groups = new Map<string, InboundRoute[]>();
+function groupRoutes(routes: readonly InboundRoute[]): Map<RouteKind, InboundRoute[]> {
+  const groups = new Map<RouteKind, InboundRoute[]>();
   for (const route of routes) groups.set(route.kind, [...(groups.get(route.kind) ?? []), route]);
   return groups;
 }

@@ -7,17 +7,21 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { InboundRoute, InboundSmtpMeta } from '../mail/spool-records.js';
-import type { Provenance } from '../native/protocol/message-format.js';
-import type { PmtpOutbox } from '../native/outbox/pmtp-outbox.js';
-import type { Spool, SpoolEntry } from '../spool/spool.js';
+import type { InboundRoute, SmtpRecord } from '../mail/spool-records.js';
+import type { Manifest, Provenance } from '../native/protocol/message-format.js';
+import type { Spool } from '../spool/spool.js';
 import { rfc5322ToPmtp } from '../translate/rfc5322-to-pmtp.js';
-import type { PmtpSubmission } from './inbound-dispatch.js';
+import type { PmtpSubmission, SmtpEntry } from './inbound-dispatch.js';
+
+/** What the hand-off needs of the PMTP outbox; src/native/outbox's PmtpOutbox is the one the gateway passes. */
+export interface OutboxSubmitter {
+  submit(input: { manifest: Manifest; body: AsyncIterable<Uint8Array>; recipients: readonly string[]; tokens?: readonly string[] }): Promise<unknown>;
+}
 
 export interface PmtpHandoffDeps {
   readonly config: Pick<Config, 'hostname' | 'pmtp'>;
   readonly spool: Spool;
-  readonly outbox: Pick<PmtpOutbox, 'submit'>;
+  readonly outbox: OutboxSubmitter;
   /** a local sender's correspondents skip first contact when they answer */
   readonly allowlistCorrespondents?: (sender: string, recipients: readonly string[]) => Promise<void>;
   /** lets `mailbridge status <queue id>` find the PMTP message made from it */
@@ -29,8 +33,8 @@ const verdicts = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none',
 const verdictOf = (value: string | undefined): Verdict => (value && verdicts.has(value) ? (value as Verdict) : 'none');
 
 export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
-  return async (entry: SpoolEntry, routes: readonly InboundRoute[]) => {
-    const meta = entry.meta as unknown as InboundSmtpMeta;
+  return async (entry: SmtpEntry, routes: readonly InboundRoute[]) => {
+    const { meta } = entry;
     const byDomain = new Map<string, string[]>();
     for (const route of routes) byDomain.set(route.domain, [...(byDomain.get(route.domain) ?? []), route.rcpt]);
     for (const [domain, recipients] of byDomain) {
@@ -42,7 +46,7 @@ export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
   };
 }
 
-async function submitOne(deps: PmtpHandoffDeps, entry: SpoolEntry, meta: InboundSmtpMeta, domain: string, recipients: string[]): Promise<void> {
+async function submitOne(deps: PmtpHandoffDeps, entry: SmtpEntry, meta: SmtpRecord, domain: string, recipients: string[]): Promise<void> {
   const verdict = meta.senderAuth.verdict;
   const provenance: Provenance = {
     spf: { result: verdictOf(verdict?.spf), domain: meta.envelope.mailFrom.split('@')[1] ?? meta.client.helo },

@@ -2,7 +2,8 @@
 // It is stored in the spool meta, not in the spooled bytes: checks ran on exactly the bytes that
 // will be relayed, and the stage that writes the message out prepends this field (CRLF-ended).
 
-import type { MailauthOutcome, SenderVerdict } from './sender-verdict.js';
+import type { SenderVerdict } from '../mail/spool-records.js';
+import type { MailauthOutcome } from './sender-verdict.js';
 
 export function authenticationResults(mta: string, outcome: MailauthOutcome, verdict: SenderVerdict): string {
   const rows: string[] = [];

@@ -12,12 +12,12 @@ import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
 import { receiveMessage, type IntakeSettings } from './data-intake.js';
 import type { EnvelopeChecks } from './envelope-checks.js';
-import type { InboundSmtpMeta, SenderAuthMode } from '../mail/spool-records.js';
+import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
 import { inboundReceived } from '../mail/trace-fields.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { authenticateSender } from './sender-authentication.js';
-import { senderVerdict, type SenderVerdict } from './sender-verdict.js';
+import { senderVerdict } from './sender-verdict.js';
 import type { SignBack } from './sign-back.js';
 
 export interface AcceptanceSettings {
@@ -82,7 +82,7 @@ export class MessageAcceptance {
     }
   }
 
-  private async judge(draft: SpoolDraft, session: SMTPServerSession, size: number, signBack: boolean): Promise<InboundSmtpMeta> {
+  private async judge(draft: SpoolDraft, session: SMTPServerSession, size: number, signBack: boolean): Promise<Omit<SmtpRecord, 'queueId'>> {
     const { mta, senderAuth, role, sealer } = this.settings;
     const ip = clientIp(session);
     const helo = session.hostNameAppearsAs || '';

@@ -1,4 +1,4 @@
-// Pure RCPT-time routing from config: native (hosted here), postfix (our mailboxes behind
+// Pure RCPT-time routing from config: mailbox (a Maildir here), postfix (our mailboxes behind
 // Postfix), pmtp (remote PMTP domain) or legacy internet. Leaving the organisation needs a
 // logged-in submission client or a trusted relay-in client; on mx it is relaying (554 5.7.1).
 
@@ -6,19 +6,14 @@ import type { StatusCode } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { LivePolicy } from '../policy/live-policy.js';
 import { asciiDomain, type MailAddress } from '../mail/address-syntax.js';
+import type { InboundRoute } from '../mail/spool-records.js';
 
 export type ListenerRole = ListenerConfig['role'];
-export type RouteKind = 'native' | 'postfix' | 'pmtp' | 'internet';
-
-export interface RecipientRoute {
-  readonly kind: RouteKind;
-  readonly domain: string;
-  /** how a pmtp domain was found */
-  readonly via?: 'directory' | 'dns';
-}
+/** Where a recipient goes; the listener adds the address when it stores the route. */
+export type RecipientRoute = Omit<InboundRoute, 'rcpt'>;
 
 export interface RoutingTable {
-  readonly native: ReadonlySet<string>;
+  readonly mailbox: ReadonlySet<string>;
   readonly postfix: ReadonlySet<string>;
   readonly directory: ReadonlySet<string>;
   /** recipient lists, live: SIGHUP changes them for the next RCPT */
@@ -35,19 +30,19 @@ export type RecipientDecision =
 
 export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>, recipients: Pick<LivePolicy, 'accepts'> = new LivePolicy(config.domains)): RoutingTable {
   const ascii = (d: string): string => asciiDomain(d) || d;
-  const native = new Set(config.domains.native.map(ascii));
+  const mailbox = new Set(config.domains.mailbox.map(ascii));
   const postfix = new Set(Object.keys(config.domains.postfix).map(ascii));
   return {
-    native,
+    mailbox,
     postfix,
     directory: new Set(Object.keys(config.pmtp.directory).map(ascii)),
     recipients,
-    postmasterDomain: [...native, ...postfix][0],
+    postmasterDomain: [...mailbox, ...postfix][0],
   };
 }
 
 export function decideRecipient(address: MailAddress, table: RoutingTable, role: ListenerRole, authenticated: boolean): RecipientDecision {
-  const local = table.native.has(address.domain) ? 'native' : table.postfix.has(address.domain) ? 'postfix' : undefined;
+  const local = table.mailbox.has(address.domain) ? 'mailbox' : table.postfix.has(address.domain) ? 'postfix' : undefined;
   if (local) {
     if (!table.recipients.accepts(address.domain, address.local)) {
       return { kind: 'reject', code: 'unknown_user', reason: `${address.address}: user unknown` };

@@ -2,6 +2,8 @@
 // tempfail. Stricter than mailauth: not exactly one From address (`dmarc === false`) is a fail,
 // and a DKIM pass whose `l=` leaves body content unsigned does not count towards DMARC.
 
+import type { DkimVerdict, DmarcPolicy, SenderAction, SenderVerdict } from '../mail/spool-records.js';
+
 /** The parts of mailauth's `authenticate()` result the verdict reads (tests feed this shape). */
 export interface MailauthOutcome {
   /**
@@ -30,29 +32,6 @@ export interface MailauthOutcome {
         readonly info?: string;
       };
   readonly arc?: false | { readonly status: { readonly result: string }; readonly info?: string };
-}
-
-export type SenderAction = 'accept' | 'quarantine' | 'reject' | 'tempfail';
-export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
-
-export interface DkimVerdict {
-  readonly domain: string;
-  readonly selector: string | undefined;
-  /** mailauth's result, except a pass with an unsigned tail reads `policy` */
-  readonly result: string;
-  readonly unsignedTail: boolean;
-}
-
-export interface SenderVerdict {
-  readonly action: SenderAction;
-  readonly reason: string;
-  readonly dmarc: string;
-  /** true when this verdict changed mailauth's DMARC result (From count, `l=` tail) */
-  readonly dmarcOverridden: boolean;
-  readonly policy: DmarcPolicy | undefined;
-  readonly fromDomain: string | undefined;
-  readonly spf: string;
-  readonly dkim: readonly DkimVerdict[];
 }
 
 export function senderVerdict(outcome: MailauthOutcome): SenderVerdict {

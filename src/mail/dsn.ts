@@ -3,7 +3,11 @@
 // the authenticated account: never to an envelope sender anyone could have forged (no backscatter).
 
 import { randomBytes } from 'node:crypto';
+import type { SpoolRecord } from './spool-records.js';
 import { rfc5322Date } from './trace-fields.js';
+
+/** Queues a composed DSN `message` for `to`; resolves with where it went (a queue id, or `maildir`). */
+export type DsnSink = (to: string, message: Buffer) => Promise<string>;
 
 /** Roles whose clients proved who they are before we took their mail. */
 const authenticatedRoles = new Set(['submission', 'relay-in']);
@@ -13,10 +17,10 @@ const authenticatedRoles = new Set(['submission', 'relay-in']);
  * Reads the listener facts src/inbound-smtp writes: `client.role` and `client.user` (the
  * authenticated account). Mail without them (PMTP-born, DSNs themselves) never gets one.
  */
-export function dsnRecipient(meta: { readonly [key: string]: unknown }): string | undefined {
-  const client = meta.client as { role?: unknown; user?: unknown } | undefined;
-  if (typeof client?.role !== 'string' || !authenticatedRoles.has(client.role)) return undefined;
-  if (typeof client.user !== 'string') return undefined;
+export function dsnRecipient(meta: SpoolRecord): string | undefined {
+  if (meta.kind !== 'smtp') return undefined;
+  const { client } = meta;
+  if (!authenticatedRoles.has(client.role) || client.user === null) return undefined;
   // an account name that is not an address has no mailbox we could prove is its own
   return /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(client.user) ? client.user : undefined;
 }

@@ -1,6 +1,10 @@
-// trace-fields: the trace header lines the gateway writes, built as text. Pure.
-// `Received` (RFC 5321 §4.4) records our hop with the queue id, for SMTP-born mail with the client
-// it came from; `Authentication-Results` (RFC 8601) carries the PMTP verdicts as method `pmtp`.
+// trace-fields: the trace header lines the gateway writes, built as text, and the one check every
+// block of them passes before it is prepended. Pure. `Received` (RFC 5321 §4.4) records our hop
+// with the queue id, for SMTP-born mail with the client it came from; `Authentication-Results`
+// (RFC 8601) carries the SMTP verdicts, or the PMTP ones as method `pmtp`.
+
+import { MailbridgeError } from '../codes.js';
+import type { SmtpRecord } from './spool-records.js';
 
 export interface ReceivedInput {
   /** our host name, config.hostname */
@@ -97,4 +101,24 @@ function safe(value: string): string {
 
 function bareIp(ip: string): string {
   return ip.replace(/^IPv6:/i, '').replace(/^::ffff:(?=\d+\.)/i, '');
+}
+
+/**
+ * The trace fields an SMTP listener stored with the message, topmost first: our ARC set, our
+ * Authentication-Results, then our Received (the newest hop's fields sit on top, RFC 5321 4.4).
+ */
+export function smtpTraceFields(record: Pick<SmtpRecord, 'arcSet' | 'authenticationResults' | 'received'>): string[] {
+  const arc = record.arcSet === '' ? [] : record.arcSet.split(/\r\n(?![ \t])/).filter((f) => f !== '').map((f) => `${f}\r\n`);
+  return [...arc, record.authenticationResults, record.received];
+}
+
+/** One header field: a name, a colon, folded lines each ending CRLF, no empty line. */
+const FIELD = /^[!-9;-~]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*$/;
+
+/** The fields joined, topmost first; throws `trace_invalid` naming the first malformed one. */
+export function traceBlock(fields: readonly string[]): Buffer {
+  fields.forEach((field, i) => {
+    if (!FIELD.test(field) || field.includes('\0')) throw new MailbridgeError('trace_invalid', `trace field ${i} is not one CRLF-ended header field`);
+  });
+  return Buffer.from(fields.join(''), 'utf8');
 }

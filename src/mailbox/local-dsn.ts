@@ -3,10 +3,10 @@
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { DsnSink } from '../queue/dsn-sink.js';
-import type { LocalMailboxes } from './local-mailboxes.js';
+import type { DsnSink } from '../mail/dsn.js';
+import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 
-export function dsnToLocalMailbox(mailboxes: LocalMailboxes, elsewhere: DsnSink): DsnSink {
+export function dsnToLocalMailbox(mailboxes: MailboxDelivery, elsewhere: DsnSink): DsnSink {
   return async (to, message) => {
     const domain = to.slice(to.lastIndexOf('@') + 1).toLowerCase();
     if (!mailboxes.hosts(domain)) return elsewhere(to, message);

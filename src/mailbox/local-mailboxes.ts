@@ -1,20 +1,12 @@
-// Delivery into native domains' mailboxes: the bytes a mail client reads, with our trace fields
-// on top, one Maildir file per recipient. Used by the inbound router and the PMTP pull stage.
+// Delivery into the mailboxes of `domains.mailbox`: the bytes a mail client reads, with our trace
+// fields on top, one Maildir file per recipient (src/mail/mailbox-delivery.ts's MailboxDelivery).
 // Each (message, mailbox) has a stable file name and a ledger entry, so a retried job adds no copy.
 
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
+import type { MailboxDelivery, MailboxRecipientResult } from '../mail/mailbox-delivery.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import { deliverToMaildir, findInMaildir, stableMaildirName } from './maildir.js';
-
-export interface LocalRecipientResult {
-  readonly recipient: string;
-  readonly delivered: boolean;
-  readonly file?: string;
-  /** an earlier attempt had delivered it; nothing was written */
-  readonly duplicate?: boolean;
-  readonly error?: string;
-}
 
 export interface LocalMailboxesOptions {
   /** shared by every gateway on the Redis; without it only a copy still in new/ is recognised */
@@ -22,14 +14,14 @@ export interface LocalMailboxesOptions {
   readonly now?: () => number;
 }
 
-export class LocalMailboxes {
+export class LocalMailboxes implements MailboxDelivery {
   constructor(
     private readonly config: Pick<Config, 'hostname' | 'mailbox' | 'domains'>,
     private readonly options: LocalMailboxesOptions = {},
   ) {}
 
   hosts(domain: string): boolean {
-    return this.config.domains.native.includes(domain.toLowerCase());
+    return this.config.domains.mailbox.includes(domain.toLowerCase());
   }
 
   /**
@@ -37,9 +29,9 @@ export class LocalMailboxes {
    * recipient so a large message streams from disk every time instead of sitting in memory.
    * `messageId` names the message for good (queue id, PMTP origin and id): retries must pass the same.
    */
-  async deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>, messageId: string): Promise<LocalRecipientResult[]> {
+  async deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>, messageId: string): Promise<MailboxRecipientResult[]> {
     const root = this.config.mailbox.maildir_root;
-    const results: LocalRecipientResult[] = [];
+    const results: MailboxRecipientResult[] = [];
     for (const recipient of recipients) {
       const at = recipient.lastIndexOf('@');
       const user = recipient.slice(0, at);

@@ -11,11 +11,11 @@ import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool } from '../spool/spool.js';
 import { TranslateError } from '../translate/translate-error.js';
 import { pmtpToRfc5322, type NextHop } from '../translate/pmtp-to-rfc5322.js';
-import type { LocalMailboxes } from './local-mailboxes.js';
+import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 
 export interface PmtpLocalDeliveryDeps {
   readonly config: Pick<Config, 'hostname' | 'domains'>;
-  readonly mailboxes: LocalMailboxes;
+  readonly mailboxes: MailboxDelivery;
   readonly spool: Spool;
   readonly acceptor: MessageAcceptor;
   readonly log: Logger;
@@ -31,7 +31,7 @@ export function pmtpLocalDelivery(deps: PmtpLocalDeliveryDeps): LocalDelivery {
   return {
     async deliver(request) {
       const domainOf = (r: string) => r.slice(r.lastIndexOf('@') + 1).toLowerCase();
-      const native = request.recipients.filter((r) => deps.config.domains.native.includes(domainOf(r)));
+      const native = request.recipients.filter((r) => deps.config.domains.mailbox.includes(domainOf(r)));
       const postfix = request.recipients.filter((r) => Object.hasOwn(deps.config.domains.postfix, domainOf(r)));
       const unknown = request.recipients.filter((r) => !native.includes(r) && !postfix.includes(r));
       const results: LocalDeliveryResult[] = unknown.map((recipient) => ({ recipient, status: 'rejected', code: 'unknown_user' }));

@@ -78,7 +78,7 @@ export class ConfigReloader {
     const { file, env, log, parts } = this.options;
     let next: Config;
     try {
-      next = await loadConfig(file, env);
+      next = await loadConfig(file, env, (w) => log.warn({ file, key: w.key, line: w.line }, formatProblem(file, w)));
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [{ key: '', line: undefined, message: err instanceof Error ? err.message : String(err) }];
       for (const p of problems) log.error({ file, key: p.key, line: p.line }, formatProblem(file, p));

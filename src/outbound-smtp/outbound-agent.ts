@@ -2,22 +2,21 @@
 // The gateway and the smtp-out benchmark both run exactly this, so the figures measure the product.
 
 import path from 'node:path';
-import type { Processor } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
-import type { MailJobData } from '../queue/queues.js';
+import type { MailProcessor } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
 import { loadDkimSigner } from '../mail/dkim-signer.js';
-import type { DsnSink } from '../queue/dsn-sink.js';
+import type { DsnSink } from '../mail/dsn.js';
 import { MtaStsPolicies } from './mta-sts.js';
 import { createOutboundProcessor } from './outbound-worker.js';
 
 export interface OutboundAgent {
-  readonly processor: Processor<MailJobData>;
+  readonly processor: MailProcessor<'outbound'>;
   /** closes the SMTP connection pools */
   close(): void;
 }

@@ -3,27 +3,26 @@
 // data shrinks to them before the retry, so a delivered recipient is never sent the mail twice.
 // When every recipient is final the spool entry goes; the job fails unrecoverably if any failed.
 
-import { UnrecoverableError, type Processor } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
-import { traceFields, type InboundSmtpMeta } from '../mail/spool-records.js';
 import { forMessage, type Logger } from '../log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
-import { retryPolicyFor, type MailJob, type MailJobData } from '../queue/queues.js';
+import type { OutboundJob } from '../mail/jobs.js';
+import { retryPolicyFor, type MailJob, type MailProcessor } from '../queue/queues.js';
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DkimSigner } from '../mail/dkim-signer.js';
 import { planDeliveries, type PlannedDelivery } from './delivery-plan.js';
 import type { RecipientResult, SmtpDelivery } from './deliver.js';
-import { composeDsn, dsnRecipient } from '../mail/dsn.js';
-import type { DsnSink } from '../queue/dsn-sink.js';
+import { composeDsn, dsnRecipient, type DsnSink } from '../mail/dsn.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
 import { enhancedStatus } from './reply-class.js';
 import { readHeaderSection } from '../translate/header-section.js';
-import { receivedHeader } from '../mail/trace-fields.js';
+import { receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
 
 export interface OutboundWorkerDeps {
   readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;
@@ -44,22 +43,17 @@ export interface OutboundWorkerDeps {
   readonly now?: () => number;
 }
 
-export interface OutboundJobData extends MailJobData {
-  /** recipients still to deliver; the envelope's when absent */
-  readonly recipients?: readonly string[];
-}
-
 export interface OutboundSummary {
   readonly delivered: number;
   readonly failed: number;
   readonly expired: number;
 }
 
-export function createOutboundProcessor(deps: OutboundWorkerDeps): Processor<MailJobData> {
+export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor<'outbound'> {
   const source = deps.source ?? spooledBytes(deps.spool);
   const now = deps.now ?? Date.now;
-  return async (job: MailJob): Promise<OutboundSummary> => {
-    const { queueId } = job.data;
+  return async (job: MailJob, data: OutboundJob): Promise<OutboundSummary> => {
+    const { queueId } = data;
     if (!isQueueId(queueId)) throw new UnrecoverableError(`not a queue id: ${queueId}`);
     const log = forMessage(deps.log, queueId);
     const entry = await deps.spool.read(queueId).catch((err: NodeJS.ErrnoException) => {
@@ -71,7 +65,6 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): Processor<Mai
       log.warn('spool entry is gone; nothing left to deliver');
       return { delivered: 0, failed: 0, expired: 0 };
     }
-    const data = job.data as OutboundJobData;
     const pending = [...new Set(data.recipients ?? entry.meta.envelope.rcptTo)];
     const arrival = arrivalOf(entry, job);
     await deps.status.queued(queueId, pending, new Date(arrival));
@@ -183,8 +176,7 @@ function arrivalOf(entry: SpoolEntry, job?: MailJob): number {
  */
 function traceFor(deps: OutboundWorkerDeps, entry: SpoolEntry, single: string | undefined): string {
   const meta = entry.meta;
-  const inbound = meta.kind === 'smtp' && [meta.received, meta.authenticationResults, meta.arcSet].every((f) => typeof f === 'string');
-  if (inbound) return traceFields(meta as unknown as InboundSmtpMeta).join('');
+  if (meta.kind === 'smtp') return smtpTraceFields(meta).join('');
   const protocol = meta.kind === 'pmtp' ? 'PMTP' : undefined;
   return receivedHeader({ by: deps.config.hostname, queueId: entry.queueId, protocol, date: new Date((deps.now ?? Date.now)()), recipient: single });
 }

@@ -3,11 +3,9 @@
 // client in its meta, so a DSN that fails is never answered with another DSN.
 
 import { Readable } from 'node:stream';
-import type { MessageAcceptor } from './accept.js';
+import type { DsnSink } from '../mail/dsn.js';
 import type { Spool } from '../spool/spool.js';
-
-/** Queues `message` for `to`; resolves with the new queue id. */
-export type DsnSink = (to: string, message: Buffer) => Promise<string>;
+import type { MessageAcceptor } from './accept.js';
 
 export function dsnViaAcceptor(spool: Spool, acceptor: MessageAcceptor, now: () => number = Date.now): DsnSink {
   return async (to, message) => {

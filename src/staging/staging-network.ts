@@ -131,7 +131,7 @@ async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan,
       ],
       accounts: [{ user: `postmaster@${domain}`, password_hash: p.passwordHash }],
     },
-    domains: { native: [domain] },
+    domains: { mailbox: [domain] },
     mailbox: { maildir_root: dir },
     pmtp: {
       domain,

@@ -8,7 +8,7 @@ import { encodeHeaders } from './header-encoding.js';
 import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';
 import { verified } from './octets.js';
-import { traceBlock } from './trace.js';
+import { traceBlock } from '../mail/trace-fields.js';
 import { wireGuard } from './wire-guard.js';
 
 export type { PartReader } from './mime-body.js';

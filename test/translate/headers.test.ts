@@ -5,8 +5,7 @@ import { decodeStructured, decodeWords } from '../../src/translate/encoded-words
 import { encodeHeaders } from '../../src/translate/header-encoding.js';
 import { fromAddress, manifestHeaders } from '../../src/translate/header-mapping.js';
 import { HeaderSectionCollector, MAX_HEADER_SECTION, parseHeaderSection } from '../../src/translate/header-section.js';
-import { provenanceResults, traceBlock } from '../../src/translate/trace.js';
-import { PROVENANCE } from './support.js';
+import { traceBlock } from '../../src/mail/trace-fields.js';
 
 describe('RFC 2047 decoding', () => {
   it('decodes B and Q words, joins adjacent words and multi-byte characters split between them', () => {
@@ -99,12 +98,11 @@ describe('header encoding', () => {
 });
 
 describe('trace fields', () => {
-  it('renders the provenance verdicts under the gateway authserv-id', () => {
-    expect(provenanceResults(PROVENANCE)).toBe(
-      'Authentication-Results: gw.b.example;\r\n\tspf=pass smtp.mailfrom=a.example;\r\n\tdkim=pass header.d=a.example header.s=sel1;\r\n\tdmarc=pass header.from=a.example;\r\n\tarc=none\r\n',
-    );
-    const odd = provenanceResults({ ...PROVENANCE, dkim: [], spf: { result: 'none', domain: 'a b;c' } });
-    expect(odd).toContain('\tspf=none;\r\n\tdkim=none;');
-    expect(traceBlock([odd]).toString()).toBe(odd);
+  it('joins well-formed fields, folded ones included, and refuses anything else by position', () => {
+    const folded = 'Authentication-Results: gw.b.example;\r\n\tspf=none;\r\n\tdkim=none\r\n';
+    expect(traceBlock([folded, 'Received: by gw (mailbridge) id X; date\r\n']).toString()).toBe(`${folded}Received: by gw (mailbridge) id X; date\r\n`);
+    expect(() => traceBlock([folded, 'Received: no CRLF'])).toThrow(expect.objectContaining({ code: 'trace_invalid', message: expect.stringContaining('field 1') }));
+    expect(() => traceBlock(['X: a\r\n\r\n'])).toThrow(expect.objectContaining({ code: 'trace_invalid' }));
+    expect(() => traceBlock(['X: a\0b\r\n'])).toThrow(expect.objectContaining({ code: 'trace_invalid' }));
   });
 });

@@ -1,6 +1,7 @@
 // Outgoing PMTP/1 HTTP: signs every request with our domain key, checks the signed answers
 // (bound to our request, from the domain we asked), turns every failure into a PmtpRequestError.
 // Uses Node's fetch (undici); plain http only to loopback endpoints (isEndpoint enforces it).
+import { isStatusCode } from '../../codes.js';
 import type { z } from 'zod';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { signRequest, verifyResponse } from '../protocol/request-signature.js';
@@ -151,7 +152,10 @@ async function errorFrom(response: Response): Promise<PmtpRequestError> {
   const transient = response.status >= 500 || response.status === 429;
   if (parsed?.success) {
     const e = parsed.data.error;
-    return new PmtpRequestError(e.code, e.message, e.retryable || transient, response.status, retryAfterS);
+    // a peer's code outside our table is kept in the text, never passed on as a code of ours
+    if (isStatusCode(e.code)) return new PmtpRequestError(e.code, e.message, e.retryable || transient, response.status, retryAfterS);
+    const retryable = e.retryable || transient;
+    return new PmtpRequestError(retryable ? 'remote_transient' : 'remote_permanent', `${e.code}: ${e.message}`, retryable, response.status, retryAfterS);
   }
   return new PmtpRequestError(transient ? 'remote_transient' : 'remote_permanent', `HTTP ${response.status}`, transient, response.status, retryAfterS);
 }

@@ -1,6 +1,7 @@
 // Redirect delegation proofs: a recipient domain's signed statement that notices for it (or for one
 // of its recipients) should go to another endpoint until an expiry. A sender follows a redirect only
 // with a proof that verifies under the recipient domain's key set.
+import type { StatusCode } from '../../codes.js';
 import { z } from 'zod';
 import { parseAddress, sameAddress } from './address.js';
 import { keyIdOf } from './domain-keys.js';
@@ -42,12 +43,10 @@ export function signDelegation(input: SignDelegationInput): Delegation {
   return { ...unsigned, sig: signStatement('pmtp1/delegation', unsigned, privateKey) };
 }
 
-export type DelegationCode =
-  | 'delegation_malformed'
-  | 'delegation_mismatch'
-  | 'delegation_expired'
-  | 'unknown_key'
-  | 'delegation_invalid';
+export type DelegationCode = Extract<
+  StatusCode,
+  'delegation_malformed' | 'delegation_mismatch' | 'delegation_expired' | 'unknown_key' | 'delegation_invalid'
+>;
 
 export interface VerifyDelegationContext {
   /** The recipient the notice is for; its domain must be the delegating domain. */

@@ -1,5 +1,6 @@
 // The `_pmtp.<domain>` DNS TXT record that says where a domain's PMTP/1 endpoint is and which key
 // signs its key set: `v=PMTP1; e=https://host[:port]; fp=ed25519:...`. Strict parser and formatter.
+import type { StatusCode } from '../../codes.js';
 import { fail, ok, type Result } from './protocol-error.js';
 import { isEndpoint } from './protocol-fields.js';
 
@@ -10,7 +11,10 @@ export interface DiscoveryRecord {
   fingerprint: string;
 }
 
-export type DiscoveryErrorCode = 'discovery_record_missing' | 'discovery_record_invalid';
+export type DiscoveryErrorCode = Extract<
+  StatusCode,
+  'discovery_record_missing' | 'discovery_record_invalid'
+>;
 
 const TAG = /^[a-z][a-z0-9_]{0,15}$/;
 const KEY_ID = /^ed25519:[A-Za-z0-9_-]{43}$/;

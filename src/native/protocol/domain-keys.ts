@@ -1,6 +1,7 @@
 // Domain keys: Ed25519 key generation, key ids, and the self-signed key set a domain publishes at
 // /.well-known/pmtp/keys (current keys with valid_until, old keys with expired_at), so keys rotate
 // without breaking mail that was signed before a key retired.
+import type { StatusCode } from '../../codes.js';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { sha256Base64Url, toBase64Url, tryFromBase64Url } from './bytes.js';
@@ -70,12 +71,10 @@ export function oldKeyEntry(publicKey: PublicKeyInput, expiredAt: number): KeySe
   return { key_id: keyIdOf(publicKey), public_key: toBase64Url(rawPublicKey(publicKey)), expired_at: expiredAt };
 }
 
-export type KeySetErrorCode =
-  | 'keyset_malformed'
-  | 'keyset_wrong_domain'
-  | 'keyset_invalid'
-  | 'keyset_expired'
-  | 'keyset_unpinned';
+export type KeySetErrorCode = Extract<
+  StatusCode,
+  'keyset_malformed' | 'keyset_wrong_domain' | 'keyset_invalid' | 'keyset_expired' | 'keyset_unpinned'
+>;
 
 /** Signs with each given key; every one of them must be listed in `keys`. */
 export function signKeySet(unsigned: UnsignedKeySet, signers: readonly PrivateKeyInput[]): KeySet {

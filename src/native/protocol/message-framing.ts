@@ -1,6 +1,7 @@
 // Wire framing of a message for pull: magic, a head frame (canonical {manifest, signatures}), one
 // frame per carried part, an end frame. Lengths are declared up front so a reader can stream part by
 // part, verifying each part's digest as it completes, with no boundary scanning; 8-bit clean.
+import type { StatusCode } from '../../codes.js';
 import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { sha256Base64Url } from './bytes.js';
@@ -50,12 +51,10 @@ export function encodeMessageStream(head: MessageHead, parts: ReadonlyArray<{ in
   return Buffer.concat(chunks);
 }
 
-export type FramingErrorCode =
-  | 'frame_malformed'
-  | 'head_invalid'
-  | 'manifest_digest_mismatch'
-  | 'part_digest_mismatch'
-  | 'truncated';
+export type FramingErrorCode = Extract<
+  StatusCode,
+  'frame_malformed' | 'head_invalid' | 'manifest_digest_mismatch' | 'part_digest_mismatch' | 'truncated'
+>;
 
 export type StreamEvent =
   | { type: 'head'; head: MessageHead; manifestDigest: string }

@@ -1,6 +1,7 @@
 // Notices and their answers: a notice tells a recipient domain that a message waits for some of its
 // recipients; a batch carries many notices from one origin to one destination; the answer gives a
 // disposition per recipient. Idempotent by (id, version): resending yields the current dispositions.
+import type { StatusCode } from '../../codes.js';
 import { z } from 'zod';
 import { parseAddress } from './address.js';
 import { delegationSchema } from './delegation.js';
@@ -38,7 +39,10 @@ export const noticeBatchSchema = z.object({
 });
 export type NoticeBatch = z.infer<typeof noticeBatchSchema>;
 
-export type BatchCode = 'batch_invalid' | 'batch_too_large' | 'wrong_origin' | 'wrong_destination';
+export type BatchCode = Extract<
+  StatusCode,
+  'batch_invalid' | 'batch_too_large' | 'wrong_origin' | 'wrong_destination'
+>;
 
 export interface BatchContext {
   /** The domain that signed the request (verified), which must be the batch origin. */
@@ -61,7 +65,10 @@ export function parseNoticeBatch(body: unknown, context: BatchContext): Result<N
   return ok(batch);
 }
 
-export type NoticeCode = 'recipient_wrong_domain' | 'duplicate_recipient' | 'notice_expired' | 'fetch_url_invalid';
+export type NoticeCode = Extract<
+  StatusCode,
+  'recipient_wrong_domain' | 'duplicate_recipient' | 'notice_expired' | 'fetch_url_invalid'
+>;
 
 export interface NoticeContext {
   destination: string;

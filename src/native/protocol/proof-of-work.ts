@@ -1,6 +1,7 @@
 // Hashcash-style proof of work for first contact: the recipient server issues a challenge bound to
 // one notice, sender and recipient, MACs it so it can be checked without state, and the sender finds
 // a solution whose SHA-256 work hash starts with `bits` zero bits. One tunable cost, not a defence alone.
+import type { StatusCode } from '../../codes.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { sameAddress } from './address.js';
@@ -85,7 +86,10 @@ export function solveChallenge(challenge: PowChallenge, maxIterations = 1 << 24)
   return undefined;
 }
 
-export type PowCode = 'challenge_invalid' | 'challenge_expired' | 'challenge_mismatch' | 'pow_insufficient';
+export type PowCode = Extract<
+  StatusCode,
+  'challenge_invalid' | 'challenge_expired' | 'challenge_mismatch' | 'pow_insufficient'
+>;
 
 export interface VerifySolutionContext {
   secret: Uint8Array;

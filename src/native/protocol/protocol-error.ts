@@ -1,26 +1,26 @@
 // The one typed error thrown by PMTP/1 encoders and the Result shape returned by its parsers.
 // Parsers of untrusted input return Results (never throw); encoders given bad program data throw.
-// Codes are plain strings; src/codes.ts maps them to SMTP/HTTP status.
+// Every code is one of src/codes.ts, which maps it to SMTP/HTTP status.
 
-export type ProtocolErrorCode = 'canonical_json_invalid' | 'key_invalid' | 'input_invalid';
+import { MailbridgeError, type StatusCode } from '../../codes.js';
 
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError';
-  constructor(
-    readonly code: ProtocolErrorCode,
-    message: string,
-  ) {
-    super(message);
+export type ProtocolErrorCode = Extract<StatusCode, 'canonical_json_invalid' | 'key_invalid' | 'input_invalid'>;
+
+export class ProtocolError extends MailbridgeError {
+  declare readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(code, message);
+    this.name = 'ProtocolError';
   }
 }
 
-export type Result<T, C extends string> = { ok: true; value: T } | { ok: false; code: C; detail: string };
+export type Result<T, C extends StatusCode> = { ok: true; value: T } | { ok: false; code: C; detail: string };
 
 export function ok<T>(value: T): { ok: true; value: T } {
   return { ok: true, value };
 }
 
-export function fail<C extends string>(code: C, detail: string): { ok: false; code: C; detail: string } {
+export function fail<C extends StatusCode>(code: C, detail: string): { ok: false; code: C; detail: string } {
   return { ok: false, code, detail };
 }
 

@@ -1,6 +1,7 @@
 // PMTP/1's profile of RFC 9421: every server-to-server request is signed by the sending domain and
 // names its destination domain, so it cannot be replayed elsewhere; responses can be signed too and
 // bound to their request. Nonce replay tracking is the caller's (expose nonce + expires).
+import type { StatusCode } from '../../codes.js';
 import { randomBytes } from 'node:crypto';
 import { isDomain } from './address.js';
 import { toBase64Url } from './bytes.js';
@@ -53,16 +54,10 @@ export interface SignOptions {
   nonce?: string;
 }
 
-export type SignatureCode =
-  | 'signature_missing'
-  | 'signature_malformed'
-  | 'signature_invalid'
-  | 'signature_expired'
-  | 'signature_not_yet_valid'
-  | 'wrong_destination'
-  | 'wrong_origin'
-  | 'digest_mismatch'
-  | 'unknown_key';
+export type SignatureCode = Extract<
+  StatusCode,
+  'signature_missing' | 'signature_malformed' | 'signature_invalid' | 'signature_expired' | 'signature_not_yet_valid' | 'wrong_destination' | 'wrong_origin' | 'digest_mismatch' | 'unknown_key'
+>;
 
 export type SignatureVerification =
   | { ok: true; origin: string; keyId: string; nonce: string; created: number; expires: number }

@@ -1,6 +1,7 @@
 // Pre-approved sender tokens: a recipient's domain lets one sender address or domain reach one
 // recipient without a challenge, until an expiry and (counted by the server) up to max_uses times.
 // Compact form: base64url(canonical JSON payload) "." base64url(Ed25519 signature).
+import type { StatusCode } from '../../codes.js';
 import { z } from 'zod';
 import { parseAddress, sameAddress } from './address.js';
 import { toBase64Url, tryFromBase64Url } from './bytes.js';
@@ -32,14 +33,10 @@ export function issueSenderToken(input: SenderTokenInput, privateKey: PrivateKey
   return `${toBase64Url(canonicalBytes(payload))}.${toBase64Url(sig)}`;
 }
 
-export type SenderTokenCode =
-  | 'token_malformed'
-  | 'token_wrong_issuer'
-  | 'token_wrong_recipient'
-  | 'token_expired'
-  | 'unknown_key'
-  | 'token_invalid'
-  | 'token_scope_mismatch';
+export type SenderTokenCode = Extract<
+  StatusCode,
+  'token_malformed' | 'token_wrong_issuer' | 'token_wrong_recipient' | 'token_expired' | 'unknown_key' | 'token_invalid' | 'token_scope_mismatch'
+>;
 
 export interface VerifySenderTokenContext {
   /** The notice's sender. */

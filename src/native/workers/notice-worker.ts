@@ -148,7 +148,7 @@ async function handleFailure(deps: NoticeWorkerDeps, job: MailJob, data: DomainN
   const { rt } = deps;
   const { domain } = data;
   const failure = err instanceof PmtpRequestError ? err : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
-  const peerDown = failure.retryable && (failure.status === undefined || failure.status >= 500);
+  const peerDown = failure.retryable && (failure.httpStatus === undefined || failure.httpStatus >= 500);
   if (peerDown) {
     // parked jobs are promoted the moment the domain answers again, whatever their backoff
     await deps.breaker.park(domain, 'notice', job.id ?? '');
