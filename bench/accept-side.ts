@@ -59,7 +59,7 @@ export async function acceptConfig(dir: string, prefix: string, env: Readonly<Re
     log: { level: 'warn' },
     spool: { dir: 'spool' },
     dns: { zone_file: 'zone.txt' },
-    domains: { native: ['native.test'] },
+    domains: { mailbox: ['native.test'] },
     smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_clients: 1000, max_connections_per_ip: 1000 }] },
   };
   await writeFile(file, stringify(config));

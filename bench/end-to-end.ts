@@ -130,7 +130,7 @@ async function startGateways(
   };
   const b = await node('b', pb, { domain: 'a.example', port: pa }, { domains: { postfix: { 'b.example': { host: '127.0.0.1', port: sinkPort } }, first_contact: { default: 'allow' } } });
   const a = await node('a', pa, { domain: 'b.example', port: pb }, {
-    domains: { native: ['a.example'] },
+    domains: { mailbox: ['a.example'] },
     smtp: { relay_clients: ['127.0.0.1'], listeners: [{ role: 'relay-in', host: '127.0.0.1', port: 0, max_clients: 1000, max_connections_per_ip: 1000 }] },
   });
   return [a, b];

@@ -31,7 +31,7 @@ export const benchmark: Benchmark = {
         spool: { dir: path.join(dir, 'spool') },
         dns: { zone_file: path.join(dir, 'zone.txt') },
         metrics: { enabled: false },
-        domains: { native: ['native.test'] },
+        domains: { mailbox: ['native.test'] },
         smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_clients: connections + 100, max_connections_per_ip: perAddress }] },
       };
       const file = path.join(dir, 'mailbridge.yaml');

@@ -4,6 +4,7 @@
 
 import { Readable } from 'node:stream';
 import type { Config } from '../src/config/schema.js';
+import type { PulledForPostfixRecord } from '../src/mail/spool-records.js';
 import { buildResolver } from '../src/gateway.js';
 import { createLogger } from '../src/log.js';
 import { createOutboundAgent } from '../src/outbound-smtp/outbound-agent.js';
@@ -41,7 +42,8 @@ export async function outboundPipeline(config: Config): Promise<OutboundPipeline
     async enqueue(body, from, rcpt) {
       const draft = await spool.draft();
       await draft.writeBody(Readable.from(body));
-      const meta = { kind: 'smtp', createdAt: new Date().toISOString(), queue: 'outbound' as const, envelope: { mailFrom: from, rcptTo: [rcpt] } };
+      // pulled PMTP mail for a mailbox behind Postfix: the record that enters the outbound queue directly
+      const meta: Omit<PulledForPostfixRecord, 'queueId'> = { kind: 'pmtp', queue: 'outbound', createdAt: new Date().toISOString(), envelope: { mailFrom: from, rcptTo: [rcpt] }, pmtp: { id: 'bench', version: 1, origin: 'bench.example', trustClass: 'new-verified' } };
       return (await acceptor.accept(draft, meta)).queueId;
     },
     async drain(count) {

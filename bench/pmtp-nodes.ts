@@ -2,6 +2,7 @@
 // spool dir and plain-HTTP loopback listener, pointing at each other through the static directory.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
@@ -16,6 +17,8 @@ export interface BenchNode {
   readonly domain: string;
   readonly config: Config;
   readonly service: PmtpService;
+  /** the node's producer connection, for reading its stores in one pipeline */
+  readonly redis: Redis;
   delivered: number;
   startWorkers(): void;
   close(): Promise<void>;
@@ -46,7 +49,7 @@ export async function startBenchNode(options: {
       directory: { [options.peer.domain]: { endpoint: `http://127.0.0.1:${options.peer.port}` } },
       rate_limit_per_minute: 10_000_000,
     },
-    domains: { native: [options.domain], first_contact: { default: 'allow' } },
+    domains: { mailbox: [options.domain], first_contact: { default: 'allow' } },
     queues: { notice: { concurrency: options.noticeConcurrency }, pull: { concurrency: 50 } },
   };
   const config = parseConfig(stringify(raw), '/virtual/bench.yaml');
@@ -60,9 +63,10 @@ export async function startBenchNode(options: {
     domain: options.domain,
     config,
     service,
+    redis: producer,
     delivered: 0,
     startWorkers: () => {
-      workers ??= startPmtpWorkers(service.runtime, { localDelivery });
+      workers ??= startPmtpWorkers(service.context, { localDelivery, redis: producer });
     },
     close: async () => {
       await workers?.close();

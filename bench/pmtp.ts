@@ -31,7 +31,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
 
 /** One pipelined round trip for all messages, so polling does not slow the servers it measures. */
 async function countStates(node: BenchNode, sent: ReadonlyArray<{ id: string; recipient: string }>, states: readonly string[]): Promise<number> {
-  const pipeline = node.service.runtime.redis.pipeline();
+  const pipeline = node.redis.pipeline();
   for (const { id, recipient } of sent) pipeline.hget(`${node.config.redis.prefix}:pmtp:status:${id}`, recipient);
   const answers = (await pipeline.exec()) ?? [];
   return answers.filter(([, raw]) => typeof raw === 'string' && states.includes((JSON.parse(raw) as { state: string }).state)).length;
@@ -55,9 +55,9 @@ async function runOnce(mode: 'unbatched' | 'batched', messages: number, redisUrl
       ids.push({ id, recipient });
     }
     // warm the key and server-info caches so they do not count as per-message trips
-    await a.service.runtime.client.serverInfo('b.example');
-    await a.service.runtime.directory.keySet('b.example');
-    await b.service.runtime.directory.keySet('a.example');
+    await a.service.context.client.serverInfo('b.example');
+    await a.service.context.directory.keySet('b.example');
+    await b.service.context.directory.keySet('a.example');
     const trips0 = roundTrips.count;
     const t0 = performance.now();
     a.startWorkers();

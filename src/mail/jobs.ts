@@ -11,7 +11,7 @@ const address = z.string().min(1);
 /** `inbound`: an SMTP-born message to hand to its next owners. */
 const inboundJob = z.object({
   queueId,
-  /** route kinds already handed on, so a retry never delivers a mailbox copy twice ('native' is the pre-0.2 name of 'mailbox') */
+  /** route kinds already handed on, so a retry never delivers a mailbox copy twice ('native' is what releases before the `domains.mailbox` rename wrote) */
   done: z
     .array(z.enum(['mailbox', 'pmtp', 'native']))
     .transform((kinds) => kinds.map((k) => (k === 'native' ? 'mailbox' : k)))

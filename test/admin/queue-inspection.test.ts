@@ -65,7 +65,7 @@ describe('queue inspection and admin', () => {
     const b = await f.accept('notice');
     for (const queueId of [a, b]) {
       await (await f.queues.queue('notice').getJob(queueId))!.remove();
-      await f.queues.add('notice', { queueId }, { delayMs: 3_600_000 });
+      await f.queues.add('notice', { action: 'fan-out', queueId }, { delayMs: 3_600_000 });
     }
     expect((await admin.flush()).find((r) => r.queue === 'notice')).toEqual({ queue: 'notice', promoted: 2 });
     expect(await f.queues.queue('notice').getDelayedCount()).toBe(0);

@@ -37,7 +37,7 @@ describe('attacks: header splitting', () => {
       hostname: 'mx.gw.test',
       spool: { dir: 'spool' },
       dns: { zone_file: 'zone.txt' },
-      domains: { native: ['native.test'] },
+      domains: { mailbox: ['native.test'] },
       mailbox: { maildir_root: 'mail' },
       smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: ports.reject }, { role: 'mx', host: '127.0.0.1', port: ports.normalise, bare_newlines: 'normalise' }] },
     });

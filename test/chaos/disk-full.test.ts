@@ -52,7 +52,7 @@ describe('a full spool disk', () => {
       spool: { dir: path.join(disk, 'spool'), min_free_bytes: 1 },
       dns: { zone_file: 'zone.txt' },
       metrics: { port: 0 },
-      domains: { native: ['native.test'] },
+      domains: { mailbox: ['native.test'] },
       mailbox: { maildir_root: path.join(disk, 'mail') },
       // deliveries to the full disk are deferred: retry soon, but not so often they race the checks
       queues: { retry: { initial_delay_s: 3, max_delay_s: 3 } },

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../../src/config/load.js';
 
 function problemsOf(text: string, env = {}): ConfigError['problems'] {
   try {
@@ -25,6 +25,19 @@ describe('parseConfig', () => {
     expect(() => {
       (config.queues.retry as { lifetime_s: number }).lifetime_s = 1;
     }).toThrow(TypeError);
+  });
+
+  it('loads the old key domains.native as domains.mailbox, warning with its line; both at once is an error', () => {
+    const warnings: ConfigProblem[] = [];
+    const text = ['spool:', '  dir: /tmp/x', 'domains:', '  native: [Old.Example]', ''].join('\n');
+    const config = parseConfig(text, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(config.domains.mailbox).toEqual(['old.example']);
+    expect(warnings).toEqual([{ key: 'domains.native', line: 4, message: expect.stringMatching(/^deprecated: renamed to domains\.mailbox/) }]);
+    const quiet: ConfigProblem[] = [];
+    parseConfig(text.replace('native:', 'mailbox:'), 'mailbridge.yaml', {}, (w) => quiet.push(w));
+    expect(quiet).toEqual([]);
+    const both = problemsOf([...text.split('\n').slice(0, 4), '  mailbox: [new.example]', ''].join('\n'));
+    expect(both).toEqual([{ key: 'domains.native', line: 4, message: expect.stringMatching(/keep only domains\.mailbox/) }]);
   });
 
   it('names the key and line of a wrong type', () => {

@@ -60,7 +60,7 @@ describe('two gateways on one Redis and one spool folder', () => {
       spool: { dir: path.join(dir, 'spool') },
       dns: { zone_file: 'zone.txt' },
       metrics: { port: 0 },
-      domains: { native: ['native.test'] },
+      domains: { mailbox: ['native.test'] },
       mailbox: { maildir_root: path.join(dir, 'mail') },
       queues: { stalled_job_timeout_s: 2, retry: { initial_delay_s: 1, max_delay_s: 1 } },
       smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_connections_per_ip: 100 }] },

@@ -45,7 +45,7 @@ describe('crash recovery of the running gateway', () => {
       spool: { dir: path.join(dir, 'spool'), instance: 'gw' },
       dns: { zone_file: 'zone.txt' },
       metrics: { port: 0 },
-      domains: { native: ['native.test'] },
+      domains: { mailbox: ['native.test'] },
       smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_connections_per_ip: 100 }] },
     };
     await writeFile(configFile, stringify(config));

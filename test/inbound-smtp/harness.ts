@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
 import { startSmtpListeners, type SmtpListeners } from '../../src/inbound-smtp/listeners.js';
-import type { InboundSmtpMeta } from '../../src/mail/spool-records.js';
+import type { SmtpRecord } from '../../src/mail/spool-records.js';
 import { MessageAcceptor } from '../../src/queue/accept.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
@@ -32,12 +32,12 @@ export interface Harness {
   readonly smtp: SmtpListeners;
   port(role: string, index?: number): number;
   entries(): Promise<string[]>;
-  meta(queueId: string): Promise<InboundSmtpMeta>;
+  meta(queueId: string): Promise<SmtpRecord>;
   close(): Promise<void>;
 }
 
 export const defaultDomains = {
-  native: ['native.test'],
+  mailbox: ['native.test'],
   postfix: { 'corp.test': { host: '127.0.0.1', port: 2525 } },
   recipients: { 'corp.test': ['alice', 'bob'] },
 };
@@ -81,7 +81,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       return (await readdir(path.join(config.spool.dir, 'entries'))).filter(isQueueId).sort();
     },
     async meta(queueId) {
-      return (await spool.read(queueId)).meta as unknown as InboundSmtpMeta;
+      const { meta } = await spool.read(queueId);
+      if (meta.kind !== 'smtp') throw new Error(`${queueId} holds ${meta.kind} mail, not SMTP-born`);
+      return meta;
     },
     async close() {
       await smtp.close();

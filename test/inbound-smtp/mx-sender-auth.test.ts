@@ -66,7 +66,7 @@ describe('mx listener: sender authentication', () => {
       queue: 'inbound',
       envelope: { mailFrom: 'bounce@sender.test', rcptTo: ['user@native.test'] },
       client: { ip: '127.0.0.1', helo: 'client.test', role: 'mx', user: null, tls: false },
-      routes: [{ rcpt: 'user@native.test', kind: 'native', domain: 'native.test' }],
+      routes: [{ rcpt: 'user@native.test', kind: 'mailbox', domain: 'native.test' }],
       quarantine: false,
     });
     const { stream } = await h.spool.openBody(id!);

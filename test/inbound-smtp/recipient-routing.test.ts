@@ -11,7 +11,7 @@ import { testConfig } from '../support/config.js';
 const config = testConfig({
   spool: { dir: '/tmp/unused' },
   domains: {
-    native: ['native.test', 'xn--bcher-kva.test'],
+    mailbox: ['native.test', 'xn--bcher-kva.test'],
     postfix: { 'corp.test': { host: '127.0.0.1', port: 2525 } },
     recipients: { 'corp.test': ['alice', 'Bob@corp.test'] },
   },
@@ -27,11 +27,11 @@ function decide(address: string, role: ListenerRole = 'mx', authenticated = fals
 }
 
 describe('recipient routing', () => {
-  it('routes native and postfix domains, ignoring case, a trailing dot and the IDN spelling', () => {
-    expect(decide('user@native.test')).toBe('accept native native.test');
-    expect(decide('User@NATIVE.Test.')).toBe('accept native native.test');
-    expect(decide('anna@bücher.test')).toBe('accept native xn--bcher-kva.test');
-    expect(decide('anna@XN--BCHER-KVA.test')).toBe('accept native xn--bcher-kva.test');
+  it('routes mailbox and postfix domains, ignoring case, a trailing dot and the IDN spelling', () => {
+    expect(decide('user@native.test')).toBe('accept mailbox native.test');
+    expect(decide('User@NATIVE.Test.')).toBe('accept mailbox native.test');
+    expect(decide('anna@bücher.test')).toBe('accept mailbox xn--bcher-kva.test');
+    expect(decide('anna@XN--BCHER-KVA.test')).toBe('accept mailbox xn--bcher-kva.test');
     expect(decide('alice@corp.test')).toBe('accept postfix corp.test');
     expect(decide('BOB@Corp.Test')).toBe('accept postfix corp.test');
   });
@@ -39,7 +39,7 @@ describe('recipient routing', () => {
   it('rejects unknown users of a listed domain with 550 5.1.1 but always takes postmaster', () => {
     expect(decide('mallory@corp.test')).toBe('reject unknown_user');
     expect(decide('postmaster@corp.test')).toBe('accept postfix corp.test');
-    expect(decide('postmaster')).toBe('accept native native.test');
+    expect(decide('postmaster')).toBe('accept mailbox native.test');
   });
 
   const relayForms = [

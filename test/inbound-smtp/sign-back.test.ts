@@ -48,7 +48,7 @@ describe('submission: sign-back', () => {
     expect(meta).toMatchObject({
       signBack: true,
       envelope: { mailFrom: 'alice@native.test', rcptTo: ['alice@native.test'] },
-      routes: [{ rcpt: 'alice@native.test', kind: 'native', domain: 'native.test' }],
+      routes: [{ rcpt: 'alice@native.test', kind: 'mailbox', domain: 'native.test' }],
       client: { role: 'submission', user: 'alice@native.test', protocol: 'ESMTPA' },
     });
     expect(meta.received).toContain('for <alice@native.test>');

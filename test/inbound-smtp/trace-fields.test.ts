@@ -9,7 +9,7 @@ import { authenticate } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
-import { traceFields } from '../../src/mail/spool-records.js';
+import { smtpTraceFields } from '../../src/mail/trace-fields.js';
 import { tempDir } from '../support/tmp.js';
 import { message, startHarness, type Harness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';
@@ -51,7 +51,7 @@ describe('trace fields in the meta', () => {
     const meta = await h.meta(id!);
     expect(meta.received).toMatch(new RegExp(`^Received: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.gw\\.test \\(mailbridge\\) with ESMTP id ${id}\\r\\n\\tfor <user@native\\.test>;\\r\\n\\t.+ \\+0000\\r\\n$`));
     expect(meta.arcSet).toMatch(/^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=gw\.test; s=arc1;/);
-    const fields = traceFields(meta);
+    const fields = smtpTraceFields(meta);
     expect(fields.map((f) => f.split(':')[0])).toEqual(['ARC-Seal', 'ARC-Message-Signature', 'ARC-Authentication-Results', 'Authentication-Results', 'Received']);
     expect(fields[2]).toContain('i=1; mx.gw.test;');
     expect(fields[2]).toContain('spf=pass');

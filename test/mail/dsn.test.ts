@@ -2,23 +2,24 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { composeDsn, dsnRecipient } from '../../src/mail/dsn.js';
+import { dsnRecord, pulledForPostfixRecord, smtpRecord } from '../support/records.js';
 
 describe('dsnRecipient', () => {
-  const client = (role: string, user: string | null) => ({ ip: '127.0.0.1', helo: 'c.example', peer: '127.0.0.1', role, user, tls: true, protocol: 'ESMTPSA' });
+  const envelope = { mailFrom: 'victim@example.org', rcptTo: ['x@elsewhere.example'] };
+  const smtp = (role: 'mx' | 'submission' | 'relay-in', user: string | null) => ({ ...smtpRecord({ role, user, envelope }), queueId: 'Q' });
 
   it('names nobody for mail that came in on the MX listener, whatever the envelope says', () => {
-    expect(dsnRecipient({ client: client('mx', null), envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
-    expect(dsnRecipient({ client: client('mx', 'alice@example.org') })).toBeUndefined();
-    expect(dsnRecipient({ kind: 'pmtp', envelope: { mailFrom: 'victim@example.org', rcptTo: [] } })).toBeUndefined();
+    expect(dsnRecipient(smtp('mx', null))).toBeUndefined();
+    expect(dsnRecipient(smtp('mx', 'alice@example.org'))).toBeUndefined();
+    expect(dsnRecipient({ ...pulledForPostfixRecord(envelope), queueId: 'Q' })).toBeUndefined();
+    expect(dsnRecipient({ ...dsnRecord('victim@example.org'), queueId: 'Q' })).toBeUndefined();
   });
 
   it('names the authenticated account on submission and relay-in, and only that', () => {
-    expect(dsnRecipient({ client: client('submission', 'alice@example.org'), envelope: { mailFrom: 'someone-else@example.org', rcptTo: [] } })).toBe('alice@example.org');
-    expect(dsnRecipient({ client: client('relay-in', 'relay@example.org') })).toBe('relay@example.org');
-    expect(dsnRecipient({ client: client('submission', null) })).toBeUndefined();
-    expect(dsnRecipient({ client: client('submission', 'alice') })).toBeUndefined();
-    // the brief's flat shape is not what src/inbound-smtp writes, and earns nothing
-    expect(dsnRecipient({ role: 'submission', authUser: 'alice@example.org' })).toBeUndefined();
+    expect(dsnRecipient(smtp('submission', 'alice@example.org'))).toBe('alice@example.org');
+    expect(dsnRecipient(smtp('relay-in', 'relay@example.org'))).toBe('relay@example.org');
+    expect(dsnRecipient(smtp('submission', null))).toBeUndefined();
+    expect(dsnRecipient(smtp('submission', 'alice'))).toBeUndefined();
   });
 });
 

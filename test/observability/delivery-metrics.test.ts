@@ -1,7 +1,6 @@
 // The outbound worker reports to /metrics through its optional `metrics` dep: one result per
 // recipient, and arrival-to-delivery latency for the delivered ones only.
 import { Readable } from 'node:stream';
-import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,9 +8,10 @@ import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
-import type { MailJobData } from '../../src/queue/queues.js';
+import type { MailJob } from '../../src/queue/queues.js';
 import { Spool } from '../../src/spool/spool.js';
 import { testConfig } from '../support/config.js';
+import { pulledForPostfixRecord } from '../support/records.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { startSink, type Sink } from '../support/smtp-sink.js';
 import { staticResolver } from '../support/static-resolver.js';
@@ -49,12 +49,12 @@ describe('delivery metrics', () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('From: a@example.org\r\nSubject: m\r\n\r\nhi\r\n')]));
     const arrival = new Date(Date.now() - 90_000).toISOString();
-    const entry = await draft.commit({ kind: 'local', createdAt: arrival, envelope: { mailFrom: 'a@example.org', rcptTo: ['x@good.example', 'y@hard.example'] }, queue: 'outbound' });
+    const entry = await draft.commit(pulledForPostfixRecord({ mailFrom: 'a@example.org', rcptTo: ['x@good.example', 'y@hard.example'] }, arrival));
     const metrics = createMetrics({ processMetrics: false });
     const delivery = new SmtpDelivery(config);
     const processor = createOutboundProcessor({ config, spool, resolver, delivery, status: new DeliveryStatusStore(redis, prefix), log: pino({ level: 'silent' }), metrics });
-    const job = { data: { queueId: entry.queueId }, attemptsMade: 0, opts: { attempts: 5 }, timestamp: Date.now(), updateData: async () => undefined } as unknown as Job<MailJobData>;
-    await expect(processor(job)).rejects.toThrow(/undeliverable/);
+    const job = { data: { queueId: entry.queueId }, attemptsMade: 0, opts: { attempts: 5 }, timestamp: Date.now(), updateData: async () => undefined } as unknown as MailJob;
+    await expect(processor(job, { queueId: entry.queueId })).rejects.toThrow(/undeliverable/);
     delivery.close();
     const text = await metrics.registry.metrics();
     expect(text).toContain('mailbridge_deliveries_total{route="smtp",outcome="delivered"} 1');

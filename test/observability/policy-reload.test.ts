@@ -24,7 +24,7 @@ describe('SIGHUP reloads policy', () => {
   const prefix = testPrefix();
   const outcomes: ReloadOutcome[] = [];
   const file = (): string => path.join(dir, 'mailbridge.yaml');
-  const writeConfig = (users: string[], firstContact: Record<string, unknown>, native = ['reload.test']): Promise<void> =>
+  const writeConfig = (users: string[], firstContact: Record<string, unknown>, mailbox = ['reload.test']): Promise<void> =>
     writeFile(
       file(),
       stringify({
@@ -35,7 +35,7 @@ describe('SIGHUP reloads policy', () => {
         mailbox: { maildir_root: 'mail' },
         dns: { zone_file: 'zone.db' },
         smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0 }] },
-        domains: { native, recipients: { 'reload.test': users }, first_contact: firstContact },
+        domains: { mailbox, recipients: { 'reload.test': users }, first_contact: firstContact },
       }),
     );
 
@@ -82,7 +82,7 @@ describe('SIGHUP reloads policy', () => {
     await session.command('MAIL FROM:<>');
     await writeConfig(['carol'], { default: 'deny', allow: ['friend.example'] }, ['reload.test', 'other.test']);
     const outcome = await hangUp(outcomes);
-    expect(outcome.needsRestart).toEqual(['domains.native.1']);
+    expect(outcome.needsRestart).toEqual(['domains.mailbox.1']);
     expect(await session.command('RCPT TO:<carol@reload.test>')).toMatch(/^250/);
     expect(await session.command('RCPT TO:<bob@reload.test>')).toMatch(/^550 5\.1\.1/);
     session.end();

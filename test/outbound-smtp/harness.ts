@@ -2,7 +2,7 @@
 // the delivery status store, DSNs queued back into it, and the log lines kept for assertions.
 
 import { Readable, Writable } from 'node:stream';
-import type { Job } from 'bullmq';
+import { MessageAcceptor } from '../../src/queue/accept.js';
 import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
 import type { MailResolver } from '../../src/dns/resolver.js';
@@ -11,9 +11,9 @@ import type { DkimSigner } from '../../src/mail/dkim-signer.js';
 import { dsnViaAcceptor } from '../../src/queue/dsn-sink.js';
 import { MtaStsPolicies, type PolicyFetcher } from '../../src/outbound-smtp/mta-sts.js';
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
-import { MessageAcceptor, type AcceptMeta } from '../../src/queue/accept.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
-import { createMailWorker, MailQueues, type MailJobData } from '../../src/queue/queues.js';
+import type { SpoolRecordInput } from '../../src/mail/spool-records.js';
+import { createMailWorker, MailQueues, type MailJob } from '../../src/queue/queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { Spool } from '../../src/spool/spool.js';
 import { deleteKeys } from '../support/redis.js';
@@ -22,9 +22,10 @@ export interface Harness {
   readonly spool: Spool;
   readonly status: DeliveryStatusStore;
   readonly logs: Record<string, unknown>[];
-  submit(body: string | Buffer, meta: Partial<AcceptMeta> & { envelope: AcceptMeta['envelope'] }): Promise<string>;
+  /** Spools `body` with `record` and queues it for outbound delivery, as the dispatch stage does for SMTP-born mail. */
+  submit(body: string | Buffer, record: SpoolRecordInput): Promise<string>;
   /** resolves with the job once it is completed or failed for good */
-  finished(queueId: string, timeoutMs?: number): Promise<Job<MailJobData>>;
+  finished(queueId: string, timeoutMs?: number): Promise<MailJob>;
   close(): Promise<void>;
 }
 
@@ -63,10 +64,11 @@ export async function outboundHarness(
     spool,
     status,
     logs,
-    async submit(body, meta) {
+    async submit(body, record) {
       const draft = await spool.draft();
       await draft.writeBody(Readable.from([Buffer.from(body)]));
-      const entry = await acceptor.accept(draft, { kind: 'smtp', createdAt: new Date().toISOString(), queue: 'outbound', ...meta });
+      const entry = await draft.commit(record);
+      await queues.add('outbound', { queueId: entry.queueId });
       return entry.queueId;
     },
     async finished(queueId, timeoutMs = 20_000) {
@@ -99,16 +101,4 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
-}
-
-/** The meta src/inbound-smtp writes for SMTP-born mail: client facts and the trace fields to prepend. */
-export function smtpBorn(role: 'mx' | 'submission' | 'relay-in', user: string | null = null): Record<string, unknown> {
-  const protocol = user ? 'ESMTPA' : 'ESMTP';
-  return {
-    kind: 'smtp',
-    client: { ip: '127.0.0.1', helo: 'client.example', peer: '127.0.0.1', role, user, tls: false, protocol },
-    received: `Received: from client.example ([127.0.0.1])\r\n\tby gw.example.org (mailbridge) with ${protocol} id INBOUND;\r\n\tTue, 02 Jan 2024 03:04:05 +0000\r\n`,
-    authenticationResults: 'Authentication-Results: gw.example.org; spf=none smtp.mailfrom=example.org\r\n',
-    arcSet: '',
-  };
 }

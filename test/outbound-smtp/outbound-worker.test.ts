@@ -7,7 +7,8 @@ import { testPrefix } from '../support/redis.js';
 import { freePort, startSink, type Sink } from '../support/smtp-sink.js';
 import { staticResolver } from '../support/static-resolver.js';
 import { tempDir } from '../support/tmp.js';
-import { eventually, outboundHarness, smtpBorn, type Harness } from './harness.js';
+import { pulledForPostfixRecord, smtpRecord } from '../support/records.js';
+import { eventually, outboundHarness, type Harness } from './harness.js';
 
 const body = (subject: string) => `From: alice@example.org\r\nTo: someone@example.net\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.org>\r\n\r\nHello.\r\n`;
 const domains = ['good', 'flaky', 'hard', 'down'] as const;
@@ -55,7 +56,7 @@ describe('outbound worker', () => {
   it('delivers after a 4xx once the peer recovers, exactly once per recipient', async () => {
     const flaky = await startSink({ port: ports.flaky, flags: ['-r', 'rcpt', '-b', '452 4.2.2 Mailbox full (sink)'] });
     const goodBefore = (await sinks[0]!.messages()).length;
-    const queueId = await harness.submit(body('recovery'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['a@good.example', 'b@flaky.example'] } });
+    const queueId = await harness.submit(body('recovery'), smtpRecord({ role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['a@good.example', 'b@flaky.example'] } }));
     const deferred = await eventually(async () => {
       const s = await harness.status.recipient(queueId, 'b@flaky.example');
       return s?.state === 'deferred' ? s : undefined;
@@ -85,7 +86,7 @@ describe('outbound worker', () => {
   });
 
   it('puts the trace fields src/inbound-smtp made on top of SMTP-born mail, in order', async () => {
-    const queueId = await harness.submit(body('trace'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['t@good.example'] } });
+    const queueId = await harness.submit(body('trace'), smtpRecord({ role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['t@good.example'] } }));
     await harness.finished(queueId);
     const dump = (await sinks[0]!.messages()).find((m) => m.includes('Subject: trace'))!;
     const ours = dump.slice(dump.indexOf('Authentication-Results: gw.example.org'));
@@ -94,14 +95,14 @@ describe('outbound worker', () => {
   });
 
   it('adds our own Received with the queue id to mail that did not come over SMTP', async () => {
-    const queueId = await harness.submit(body('pmtp-born'), { kind: 'pmtp', envelope: { mailFrom: 'alice@example.org', rcptTo: ['p@good.example'] } });
+    const queueId = await harness.submit(body('pmtp-born'), pulledForPostfixRecord({ mailFrom: 'alice@example.org', rcptTo: ['p@good.example'] }));
     await harness.finished(queueId);
     const dump = (await sinks[0]!.messages()).find((m) => m.includes('Subject: pmtp-born'))!;
     expect(dump).toMatch(new RegExp(`\\nReceived: by gw\\.example\\.org \\(mailbridge\\) with PMTP id ${queueId}\\n\\tfor <p@good\\.example>;\\n\\t.+\\nFrom: alice@example\\.org\\n`));
   });
 
   it('ends a 5xx as failed with the remote text, without a retry or a DSN for MX mail', async () => {
-    const queueId = await harness.submit(body('hard'), { ...smtpBorn('mx'), envelope: { mailFrom: 'someone@example.com', rcptTo: ['c@hard.example'] } });
+    const queueId = await harness.submit(body('hard'), smtpRecord({ role: 'mx', envelope: { mailFrom: 'someone@example.com', rcptTo: ['c@hard.example'] } }));
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
@@ -112,7 +113,7 @@ describe('outbound worker', () => {
   });
 
   it('sends a DSN for a 5xx only to the authenticated submitter, from <>, as new queued mail', async () => {
-    const queueId = await harness.submit(body('hard-auth'), { ...smtpBorn('submission', 'alice@good.example'), envelope: { mailFrom: 'forged@example.com', rcptTo: ['d@hard.example'] } });
+    const queueId = await harness.submit(body('hard-auth'), smtpRecord({ role: 'submission', user: 'alice@good.example', envelope: { mailFrom: 'forged@example.com', rcptTo: ['d@hard.example'] } }));
     await harness.finished(queueId);
     const queued = harness.logs.find((l) => l.queueId === queueId && l.msg === 'DSN queued for the authenticated sender');
     expect(queued).toMatchObject({ to: 'alice@good.example' });
@@ -126,7 +127,7 @@ describe('outbound worker', () => {
   });
 
   it('fails a null MX domain at once, without a retry', async () => {
-    const queueId = await harness.submit(body('nullmx'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['e@nullmx.example'] } });
+    const queueId = await harness.submit(body('nullmx'), smtpRecord({ role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['e@nullmx.example'] } }));
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBe(1);
@@ -135,7 +136,7 @@ describe('outbound worker', () => {
 
   it('holds back mail an MTA-STS enforce policy forbids to send to that MX, as a deferral', async () => {
     const before = (await sinks[0]!.messages()).length;
-    const queueId = await harness.submit(body('sts'), { ...smtpBorn('mx'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['g@sts.example'] } });
+    const queueId = await harness.submit(body('sts'), smtpRecord({ role: 'mx', envelope: { mailFrom: 'alice@example.org', rcptTo: ['g@sts.example'] } }));
     const status = await eventually(async () => {
       const s = await harness.status.recipient(queueId, 'g@sts.example');
       return s?.state === 'deferred' ? s : undefined;
@@ -147,7 +148,7 @@ describe('outbound worker', () => {
   it('retries an unreachable MX until the lifetime is over, then expires it', async () => {
     // arrived 57.5 s ago with a 60 s lifetime: tries at about 57.5, 58.5 and 59.5 s, then expires
     const createdAt = new Date(Date.now() - 57_500).toISOString();
-    const queueId = await harness.submit(body('down'), { ...smtpBorn('mx'), createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['f@down.example'] } });
+    const queueId = await harness.submit(body('down'), smtpRecord({ role: 'mx', createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['f@down.example'] } }));
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     expect(job.attemptsMade).toBeGreaterThanOrEqual(2);

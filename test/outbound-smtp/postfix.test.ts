@@ -9,7 +9,8 @@ import { startPostfix, type PrivatePostfix } from '../support/postfix.js';
 import { testPrefix } from '../support/redis.js';
 import { staticResolver } from '../support/static-resolver.js';
 import { tempDir } from '../support/tmp.js';
-import { eventually, outboundHarness, smtpBorn, type Harness } from './harness.js';
+import { smtpRecord } from '../support/records.js';
+import { eventually, outboundHarness, type Harness } from './harness.js';
 
 const message = [
   'From: Alice <alice@example.org>',
@@ -61,7 +62,7 @@ describe('delivery through a private Postfix', () => {
   });
 
   it('lands the message in the Maildir over STARTTLS with a DKIM signature that verifies', async () => {
-    const queueId = await harness.submit(message, { ...smtpBorn('submission', 'alice@example.org'), envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example'] } });
+    const queueId = await harness.submit(message, smtpRecord({ role: 'submission', user: 'alice@example.org', envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example'] } }));
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('completed');
     const [stored] = await eventually(async () => ((await postfix.delivered()).length > 0 ? postfix.delivered() : undefined));
@@ -81,7 +82,7 @@ describe('delivery through a private Postfix', () => {
     const before = (await postfix.delivered()).length;
     // 59 s of a 60 s lifetime gone: one retry at most, then the deferred recipient expires
     const createdAt = new Date(Date.now() - 59_000).toISOString();
-    const queueId = await harness.submit(message.replace('postfix-1', 'postfix-2'), { ...smtpBorn('mx'), createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example', 'x@elsewhere.example'] } });
+    const queueId = await harness.submit(message.replace('postfix-1', 'postfix-2'), smtpRecord({ role: 'mx', createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example', 'x@elsewhere.example'] } }));
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     const status = await harness.status.get(queueId);

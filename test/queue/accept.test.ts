@@ -6,16 +6,17 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
-import { MessageAcceptor, type AcceptMeta } from '../../src/queue/accept.js';
+import { MessageAcceptor } from '../../src/queue/accept.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { Spool } from '../../src/spool/spool.js';
 import { testConfig } from '../support/config.js';
+import { smtpRecord } from '../support/records.js';
 import { deleteKeys, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
 const log = pino({ level: 'silent' });
-const meta: AcceptMeta = { kind: 'smtp', createdAt: new Date(0).toISOString(), envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] }, queue: 'inbound' };
+const meta = smtpRecord({ createdAt: new Date(0).toISOString(), envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] } });
 
 async function draftWith(spool: Spool, body: string) {
   const draft = await spool.draft();

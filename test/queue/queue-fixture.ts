@@ -1,14 +1,15 @@
 // A spool, the four queues and the status store on a private Redis prefix, and `accept` to queue
-// a small message the way the gateway does; shared by the queue inspection and CLI tests.
+// a small SMTP-born message with a job in any queue; shared by the queue inspection and CLI tests.
 import { Readable } from 'node:stream';
-import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
-import { MessageAcceptor, type AcceptMeta } from '../../src/queue/accept.js';
+import type { QueueName } from '../../src/config/schema.js';
+import type { JobDataByQueue } from '../../src/mail/jobs.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
 import { Spool } from '../../src/spool/spool.js';
 import { testConfig } from '../support/config.js';
+import { smtpRecord } from '../support/records.js';
 import { deleteKeys, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -24,12 +25,13 @@ export async function queueFixture(label: string) {
   await waitReady(redis);
   const queues = new MailQueues(config, redis);
   const status = new DeliveryStatusStore(redis, prefix);
-  const acceptor = new MessageAcceptor(spool, queues, pino({ level: 'silent' }));
-  const accept = async (queue: AcceptMeta['queue'] = 'inbound', rcptTo = ['bob@legacy.test']) => {
+  /** Spools the message and gives it a job in `queue`, as whichever stage owns it there would. */
+  const accept = async (queue: QueueName = 'inbound', rcptTo = ['bob@legacy.test']) => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from(body)]));
-    const meta: AcceptMeta = { kind: 'smtp', createdAt: new Date().toISOString(), envelope: { mailFrom: 'alice@alpha.test', rcptTo }, queue };
-    return (await acceptor.accept(draft, meta)).queueId;
+    const { queueId } = await draft.commit(smtpRecord({ envelope: { mailFrom: 'alice@alpha.test', rcptTo } }));
+    await queues.add(queue, jobNaming(queue, queueId));
+    return queueId;
   };
   const close = async () => {
     await queues.close();
@@ -40,3 +42,13 @@ export async function queueFixture(label: string) {
   return { prefix, dir, config, spool, redis, queues, status, accept, close };
 }
 
+/** A job of `queue` that names spool entry `queueId`. */
+export function jobNaming<Q extends QueueName>(queue: Q, queueId: string): JobDataByQueue[Q] {
+  const data: { [K in QueueName]: JobDataByQueue[K] } = {
+    inbound: { queueId },
+    outbound: { queueId },
+    notice: { action: 'fan-out', queueId },
+    pull: { mode: 'resume', queueId },
+  };
+  return data[queue];
+}

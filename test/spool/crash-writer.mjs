@@ -27,7 +27,7 @@ async function writeOne() {
     yield half;
   }
   await draft.writeBody(Readable.from(body()));
-  await draft.commit({ kind: 'test', createdAt: new Date(0).toISOString(), envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] }, queue: 'inbound' });
+  await draft.commit({ kind: 'dsn', queue: 'outbound', createdAt: new Date(0).toISOString(), envelope: { mailFrom: '', rcptTo: ['b@y.test'] } });
   return draft.queueId;
 }
 

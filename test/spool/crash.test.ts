@@ -37,9 +37,9 @@ describe('spool crash safety', () => {
         const tmp = path.join(dir, 'tmp', 'writer');
         expect(await readdir(tmp)).toContain(queueId);
         // another instance on the same folder leaves a fresh draft alone; the writer's restart clears it
-        expect(await new Spool(dir, { instance: 'other' }).recover()).toEqual([]);
+        expect(await new Spool(dir, { instance: 'other' }).recover()).toEqual({ entries: [], unreadable: [] });
         expect(await readdir(tmp)).toContain(queueId);
-        expect(await new Spool(dir, { instance: 'writer' }).recover()).toEqual([]);
+        expect(await new Spool(dir, { instance: 'writer' }).recover()).toEqual({ entries: [], unreadable: [] });
         expect(await readdir(tmp)).toEqual([]);
       } finally {
         await remove();
@@ -51,7 +51,7 @@ describe('spool crash safety', () => {
       const { dir, remove } = await tempDir('crash');
       try {
         const queueId = await killAt(dir, step);
-        const entries = await new Spool(dir).recover();
+        const { entries } = await new Spool(dir).recover();
         expect(entries.map((e) => [e.queueId, e.size])).toEqual([[queueId, 128 * 1024]]);
         expect(entries[0]!.meta.envelope.rcptTo).toEqual(['b@y.test']);
       } finally {
@@ -65,7 +65,7 @@ describe('spool crash safety', () => {
       const { dir, remove } = await tempDir('crash');
       try {
         const queueId = await killAt(dir, step, 20);
-        const entries = await new Spool(dir, { instance: 'writer' }).recover();
+        const { entries } = await new Spool(dir, { instance: 'writer' }).recover();
         for (const entry of entries) {
           expect(entry.size).toBe(128 * 1024);
           expect(entry.meta.envelope.rcptTo).toEqual(['b@y.test']);

@@ -5,10 +5,11 @@ import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { isQueueId, newQueueId } from '../../src/spool/queue-id.js';
+import { smtpRecord } from '../support/records.js';
 import { tempDir } from '../support/tmp.js';
 import fc from 'fast-check';
 
-const meta = { kind: 'smtp', createdAt: '2026-11-23T00:00:00.000Z', envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] }, queue: 'inbound' };
+const meta = smtpRecord({ createdAt: '2026-11-23T00:00:00.000Z', envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] } });
 
 describe('Spool', () => {
   let dir: string;
@@ -46,7 +47,7 @@ describe('Spool', () => {
   it('lists nothing for a draft that was never committed, and recover() clears it', async () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('half')]));
-    expect(await spool.recover()).toEqual([]);
+    expect(await spool.recover()).toEqual({ entries: [], unreadable: [] });
     expect(await readdir(spool.tmpDir)).toEqual([]);
   });
 
@@ -54,7 +55,7 @@ describe('Spool', () => {
     const draft = await spool.draft();
     await expect(draft.writeBody(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toBeInstanceOf(BodyTooLargeError);
     await draft.discard();
-    expect(await spool.recover()).toEqual([]);
+    expect(await spool.recover()).toEqual({ entries: [], unreadable: [] });
   });
 
   it('removes an entry', async () => {
@@ -64,7 +65,7 @@ describe('Spool', () => {
     expect(await spool.has(entry.queueId)).toBe(true);
     await spool.remove(entry.queueId);
     expect(await spool.has(entry.queueId)).toBe(false);
-    expect(await spool.recover()).toEqual([]);
+    expect(await spool.recover()).toEqual({ entries: [], unreadable: [] });
   });
 
   it('recover() lists entries oldest first and ignores stray files', async () => {
@@ -77,7 +78,30 @@ describe('Spool', () => {
       ids.push((await draft.commit(meta)).queueId);
     }
     await writeFile(path.join(dir, 'entries', 'README'), 'not an entry');
-    expect((await spool.recover()).map((e) => e.queueId)).toEqual(ids);
+    expect((await spool.recover()).entries.map((e) => e.queueId)).toEqual(ids);
+  });
+
+  it('refuses a record no writer of ours makes, and recover() reports it apart, leaving it in place', async () => {
+    const good = await spool.draft();
+    await good.writeBody(Readable.from([Buffer.from('good')]));
+    const kept = await good.commit(meta);
+    const bad = await spool.draft();
+    await bad.writeBody(Readable.from([Buffer.from('bad')]));
+    const odd = await bad.commit({ kind: 'test', createdAt: meta.createdAt, envelope: meta.envelope, queue: 'inbound' } as never);
+    await expect(spool.read(odd.queueId)).rejects.toThrow(/invalid record: kind/);
+    const recovered = await spool.recover();
+    expect(recovered.entries.map((e) => e.queueId)).toEqual([kept.queueId]);
+    expect(recovered.unreadable).toEqual([{ queueId: odd.queueId, detail: expect.stringMatching(/invalid record/) }]);
+    expect(await spool.has(odd.queueId)).toBe(true);
+  });
+
+  it('reads a record written before the `mailbox` rename: route kind `native` is a mailbox route', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('old')]));
+    const routes = [{ rcpt: 'b@y.test', kind: 'native', domain: 'y.test' }];
+    const entry = await draft.commit({ ...meta, routes } as never);
+    const read = await spool.read(entry.queueId);
+    expect(read.meta.kind === 'smtp' && read.meta.routes).toEqual([{ rcpt: 'b@y.test', kind: 'mailbox', domain: 'y.test' }]);
   });
 
   it('recover() on a shared folder keeps other instances\' live drafts and removes a dead one\'s after a day', async () => {

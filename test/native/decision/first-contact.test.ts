@@ -11,7 +11,7 @@ async function sendAndSettle(a: PmtpNode, from: string, to: string, tokens?: str
   const msg = textMessage(from, to, 'hello\r\n');
   const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [to], ...(tokens ? { tokens } : {}) });
   return until(async () => {
-    const s = (await a.service.runtime.status.get(sent.id))[0];
+    const s = (await a.service.context.status.get(sent.id))[0];
     return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
   });
 }
@@ -28,17 +28,17 @@ describe('first contact: challenges', () => {
   it('a solved challenge is accepted with trust "challenged" and allowlists the sender', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'first contact\r\n');
     const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(sent.id))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     expect(b.delivered.at(-1)?.request.trustClass).toBe('challenged');
-    expect(await b.service.runtime.contacts.has('bob@b.example', 'alice@a.example')).toBe(true);
+    expect(await b.service.context.contacts.has('bob@b.example', 'alice@a.example')).toBe(true);
     const next = textMessage('alice@a.example', 'bob@b.example', 'second\r\n');
     const again = await a.service.outbox.submit({ manifest: next.manifest, body: next.body, recipients: ['bob@b.example'] });
-    await until(async () => (await a.service.runtime.status.get(again.id))[0]?.state === 'delivered');
+    await until(async () => (await a.service.context.status.get(again.id))[0]?.state === 'delivered');
     expect(b.delivered.at(-1)?.request.trustClass).toBe('allowlisted');
   });
 
   it('a wrong solution is rejected, and a solution cannot be reused for another notice', async () => {
-    const rt = a.service.runtime;
+    const rt = a.service.context;
     const notice = (id: string) => ({ id, version: 1, size: 3, manifest_digest: 'MeH6W6ozcsF7YCOc5yXsM5pY0T_xMCgxJQyloamE_O4', sender: 'mallory@a.example', recipients: ['carol@b.example'], expires: rt.nowS() + 3600, fetch: fetchUrl(a.endpoint, id) });
     const post = (n: object) => rt.client.json({ destination: 'b.example', method: 'POST', path: PATHS.notices, body: { origin: 'a.example', destination: 'b.example', notices: [n] }, signedResponse: true }, batchResponseSchema);
     const first = await post(notice('challengedchallenged1'));
@@ -66,7 +66,7 @@ describe('first contact: sender tokens', () => {
   const sendWith = (token: string) => sendAndSettle(a, 'orders@a.example', 'bob@b.example', [token]);
 
   it('honours a token up to its use count, then refuses it', async () => {
-    const rt = b.service.runtime;
+    const rt = b.service.context;
     const issued = await rt.tokens.issue({ issuer: 'b.example', recipient: 'bob@b.example', scope: { domain: 'a.example' }, expires: rt.nowS() + 3600, max_uses: 2 }, rt.keys.current.privateKey, rt.nowS());
     expect((await sendWith(issued.token)).state).toBe('delivered');
     expect(b.delivered.at(-1)?.request.trustClass).toBe('token');
@@ -76,7 +76,7 @@ describe('first contact: sender tokens', () => {
   });
 
   it('refuses a revoked token', async () => {
-    const rt = b.service.runtime;
+    const rt = b.service.context;
     const issued = await rt.tokens.issue({ issuer: 'b.example', recipient: 'bob@b.example', scope: { address: 'orders@a.example' }, expires: rt.nowS() + 3600 }, rt.keys.current.privateKey, rt.nowS());
     expect(await rt.tokens.revoke(issued.tokenId)).toBe(true);
     expect(await sendWith(issued.token)).toMatchObject({ state: 'rejected', code: 'first_contact_denied' });
@@ -95,7 +95,7 @@ describe('first contact: live policy (what SIGHUP installs)', () => {
   const send = (to: string) => sendAndSettle(a, 'news@a.example', to);
 
   it('a new first-contact rule and a new recipient list apply to the next notice', async () => {
-    const policy = b.service.runtime.policy;
+    const policy = b.service.context.policy;
     expect(await send('bob@b.example')).toMatchObject({ state: 'rejected', code: 'first_contact_denied' });
     policy.apply({ ...b.config.domains, first_contact: { ...b.config.domains.first_contact, allow: ['a.example'] } });
     expect((await send('bob@b.example')).state).toBe('delivered');

@@ -76,7 +76,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
         rate_limit_per_minute: 1_000_000,
         ...options.pmtp,
       },
-      domains: { native: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
+      domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
       queues: {
         notice: { concurrency: 100, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
         pull: { concurrency: 20, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
@@ -98,7 +98,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     delivered,
     redis: new Redis(redisUrl),
     startWorkers: () => {
-      node.workers ??= startPmtpWorkers(service.context, { localDelivery });
+      node.workers ??= startPmtpWorkers(service.context, { localDelivery, redis: producer });
     },
     deliveryAnswer: (req) => req.recipients.map((recipient) => ({ recipient, status: 'delivered' })),
     close: async () => {

@@ -26,7 +26,7 @@ describe('before the pull', () => {
     await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'retracted');
     expect(await b.service.context.inbound.head('a.example', sent.id)).toBeUndefined();
     const pull = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
-    await expect(pull).rejects.toMatchObject({ status: 410, code: 'message_retracted' } satisfies Partial<PmtpRequestError>);
+    await expect(pull).rejects.toMatchObject({ httpStatus: 410, code: 'message_retracted' } satisfies Partial<PmtpRequestError>);
     b.startWorkers();
     await new Promise((r) => setTimeout(r, 500));
     expect(b.delivered).toHaveLength(0);
@@ -40,7 +40,7 @@ describe('before the pull', () => {
     await a.service.outbox.edit({ manifest: v2.manifest, body: v2.body, recipients: ['bob@b.example'] });
     await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.version === 2);
     const old = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
-    await expect(old).rejects.toMatchObject({ status: 410, code: 'version_superseded' });
+    await expect(old).rejects.toMatchObject({ httpStatus: 410, code: 'version_superseded' });
     b.startWorkers();
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     expect(b.delivered).toHaveLength(1);

@@ -44,7 +44,7 @@ describe('redirects', () => {
     // a second recipient of the same message, not yet decided, receives a forged redirect
     await rt.status.notified(sent.id, 1, { 'b.example': ['mallory@b.example'] }, rt.nowS());
     const forged = signDelegation({ domain: 'b.example', recipient: 'mallory@b.example', endpoint: 'https://evil.example', expires: rt.nowS() + 60, privateKey: generateDomainKey().privateKey });
-    const ctx = { rt: spyRt, job: { queueId: sent.queueId, domain: 'b.example' }, id: sent.id, version: 1, endpoint: b.endpoint };
+    const ctx = { rt: spyRt, job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' }, id: sent.id, version: 1, endpoint: b.endpoint };
     await applyDisposition(ctx, 'mallory@b.example', { disposition: 'redirect', endpoint: 'https://evil.example', delegation: forged });
     expect(added).toEqual([]);
     expect(await rt.status.recipient(sent.id, 'mallory@b.example')).toMatchObject({ state: 'rejected', code: 'delegation_invalid' });

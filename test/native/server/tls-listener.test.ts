@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
 import { serverOptionsFor, startPmtpListener, type PmtpListener } from '../../../src/native/server/listen.js';
-import { createRuntime, type PmtpRuntimeDeps } from '../../../src/native/service/runtime.js';
+import { buildPmtpContext, type PmtpContextDeps } from '../../../src/native/service/pmtp-context-builder.js';
 import { testConfig } from '../../support/config.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { tempDir } from '../../support/tmp.js';
@@ -31,7 +31,7 @@ describe('PMTP listener transport', () => {
     await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
     const config = testConfig({ spool: { dir: t.dir }, pmtp: { domain: 'a.example', listen: { host: '127.0.0.1', port: await freePort(), tls: { key, cert } } } });
     const ring = buildKeyRing('a.example', generateDomainKey(), [], 30);
-    const rt = createRuntime(config, ring, { log: pino({ level: 'silent' }) } as unknown as PmtpRuntimeDeps, () => 'https://127.0.0.1');
+    const rt = buildPmtpContext(config, ring, { log: pino({ level: 'silent' }) } as unknown as PmtpContextDeps, () => 'https://127.0.0.1');
     listener = await startPmtpListener(rt);
   });
   afterAll(async () => {
