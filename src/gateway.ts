@@ -10,7 +10,7 @@ import type { Logger } from './log.js';
 import { DeliveryLedger } from './mailbox/delivery-ledger.js';
 import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
-import { pmtpLocalDelivery } from './mailbox/pulled-mail-delivery.js';
+import { pulledMailDelivery } from './mailbox/pulled-mail-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/pmtp-service.js';
 import { pmtpHandoff } from './dispatch/pmtp-handoff.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
@@ -96,7 +96,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     if (pmtp) {
       parts.push({ name: 'pmtp-listener', close: () => pmtp.close() });
       listening.push({ service: 'pmtp', address: pmtp.url });
-      const workers = startPmtpWorkers(pmtp.context, { localDelivery: pmtpLocalDelivery({ config, mailboxes, spool, acceptor, log }), redis: producer });
+      const workers = startPmtpWorkers(pmtp.context, { localDelivery: pulledMailDelivery({ config, mailboxes, spool, acceptor, log }), redis: producer });
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
       submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.context.status.index(queueId, id) });
     }

@@ -1,6 +1,6 @@
 // How `mailbridge queue` prints: `list` like `postqueue -p` (id, size, arrival, sender, then the
 // recipients with their last reply in parentheses) and `--json` one object per line like `postqueue -j`.
-// Times are UTC; pure functions of what src/queue/queue-inspection.ts gathered.
+// Times are UTC; pure functions of what src/admin/queue-inspection.ts gathered.
 
 import type { JobView, MessageDetail, QueuedMessage } from '../admin/queue-inspection.js';
 

@@ -1,4 +1,4 @@
-// The hand-off from a completed pull to whoever stores mail locally (Maildir for native domains,
+// The hand-off from a completed pull to whoever stores mail locally (Maildir for `domains.mailbox`,
 // outbound SMTP for Postfix domains): implemented by the gateway, injected into the pull worker.
 import type { Readable } from 'node:stream';
 import type { StatusCode } from '../codes.js';

@@ -1,4 +1,4 @@
-// Local delivery for native domains: one file per message in MAILDIR_ROOT/<domain>/Maildir/<user>/new/,
+// Local delivery for `domains.mailbox`: one file per message in MAILDIR_ROOT/<domain>/Maildir/<user>/new/,
 // written the Maildir way (tmp/, fsync, rename into new/), so a mail client never sees half a message.
 // A caller-given stable name is placed with link(), which refuses a name already there: no second copy.
 

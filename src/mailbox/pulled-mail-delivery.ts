@@ -1,4 +1,4 @@
-// Where pulled PMTP mail goes here: native recipients get RFC 5322 bytes in their Maildir (with a
+// Where pulled PMTP mail goes here: `domains.mailbox` recipients get RFC 5322 bytes in their Maildir (with a
 // `pmtp=pass ... policy.trust=` Authentication-Results), Postfix-hosted recipients get a spooled
 // RFC 5322 copy queued for the outbound stage. Implements the pull worker's LocalDelivery.
 
@@ -13,7 +13,7 @@ import { TranslateError } from '../translate/translate-error.js';
 import { pmtpToRfc5322, type NextHop } from '../translate/pmtp-to-rfc5322.js';
 import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 
-export interface PmtpLocalDeliveryDeps {
+export interface PulledMailDeliveryDeps {
   readonly config: Pick<Config, 'hostname' | 'domains'>;
   readonly mailboxes: MailboxDelivery;
   readonly spool: Spool;
@@ -26,19 +26,19 @@ export interface PmtpLocalDeliveryDeps {
 const mailboxHop: NextHop = { smtputf8: true, eightBitMime: true };
 const postfixHop: NextHop = { smtputf8: false, eightBitMime: true };
 
-export function pmtpLocalDelivery(deps: PmtpLocalDeliveryDeps): LocalDelivery {
+export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery {
   const now = deps.now ?? Date.now;
   return {
     async deliver(request) {
       const domainOf = (r: string) => r.slice(r.lastIndexOf('@') + 1).toLowerCase();
-      const native = request.recipients.filter((r) => deps.config.domains.mailbox.includes(domainOf(r)));
+      const mailbox = request.recipients.filter((r) => deps.config.domains.mailbox.includes(domainOf(r)));
       const postfix = request.recipients.filter((r) => Object.hasOwn(deps.config.domains.postfix, domainOf(r)));
-      const unknown = request.recipients.filter((r) => !native.includes(r) && !postfix.includes(r));
+      const unknown = request.recipients.filter((r) => !mailbox.includes(r) && !postfix.includes(r));
       const results: LocalDeliveryResult[] = unknown.map((recipient) => ({ recipient, status: 'rejected', code: 'unknown_user' }));
 
-      if (native.length > 0) {
-        const trace = traceFor(deps, request, native, now());
-        const delivered = await deps.mailboxes.deliver(native, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`);
+      if (mailbox.length > 0) {
+        const trace = traceFor(deps, request, mailbox, now());
+        const delivered = await deps.mailboxes.deliver(mailbox, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`);
         for (const r of delivered) {
           results.push(r.delivered ? { recipient: r.recipient, status: 'delivered' } : { recipient: r.recipient, status: 'deferred', code: 'internal_error', text: r.error });
         }
@@ -66,7 +66,7 @@ export function pmtpLocalDelivery(deps: PmtpLocalDeliveryDeps): LocalDelivery {
   };
 }
 
-function traceFor(deps: PmtpLocalDeliveryDeps, request: LocalDeliveryRequest, recipients: readonly string[], nowMs: number): string[] {
+function traceFor(deps: PulledMailDeliveryDeps, request: LocalDeliveryRequest, recipients: readonly string[], nowMs: number): string[] {
   return [
     pmtpAuthenticationResults({ authservId: deps.config.hostname, result: 'pass', domain: request.origin, trust: request.trustClass }),
     receivedHeader({ by: deps.config.hostname, queueId: request.queueId, protocol: 'PMTP', date: new Date(nowMs), recipient: recipients.length === 1 ? recipients[0] : undefined }),

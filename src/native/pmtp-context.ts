@@ -1,6 +1,6 @@
 // Every part the PMTP/1 server, outbox and workers may draw on, as one catalogue of types. No file
 // takes all of it: each route, worker and the outbox names the members it uses with `Pick`, and
-// src/native/service/runtime.ts builds the one object that satisfies them all.
+// src/native/service/pmtp-context-builder.ts builds the one object that satisfies them all.
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';

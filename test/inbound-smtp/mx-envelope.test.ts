@@ -68,7 +68,7 @@ describe('mx listener: envelope and limits', () => {
     c.write(`${message('someone@elsewhere.test', 'a@native.test')}.\r\n`);
     const queued = /queued as (\S+)/.exec(await c.reply())?.[1];
     c.end();
-    expect((await h.meta(queued!)).routes.map((r) => `${r.rcpt} ${r.kind}`)).toEqual(['a@native.test native', 'bob@corp.test postfix']);
+    expect((await h.meta(queued!)).routes.map((r) => `${r.rcpt} ${r.kind}`)).toEqual(['a@native.test mailbox', 'bob@corp.test postfix']);
   });
 
   it('answers 452 4.5.3 past max_recipients, but a repeated recipient does not count', async () => {

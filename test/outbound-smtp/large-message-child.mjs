@@ -49,7 +49,9 @@ const draft = await spool.draft();
 const spooled = await draft.writeBody(Readable.from(message()));
 const rssBefore = process.memoryUsage().rss;
 const acceptor = new MessageAcceptor(spool, queues, log);
-const entry = await acceptor.accept(draft, { kind: 'smtp', createdAt: new Date().toISOString(), queue: 'outbound', envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@big.example'] } });
+// pulled PMTP mail for a mailbox behind Postfix: the record that enters the outbound queue directly
+const record = { kind: 'pmtp', queue: 'outbound', createdAt: new Date().toISOString(), envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@big.example'] }, pmtp: { id: 'big', version: 1, origin: 'origin.example', trustClass: 'new-verified' } };
+const entry = await acceptor.accept(draft, record);
 let state;
 for (let i = 0; i < 1200; i++) {
   state = await (await queues.queue('outbound').getJob(entry.queueId))?.getState();

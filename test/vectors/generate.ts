@@ -1,6 +1,6 @@
 // Builds the PMTP/1 test vectors from fixed seeds, times, nonces and salts (Ed25519 is deterministic).
-// The committed *.json files are the source of truth; test/native/vectors.test.ts compares them with
-// this output and verifies them independently. Regenerate: UPDATE_VECTORS=1 npx vitest run test/native/vectors.test.ts
+// The committed *.json files are the source of truth; test/native/protocol/vectors.test.ts compares them with
+// this output and verifies them independently. Regenerate: UPDATE_VECTORS=1 npx vitest run test/native/protocol/vectors.test.ts
 import { sha256Base64Url } from '../../src/native/protocol/bytes.js';
 import { canonicalJson } from '../../src/native/protocol/canonical-json.js';
 import { signDelegation } from '../../src/native/protocol/delegation.js';

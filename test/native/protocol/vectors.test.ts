@@ -16,11 +16,11 @@ import { verifySenderToken } from '../../../src/native/protocol/sender-token.js'
 import { buildVectors, VECTOR_NOW } from '../../vectors/generate.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- vectors are untyped JSON by nature */
-const load = (name: string): any => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'));
+const load = (name: string): any => JSON.parse(readFileSync(new URL(`../../vectors/${name}`, import.meta.url), 'utf8'));
 const built = buildVectors();
 if (process.env.UPDATE_VECTORS === '1') {
   for (const [name, content] of Object.entries(built)) {
-    writeFileSync(new URL(`../vectors/${name}`, import.meta.url), `${JSON.stringify(content, null, 2)}\n`);
+    writeFileSync(new URL(`../../vectors/${name}`, import.meta.url), `${JSON.stringify(content, null, 2)}\n`);
   }
 }
 
