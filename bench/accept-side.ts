@@ -41,9 +41,20 @@ export async function acceptFixtures(dir: string): Promise<AcceptFixtures> {
 async function signedMessage(file: string, privateKey: KeyObject, bodyBytes: number): Promise<string> {
   const line = 'the quick brown fox jumps over the lazy dog, 0123456789 abcdefghij ABCDEFGHIJ.';
   const body = Array.from({ length: Math.max(1, Math.round(bodyBytes / (line.length + 2))) }, () => line);
-  const raw = [`From: News <news@bench.test>`, `To: <${recipient}>`, 'Subject: benchmark', 'Message-ID: <bench@bench.test>', 'Date: Tue, 24 Nov 2026 00:00:00 +0000', '', ...body, ''].join('\r\n');
+  const raw = [
+    `From: News <news@bench.test>`,
+    `To: <${recipient}>`,
+    'Subject: benchmark',
+    'Message-ID: <bench@bench.test>',
+    'Date: Tue, 24 Nov 2026 00:00:00 +0000',
+    '',
+    ...body,
+    '',
+  ].join('\r\n');
   const key = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const { signatures, errors } = await dkimSign(raw, { signatureData: [{ signingDomain: 'bench.test', selector: 'b1', privateKey: key }] } as never);
+  const { signatures, errors } = await dkimSign(raw, {
+    signatureData: [{ signingDomain: 'bench.test', selector: 'b1', privateKey: key }],
+  } as never);
   if (errors.length > 0) throw new Error(`DKIM signing failed: ${String(errors[0])}`);
   // smtp-source appends CRLF to each line of the file, so the file has bare LF line ends
   await writeFile(file, `${signatures}${raw}`.replace(/\r\n/g, '\n').replace(/\n$/, ''));
@@ -51,7 +62,11 @@ async function signedMessage(file: string, privateKey: KeyObject, bodyBytes: num
 }
 
 /** mailbridge.yaml for the mx listener in `dir`; REDIS_URL from the environment as for `mailbridge start`. */
-export async function acceptConfig(dir: string, prefix: string, env: Readonly<Record<string, string | undefined>>): Promise<Config> {
+export async function acceptConfig(
+  dir: string,
+  prefix: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Config> {
   const file = path.join(dir, 'mailbridge.yaml');
   const config = {
     hostname: 'mx.bench.test',
@@ -70,7 +85,12 @@ export async function acceptConfig(dir: string, prefix: string, env: Readonly<Re
 export async function startAcceptingSide(config: Config): Promise<{ port: number; close(): Promise<void> }> {
   const log = createLogger({ log: { level: 'warn' } });
   const stack = await openAcceptStack(config, log);
-  const smtp = await startSmtpListeners(config, { acceptor: stack.acceptor, spool: stack.spool, resolver: await buildResolver(config), log });
+  const smtp = await startSmtpListeners(config, {
+    acceptor: stack.acceptor,
+    spool: stack.spool,
+    resolver: await buildResolver(config),
+    log,
+  });
   return {
     port: smtp.addresses[0]!.port,
     async close() {
@@ -96,7 +116,18 @@ export interface SourceLoad {
 
 /** Wall-clock ms for smtp-source to send the load to 127.0.0.1:`port`; throws on failure. */
 export function smtpSource(port: number, load: SourceLoad): Promise<number> {
-  const args = ['-s', String(load.sessions), '-m', String(load.messages), '-f', load.from ?? sender, '-t', load.to ?? recipient, '-M', 'client.bench.test'];
+  const args = [
+    '-s',
+    String(load.sessions),
+    '-m',
+    String(load.messages),
+    '-f',
+    load.from ?? sender,
+    '-t',
+    load.to ?? recipient,
+    '-M',
+    'client.bench.test',
+  ];
   args.push(...(load.file ? ['-F', load.file] : ['-l', String(load.length ?? 1000)]));
   if (load.reuse) args.push('-d');
   if ((load.recipients ?? 1) > 1) args.push('-r', String(load.recipients));

@@ -9,7 +9,6 @@ import { freePort } from '../src/staging/staging-plan.js';
 
 export { freePort };
 
-
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
@@ -28,10 +27,15 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
  * Postfix's smtp-sink on a loopback port, accepting everything; needs root (-u nobody). With
  * `dumpDir` (writable by nobody) each message lands there as one file, written when it ends.
  */
-export async function startSmtpSink(backlog: number, dumpDir?: string): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startSmtpSink(
+  backlog: number,
+  dumpDir?: string,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
   const dump = dumpDir ? ['-d', path.join(dumpDir, 'msg.')] : [];
-  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', ...dump, `127.0.0.1:${port}`, String(backlog)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', ...dump, `127.0.0.1:${port}`, String(backlog)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited with ${child.exitCode}`);

@@ -61,11 +61,15 @@ export function percentile(values: readonly number[], p: number): number {
 export function medianTables(runs: readonly (readonly ResultTable[])[]): ResultTable[] {
   const first = runs[0] ?? [];
   return first.map((table) => {
-    const same = runs.map((tables) => tables.find((t) => t.id === table.id)).filter((t): t is ResultTable => t !== undefined);
+    const same = runs
+      .map((tables) => tables.find((t) => t.id === table.id))
+      .filter((t): t is ResultTable => t !== undefined);
     const rows = table.rows.map((row) => {
       const values: Record<string, number> = {};
       for (const column of table.columns) {
-        const cells = same.map((t) => t.rows.find((r) => r.label === row.label)?.values[column.key]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+        const cells = same
+          .map((t) => t.rows.find((r) => r.label === row.label)?.values[column.key])
+          .filter((v): v is number => v !== undefined && Number.isFinite(v));
         if (cells.length > 0) values[column.key] = median(cells);
       }
       return { label: row.label, values };
@@ -84,7 +88,10 @@ export function formatTable(table: ResultTable): string {
   const rows = table.rows.map((r) => [r.label, ...table.columns.map((c) => formatNumber(r.values[c.key], c.digits))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -13,8 +13,8 @@ import { stringify } from 'yaml';
 import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
 import { smtpSource } from './accept-side.js';
 import { deleteKeys, freePort, startSmtpSink } from './bench-support.js';
-import { percentile, type Benchmark, type Row } from './benchmark.js';
-import { startGatewayChild, type GatewayChild } from './gateway-child.js';
+import { type Benchmark, percentile, type Row } from './benchmark.js';
+import { type GatewayChild, startGatewayChild } from './gateway-child.js';
 import { e2ePacedRow, e2ePeakRow } from './row-labels.js';
 
 const from = 'alice@a.example';
@@ -22,7 +22,8 @@ const to = 'bob@b.example';
 const sessions = 20;
 
 export const benchmark: Benchmark = {
-  summary: 'smtp-source -> gateway A -> PMTP -> gateway B -> smtp-sink: peak msg/s, p50/p99 at half load, PMTP requests/msg',
+  summary:
+    'smtp-source -> gateway A -> PMTP -> gateway B -> smtp-sink: peak msg/s, p50/p99 at half load, PMTP requests/msg',
   async run({ messages = 300, env, log, childNodeArgs }) {
     const run = randomBytes(4).toString('hex');
     const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-e2e-'));
@@ -37,7 +38,11 @@ export const benchmark: Benchmark = {
       await chmod(sinkDir, 0o777);
       const sink = await startSmtpSink(200, sinkDir);
       stops.push(() => sink.stop());
-      const [a, b] = await startGateways(dir, { redisUrl, prefixes, sinkPort: sink.port, nodeArgs: childNodeArgs }, stops);
+      const [a, b] = await startGateways(
+        dir,
+        { redisUrl, prefixes, sinkPort: sink.port, nodeArgs: childNodeArgs },
+        stops,
+      );
       const relayPort = a.ports.get('smtp relay-in')!;
       const arrivals = new Arrivals(sinkDir);
 
@@ -62,10 +67,15 @@ export const benchmark: Benchmark = {
         .filter((f) => f.tag?.startsWith(`${run}.`))
         .map((f) => f.at - sent.get(f.tag!)!);
       if (latencies.length !== paced) throw new Error(`${latencies.length} of ${paced} paced messages arrived`);
-      log(`paced at ${rate.toFixed(1)} msg/s: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
+      log(
+        `paced at ${rate.toFixed(1)} msg/s: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`,
+      );
       const rows: Row[] = [
         { label: e2ePeakRow, values: { messages, accepted: (messages * 1000) / sendMs, rate: peak, trips } },
-        { label: e2ePacedRow, values: { messages: paced, rate: sent.rate, p50: percentile(latencies, 50), p99: percentile(latencies, 99) } },
+        {
+          label: e2ePacedRow,
+          values: { messages: paced, rate: sent.rate, p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+        },
       ];
       return [
         {
@@ -83,7 +93,8 @@ export const benchmark: Benchmark = {
         },
       ];
     } finally {
-      for (const stop of stops.reverse()) await stop().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
+      for (const stop of stops.reverse())
+        await stop().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
       for (const prefix of prefixes) await deleteKeys(redisUrl, prefix);
       await rm(dir, { recursive: true, force: true });
     }
@@ -93,12 +104,22 @@ export const benchmark: Benchmark = {
 /** A (relay-in, PMTP a.example) and B (PMTP b.example, b.example hosted behind smtp-sink), each its own process. */
 async function startGateways(
   dir: string,
-  { redisUrl, prefixes, sinkPort, nodeArgs }: { redisUrl: string; prefixes: [string, string]; sinkPort: number; nodeArgs: readonly string[] },
+  {
+    redisUrl,
+    prefixes,
+    sinkPort,
+    nodeArgs,
+  }: { redisUrl: string; prefixes: [string, string]; sinkPort: number; nodeArgs: readonly string[] },
   stops: (() => Promise<void>)[],
 ): Promise<[GatewayChild, GatewayChild]> {
   const [pa, pb] = [await freePort(), await freePort()];
   await writeFile(path.join(dir, 'zone.txt'), '$ORIGIN a.example.\n@ TXT "v=spf1 ip4:127.0.0.0/8 -all"\n');
-  const node = async (name: 'a' | 'b', port: number, peer: { domain: string; port: number }, extra: Record<string, unknown>): Promise<GatewayChild> => {
+  const node = async (
+    name: 'a' | 'b',
+    port: number,
+    peer: { domain: string; port: number },
+    extra: Record<string, unknown>,
+  ): Promise<GatewayChild> => {
     const domain = `${name}.example`;
     const keyFile = path.join(dir, `${domain}.pmtp.key`);
     await writeFile(keyFile, generateDomainKey().privatePem, { mode: 0o600 });
@@ -128,11 +149,26 @@ async function startGateways(
     stops.push(() => child.stop());
     return child;
   };
-  const b = await node('b', pb, { domain: 'a.example', port: pa }, { domains: { postfix: { 'b.example': { host: '127.0.0.1', port: sinkPort } }, first_contact: { default: 'allow' } } });
-  const a = await node('a', pa, { domain: 'b.example', port: pb }, {
-    domains: { mailbox: ['a.example'] },
-    smtp: { relay_clients: ['127.0.0.1'], listeners: [{ role: 'relay-in', host: '127.0.0.1', port: 0, max_clients: 1000, max_connections_per_ip: 1000 }] },
-  });
+  const b = await node(
+    'b',
+    pb,
+    { domain: 'a.example', port: pa },
+    {
+      domains: { postfix: { 'b.example': { host: '127.0.0.1', port: sinkPort } }, first_contact: { default: 'allow' } },
+    },
+  );
+  const a = await node(
+    'a',
+    pa,
+    { domain: 'b.example', port: pb },
+    {
+      domains: { mailbox: ['a.example'] },
+      smtp: {
+        relay_clients: ['127.0.0.1'],
+        listeners: [{ role: 'relay-in', host: '127.0.0.1', port: 0, max_clients: 1000, max_connections_per_ip: 1000 }],
+      },
+    },
+  );
   return [a, b];
 }
 
@@ -159,15 +195,27 @@ class Arrivals {
         progress = Date.now();
       }
       if (this.seen.size >= count) return [...this.seen.values()];
-      if (Date.now() - progress > stallMs) throw new Error(`${this.seen.size} of ${count} messages reached smtp-sink; none for ${stallMs / 1000} s`);
+      if (Date.now() - progress > stallMs)
+        throw new Error(`${this.seen.size} of ${count} messages reached smtp-sink; none for ${stallMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 }
 
 /** Starts one SMTP send (a connection each) every 1/rate s; returns each tag's start time and the rate achieved. */
-async function pacedSend(port: number, rate: number, count: number, run: string): Promise<Map<string, number> & { rate: number }> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, name: 'client.a.example' });
+async function pacedSend(
+  port: number,
+  rate: number,
+  count: number,
+  run: string,
+): Promise<Map<string, number> & { rate: number }> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'client.a.example',
+  });
   const started = new Map<string, number>();
   const body = `${'La de da de da. '.repeat(4)}\r\n`.repeat(45);
   const t0 = Date.now();

@@ -17,9 +17,14 @@ export interface GatewayChild {
   stop(): Promise<void>;
 }
 
-export function startGatewayChild(configFile: string, options: { countTrips?: boolean; nodeArgs?: readonly string[] } = {}): Promise<GatewayChild> {
+export function startGatewayChild(
+  configFile: string,
+  options: { countTrips?: boolean; nodeArgs?: readonly string[] } = {},
+): Promise<GatewayChild> {
   const preload = [...(options.nodeArgs ?? []), ...(options.countTrips ? ['--import', tripReport] : [])];
-  const child = spawn(process.execPath, [...preload, cli, 'start', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe', ...(options.countTrips ? ['ipc' as const] : [])] });
+  const child = spawn(process.execPath, [...preload, cli, 'start', '-c', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.countTrips ? ['ipc' as const] : [])],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let out = '';
   let err = '';

@@ -32,7 +32,17 @@ export const benchmark: Benchmark = {
         dns: { zone_file: path.join(dir, 'zone.txt') },
         metrics: { enabled: false },
         domains: { mailbox: ['native.test'] },
-        smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, max_clients: connections + 100, max_connections_per_ip: perAddress }] },
+        smtp: {
+          listeners: [
+            {
+              role: 'mx',
+              host: '127.0.0.1',
+              port: 0,
+              max_clients: connections + 100,
+              max_connections_per_ip: perAddress,
+            },
+          ],
+        },
       };
       const file = path.join(dir, 'mailbridge.yaml');
       await writeFile(file, stringify(config));
@@ -43,14 +53,18 @@ export const benchmark: Benchmark = {
         const idle = await memory(gateway.pid);
         // open in waves of 100, so the listen backlog never overflows
         for (let i = 0; i < connections; i += 100) {
-          const wave = Array.from({ length: Math.min(100, connections - i) }, (_, j) => greeted(port, sourceAddress(i + j)));
+          const wave = Array.from({ length: Math.min(100, connections - i) }, (_, j) =>
+            greeted(port, sourceAddress(i + j)),
+          );
           sockets.push(...(await Promise.all(wave)));
         }
         await new Promise((r) => setTimeout(r, 3000));
         const held = await memory(gateway.pid);
         const open = sockets.filter((s) => !s.destroyed).length;
         if (open !== connections) throw new Error(`only ${open} of ${connections} connections stayed open`);
-        log(`${connections} idle connections: RSS ${held.rss.toFixed(1)} MB, peak ${held.hwm.toFixed(1)} MB (idle gateway ${idle.rss.toFixed(1)} MB)`);
+        log(
+          `${connections} idle connections: RSS ${held.rss.toFixed(1)} MB, peak ${held.hwm.toFixed(1)} MB (idle gateway ${idle.rss.toFixed(1)} MB)`,
+        );
         return [
           {
             id: 'idle',
@@ -62,7 +76,18 @@ export const benchmark: Benchmark = {
               { key: 'perConn', label: 'kB per connection', digits: 1 },
               { key: 'target', label: 'target MB', digits: 0 },
             ],
-            rows: [{ label: connections === 2000 ? idleConnectionsRow : `${connections} idle connections`, values: { idleRss: idle.rss, rss: held.rss, peak: held.hwm, perConn: ((held.rss - idle.rss) * 1024) / connections, target: 200 } }],
+            rows: [
+              {
+                label: connections === 2000 ? idleConnectionsRow : `${connections} idle connections`,
+                values: {
+                  idleRss: idle.rss,
+                  rss: held.rss,
+                  peak: held.hwm,
+                  perConn: ((held.rss - idle.rss) * 1024) / connections,
+                  target: 200,
+                },
+              },
+            ],
           },
         ];
       } finally {

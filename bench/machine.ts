@@ -32,7 +32,10 @@ export async function describeMachine(redisUrl: string): Promise<Machine> {
     ramGiB: totalmem() / 1024 ** 3,
     kernel: `Linux ${release()}`,
     node: process.version,
-    postfix: await run('postconf', ['-dh', 'mail_version']).then((r) => r.stdout.trim(), () => 'not found'),
+    postfix: await run('postconf', ['-dh', 'mail_version']).then(
+      (r) => r.stdout.trim(),
+      () => 'not found',
+    ),
     redis: await redisVersion(redisUrl),
     syncWritesPerS: syncWriteRate(1000),
     loadAverage: loadavg()[0]!,

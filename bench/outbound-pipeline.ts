@@ -4,9 +4,9 @@
 
 import { Readable } from 'node:stream';
 import type { Config } from '../src/config/schema.js';
-import type { PulledForPostfixRecord } from '../src/mail/spool-records.js';
 import { buildResolver } from '../src/gateway.js';
 import { createLogger } from '../src/log.js';
+import type { PulledForPostfixRecord } from '../src/mail/spool-records.js';
 import { createOutboundAgent } from '../src/outbound-smtp/outbound-agent.js';
 import { MessageAcceptor } from '../src/queue/accept.js';
 import { DeliveryStatusStore } from '../src/queue/delivery-status.js';
@@ -43,7 +43,13 @@ export async function outboundPipeline(config: Config): Promise<OutboundPipeline
       const draft = await spool.draft();
       await draft.writeBody(Readable.from(body));
       // pulled PMTP mail for a mailbox behind Postfix: the record that enters the outbound queue directly
-      const meta: Omit<PulledForPostfixRecord, 'queueId'> = { kind: 'pmtp', queue: 'outbound', createdAt: new Date().toISOString(), envelope: { mailFrom: from, rcptTo: [rcpt] }, pmtp: { id: 'bench', version: 1, origin: 'bench.example', trustClass: 'new-verified' } };
+      const meta: Omit<PulledForPostfixRecord, 'queueId'> = {
+        kind: 'pmtp',
+        queue: 'outbound',
+        createdAt: new Date().toISOString(),
+        envelope: { mailFrom: from, rcptTo: [rcpt] },
+        pmtp: { id: 'bench', version: 1, origin: 'bench.example', trustClass: 'new-verified' },
+      };
       return (await acceptor.accept(draft, meta)).queueId;
     },
     async drain(count) {

@@ -7,10 +7,15 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
-import { openAcceptStack } from '../src/queue/accept-stack.js';
-import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
-import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../src/native/service/pmtp-service.js';
 import type { LocalDelivery } from '../src/mail/pulled-delivery.js';
+import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
+import {
+  type PmtpService,
+  type PmtpWorkers,
+  startPmtpService,
+  startPmtpWorkers,
+} from '../src/native/service/pmtp-service.js';
+import { openAcceptStack } from '../src/queue/accept-stack.js';
 import { deleteKeys } from './bench-support.js';
 
 export interface BenchNode {
@@ -56,7 +61,13 @@ export async function startBenchNode(options: {
   const log = createLogger({ log: { level: 'warn' } });
   const stack = await openAcceptStack(config, log);
   const { spool, queues, acceptor, producer } = stack;
-  const resolver = { resolveTxt: async () => [], resolveMx: async () => [], resolve4: async () => [], resolve6: async () => [], resolve: async () => [] };
+  const resolver = {
+    resolveTxt: async () => [],
+    resolveMx: async () => [],
+    resolve4: async () => [],
+    resolve6: async () => [],
+    resolve: async () => [],
+  };
   const service = await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer });
   let workers: PmtpWorkers | undefined;
   const node: BenchNode = {
@@ -83,4 +94,3 @@ export async function startBenchNode(options: {
   };
   return node;
 }
-

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { roundTrips } from '../src/native/client/pmtp-client.js';
 import { describePart, type Manifest } from '../src/native/protocol/message-format.js';
-import type { Benchmark, Row } from './benchmark.js';
 import { freePort } from './bench-support.js';
-import { startBenchNode, type BenchNode } from './pmtp-nodes.js';
+import type { Benchmark, Row } from './benchmark.js';
+import { type BenchNode, startBenchNode } from './pmtp-nodes.js';
 import { pmtpBatchedRow, pmtpUnbatchedRow } from './row-labels.js';
 
 interface RunResult {
@@ -30,26 +30,57 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 /** One pipelined round trip for all messages, so polling does not slow the servers it measures. */
-async function countStates(node: BenchNode, sent: ReadonlyArray<{ id: string; recipient: string }>, states: readonly string[]): Promise<number> {
+async function countStates(
+  node: BenchNode,
+  sent: ReadonlyArray<{ id: string; recipient: string }>,
+  states: readonly string[],
+): Promise<number> {
   const pipeline = node.redis.pipeline();
   for (const { id, recipient } of sent) pipeline.hget(`${node.config.redis.prefix}:pmtp:status:${id}`, recipient);
   const answers = (await pipeline.exec()) ?? [];
-  return answers.filter(([, raw]) => typeof raw === 'string' && states.includes((JSON.parse(raw) as { state: string }).state)).length;
+  return answers.filter(
+    ([, raw]) => typeof raw === 'string' && states.includes((JSON.parse(raw) as { state: string }).state),
+  ).length;
 }
 
-async function runOnce(mode: 'unbatched' | 'batched', messages: number, redisUrl: string | undefined, dir: string): Promise<RunResult> {
+async function runOnce(
+  mode: 'unbatched' | 'batched',
+  messages: number,
+  redisUrl: string | undefined,
+  dir: string,
+): Promise<RunResult> {
   const prefix = `{mbbench-${randomBytes(4).toString('hex')}}`;
   const [pa, pb] = [await freePort(), await freePort()];
   const concurrency = mode === 'unbatched' ? 1 : 500;
   const common = { dir, ...(redisUrl ? { redisUrl } : {}), noticeConcurrency: concurrency };
-  const a = await startBenchNode({ ...common, domain: 'a.example', port: pa, peer: { domain: 'b.example', port: pb }, prefix: `${prefix}a` });
-  const b = await startBenchNode({ ...common, domain: 'b.example', port: pb, peer: { domain: 'a.example', port: pa }, prefix: `${prefix}b` });
+  const a = await startBenchNode({
+    ...common,
+    domain: 'a.example',
+    port: pa,
+    peer: { domain: 'b.example', port: pb },
+    prefix: `${prefix}a`,
+  });
+  const b = await startBenchNode({
+    ...common,
+    domain: 'b.example',
+    port: pb,
+    peer: { domain: 'a.example', port: pa },
+    prefix: `${prefix}b`,
+  });
   try {
     const ids: Array<{ id: string; recipient: string }> = [];
     const text = Buffer.from('Hello Bob,\r\nlunch at noon? — Alice\r\n');
     for (let i = 0; i < messages; i++) {
       const id = `bench${randomBytes(12).toString('base64url')}`;
-      const manifest: Manifest = { v: 1, id, version: 1, from: 'alice@a.example', headers: [['Subject', `bench ${i}`]], parts: [describePart(text, { type: 'text/plain; charset=utf-8', role: 'body' })], created: Math.floor(Date.now() / 1000) };
+      const manifest: Manifest = {
+        v: 1,
+        id,
+        version: 1,
+        from: 'alice@a.example',
+        headers: [['Subject', `bench ${i}`]],
+        parts: [describePart(text, { type: 'text/plain; charset=utf-8', role: 'body' })],
+        created: Math.floor(Date.now() / 1000),
+      };
       const recipient = `user${i % 50}@b.example`;
       await a.service.outbox.submit({ manifest, body: text, recipients: [recipient] });
       ids.push({ id, recipient });
@@ -65,7 +96,10 @@ async function runOnce(mode: 'unbatched' | 'batched', messages: number, redisUrl
     const t1 = performance.now();
     const noticeTrips = roundTrips.count - trips0;
     b.startWorkers();
-    await until(async () => b.delivered >= messages && (await countStates(a, ids, ['delivered'])) === messages, 600_000);
+    await until(
+      async () => b.delivered >= messages && (await countStates(a, ids, ['delivered'])) === messages,
+      600_000,
+    );
     const t2 = performance.now();
     if (process.env.PMTP_BENCH_DEBUG) process.stderr.write(`${mode}: ${JSON.stringify([...roundTrips.byPath])}\n`);
     return {
@@ -91,7 +125,16 @@ export const benchmark: Benchmark = {
         const r = await runOnce(mode, messages, env.REDIS_URL, path.join(dir, mode));
         log(`${mode}: ${r.noticesPerS.toFixed(0)} notices/s, ${r.pullsPerS.toFixed(0)} pulls/s`);
         const label = mode === 'unbatched' ? pmtpUnbatchedRow : pmtpBatchedRow;
-        rows.push({ label, values: { messages: r.messages, notices: r.noticesPerS, pulls: r.pullsPerS, noticeTrips: r.noticeTripsPerMsg, allTrips: r.allTripsPerMsg } });
+        rows.push({
+          label,
+          values: {
+            messages: r.messages,
+            notices: r.noticesPerS,
+            pulls: r.pullsPerS,
+            noticeTrips: r.noticeTripsPerMsg,
+            allTrips: r.allTripsPerMsg,
+          },
+        });
       }
       return [
         {

@@ -74,10 +74,23 @@ export async function startPrivatePostfix(options: PrivatePostfixOptions): Promi
     ...(options.discard ? discardSettings : await mailboxSettings(dir, etc, options, uid, gid, hostname)),
     ...options.main,
   };
-  await writeFile(path.join(etc, 'main.cf'), Object.entries(main).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  const smtpd = Object.entries(options.smtpd ?? {}).map(([k, v]) => `  -o ${k}=${v}\n`).join('');
-  await writeFile(path.join(etc, 'master.cf'), masterCf(options.port, options.maxSessions) + smtpd + (options.master ?? ''));
-  const maps = { ...options.maps, ...(options.users ? { vmailbox: options.users.map((u) => `${u}@${options.domain} ${u}/\n`).join('') } : {}) };
+  await writeFile(
+    path.join(etc, 'main.cf'),
+    Object.entries(main)
+      .map(([k, v]) => `${k} = ${v}\n`)
+      .join(''),
+  );
+  const smtpd = Object.entries(options.smtpd ?? {})
+    .map(([k, v]) => `  -o ${k}=${v}\n`)
+    .join('');
+  await writeFile(
+    path.join(etc, 'master.cf'),
+    masterCf(options.port, options.maxSessions) + smtpd + (options.master ?? ''),
+  );
+  const maps = {
+    ...options.maps,
+    ...(options.users ? { vmailbox: options.users.map((u) => `${u}@${options.domain} ${u}/\n`).join('') } : {}),
+  };
   for (const [name, content] of Object.entries(maps)) {
     await writeFile(path.join(etc, name), content);
     await run('postmap', ['-c', etc, `hash:${path.join(etc, name)}`]);
@@ -114,12 +127,38 @@ export async function startPrivatePostfix(options: PrivatePostfixOptions): Promi
   };
 }
 
-const discardSettings = { default_transport: 'discard', relay_transport: 'discard', local_transport: 'discard', virtual_transport: 'discard' };
+const discardSettings = {
+  default_transport: 'discard',
+  relay_transport: 'discard',
+  local_transport: 'discard',
+  virtual_transport: 'discard',
+};
 
 /** Virtual Maildirs for `domain`, and STARTTLS with a self-signed certificate nothing could verify. */
-async function mailboxSettings(dir: string, etc: string, options: PrivatePostfixOptions, uid: number, gid: number, hostname: string): Promise<Record<string, string>> {
+async function mailboxSettings(
+  dir: string,
+  etc: string,
+  options: PrivatePostfixOptions,
+  uid: number,
+  gid: number,
+  hostname: string,
+): Promise<Record<string, string>> {
   if (!options.domain) throw new Error('a delivering Postfix needs a domain');
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${hostname}`, '-keyout', path.join(etc, 'key.pem'), '-out', path.join(etc, 'cert.pem')]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${hostname}`,
+    '-keyout',
+    path.join(etc, 'key.pem'),
+    '-out',
+    path.join(etc, 'cert.pem'),
+  ]);
   return {
     virtual_mailbox_domains: options.domain,
     virtual_mailbox_base: path.join(dir, 'mail'),

@@ -3,7 +3,15 @@
 // the figures, so the report never claims what the run did not show.
 
 import type { Figures, Section } from './report.js';
-import { acceptBestRow as bestRow, e2ePacedRow as pacedRow, e2ePeakRow as peakRow, idleConnectionsRow as idleRow, largeMessageRow as largeRow, pmtpBatchedRow, pmtpUnbatchedRow } from './row-labels.js';
+import {
+  acceptBestRow as bestRow,
+  idleConnectionsRow as idleRow,
+  largeMessageRow as largeRow,
+  e2ePacedRow as pacedRow,
+  e2ePeakRow as peakRow,
+  pmtpBatchedRow,
+  pmtpUnbatchedRow,
+} from './row-labels.js';
 
 export const intro = `Every figure is the median over the runs its section states (three unless \`--runs\` said otherwise),
 and every ratio is taken inside one run (mailbridge and its baseline measured back to back) before the
@@ -27,7 +35,15 @@ the limit, well below means it was waiting for the disk or Redis. With a new con
 smtp-server holds each greeting 100 ms (its early-talker check, not configurable), so 10 such sessions
 cannot pass 100 msg/s (measured: ${f.show('smtp-in', 'accept', '10 sessions, one connection per message', 'mb')}); Postfix's smtpd greets at once.`,
   ];
-  if (ratio === undefined || mb === undefined || cpu === undefined || pf === undefined || sink === undefined || ratio >= 2) return lines;
+  if (
+    ratio === undefined ||
+    mb === undefined ||
+    cpu === undefined ||
+    pf === undefined ||
+    sink === undefined ||
+    ratio >= 2
+  )
+    return lines;
   const cause =
     cpu >= 75
       ? `At its best row mailbridge used ${cpu.toFixed(0)} % of one core: it is CPU-bound on its single event loop, while
@@ -107,7 +123,15 @@ an offline zone, and answers 250 only after the spool entry is fsynced and the j
 (private instance, smtpd + cleanup, discard transport) answers 250 after cleanup's fsync; smtp-sink
 answers 250 and writes nothing.`,
     tables: [['smtp-in', 'accept']],
-    targets: [{ what: 'mailbridge best / Postfix best', at: ['smtp-in', 'accept', bestRow, 'ratio'], op: '>=', limit: 2, unit: '×' }],
+    targets: [
+      {
+        what: 'mailbridge best / Postfix best',
+        at: ['smtp-in', 'accept', bestRow, 'ratio'],
+        op: '>=',
+        limit: 2,
+        unit: '×',
+      },
+    ],
     explain: accept,
   },
   {
@@ -125,8 +149,8 @@ PMTP requests are the HTTP requests A's and B's PMTP clients made (notices, pull
     explain: (f) => [
       `At the peak A accepted ${f.show('e2e', 'e2e', peakRow, 'accepted', 1)} msg/s while ${f.show('e2e', 'e2e', peakRow, 'rate', 1)} msg/s came out at smtp-sink${
         (f.get('e2e', 'e2e', peakRow, 'accepted') ?? 0) > 1.3 * (f.get('e2e', 'e2e', peakRow, 'rate') ?? Infinity)
-          ? ': the PMTP leg and\nB\'s delivery, not A\'s SMTP intake, set the end-to-end rate'
-          : ': the two are close, so\nA\'s SMTP intake sets the end-to-end rate'
+          ? ": the PMTP leg and\nB's delivery, not A's SMTP intake, set the end-to-end rate"
+          : ": the two are close, so\nA's SMTP intake sets the end-to-end rate"
       }. Each message took
 ${f.show('e2e', 'e2e', peakRow, 'trips', 2)} PMTP requests between the gateways (notices, pulls, acks and key fetches together); SMTP
 alone needs at least five command round trips per message. The half-load latency (p50 ${f.show('e2e', 'e2e', pacedRow, 'p50')} ms, p99 ${f.show('e2e', 'e2e', pacedRow, 'p99')} ms) covers three
@@ -141,8 +165,20 @@ nothing is pulled yet), then pulls per second (pull, verify, spool, deliver, ack
 per message, with notices sent one at a time and batched.`,
     tables: [['pmtp', 'pmtp']],
     targets: [
-      { what: 'notice round trips per message, unbatched', at: ['pmtp', 'pmtp', pmtpUnbatchedRow, 'noticeTrips'], op: '<=', limit: 1, unit: '' },
-      { what: 'notice round trips per message, batched', at: ['pmtp', 'pmtp', pmtpBatchedRow, 'noticeTrips'], op: '<=', limit: 0.02, unit: '' },
+      {
+        what: 'notice round trips per message, unbatched',
+        at: ['pmtp', 'pmtp', pmtpUnbatchedRow, 'noticeTrips'],
+        op: '<=',
+        limit: 1,
+        unit: '',
+      },
+      {
+        what: 'notice round trips per message, batched',
+        at: ['pmtp', 'pmtp', pmtpBatchedRow, 'noticeTrips'],
+        op: '<=',
+        limit: 0.02,
+        unit: '',
+      },
     ],
     explain: () => [],
   },
@@ -159,8 +195,20 @@ loopback addresses that read the 220 greeting and then say nothing; RSS and VmHW
       ['idle', 'idle'],
     ],
     targets: [
-      { what: '50 MB message, peak RSS', at: ['smtp-out', 'large', largeRow, 'peakRss'], op: '<=', limit: 150, unit: 'MB' },
-      { what: '2,000 idle connections, peak RSS', at: ['idle', 'idle', idleRow, 'peak'], op: '<=', limit: 200, unit: 'MB' },
+      {
+        what: '50 MB message, peak RSS',
+        at: ['smtp-out', 'large', largeRow, 'peakRss'],
+        op: '<=',
+        limit: 150,
+        unit: 'MB',
+      },
+      {
+        what: '2,000 idle connections, peak RSS',
+        at: ['idle', 'idle', idleRow, 'peak'],
+        op: '<=',
+        limit: 200,
+        unit: 'MB',
+      },
     ],
     explain: memory,
   },

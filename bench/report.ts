@@ -98,7 +98,10 @@ export function renderReport(stored: StoredResults, intro: string, sections: rea
     }
     for (const [name, result] of results) {
       const other = result!.machine.date !== m.date;
-      out.push(`Median of ${result!.runs} runs (${result!.seconds.toFixed(0)} s in all)${other ? `, measured alone on ${result!.machine.date} (load average ${result!.machine.loadAverage.toFixed(2)})` : ''} — \`${name}\`.`, '');
+      out.push(
+        `Median of ${result!.runs} runs (${result!.seconds.toFixed(0)} s in all)${other ? `, measured alone on ${result!.machine.date} (load average ${result!.machine.loadAverage.toFixed(2)})` : ''} — \`${name}\`.`,
+        '',
+      );
     }
     for (const [bench, id] of section.tables) {
       const table = stored.benchmarks[bench]!.tables.find((t) => t.id === id);

@@ -7,9 +7,9 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { formatTable, medianTables, numberOption, type Benchmark, type ResultTable } from './benchmark.js';
+import { type Benchmark, formatTable, medianTables, numberOption, type ResultTable } from './benchmark.js';
 import { describeMachine } from './machine.js';
-import { renderReport, type BenchResult, type StoredResults } from './report.js';
+import { type BenchResult, renderReport, type StoredResults } from './report.js';
 import { intro, sections } from './report-text.js';
 
 const registry: Record<string, () => Promise<Benchmark>> = {
@@ -26,9 +26,17 @@ const docs = (name: string): string => fileURLToPath(new URL(`../../docs/${name}
 async function main(argv: string[]): Promise<number> {
   const names = argv.filter((a) => a in registry);
   const valued = new Set(['--runs', '--messages', '--cpu-prof-dir']);
-  const stray = argv.find((a, i) => !(a in registry) && !valued.has(a) && !valued.has(argv[i - 1] ?? '') && !['--write', '--no-write', '--render'].includes(a));
+  const stray = argv.find(
+    (a, i) =>
+      !(a in registry) &&
+      !valued.has(a) &&
+      !valued.has(argv[i - 1] ?? '') &&
+      !['--write', '--no-write', '--render'].includes(a),
+  );
   if (stray !== undefined) {
-    process.stderr.write(`bench: unknown argument '${stray}'; benchmarks: ${Object.keys(registry).join(', ')}; options: --runs N, --messages N, --cpu-prof-dir DIR, --write, --no-write, --render\n`);
+    process.stderr.write(
+      `bench: unknown argument '${stray}'; benchmarks: ${Object.keys(registry).join(', ')}; options: --runs N, --messages N, --cpu-prof-dir DIR, --write, --no-write, --render\n`,
+    );
     return 64;
   }
   if (argv.includes('--render')) {
@@ -43,13 +51,17 @@ async function main(argv: string[]): Promise<number> {
   const messages = numberOption(argv, '--messages');
   const profileDir = argv[argv.indexOf('--cpu-prof-dir') + 1];
   // the runner itself is profiled with `node --cpu-prof dist-bench/bench/runner.js`; this reaches the gateway children
-  const childNodeArgs = argv.includes('--cpu-prof-dir') && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const childNodeArgs =
+    argv.includes('--cpu-prof-dir') && profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const full = names.length === 0;
   // a report needs every benchmark at full load, three runs or more; anything else is a check unless --write says so
-  const write = argv.includes('--write') || (full && runs >= 3 && messages === undefined && !argv.includes('--no-write'));
+  const write =
+    argv.includes('--write') || (full && runs >= 3 && messages === undefined && !argv.includes('--no-write'));
   const env = process.env;
   const machine = await describeMachine(env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  process.stdout.write(`machine: ${machine.cpuCount} × ${machine.cpu}, load ${machine.loadAverage.toFixed(2)}, ${machine.syncWritesPerS.toFixed(0)} sync writes/s\n`);
+  process.stdout.write(
+    `machine: ${machine.cpuCount} × ${machine.cpu}, load ${machine.loadAverage.toFixed(2)}, ${machine.syncWritesPerS.toFixed(0)} sync writes/s\n`,
+  );
 
   const started = performance.now();
   const results: Record<string, BenchResult> = {};
@@ -70,7 +82,10 @@ async function main(argv: string[]): Promise<number> {
 
   if (write) {
     const previous = full ? undefined : await readStored();
-    const stored: StoredResults = { machine: previous?.machine ?? machine, benchmarks: { ...previous?.benchmarks, ...results } };
+    const stored: StoredResults = {
+      machine: previous?.machine ?? machine,
+      benchmarks: { ...previous?.benchmarks, ...results },
+    };
     await writeFile(docs('benchmarks.json'), `${JSON.stringify(stored, null, 1)}\n`);
     await writeFile(docs('benchmarks.md'), renderReport(stored, intro, sections));
     process.stdout.write(`wrote docs/benchmarks.md and docs/benchmarks.json\n`);

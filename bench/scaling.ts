@@ -41,7 +41,13 @@ export const benchmark: Benchmark = {
       const entries = path.join(config.spool.dir, 'entries');
       const timed = async (file: string, messages: number, recipients: number): Promise<number> => {
         const before = (await readdir(entries)).length;
-        const ms = await smtpSource(mailbridge.port, { sessions: Math.min(sessions, messages), messages, file, reuse: true, recipients });
+        const ms = await smtpSource(mailbridge.port, {
+          sessions: Math.min(sessions, messages),
+          messages,
+          file,
+          reuse: true,
+          recipients,
+        });
         const accepted = (await readdir(entries)).length - before;
         if (accepted !== messages) throw new Error(`mailbridge spooled ${accepted} of ${messages} messages`);
         return ms;
@@ -65,7 +71,10 @@ export const benchmark: Benchmark = {
         const messages = Math.min(count, cap ?? count);
         const ms = await timed(small, messages, recipients);
         const rate = (messages * 1000) / ms;
-        byFanout.push({ label: `${recipients} recipient${recipients > 1 ? 's' : ''}`, values: { messages, rate, rcptRate: rate * recipients } });
+        byFanout.push({
+          label: `${recipients} recipient${recipients > 1 ? 's' : ''}`,
+          values: { messages, rate, rcptRate: rate * recipients },
+        });
         log(`${recipients} recipients: ${rate.toFixed(1)} msg/s`);
       }
       return [
@@ -92,7 +101,8 @@ export const benchmark: Benchmark = {
         },
       ];
     } finally {
-      for (const cleanup of cleanups) await cleanup().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
+      for (const cleanup of cleanups)
+        await cleanup().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
     }
   },
 };

@@ -27,14 +27,19 @@ export const benchmark: Benchmark = {
       cleanups.push(() => deleteKeys(config.redis.url, prefix));
       const mailbridge = await startAcceptingSide(config);
       cleanups.unshift(() => mailbridge.close());
-      const postfix = await startPrivatePostfix({ port: await freePort(), discard: true, maxSessions: Math.max(...sessionCounts) });
+      const postfix = await startPrivatePostfix({
+        port: await freePort(),
+        discard: true,
+        maxSessions: Math.max(...sessionCounts),
+      });
       cleanups.unshift(() => postfix.stop());
       const sink = await startSmtpSink(Math.max(...sessionCounts) * 2);
       cleanups.unshift(() => sink.stop());
       const entries = path.join(config.spool.dir, 'entries');
 
       // warm up all three (JIT, process pools) before anything is timed
-      for (const port of [mailbridge.port, postfix.port, sink.port]) await smtpSource(port, { sessions: 10, messages: 200, file, reuse: false });
+      for (const port of [mailbridge.port, postfix.port, sink.port])
+        await smtpSource(port, { sessions: 10, messages: 200, file, reuse: false });
 
       const rows: Row[] = [];
       for (const reuse of [false, true]) {
@@ -50,15 +55,40 @@ export const benchmark: Benchmark = {
           if (accepted !== messages) throw new Error(`mailbridge spooled ${accepted} of ${messages} messages`);
           const pfMs = await smtpSource(postfix.port, load);
           const sinkMs = await smtpSource(sink.port, load);
-          const [mb, pf, ceiling] = [mbMs, pfMs, sinkMs].map((ms) => (messages * 1000) / ms) as [number, number, number];
+          const [mb, pf, ceiling] = [mbMs, pfMs, sinkMs].map((ms) => (messages * 1000) / ms) as [
+            number,
+            number,
+            number,
+          ];
           const label = `${sessions} sessions, ${reuse ? 'connection reused (-d)' : 'one connection per message'}`;
-          rows.push({ label, values: { messages, mb, cpu: (cpuMs / mbMs) * 100, pf, sink: ceiling, ratio: mb / pf, ofSink: mb / ceiling } });
+          rows.push({
+            label,
+            values: {
+              messages,
+              mb,
+              cpu: (cpuMs / mbMs) * 100,
+              pf,
+              sink: ceiling,
+              ratio: mb / pf,
+              ofSink: mb / ceiling,
+            },
+          });
           log(`${label}: mailbridge ${mb.toFixed(0)}, postfix ${pf.toFixed(0)}, smtp-sink ${ceiling.toFixed(0)} msg/s`);
         }
       }
       const best = (key: string): number => Math.max(...rows.map((r) => r.values[key]!));
       const cpuAtBest = rows.find((r) => r.values.mb === best('mb'))!.values.cpu!;
-      rows.push({ label: acceptBestRow, values: { mb: best('mb'), cpu: cpuAtBest, pf: best('pf'), sink: best('sink'), ratio: best('mb') / best('pf'), ofSink: best('mb') / best('sink') } });
+      rows.push({
+        label: acceptBestRow,
+        values: {
+          mb: best('mb'),
+          cpu: cpuAtBest,
+          pf: best('pf'),
+          sink: best('sink'),
+          ratio: best('mb') / best('pf'),
+          ofSink: best('mb') / best('sink'),
+        },
+      });
       const table: ResultTable = {
         id: 'accept',
         rowHeader: 'load (smtp-source)',
@@ -75,7 +105,8 @@ export const benchmark: Benchmark = {
       };
       return [table];
     } finally {
-      for (const cleanup of cleanups) await cleanup().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
+      for (const cleanup of cleanups)
+        await cleanup().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
     }
   },
 };

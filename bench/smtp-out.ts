@@ -10,8 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
-import type { Benchmark, Row } from './benchmark.js';
 import { deleteKeys, startSmtpSink } from './bench-support.js';
+import type { Benchmark, Row } from './benchmark.js';
 import { outboundPipeline } from './outbound-pipeline.js';
 import { largeMessageRow } from './row-labels.js';
 
@@ -36,7 +36,10 @@ export const benchmark: Benchmark = {
       const rows: Row[] = [];
       for (const concurrency of concurrencies) {
         const ms = await throughput(yamlFor(concurrency), messages);
-        rows.push({ label: `worker concurrency ${concurrency}`, values: { messages, seconds: ms / 1000, rate: (messages * 1000) / ms } });
+        rows.push({
+          label: `worker concurrency ${concurrency}`,
+          values: { messages, seconds: ms / 1000, rate: (messages * 1000) / ms },
+        });
         log(`concurrency ${concurrency}: ${((messages * 1000) / ms).toFixed(0)} msg/s`);
       }
       const large = await largeMessage(yamlFor(1));
@@ -62,7 +65,17 @@ export const benchmark: Benchmark = {
             { key: 'peakRss', label: 'peak RSS MB', digits: 1 },
             { key: 'target', label: 'target MB', digits: 0 },
           ],
-          rows: [{ label: largeMessageRow, values: { seconds: large.ms / 1000, rssBefore: mb(large.rssBefore), peakRss: mb(large.maxRss), target: 150 } }],
+          rows: [
+            {
+              label: largeMessageRow,
+              values: {
+                seconds: large.ms / 1000,
+                rssBefore: mb(large.rssBefore),
+                peakRss: mb(large.maxRss),
+                target: 150,
+              },
+            },
+          ],
         },
       ];
     } finally {
@@ -74,7 +87,12 @@ export const benchmark: Benchmark = {
 };
 
 /** Key, zone (MX for the sink's domain) and a config per concurrency, as YAML for parent and child. */
-async function fixtures(dir: string, redisUrl: string, prefix: string, sinkPort: number): Promise<(concurrency: number) => string> {
+async function fixtures(
+  dir: string,
+  redisUrl: string,
+  prefix: string,
+  sinkPort: number,
+): Promise<(concurrency: number) => string> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await writeFile(path.join(dir, 'dkim.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   await writeFile(path.join(dir, 'zone.txt'), 'sink.bench. MX 10 mx.sink.bench.\nmx.sink.bench. A 127.0.0.1\n');
@@ -106,8 +124,22 @@ async function throughput(yamlText: string, count: number): Promise<number> {
 
 /** A 3 kB newsletter-like message. */
 function sampleMessage(): string {
-  const body = Array.from({ length: 36 }, (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog, 0123456789 abcdefghij.`);
-  return [`From: News <${from}>`, `To: <${rcpt}>`, 'Subject: benchmark', 'Message-ID: <bench@org.bench>', 'Date: Tue, 24 Nov 2026 00:00:00 +0000', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=us-ascii', '', ...body, ''].join('\r\n');
+  const body = Array.from(
+    { length: 36 },
+    (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog, 0123456789 abcdefghij.`,
+  );
+  return [
+    `From: News <${from}>`,
+    `To: <${rcpt}>`,
+    'Subject: benchmark',
+    'Message-ID: <bench@org.bench>',
+    'Date: Tue, 24 Nov 2026 00:00:00 +0000',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    ...body,
+    '',
+  ].join('\r\n');
 }
 
 interface LargeReport {
@@ -134,7 +166,9 @@ async function largeMessage(yamlText: string): Promise<LargeReport> {
 
 /** A base64 attachment in 76-character lines, generated in 78 kB blocks. */
 function* largeBody(): Generator<Buffer> {
-  yield Buffer.from(`From: <${from}>\r\nTo: <${rcpt}>\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n`);
+  yield Buffer.from(
+    `From: <${from}>\r\nTo: <${rcpt}>\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n`,
+  );
   const line = Buffer.from(`${'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0'}\r\n`);
   const block = Buffer.concat(Array.from({ length: 1024 }, () => line));
   for (let sent = 0; sent < largeBytes; sent += block.length) yield block;

@@ -11,7 +11,11 @@ const layers = [
   { name: 'foundation', units: ['codes.ts', 'config', 'log.ts'], also: { 'log.ts': ['config'], config: ['codes.ts'] } },
   { name: 'libraries', units: ['dns', 'native/protocol'] },
   { name: 'mail records', units: ['mail'] },
-  { name: 'plumbing', units: ['spool', 'queue', 'translate', 'policy', 'observability'], also: { queue: ['spool'], observability: ['queue'] } },
+  {
+    name: 'plumbing',
+    units: ['spool', 'queue', 'translate', 'policy', 'observability'],
+    also: { queue: ['spool'], observability: ['queue'] },
+  },
   // stages hand off through the queue only: none imports another
   { name: 'stages', units: ['inbound-smtp', 'dispatch', 'native', 'mailbox', 'outbound-smtp'] },
   { name: 'operator views', units: ['admin'] },
@@ -21,11 +25,19 @@ const layers = [
 ];
 
 /** Inside the PMTP stage, lowest first: stores and keys, the client, then what uses them. */
-const nativeLayers = [['native/keys', 'native/state'], ['native/client'], ['native'], ['native/outbox', 'native/decision'], ['native/server', 'native/workers'], ['native/service']];
+const nativeLayers = [
+  ['native/keys', 'native/state'],
+  ['native/client'],
+  ['native'],
+  ['native/outbox', 'native/decision'],
+  ['native/server', 'native/workers'],
+  ['native/service'],
+];
 
 /** The protocol core is pure: no sockets, files, Redis or queues, so a second implementation can lift it whole. */
 const pureUnits = new Set(['native/protocol']);
-const impureModules = /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dns|child_process)$|^(ioredis|bullmq|fastify|smtp-server|nodemailer)$/;
+const impureModules =
+  /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dns|child_process)$|^(ioredis|bullmq|fastify|smtp-server|nodemailer)$/;
 
 const src = path.resolve(process.argv[2] ?? 'src');
 
@@ -37,7 +49,9 @@ function unitOf(file) {
 }
 
 function rank(unit) {
-  const layer = layers.findIndex((l) => l.units.includes(unit) || (unit.startsWith('native/') && l.units.includes('native')));
+  const layer = layers.findIndex(
+    (l) => l.units.includes(unit) || (unit.startsWith('native/') && l.units.includes('native')),
+  );
   return layer;
 }
 
@@ -67,14 +81,19 @@ function sourceFiles(dir) {
 const problems = [];
 for (const file of sourceFiles(src)) {
   const from = unitOf(file);
-  if (rank(from) === -1) problems.push(`${path.relative('.', file)}: folder ${from} is in no layer (add it to scripts/check-layers.mjs)`);
+  if (rank(from) === -1)
+    problems.push(`${path.relative('.', file)}: folder ${from} is in no layer (add it to scripts/check-layers.mjs)`);
   const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
   for (const { fileName } of importedFiles) {
     if (!fileName.startsWith('.')) {
-      if (pureUnits.has(from) && impureModules.test(fileName)) problems.push(`${path.relative('.', file)}: the protocol core must stay pure, but imports ${fileName}`);
+      if (pureUnits.has(from) && impureModules.test(fileName))
+        problems.push(`${path.relative('.', file)}: the protocol core must stay pure, but imports ${fileName}`);
       continue;
     }
-    const target = path.resolve(path.dirname(file), fileName).replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts');
+    const target = path
+      .resolve(path.dirname(file), fileName)
+      .replace(/\.js$/, '.ts')
+      .replace(/\.cjs$/, '.cts');
     const to = unitOf(target);
     if (!allowed(from, to)) problems.push(`${path.relative('.', file)}: ${from} may not import ${to} (${fileName})`);
   }

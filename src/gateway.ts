@@ -2,30 +2,30 @@
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
 import type { Config } from './config/schema.js';
+import { createInboundProcessor, type PmtpSubmission } from './dispatch/inbound-dispatch.js';
+import { pmtpHandoff } from './dispatch/pmtp-handoff.js';
+import { type MailResolver, systemResolver } from './dns/resolver.js';
 import { loadZoneFile } from './dns/zone-file.js';
 import { zoneResolver } from './dns/zone-resolver.js';
-import { systemResolver, type MailResolver } from './dns/resolver.js';
 import { startSmtpListeners } from './inbound-smtp/listeners.js';
 import type { Logger } from './log.js';
 import { DeliveryLedger } from './mailbox/delivery-ledger.js';
-import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
+import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { pulledMailDelivery } from './mailbox/pulled-mail-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/pmtp-service.js';
-import { pmtpHandoff } from './dispatch/pmtp-handoff.js';
-import { dsnViaAcceptor } from './queue/dsn-sink.js';
-import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
-import { MessageAcceptor } from './queue/accept.js';
-import { DeliveryStatusStore } from './queue/delivery-status.js';
-import { createInboundProcessor, type PmtpSubmission } from './dispatch/inbound-dispatch.js';
-import { createMailWorker, MailQueues } from './queue/queues.js';
-import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { startHttpEndpoints } from './observability/http-endpoints.js';
 import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
+import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
 import { LivePolicy } from './policy/live-policy.js';
+import { MessageAcceptor } from './queue/accept.js';
+import { DeliveryStatusStore } from './queue/delivery-status.js';
+import { dsnViaAcceptor } from './queue/dsn-sink.js';
+import { createMailWorker, MailQueues } from './queue/queues.js';
+import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { Spool } from './spool/spool.js';
 
 export interface ListeningAddress {
@@ -63,7 +63,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     producer.on('error', (err) => log.warn({ err: err.message }, 'redis producer connection error'));
     parts.push({ name: 'redis-producer', close: async () => void producer.disconnect() });
     await waitReady(producer).catch((err: unknown) => {
-      throw new Error(`cannot reach Redis at ${redactUrl(config.redis.url)}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(
+        `cannot reach Redis at ${redactUrl(config.redis.url)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     });
 
     const queues = new MailQueues(config, producer);
@@ -71,7 +73,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const metrics = createMetrics({ queues });
     const listening: ListeningAddress[] = [];
     if (config.metrics.enabled) {
-      const endpoints = await startHttpEndpoints(config.metrics, { metrics, checks: [redisCheck(producer), spoolWritableCheck(config.spool.dir)], log });
+      const endpoints = await startHttpEndpoints(config.metrics, {
+        metrics,
+        checks: [redisCheck(producer), spoolWritableCheck(config.spool.dir)],
+        log,
+      });
       parts.push({ name: 'http-endpoints', close: () => endpoints.close() });
       listening.push({ service: 'metrics', address: endpoints.address });
     }
@@ -91,16 +97,43 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     workerConnection.on('error', (err) => log.warn({ err: err.message }, 'redis worker connection error'));
     parts.push({ name: 'redis-worker', close: async () => void workerConnection.disconnect() });
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
-    const pmtp = config.pmtp.domain && config.pmtp.key_file ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy }) : undefined;
+    const pmtp =
+      config.pmtp.domain && config.pmtp.key_file
+        ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy })
+        : undefined;
     let submitPmtp: PmtpSubmission | undefined;
     if (pmtp) {
       parts.push({ name: 'pmtp-listener', close: () => pmtp.close() });
       listening.push({ service: 'pmtp', address: pmtp.url });
-      const workers = startPmtpWorkers(pmtp.context, { localDelivery: pulledMailDelivery({ config, mailboxes, spool, acceptor, log }), redis: producer });
+      const workers = startPmtpWorkers(pmtp.context, {
+        localDelivery: pulledMailDelivery({ config, mailboxes, spool, acceptor, log }),
+        redis: producer,
+      });
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
-      submitPmtp = pmtpHandoff({ config, spool, outbox: pmtp.outbox, allowlistCorrespondents: pmtp.allowlistCorrespondents, index: (queueId, id) => pmtp.context.status.index(queueId, id) });
+      submitPmtp = pmtpHandoff({
+        config,
+        spool,
+        outbox: pmtp.outbox,
+        allowlistCorrespondents: pmtp.allowlistCorrespondents,
+        index: (queueId, id) => pmtp.context.status.index(queueId, id),
+      });
     }
-    const inbound = createMailWorker(config, 'inbound', createInboundProcessor({ spool, queues, mailboxes, status, log, metrics, submitPmtp, hostname: config.hostname, sendDsn }), workerConnection);
+    const inbound = createMailWorker(
+      config,
+      'inbound',
+      createInboundProcessor({
+        spool,
+        queues,
+        mailboxes,
+        status,
+        log,
+        metrics,
+        submitPmtp,
+        hostname: config.hostname,
+        sendDsn,
+      }),
+      workerConnection,
+    );
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
@@ -117,8 +150,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       listening,
       reloadables: [
         logLevelReloadable(log),
-        settingReloadable('policy', ['domains.recipients', 'domains.first_contact'], (c) => ({ recipients: c.domains.recipients, first_contact: c.domains.first_contact }), (settings) => policy.apply(settings)),
-        ...config.smtp.listeners.flatMap((l, i) => (l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [])),
+        settingReloadable(
+          'policy',
+          ['domains.recipients', 'domains.first_contact'],
+          (c) => ({ recipients: c.domains.recipients, first_contact: c.domains.first_contact }),
+          (settings) => policy.apply(settings),
+        ),
+        ...config.smtp.listeners.flatMap((l, i) =>
+          l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [],
+        ),
         ...(pmtp && config.pmtp.listen.tls ? [pmtpTls((material) => pmtp.updateSecureContext(material))] : []),
       ],
       recovered,

@@ -1,7 +1,7 @@
 // Builds the one pino logger from config: JSON lines, level from config, secrets redacted.
 // Code that handles a message logs through `forMessage(log, queueId)` so every line carries it.
 
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { Config } from './config/schema.js';
 
 export type { Logger } from 'pino';

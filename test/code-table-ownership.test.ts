@@ -42,7 +42,8 @@ function scan(file: string): Finding[] {
   const text = readFileSync(file, 'utf8');
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const found: Finding[] = [];
-  const at = (node: ts.Node): string => `${path.relative(src, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
+  const at = (node: ts.Node): string =>
+    `${path.relative(src, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
   const literal = (node: ts.Node, value: string, context: string): void => {
     if (!isStatusCode(value)) found.push({ where: at(node), what: `${context} '${value}' is not in src/codes.ts` });
   };
@@ -64,8 +65,11 @@ function scan(file: string): Finding[] {
       const name = calleeName(node) ?? '';
       const args = node.arguments ?? ts.factory.createNodeArray();
       const first = args.find((a) => ts.isStringLiteral(a));
-      const takesCode = codeTakers.has(name) || (ts.isNewExpression(node) && /Error$/.test(name) && args[0] !== undefined && ts.isStringLiteral(args[0]));
-      if (takesCode && first && ts.isStringLiteral(first) && /^[a-z][a-z0-9_]*$/.test(first.text)) literal(node, first.text, `${name}()`);
+      const takesCode =
+        codeTakers.has(name) ||
+        (ts.isNewExpression(node) && /Error$/.test(name) && args[0] !== undefined && ts.isStringLiteral(args[0]));
+      if (takesCode && first && ts.isStringLiteral(first) && /^[a-z][a-z0-9_]*$/.test(first.text))
+        literal(node, first.text, `${name}()`);
     }
     ts.forEachChild(node, visit);
   };
@@ -86,7 +90,7 @@ describe('the code table owns every code', () => {
     const probe = path.join(import.meta.dirname, 'fixtures', 'stray-code.ts.txt');
     const findings = scan(probe);
     expect(findings.map((f) => f.what)).toEqual([
-      "type StrayCode declares codes outside src/codes.ts",
+      'type StrayCode declares codes outside src/codes.ts',
       "code 'no_such_code' is not in src/codes.ts",
       "fail() 'made_up' is not in src/codes.ts",
       "ProbeError() 'invented_here' is not in src/codes.ts",

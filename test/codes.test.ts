@@ -10,8 +10,18 @@ describe('status table', () => {
     const rows = doc
       .split('\n')
       .filter((line) => /^\| `[a-z0-9_]+` \|/.test(line))
-      .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim().replace(/^`|`$/g, '')));
-    const documented = Object.fromEntries(rows.map(([code, smtp, enhanced, http, retryable, text]) => [code, { smtp: Number(smtp), enhanced, http: Number(http), retryable: retryable === 'yes', text }]));
+      .map((line) =>
+        line
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim().replace(/^`|`$/g, '')),
+      );
+    const documented = Object.fromEntries(
+      rows.map(([code, smtp, enhanced, http, retryable, text]) => [
+        code,
+        { smtp: Number(smtp), enhanced, http: Number(http), retryable: retryable === 'yes', text },
+      ]),
+    );
     expect(documented).toEqual(statusTable);
   });
 

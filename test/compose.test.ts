@@ -2,8 +2,8 @@
 // every environment variable it sets is one the loader reads, every port it publishes is configured.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import { envOverrides } from '../src/config/schema.js';
 
@@ -11,7 +11,10 @@ const root = path.join(import.meta.dirname, '..');
 
 describe('docker-compose.yml', async () => {
   const compose = parse(await readFile(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[] }>;
+    services: Record<
+      string,
+      { environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[] }
+    >;
   };
   const service = compose.services.mailbridge!;
   const env = service.environment ?? {};

@@ -27,7 +27,8 @@ describe('layering check', () => {
     ({ dir, remove } = await tempDir('layers'));
     const files: Record<string, string> = {
       'queue/queues.ts': "import type { Route } from '../inbound-smtp/routing.js';\n",
-      'inbound-smtp/routing.ts': "import { deliver } from '../outbound-smtp/deliver.js';\nimport { accept } from '../queue/queues.js';\n",
+      'inbound-smtp/routing.ts':
+        "import { deliver } from '../outbound-smtp/deliver.js';\nimport { accept } from '../queue/queues.js';\n",
       'outbound-smtp/deliver.ts': "import { statusOf } from '../codes.js';\n",
       'native/protocol/frame.ts': "import { readFile } from 'node:fs/promises';\n",
       'native/keys/keys.ts': "import { serve } from '../server/app.js';\n",
@@ -43,22 +44,25 @@ describe('layering check', () => {
   afterAll(async () => remove());
 
   it('passes the real tree', async () => {
-    expect(await check(path.join(import.meta.dirname, '../src'))).toEqual({ code: 0, out: 'layering: every import in src/ points down\n' });
+    expect(await check(path.join(import.meta.dirname, '../src'))).toEqual({
+      code: 0,
+      out: 'layering: every import in src/ points down\n',
+    });
   });
 
   it('names each import that points up or sideways, an impure protocol core and a folder in no layer', async () => {
     const result = await check(dir);
     expect(result.code).toBe(1);
     const lines = result.out.trim().split('\n').slice(1).sort();
-    expect(lines).toEqual(
-      [
-        expect.stringMatching(/extras\/thing\.ts: folder extras is in no layer/),
-        expect.stringMatching(/inbound-smtp\/routing\.ts: inbound-smtp may not import outbound-smtp/),
-        expect.stringMatching(/native\/keys\/keys\.ts: native\/keys may not import native\/server/),
-        expect.stringMatching(/native\/protocol\/frame\.ts: the protocol core must stay pure, but imports node:fs\/promises/),
-        expect.stringMatching(/queue\/queues\.ts: queue may not import inbound-smtp/),
-      ],
-    );
+    expect(lines).toEqual([
+      expect.stringMatching(/extras\/thing\.ts: folder extras is in no layer/),
+      expect.stringMatching(/inbound-smtp\/routing\.ts: inbound-smtp may not import outbound-smtp/),
+      expect.stringMatching(/native\/keys\/keys\.ts: native\/keys may not import native\/server/),
+      expect.stringMatching(
+        /native\/protocol\/frame\.ts: the protocol core must stay pure, but imports node:fs\/promises/,
+      ),
+      expect.stringMatching(/queue\/queues\.ts: queue may not import inbound-smtp/),
+    ]);
     expect(lines).toHaveLength(5);
   });
 });

@@ -14,7 +14,13 @@ export interface GeneratedKeys {
   readonly pmtpKeyId: string;
 }
 
-export async function generateKeys(options: { domain: string; out: string; selector: string; endpoint: string; force: boolean }): Promise<GeneratedKeys> {
+export async function generateKeys(options: {
+  domain: string;
+  out: string;
+  selector: string;
+  endpoint: string;
+  force: boolean;
+}): Promise<GeneratedKeys> {
   const { domain, out, selector, endpoint, force } = options;
   const pmtp = generateDomainKey();
   const dkim = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -35,8 +41,12 @@ export async function generateKeys(options: { domain: string; out: string; selec
     written.push(file);
   }
   const records = [
-    formatPublishedRecord(txtRecord(discoveryName(domain), formatDiscoveryRecord({ endpoint, fingerprint: pmtp.keyId }))),
-    formatPublishedRecord(txtRecord(`${selector}._domainkey.${domain}`, `v=DKIM1; k=rsa; p=${dkimPublicDer.toString('base64')}`)),
+    formatPublishedRecord(
+      txtRecord(discoveryName(domain), formatDiscoveryRecord({ endpoint, fingerprint: pmtp.keyId })),
+    ),
+    formatPublishedRecord(
+      txtRecord(`${selector}._domainkey.${domain}`, `v=DKIM1; k=rsa; p=${dkimPublicDer.toString('base64')}`),
+    ),
   ];
   return { files: written, records, pmtpKeyId: pmtp.keyId };
 }

@@ -25,13 +25,36 @@ export async function lookupMessageStatus(redis: Redis, prefix: string, id: stri
   const rows: MessageStatusRow[] = [];
   for (const s of await smtp.get(id).catch(() => [])) {
     const detail = [s.code, s.reply, s.host ? `via ${s.host}` : undefined].filter(Boolean).join(' ');
-    rows.push({ recipient: s.recipient, protocol: 'smtp', ref: id, state: s.state, final: SMTP_FINAL.has(s.state), ...(detail ? { detail } : {}), updatedAt: s.finalAt ?? s.lastAttemptAt ?? s.queuedAt });
+    rows.push({
+      recipient: s.recipient,
+      protocol: 'smtp',
+      ref: id,
+      state: s.state,
+      final: SMTP_FINAL.has(s.state),
+      ...(detail ? { detail } : {}),
+      updatedAt: s.finalAt ?? s.lastAttemptAt ?? s.queuedAt,
+    });
   }
   const messageIds = new Set([id, ...(await pmtp.messageIdsOf(id))]);
   for (const messageId of messageIds) {
     for (const s of await pmtp.get(messageId)) {
-      const detail = [s.version > 1 ? `version ${s.version}` : undefined, s.code, s.text, s.endpoint ? `via ${s.endpoint}` : undefined].filter(Boolean).join(' ');
-      rows.push({ recipient: s.recipient, protocol: 'pmtp', ref: messageId, state: s.state, final: PMTP_FINAL.has(s.state), ...(detail ? { detail } : {}), updatedAt: new Date(s.updatedAt * 1000).toISOString() });
+      const detail = [
+        s.version > 1 ? `version ${s.version}` : undefined,
+        s.code,
+        s.text,
+        s.endpoint ? `via ${s.endpoint}` : undefined,
+      ]
+        .filter(Boolean)
+        .join(' ');
+      rows.push({
+        recipient: s.recipient,
+        protocol: 'pmtp',
+        ref: messageId,
+        state: s.state,
+        final: PMTP_FINAL.has(s.state),
+        ...(detail ? { detail } : {}),
+        updatedAt: new Date(s.updatedAt * 1000).toISOString(),
+      });
     }
   }
   return rows.sort((a, b) => a.recipient.localeCompare(b.recipient) || a.protocol.localeCompare(b.protocol));

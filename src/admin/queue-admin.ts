@@ -3,10 +3,10 @@
 // A message being delivered at this moment (an active, locked job) is never deleted under a worker.
 
 import type { QueueName } from '../config/schema.js';
-import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { type MailQueues, queueNames } from '../queue/queues.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
 import { jobsOf } from './queue-inspection.js';
-import { queueNames, type MailQueues } from '../queue/queues.js';
 
 export interface AdminDeps {
   readonly spool: Pick<Spool, 'read' | 'remove'>;
@@ -23,7 +23,12 @@ export interface RetryOutcome {
 }
 
 export type DeleteOutcome =
-  | { readonly deleted: true; readonly jobs: readonly QueueName[]; readonly spooled: boolean; readonly recipients: number }
+  | {
+      readonly deleted: true;
+      readonly jobs: readonly QueueName[];
+      readonly spooled: boolean;
+      readonly recipients: number;
+    }
   | { readonly deleted: false; readonly reason: 'not_found' }
   /** a worker holds the job; deleting now would race its delivery */
   | { readonly deleted: false; readonly reason: 'active'; readonly queue: QueueName };

@@ -5,9 +5,9 @@
 import type { QueueName } from '../config/schema.js';
 import { parseJobData, spoolIdOf } from '../mail/jobs.js';
 import type { SpoolRecord } from '../mail/spool-records.js';
-import type { Spool, SpoolEntry } from '../spool/spool.js';
 import type { DeliveryStatusStore, RecipientState } from '../queue/delivery-status.js';
-import { queueNames, type MailJob, type MailQueues } from '../queue/queues.js';
+import { type MailJob, type MailQueues, queueNames } from '../queue/queues.js';
+import type { Spool, SpoolEntry } from '../spool/spool.js';
 
 /** The BullMQ states a message can wait in; completed jobs are history, not queue. */
 export type JobState = 'active' | 'waiting' | 'prioritized' | 'delayed' | 'failed';
@@ -85,17 +85,27 @@ export class QueueInspector {
     const jobs = await jobsOf(this.deps.queues, queueId);
     if (!entry && jobs.length === 0) return undefined;
     const views = await Promise.all(jobs.map(({ job, state }) => this.jobView(job, state)));
-    const message = await this.describe(queueId, entry, views.filter((v): v is JobView => v !== undefined));
+    const message = await this.describe(
+      queueId,
+      entry,
+      views.filter((v): v is JobView => v !== undefined),
+    );
     return { ...message, meta: entry?.meta, headerLines: entry ? await this.headerLines(queueId) : [] };
   }
 
-  private async describe(queueId: string, entry: SpoolEntry | undefined, jobs: readonly JobView[]): Promise<QueuedMessage> {
+  private async describe(
+    queueId: string,
+    entry: SpoolEntry | undefined,
+    jobs: readonly JobView[],
+  ): Promise<QueuedMessage> {
     const statuses = new Map((await this.deps.status.get(queueId)).map((s) => [s.recipient, s]));
     const addresses = [...new Set([...(entry?.meta.envelope.rcptTo ?? []), ...statuses.keys()])];
     const recipients = addresses.map((address): RecipientView => {
       const s = statuses.get(address);
       // no status yet: the inbound stage has not handed the recipient on
-      return s ? { address, state: s.state, attempts: s.attempts, reply: s.reply, lastAttemptAt: s.lastAttemptAt } : { address, state: 'queued', attempts: 0 };
+      return s
+        ? { address, state: s.state, attempts: s.attempts, reply: s.reply, lastAttemptAt: s.lastAttemptAt }
+        : { address, state: 'queued', attempts: 0 };
     });
     return {
       queueId,
@@ -154,7 +164,10 @@ export class QueueInspector {
 }
 
 /** Every job of one message in any queue (job id = queue id), with its current state. */
-export async function jobsOf(queues: Pick<MailQueues, 'queue'>, queueId: string): Promise<{ job: MailJob; state: string }[]> {
+export async function jobsOf(
+  queues: Pick<MailQueues, 'queue'>,
+  queueId: string,
+): Promise<{ job: MailJob; state: string }[]> {
   const found: { job: MailJob; state: string }[] = [];
   for (const name of queueNames) {
     const job = await queues.queue(name).getJob(queueId);

@@ -2,7 +2,7 @@
 // Exit 0 when valid, 2 when not (scripts test for that), 64 on wrong usage.
 
 import { ConfigError, formatProblem, loadConfig } from '../config/load.js';
-import { exitCode, parseOptions, type Command } from './command.js';
+import { type Command, exitCode, parseOptions } from './command.js';
 
 export const checkConfigCommand: Command = {
   summary: 'validate a config file; print each problem with its key and line',

@@ -1,8 +1,8 @@
 // What a subcommand looks like to the dispatcher: a summary, a help text and `run`,
 // which gets argv and the process's environment and streams, and returns an exit code.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, formatProblem, loadConfig, type Environment } from '../config/load.js';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError, type Environment, formatProblem, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
 export interface CommandContext {
@@ -19,11 +19,24 @@ export interface Command {
 }
 
 /** Exit codes from sysexits.h, as Postfix's tools use them. */
-export const exitCode = { ok: 0, configError: 2, usage: 64, dataError: 65, unavailable: 69, software: 70, ioError: 74, tempFail: 75 } as const;
+export const exitCode = {
+  ok: 0,
+  configError: 2,
+  usage: 64,
+  dataError: 65,
+  unavailable: 69,
+  software: 70,
+  ioError: 74,
+  tempFail: 75,
+} as const;
 
 export class UsageError extends Error {}
 
-export function parseOptions<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = false) {
+export function parseOptions<T extends ParseArgsConfig['options']>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
@@ -32,7 +45,10 @@ export function parseOptions<T extends ParseArgsConfig['options']>(argv: string[
 }
 
 /** Loads `-c FILE` for a subcommand; on a problem prints it (key and line) and returns undefined. */
-export async function loadCommandConfig(file: string, context: Pick<CommandContext, 'env' | 'stderr'>): Promise<Config | undefined> {
+export async function loadCommandConfig(
+  file: string,
+  context: Pick<CommandContext, 'env' | 'stderr'>,
+): Promise<Config | undefined> {
   try {
     return await loadConfig(file, context.env, (warning) => context.stderr.write(`${formatProblem(file, warning)}\n`));
   } catch (err) {

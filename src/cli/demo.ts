@@ -7,9 +7,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../config/load.js';
+import { type ReadyLine, startStaging } from '../staging/staging-network.js';
+import { type Command, exitCode, parseOptions } from './command.js';
 import { runTokens } from './tokens.js';
-import { startStaging, type ReadyLine } from '../staging/staging-network.js';
-import { exitCode, parseOptions, type Command } from './command.js';
 
 interface DemoStep {
   readonly title: string;
@@ -24,10 +24,39 @@ interface DemoStep {
 }
 
 const steps: readonly DemoStep[] = [
-  { title: 'legacy SMTP -> alpha (checked, converted, delivered)', via: 'mx', from: 'carol@legacy.test', to: 'bob@alpha.test', gateway: 'alpha.test', lands: { domain: 'alpha.test', user: 'bob' } },
-  { title: 'alpha -> beta over PMTP (notice, challenge, pull, ack)', via: 'submission', from: 'postmaster@alpha.test', to: 'carol@beta.test', gateway: 'alpha.test', lands: { domain: 'beta.test', user: 'carol' } },
-  { title: 'alpha -> beta over PMTP with a sender token (no challenge)', token: true, via: 'submission', from: 'postmaster@alpha.test', to: 'dan@beta.test', gateway: 'alpha.test', lands: { domain: 'beta.test', user: 'dan' } },
-  { title: 'alpha -> legacy over SMTP (DKIM-signed)', via: 'submission', from: 'postmaster@alpha.test', to: 'dave@legacy.test', gateway: 'alpha.test', lands: { domain: 'legacy.test', user: 'dave' } },
+  {
+    title: 'legacy SMTP -> alpha (checked, converted, delivered)',
+    via: 'mx',
+    from: 'carol@legacy.test',
+    to: 'bob@alpha.test',
+    gateway: 'alpha.test',
+    lands: { domain: 'alpha.test', user: 'bob' },
+  },
+  {
+    title: 'alpha -> beta over PMTP (notice, challenge, pull, ack)',
+    via: 'submission',
+    from: 'postmaster@alpha.test',
+    to: 'carol@beta.test',
+    gateway: 'alpha.test',
+    lands: { domain: 'beta.test', user: 'carol' },
+  },
+  {
+    title: 'alpha -> beta over PMTP with a sender token (no challenge)',
+    token: true,
+    via: 'submission',
+    from: 'postmaster@alpha.test',
+    to: 'dan@beta.test',
+    gateway: 'alpha.test',
+    lands: { domain: 'beta.test', user: 'dan' },
+  },
+  {
+    title: 'alpha -> legacy over SMTP (DKIM-signed)',
+    via: 'submission',
+    from: 'postmaster@alpha.test',
+    to: 'dave@legacy.test',
+    gateway: 'alpha.test',
+    lands: { domain: 'legacy.test', user: 'dave' },
+  },
 ];
 
 export const demoCommand: Command = {
@@ -38,7 +67,14 @@ export const demoCommand: Command = {
     const dir = values.dir ?? (await mkdtemp(path.join(tmpdir(), 'mailbridge-demo-')));
     console.log = (...args: unknown[]) => console.error(...args);
     stdout.write(`mailbridge demo: starting staging in ${dir}\n`);
-    const network = await startStaging({ dir, domains: ['alpha.test', 'beta.test'], legacy: ['legacy.test'], redis: values.redis, env, logLevel: 'warn' });
+    const network = await startStaging({
+      dir,
+      domains: ['alpha.test', 'beta.test'],
+      legacy: ['legacy.test'],
+      redis: values.redis,
+      env,
+      logLevel: 'warn',
+    });
     let failures = 0;
     try {
       printNetwork(network.ready, stdout);
@@ -54,14 +90,20 @@ export const demoCommand: Command = {
     } finally {
       await network.close();
     }
-    stdout.write(failures === 0 ? '\nAll messages landed. Logs and Maildirs are in the folder above.\n' : `\n${failures} path(s) failed; see the logs in ${dir}\n`);
+    stdout.write(
+      failures === 0
+        ? '\nAll messages landed. Logs and Maildirs are in the folder above.\n'
+        : `\n${failures} path(s) failed; see the logs in ${dir}\n`,
+    );
     return failures === 0 ? exitCode.ok : exitCode.software;
   },
 };
 
 function printNetwork(ready: ReadyLine, out: NodeJS.WritableStream): void {
-  for (const [domain, d] of Object.entries(ready.domains)) out.write(`  ${domain.padEnd(12)} mx ${d.mx}  submission ${d.submission}  pmtp ${d.pmtp}\n`);
-  for (const [domain, l] of Object.entries(ready.legacy)) out.write(`  ${domain.padEnd(12)} smtp ${l.smtp} (legacy, no PMTP)\n`);
+  for (const [domain, d] of Object.entries(ready.domains))
+    out.write(`  ${domain.padEnd(12)} mx ${d.mx}  submission ${d.submission}  pmtp ${d.pmtp}\n`);
+  for (const [domain, l] of Object.entries(ready.legacy))
+    out.write(`  ${domain.padEnd(12)} smtp ${l.smtp} (legacy, no PMTP)\n`);
 }
 
 async function runStep(ready: ReadyLine, step: DemoStep): Promise<{ ok: boolean; trail: string[] }> {
@@ -77,12 +119,27 @@ async function runStep(ready: ReadyLine, step: DemoStep): Promise<{ ok: boolean;
   const subject = `mailbridge demo step ${steps.indexOf(step) + 1}`;
   const token = step.token ? await issueToken(ready.dir, step.lands.domain, step.to, step.from) : undefined;
   const headers = token ? { 'PMTP-Token': token } : undefined;
-  const info = await transport.sendMail({ from: step.from, to: step.to, subject, text: `Sent by mailbridge demo.\r\n`, headers });
+  const info = await transport.sendMail({
+    from: step.from,
+    to: step.to,
+    subject,
+    text: `Sent by mailbridge demo.\r\n`,
+    headers,
+  });
   transport.close();
   const queueId = /queued as (\S+)/.exec(info.response)?.[1] ?? '?';
-  const trail = [...(token ? [`token issued by ${step.lands.domain} for ${step.from}, 1 use`] : []), `SMTP: ${info.response}`, `queue id ${queueId}`];
-  const file = await waitForMail(path.join(ready.dir, step.lands.domain, 'Maildir', step.lands.user, 'new'), subject, 20_000);
-  if (!file) return { ok: false, trail: [...trail, `NOT delivered to ${step.lands.user}@${step.lands.domain} within 20 s`] };
+  const trail = [
+    ...(token ? [`token issued by ${step.lands.domain} for ${step.from}, 1 use`] : []),
+    `SMTP: ${info.response}`,
+    `queue id ${queueId}`,
+  ];
+  const file = await waitForMail(
+    path.join(ready.dir, step.lands.domain, 'Maildir', step.lands.user, 'new'),
+    subject,
+    20_000,
+  );
+  if (!file)
+    return { ok: false, trail: [...trail, `NOT delivered to ${step.lands.user}@${step.lands.domain} within 20 s`] };
   const text = await readFile(file, 'utf8');
   const verdicts = /^Authentication-Results:[^\n]*(?:\n[ \t][^\n]*)*/m.exec(text)?.[0].replace(/\s+/g, ' ');
   if (verdicts) trail.push(verdicts);
@@ -101,7 +158,11 @@ async function issueToken(dir: string, domain: string, recipient: string, sender
       done();
     },
   });
-  const code = await runTokens(config, ['issue', '--recipient', recipient, '--scope', sender, '--max-uses', '1', '--expires', '1h'], out);
+  const code = await runTokens(
+    config,
+    ['issue', '--recipient', recipient, '--scope', sender, '--max-uses', '1', '--expires', '1h'],
+    out,
+  );
   const token = printed.trim().split('\n').at(-1);
   if (code !== 0 || !token) throw new Error(`could not issue a token: ${printed}`);
   return token;

@@ -2,7 +2,7 @@
 // (private files 0600, never overwritten without --force) and prints the DNS records to publish.
 
 import { generateKeys } from '../admin/key-generation.js';
-import { exitCode, parseOptions, UsageError, type Command } from './command.js';
+import { type Command, exitCode, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge keys generate --domain DOMAIN --out DIR [--selector S] [--endpoint URL] [--force]',
@@ -17,7 +17,7 @@ const help = [
 ].join('\n');
 
 export const keysCommand: Command = {
-  summary: 'generate a domain\'s PMTP and DKIM keys and print the DNS records',
+  summary: "generate a domain's PMTP and DKIM keys and print the DNS records",
   help,
   async run(argv, { stdout, stderr }) {
     const [action, ...rest] = argv;
@@ -43,14 +43,22 @@ export const keysCommand: Command = {
     const now = new Date();
     const selector = values.selector ?? `mb${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
     try {
-      const result = await generateKeys({ domain, out: values.out, selector, endpoint: values.endpoint ?? `https://pmtp.${domain}`, force: values.force ?? false });
+      const result = await generateKeys({
+        domain,
+        out: values.out,
+        selector,
+        endpoint: values.endpoint ?? `https://pmtp.${domain}`,
+        force: values.force ?? false,
+      });
       stdout.write(`; mailbridge keys for ${domain} (PMTP key ${result.pmtpKeyId})\n`);
       stdout.write(`; written: ${result.files.join(', ')}\n`);
       for (const record of result.records) stdout.write(`${record}\n`);
       return exitCode.ok;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      stderr.write(`mailbridge keys: ${code === 'EEXIST' ? `${(err as NodeJS.ErrnoException).path} exists; pass --force to replace it` : String(err)}\n`);
+      stderr.write(
+        `mailbridge keys: ${code === 'EEXIST' ? `${(err as NodeJS.ErrnoException).path} exists; pass --force to replace it` : String(err)}\n`,
+      );
       return code === 'EEXIST' ? exitCode.dataError : exitCode.ioError;
     }
   },

@@ -3,14 +3,14 @@
 // and runs one subcommand. Each subcommand lives in its own file and exits with its own code.
 
 import { checkConfigCommand } from './check-config.js';
+import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
 import { queueCommand } from './queue.js';
 import { stagingCommand } from './staging.js';
+import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 import { tokensCommand } from './tokens.js';
-import { startCommand } from './start.js';
-import type { Command } from './command.js';
 
 const commands: Record<string, Command> = {
   start: startCommand,
@@ -41,7 +41,7 @@ function usage(): string {
     '  mailbridge tokens issue --recipient bob@example.org --sender shop.example --uses 3 -c FILE',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
-    'Run `mailbridge <command> --help` for a command\'s options.',
+    "Run `mailbridge <command> --help` for a command's options.",
     'Environment: REDIS_URL, MAILBRIDGE_LOG_LEVEL, MAILBRIDGE_SPOOL_DIR, MAILBRIDGE_HOSTNAME override config keys.',
   ];
   return lines.join('\n');

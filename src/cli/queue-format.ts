@@ -32,7 +32,9 @@ export function formatList(messages: readonly QueuedMessage[]): string {
   if (messages.length === 0) return 'Mail queue is empty\n';
   const lines = [`${'-Queue ID-'.padEnd(idWidth)} --Size-- ----Arrival Time---- -Sender/Recipient-------`];
   for (const m of messages) {
-    lines.push(`${(m.queueId + mark(m.jobs)).padEnd(idWidth)} ${String(m.size ?? 0).padStart(8)} ${formatTime(m.arrivalTime).padEnd(20)} ${sender(m)}`);
+    lines.push(
+      `${(m.queueId + mark(m.jobs)).padEnd(idWidth)} ${String(m.size ?? 0).padStart(8)} ${formatTime(m.arrivalTime).padEnd(20)} ${sender(m)}`,
+    );
     lines.push(`${indent}[${m.jobs.length > 0 ? m.jobs.map(describeJob).join('; ') : 'no live job'}]`);
     for (const r of m.recipients) {
       if (r.reply && r.state !== 'queued') lines.push(`${indent}(${r.reply})`);
@@ -65,7 +67,12 @@ export function jsonRecord(m: QueuedMessage): Record<string, unknown> {
       next_attempt_time: j.nextAttemptAt ? Math.floor(Date.parse(j.nextAttemptAt) / 1000) : null,
       failed_reason: j.failedReason ?? null,
     })),
-    recipients: m.recipients.map((r) => ({ address: r.address, state: r.state, attempts: r.attempts, delay_reason: r.reply ?? null })),
+    recipients: m.recipients.map((r) => ({
+      address: r.address,
+      state: r.state,
+      attempts: r.attempts,
+      delay_reason: r.reply ?? null,
+    })),
   };
 }
 
@@ -81,7 +88,13 @@ export function formatDetail(d: MessageDetail): string {
     'recipients:',
     ...d.recipients.map((r) => `  ${r.address} ${r.state} attempts=${r.attempts}${r.reply ? ` (${r.reply})` : ''}`),
   ];
-  if (d.meta) lines.push('meta:', ...JSON.stringify(d.meta, null, 2).split('\n').map((l) => `  ${l}`));
+  if (d.meta)
+    lines.push(
+      'meta:',
+      ...JSON.stringify(d.meta, null, 2)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   if (d.headerLines.length > 0) lines.push('headers:', ...d.headerLines.map((l) => `  ${l}`));
   return `${lines.join('\n')}\n`;
 }

@@ -2,14 +2,14 @@
 // queued mail, like Postfix's postqueue -p/-j/-f and postsuper -r/-d. It opens its own Redis
 // connection and reads the spool; the gathering and the actions live in src/queue/, this file formats.
 
-import { DeliveryStatusStore } from '../queue/delivery-status.js';
 import { QueueAdmin } from '../admin/queue-admin.js';
 import { QueueInspector } from '../admin/queue-inspection.js';
+import { DeliveryStatusStore } from '../queue/delivery-status.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';
 import { Spool } from '../spool/spool.js';
-import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command, type CommandContext } from './command.js';
+import { type Command, type CommandContext, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
 import { formatDetail, formatList, jsonRecord } from './queue-format.js';
 
 const help = [
@@ -34,7 +34,11 @@ export const queueCommand: Command = {
   async run(argv, context) {
     let parsed;
     try {
-      parsed = parseOptions(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } }, true);
+      parsed = parseOptions(
+        argv,
+        { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
+        true,
+      );
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       context.stderr.write(`${err.message}\n${help}\n`);
@@ -62,7 +66,10 @@ export const queueCommand: Command = {
       });
       const spool = new Spool(config.spool.dir);
       const status = new DeliveryStatusStore(redis, config.redis.prefix);
-      const tools = { inspector: new QueueInspector({ spool, queues, status }), admin: new QueueAdmin({ spool, queues, status }) };
+      const tools = {
+        inspector: new QueueInspector({ spool, queues, status }),
+        admin: new QueueAdmin({ spool, queues, status }),
+      };
       return await perform(action, id, parsed.values.json, tools, context);
     } catch (err) {
       context.stderr.write(`mailbridge queue: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -76,7 +83,13 @@ export const queueCommand: Command = {
 
 class Unavailable extends Error {}
 
-async function perform(action: string, id: string | undefined, json: boolean, tools: Tools, { stdout, stderr }: CommandContext): Promise<number> {
+async function perform(
+  action: string,
+  id: string | undefined,
+  json: boolean,
+  tools: Tools,
+  { stdout, stderr }: CommandContext,
+): Promise<number> {
   switch (action) {
     case 'list': {
       const messages = await tools.inspector.list();
@@ -87,17 +100,25 @@ async function perform(action: string, id: string | undefined, json: boolean, to
       const detail = await tools.inspector.show(id!);
       if (!detail) return noSuchMessage(id!, stderr);
       const { meta, headerLines } = detail;
-      stdout.write(json ? `${JSON.stringify({ ...jsonRecord(detail), meta: meta ?? null, header_lines: headerLines })}\n` : formatDetail(detail));
+      stdout.write(
+        json
+          ? `${JSON.stringify({ ...jsonRecord(detail), meta: meta ?? null, header_lines: headerLines })}\n`
+          : formatDetail(detail),
+      );
       return exitCode.ok;
     }
     case 'retry': {
       const outcomes = await tools.admin.retry(id!);
       if (outcomes.length === 0) return noSuchMessage(id!, stderr);
-      for (const o of outcomes) stdout.write(`${id}: ${o.queue} ${o.state} -> ${o.action === 'unchanged' ? 'unchanged' : `${o.action}, runs now`}\n`);
+      for (const o of outcomes)
+        stdout.write(
+          `${id}: ${o.queue} ${o.state} -> ${o.action === 'unchanged' ? 'unchanged' : `${o.action}, runs now`}\n`,
+        );
       return exitCode.ok;
     }
     case 'flush': {
-      for (const { queue, promoted } of await tools.admin.flush()) stdout.write(`${queue}: ${promoted} delayed job(s) run now\n`);
+      for (const { queue, promoted } of await tools.admin.flush())
+        stdout.write(`${queue}: ${promoted} delayed job(s) run now\n`);
       return exitCode.ok;
     }
     default: {
@@ -107,7 +128,9 @@ async function perform(action: string, id: string | undefined, json: boolean, to
         stderr.write(`mailbridge queue: ${id} is being delivered now (${outcome.queue}); try again shortly\n`);
         return exitCode.tempFail;
       }
-      stdout.write(`${id}: deleted (${outcome.spooled ? 'spool entry' : 'no spool entry'}, jobs: ${outcome.jobs.join(', ') || 'none'}, ${outcome.recipients} recipient(s) marked deleted)\n`);
+      stdout.write(
+        `${id}: deleted (${outcome.spooled ? 'spool entry' : 'no spool entry'}, jobs: ${outcome.jobs.join(', ') || 'none'}, ${outcome.recipients} recipient(s) marked deleted)\n`,
+      );
       return exitCode.ok;
     }
   }

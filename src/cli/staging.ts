@@ -2,7 +2,7 @@
 // on stdout. Logs go to files in DIR; stdout carries nothing else, so scripts can read the line.
 
 import { startStaging } from '../staging/staging-network.js';
-import { exitCode, parseOptions, UsageError, type Command } from './command.js';
+import { type Command, exitCode, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge staging --domains D1,D2 --dir DIR [--legacy L1,L2] [--zone FILE] [--redis URL]',
@@ -21,7 +21,7 @@ const help = [
   'AOF in DIR/redis.',
   '',
   'Fault drills: --retry SECONDS retries deferred mail, and a PMTP peer found down, every SECONDS',
-  'instead of Postfix\'s 300 s doubling schedule and a 300 s pause. --external-legacy plans the legacy',
+  "instead of Postfix's 300 s doubling schedule and a 300 s pause. --external-legacy plans the legacy",
   'ports (in the ready line) and routes mail to them but starts no store: the caller runs one there',
   'and may stop it to play a remote site that is down.',
   '',
@@ -51,7 +51,8 @@ export const stagingCommand: Command = {
         'external-legacy': { type: 'boolean' },
       }));
       if (!values.dir || list(values.domains).length === 0) throw new UsageError('--domains and --dir are required');
-      if (values.retry !== undefined && !/^[1-9]\d*$/.test(values.retry)) throw new UsageError('--retry takes a whole number of seconds');
+      if (values.retry !== undefined && !/^[1-9]\d*$/.test(values.retry))
+        throw new UsageError('--retry takes a whole number of seconds');
     } catch (err) {
       stderr.write(`mailbridge staging: ${err instanceof Error ? err.message : String(err)}\n\n${help}\n`);
       return exitCode.usage;

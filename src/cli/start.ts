@@ -4,11 +4,15 @@
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { ConfigReloader } from '../observability/reload.js';
-import { exitCode, loadCommandConfig, parseOptions, type Command } from './command.js';
+import { type Command, exitCode, loadCommandConfig, parseOptions } from './command.js';
 
 export const startCommand: Command = {
   summary: 'run the gateway (SMTP listeners, PMTP endpoint, queue workers)',
-  help: ['Usage: mailbridge start -c FILE', '', 'Runs until SIGTERM/SIGINT. Logs JSON lines to stderr (or log.file).'].join('\n'),
+  help: [
+    'Usage: mailbridge start -c FILE',
+    '',
+    'Runs until SIGTERM/SIGINT. Logs JSON lines to stderr (or log.file).',
+  ].join('\n'),
   async run(argv, { env, stdout, stderr }) {
     const { values } = parseOptions(argv, { config: { type: 'string', short: 'c' } });
     if (!values.config) {
@@ -29,7 +33,13 @@ export const startCommand: Command = {
     for (const { service, address } of gateway.listening) stdout.write(`${service} listening on ${address}\n`);
     stdout.write(`mailbridge started (spool ${config.spool.dir}, ${gateway.recovered.requeued.length} requeued)\n`);
 
-    const stopReloading = new ConfigReloader({ file: values.config, env, config, log, parts: gateway.reloadables }).listen();
+    const stopReloading = new ConfigReloader({
+      file: values.config,
+      env,
+      config,
+      log,
+      parts: gateway.reloadables,
+    }).listen();
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

@@ -1,9 +1,10 @@
 // `mailbridge status <message-id|queue-id> [--json] -c FILE`: each recipient's state, SMTP and
 // PMTP alike (notified … delivered | rejected | expired | retracted | given-up), from Redis.
 // Exit 0 when found, 65 when nothing is known of that id, 64 on wrong usage.
-import { connectRedis } from '../queue/redis-connection.js';
+
 import { lookupMessageStatus, type MessageStatusRow } from '../admin/message-status.js';
-import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
+import { connectRedis } from '../queue/redis-connection.js';
+import { type Command, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge status <message-id|queue-id> [--json] -c FILE',
@@ -16,22 +17,29 @@ export function formatStatusRows(id: string, rows: readonly MessageStatusRow[]):
   const lines = [`${id}: ${rows.length} recipient(s), ${rows.filter((r) => !r.final).length} pending`];
   const width = Math.max(9, ...rows.map((r) => r.recipient.length));
   for (const r of rows) {
-    lines.push(`  ${r.recipient.padEnd(width)}  ${r.protocol.padEnd(4)}  ${r.state.padEnd(10)}  ${r.updatedAt ?? ''}${r.detail ? `  ${r.detail}` : ''}`);
+    lines.push(
+      `  ${r.recipient.padEnd(width)}  ${r.protocol.padEnd(4)}  ${r.state.padEnd(10)}  ${r.updatedAt ?? ''}${r.detail ? `  ${r.detail}` : ''}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 export const statusCommand: Command = {
-  summary: 'show each recipient\'s delivery state for a message (SMTP and PMTP)',
+  summary: "show each recipient's delivery state for a message (SMTP and PMTP)",
   help,
   async run(argv, { env, stdout, stderr }) {
     let values;
     let id: string | undefined;
     try {
-      const parsed = parseOptions(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } }, true);
+      const parsed = parseOptions(
+        argv,
+        { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
+        true,
+      );
       values = parsed.values;
       id = parsed.positionals[0];
-      if (!values.config || id === undefined || parsed.positionals.length > 1) throw new UsageError('an id and -c FILE are required');
+      if (!values.config || id === undefined || parsed.positionals.length > 1)
+        throw new UsageError('an id and -c FILE are required');
     } catch (err) {
       stderr.write(`mailbridge status: ${err instanceof Error ? err.message : String(err)}\n\n${help}\n`);
       return exitCode.usage;

@@ -1,12 +1,13 @@
 // `mailbridge tokens issue|list|revoke -c FILE`: pre-approved sender tokens of our PMTP domain.
 // issue prints the token to hand to the sender; uses are counted atomically by the server and a
 // revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
-import { connectRedis } from '../queue/redis-connection.js';
+
 import type { Config } from '../config/schema.js';
-import { isAddress, isDomain } from '../native/protocol/address.js';
 import { loadKeyRing } from '../native/keys/local-keys.js';
+import { isAddress, isDomain } from '../native/protocol/address.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
-import { exitCode, loadCommandConfig, parseOptions, UsageError, type Command } from './command.js';
+import { connectRedis } from '../queue/redis-connection.js';
+import { type Command, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
@@ -25,31 +26,70 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * { d: 86_400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd']!;
 }
 
-export async function runTokens(config: Config, argv: string[], out: NodeJS.WritableStream, nowS = Math.floor(Date.now() / 1000)): Promise<number> {
+export async function runTokens(
+  config: Config,
+  argv: string[],
+  out: NodeJS.WritableStream,
+  nowS = Math.floor(Date.now() / 1000),
+): Promise<number> {
   const [action, ...rest] = argv;
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
   try {
     await redis.connect();
     const store = new SenderTokenStore(redis, config.redis.prefix);
     if (action === 'issue') {
-      const { values } = parseOptions(rest, { recipient: { type: 'string' }, scope: { type: 'string' }, expires: { type: 'string', default: '30d' }, 'max-uses': { type: 'string' } });
+      const { values } = parseOptions(rest, {
+        recipient: { type: 'string' },
+        scope: { type: 'string' },
+        expires: { type: 'string', default: '30d' },
+        'max-uses': { type: 'string' },
+      });
       const keys = await loadKeyRing(config);
       const recipient = values.recipient ?? '';
       const scope = values.scope ?? '';
-      if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`)) throw new UsageError(`--recipient must be an address in ${keys.domain}`);
-      const scoped = isAddress(scope) ? { address: scope } : isDomain(scope.toLowerCase()) ? { domain: scope.toLowerCase() } : undefined;
+      if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`))
+        throw new UsageError(`--recipient must be an address in ${keys.domain}`);
+      const scoped = isAddress(scope)
+        ? { address: scope }
+        : isDomain(scope.toLowerCase())
+          ? { domain: scope.toLowerCase() }
+          : undefined;
       if (!scoped) throw new UsageError('--scope must be an address or a domain');
       const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
-      if (maxUses !== undefined && !(Number.isSafeInteger(maxUses) && maxUses > 0)) throw new UsageError('--max-uses must be a positive integer');
-      const issued = await store.issue({ issuer: keys.domain, recipient, scope: scoped, expires: nowS + parseDuration(values.expires ?? '30d'), ...(maxUses ? { max_uses: maxUses } : {}) }, keys.current.privateKey, nowS);
-      out.write(`token_id ${issued.tokenId}\nexpires ${new Date(issued.expires * 1000).toISOString()}\n${issued.token}\n`);
+      if (maxUses !== undefined && !(Number.isSafeInteger(maxUses) && maxUses > 0))
+        throw new UsageError('--max-uses must be a positive integer');
+      const issued = await store.issue(
+        {
+          issuer: keys.domain,
+          recipient,
+          scope: scoped,
+          expires: nowS + parseDuration(values.expires ?? '30d'),
+          ...(maxUses ? { max_uses: maxUses } : {}),
+        },
+        keys.current.privateKey,
+        nowS,
+      );
+      out.write(
+        `token_id ${issued.tokenId}\nexpires ${new Date(issued.expires * 1000).toISOString()}\n${issued.token}\n`,
+      );
       return exitCode.ok;
     }
     if (action === 'list') {
       const { values } = parseOptions(rest, { json: { type: 'boolean', default: false } });
       const tokens = await store.list();
-      if (values.json) out.write(`${JSON.stringify(tokens.map(({ token: _t, ...t }) => t), null, 2)}\n`);
-      else for (const t of tokens) out.write(`${t.tokenId}  ${t.recipient}  ${'address' in t.scope ? t.scope.address : `*@${t.scope.domain}`}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${new Date(t.expires * 1000).toISOString()}${t.revoked ? '  REVOKED' : ''}\n`);
+      if (values.json)
+        out.write(
+          `${JSON.stringify(
+            tokens.map(({ token: _t, ...t }) => t),
+            null,
+            2,
+          )}\n`,
+        );
+      else
+        for (const t of tokens)
+          out.write(
+            `${t.tokenId}  ${t.recipient}  ${'address' in t.scope ? t.scope.address : `*@${t.scope.domain}`}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${new Date(t.expires * 1000).toISOString()}${t.revoked ? '  REVOKED' : ''}\n`,
+          );
       return exitCode.ok;
     }
     if (action === 'revoke') {
@@ -78,7 +118,11 @@ export const tokensCommand: Command = {
     const config = await loadCommandConfig(file, { env, stderr });
     if (!config) return exitCode.configError;
     try {
-      return await runTokens(config, argv.filter((_, i) => i !== at && i !== at + 1), stdout);
+      return await runTokens(
+        config,
+        argv.filter((_, i) => i !== at && i !== at + 1),
+        stdout,
+      );
     } catch (err) {
       if (err instanceof UsageError) {
         stderr.write(`mailbridge tokens: ${err.message}\n\n${help}\n`);

@@ -3,9 +3,9 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, envOverrides, type Config } from './schema.js';
+import { type Config, configSchema, envOverrides } from './schema.js';
 
 export interface ConfigProblem {
   /** dotted key path, e.g. `smtp.listeners.0.port` */
@@ -43,18 +43,31 @@ const renamedKeys: readonly { readonly from: readonly [string, string]; readonly
 ];
 
 /** Reads and validates FILE. Relative paths inside it are resolved against the file's folder. */
-export async function loadConfig(file: string, env: Environment = {}, warn: ConfigWarn = () => undefined): Promise<Config> {
+export async function loadConfig(
+  file: string,
+  env: Environment = {},
+  warn: ConfigWarn = () => undefined,
+): Promise<Config> {
   const text = await readFile(file, 'utf8');
   return parseConfig(text, file, env, warn);
 }
 
-export function parseConfig(text: string, file: string, env: Environment = {}, warn: ConfigWarn = () => undefined): Config {
+export function parseConfig(
+  text: string,
+  file: string,
+  env: Environment = {},
+  warn: ConfigWarn = () => undefined,
+): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ key: '', line: lines.linePos(e.pos[0]).line, message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({
+        key: '',
+        line: lines.linePos(e.pos[0]).line,
+        message: `YAML syntax: ${e.message.split('\n')[0]}`,
+      })),
     );
   }
   const raw: unknown = doc.toJS() ?? {};
@@ -66,13 +79,20 @@ export function parseConfig(text: string, file: string, env: Environment = {}, w
   if (renameProblems.length > 0) throw new ConfigError(file, renameProblems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.map((issue) => toProblem(issue, doc, lines)));
+    throw new ConfigError(
+      file,
+      parsed.error.issues.map((issue) => toProblem(issue, doc, lines)),
+    );
   }
   return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
 }
 
 /** Moves each renamed key to its new name; both names at once is an error, since they would disagree. */
-function renameKeys(raw: Record<string, unknown>, lineAt: (keyPath: readonly string[]) => number | undefined, warn: ConfigWarn): ConfigProblem[] {
+function renameKeys(
+  raw: Record<string, unknown>,
+  lineAt: (keyPath: readonly string[]) => number | undefined,
+  warn: ConfigWarn,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const { from, to } of renamedKeys) {
     const parent = raw[from[0]];
@@ -80,12 +100,20 @@ function renameKeys(raw: Record<string, unknown>, lineAt: (keyPath: readonly str
     const section = parent as Record<string, unknown>;
     const key = from.join('.');
     if (Object.hasOwn(section, to[1])) {
-      problems.push({ key, line: lineAt(from), message: `${key} is the old name of ${to.join('.')}; keep only ${to.join('.')}` });
+      problems.push({
+        key,
+        line: lineAt(from),
+        message: `${key} is the old name of ${to.join('.')}; keep only ${to.join('.')}`,
+      });
       continue;
     }
     section[to[1]] = section[from[1]];
     delete section[from[1]];
-    warn({ key, line: lineAt(from), message: `deprecated: renamed to ${to.join('.')} (docs/configuration.md); the old name still works` });
+    warn({
+      key,
+      line: lineAt(from),
+      message: `deprecated: renamed to ${to.join('.')} (docs/configuration.md); the old name still works`,
+    });
   }
   return problems;
 }
@@ -109,7 +137,11 @@ function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): 
   // zod reports an unknown key on its parent; point at the key itself
   if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) {
     const pathToKey = [...keyPath, issue.keys[0]!];
-    return { key: pathToKey.join('.'), line: lineOf(doc, pathToKey, lines), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
+    return {
+      key: pathToKey.join('.'),
+      line: lineOf(doc, pathToKey, lines),
+      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`,
+    };
   }
   return { key: keyPath.join('.'), line: lineOf(doc, keyPath, lines), message: issue.message };
 }
@@ -127,7 +159,9 @@ function keyOffset(doc: Document, keyPath: readonly (string | number)[]): number
   const parent = keyPath.length === 1 ? doc.contents : doc.getIn(keyPath.slice(0, -1), true);
   const last = keyPath[keyPath.length - 1];
   if (isMap(parent)) {
-    const pair = parent.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(last));
+    const pair = parent.items.find(
+      (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(last),
+    );
     const key = pair?.key as YamlNode | undefined;
     if (key?.range) return key.range[0];
   }
@@ -151,7 +185,10 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
     },
     dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,
     arc: config.arc ? { ...config.arc, key_file: at(config.arc.key_file) } : undefined,
-    mailbox: { ...config.mailbox, maildir_root: config.mailbox.maildir_root === undefined ? undefined : at(config.mailbox.maildir_root) },
+    mailbox: {
+      ...config.mailbox,
+      maildir_root: config.mailbox.maildir_root === undefined ? undefined : at(config.mailbox.maildir_root),
+    },
     dns: { ...config.dns, zone_file: config.dns.zone_file === undefined ? undefined : at(config.dns.zone_file) },
   };
 }

@@ -1,7 +1,7 @@
 // Password hashes for smtp.accounts: `scrypt$N$r$p$salt$hash` (salt and hash base64url).
 // Verification recomputes with the stored parameters and compares in constant time.
 
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 
 const defaults = { N: 32768, r: 8, p: 1 } as const;
 const keyLength = 32;
@@ -17,7 +17,10 @@ function options(N: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
 }
 
-export async function hashPassword(password: string, params: { N?: number; r?: number; p?: number } = {}): Promise<string> {
+export async function hashPassword(
+  password: string,
+  params: { N?: number; r?: number; p?: number } = {},
+): Promise<string> {
   const { N, r, p } = { ...defaults, ...params };
   const salt = randomBytes(16);
   const hash = await scrypt(password, salt, keyLength, options(N, r, p));

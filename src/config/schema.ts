@@ -9,7 +9,10 @@ const domainName = z
   .string()
   .min(1)
   .transform((d) => d.toLowerCase().replace(/\.$/, ''))
-  .refine((d) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d), 'must be a domain name like example.org');
+  .refine(
+    (d) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d),
+    'must be a domain name like example.org',
+  );
 
 const tlsFiles = z
   .object({
@@ -63,7 +66,12 @@ const account = z
   .object({
     user: z.string().min(3),
     // scrypt$N$r$p$salt$hash, made by `mailbridge passwd`
-    password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/, 'must be an scrypt hash from `mailbridge passwd`'),
+    password_hash: z
+      .string()
+      .regex(
+        /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/,
+        'must be an scrypt hash from `mailbridge passwd`',
+      ),
   })
   .strict();
 
@@ -81,7 +89,10 @@ const directoryEntry = z
     // base64url raw Ed25519 public keys; when absent the key set is fetched from the endpoint
     keys: z.array(z.object({ id: z.string().min(1), public_key: z.string().min(1) }).strict()).default([]),
     // key id that must have signed the fetched key set (the DNS `fp=` pin); optional
-    fingerprint: z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/).optional(),
+    fingerprint: z
+      .string()
+      .regex(/^ed25519:[A-Za-z0-9_-]{43}$/)
+      .optional(),
   })
   .strict();
 
@@ -121,8 +132,14 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .object({
-        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
-        prefix: z.string().regex(/^\{[^{}]+\}/, 'must start with a {hash-tag} so Redis Cluster keeps one slot').default('{mailbridge}'),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .default('redis://127.0.0.1:6379'),
+        prefix: z
+          .string()
+          .regex(/^\{[^{}]+\}/, 'must start with a {hash-tag} so Redis Cluster keeps one slot')
+          .default('{mailbridge}'),
         // Redis Sentinel: when listed, the sentinels name the primary and `url` gives only password and db
         sentinels: z.array(z.object({ host: z.string().min(1), port: port.default(26379) }).strict()).default([]),
         sentinel_master: z.string().min(1).default('mymaster'),
@@ -135,7 +152,10 @@ export const configSchema = z
         // Postfix refuses MAIL FROM below 1.5 x message_size_limit free; 0 means "derive it that way"
         min_free_bytes: z.number().int().nonnegative().default(0),
         // names this process's tmp/<instance>/ when gateways share the folder; unset means <host name>-<pid>
-        instance: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'must be a plain folder name').optional(),
+        instance: z
+          .string()
+          .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'must be a plain folder name')
+          .optional(),
       })
       .strict(),
     limits: z
@@ -196,7 +216,9 @@ export const configSchema = z
         clock_skew_s: seconds.default(300),
         rate_limit_per_minute: z.number().int().positive().default(600),
         // earlier keys still listed in our key set (rotation): mail they signed verifies until expired_at
-        retired_keys: z.array(z.object({ key_file: z.string().min(1), expired_at: z.number().int().nonnegative() }).strict()).default([]),
+        retired_keys: z
+          .array(z.object({ key_file: z.string().min(1), expired_at: z.number().int().nonnegative() }).strict())
+          .default([]),
         // valid_until of our current key = now + this, renewed while it runs
         key_valid_days: z.number().int().positive().default(30),
         // largest JSON request body the server reads (notices, acks)
@@ -214,7 +236,13 @@ export const configSchema = z
         // HTTP request timeout of the PMTP client
         request_timeout_s: seconds.default(30),
         // recipients whose notices go to another endpoint (their own server): answered `redirect` with a signed delegation
-        redirects: z.array(z.object({ recipient: z.string().min(3), endpoint: z.string().url(), valid_s: seconds.default(86_400) }).strict()).default([]),
+        redirects: z
+          .array(
+            z
+              .object({ recipient: z.string().min(3), endpoint: z.string().url(), valid_s: seconds.default(86_400) })
+              .strict(),
+          )
+          .default([]),
       })
       .strict()
       .prefault({}),
@@ -279,19 +307,35 @@ export const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.pmtp.listen.plain_http && !isLoopback(config.pmtp.listen.host)) {
-      ctx.addIssue({ code: 'custom', path: ['pmtp', 'listen', 'plain_http'], message: 'plain HTTP is allowed only on a loopback address (127.0.0.0/8 or ::1)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pmtp', 'listen', 'plain_http'],
+        message: 'plain HTTP is allowed only on a loopback address (127.0.0.0/8 or ::1)',
+      });
     }
     config.smtp.listeners.forEach((l, i) => {
       if (l.allow_insecure_auth && !isLoopback(l.host)) {
-        ctx.addIssue({ code: 'custom', path: ['smtp', 'listeners', i, 'allow_insecure_auth'], message: 'AUTH without TLS is allowed only on a loopback address' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['smtp', 'listeners', i, 'allow_insecure_auth'],
+          message: 'AUTH without TLS is allowed only on a loopback address',
+        });
       }
       if (l.role === 'relay-in' && config.smtp.relay_clients.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['smtp', 'listeners', i, 'role'], message: 'a relay-in listener needs smtp.relay_clients' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['smtp', 'listeners', i, 'role'],
+          message: 'a relay-in listener needs smtp.relay_clients',
+        });
       }
     });
     for (const domain of Object.keys(config.domains.postfix)) {
       if (config.domains.mailbox.includes(domain)) {
-        ctx.addIssue({ code: 'custom', path: ['domains', 'postfix', domain], message: `${domain} is also listed in domains.mailbox` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['domains', 'postfix', domain],
+          message: `${domain} is also listed in domains.mailbox`,
+        });
       }
     }
   });

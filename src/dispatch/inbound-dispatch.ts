@@ -2,8 +2,8 @@
 // to its next owner: mailboxes here, the PMTP outbox for remote PMTP domains, and the `outbound`
 // queue for Postfix and legacy-internet recipients. It re-runs no check.
 
-import { UnrecoverableError } from 'bullmq';
 import type { Readable } from 'node:stream';
+import { UnrecoverableError } from 'bullmq';
 import { statusOf } from '../codes.js';
 import { forMessage, type Logger } from '../log.js';
 import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
@@ -48,13 +48,16 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
     const { queueId } = data;
     if (!isQueueId(queueId)) throw new UnrecoverableError(`not a queue id: ${queueId}`);
     const log = forMessage(deps.log, queueId);
-    const entry = await deps.spool.read(queueId).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    const entry = await deps.spool
+      .read(queueId)
+      .catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
     if (!entry) {
       log.warn('spool entry is gone; nothing to dispatch');
       return { mailbox: 0, pmtp: 0, outbound: 0 };
     }
     const meta = entry.meta;
-    if (meta.kind !== 'smtp') throw new UnrecoverableError(`spool entry ${queueId} holds ${meta.kind} mail, not SMTP-born mail`);
+    if (meta.kind !== 'smtp')
+      throw new UnrecoverableError(`spool entry ${queueId} holds ${meta.kind} mail, not SMTP-born mail`);
     const smtpEntry: SmtpEntry = { ...entry, meta };
     const byKind = groupRoutes(meta.routes);
     const done = new Set(data.done ?? []);
@@ -67,17 +70,34 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
     if (mailbox.length > 0 && !done.has('mailbox')) {
       const trace = smtpTraceFields(meta).join('');
       const open = async (): Promise<Readable> => (await deps.spool.openBody(queueId)).stream;
-      const results = await deps.mailboxes.deliver(mailbox.map((r) => r.rcpt), trace, open, queueId);
+      const results = await deps.mailboxes.deliver(
+        mailbox.map((r) => r.rcpt),
+        trace,
+        open,
+        queueId,
+      );
       const failed = results.filter((r) => !r.delivered);
-      await deps.status.queued(queueId, mailbox.map((r) => r.rcpt), new Date(now()));
+      await deps.status.queued(
+        queueId,
+        mailbox.map((r) => r.rcpt),
+        new Date(now()),
+      );
       for (const r of results.filter((x) => x.delivered)) {
-        await deps.status.record(queueId, { recipient: r.recipient, state: 'delivered', reply: `delivered to mailbox`, code: 'ok', host: 'maildir' }, new Date(now()));
+        await deps.status.record(
+          queueId,
+          { recipient: r.recipient, state: 'delivered', reply: `delivered to mailbox`, code: 'ok', host: 'maildir' },
+          new Date(now()),
+        );
         deps.metrics?.delivery('mailbox', 'delivered');
         deps.metrics?.deliveryLatency((now() - Date.parse(meta.createdAt)) / 1000, 'mailbox');
       }
-      if (failed.length > 0) throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
+      if (failed.length > 0)
+        throw new Error(`mailbox delivery failed for ${failed.map((f) => `${f.recipient}: ${f.error}`).join('; ')}`);
       // a duplicate is a copy an earlier, crashed attempt had already delivered
-      log.info({ recipients: mailbox.length, duplicates: results.filter((r) => r.duplicate).length }, 'delivered to mailboxes');
+      log.info(
+        { recipients: mailbox.length, duplicates: results.filter((r) => r.duplicate).length },
+        'delivered to mailboxes',
+      );
       await markDone('mailbox');
     }
 
@@ -90,7 +110,13 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
       } catch (err) {
         // a message that cannot become PMTP (MIME bomb, bad From) never will: fail it now
         if (!(err instanceof TranslateError)) throw err;
-        await failPermanently(deps, entry, pmtp.map((r) => r.rcpt), err, now());
+        await failPermanently(
+          deps,
+          entry,
+          pmtp.map((r) => r.rcpt),
+          err,
+          now(),
+        );
         log.warn({ recipients: pmtp.length, code: err.code, err: err.message }, 'PMTP conversion failed permanently');
       }
       await markDone('pmtp');
@@ -112,17 +138,35 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
  * Records a final failure and, only when an authenticated local sender submitted the mail, tells
  * that sender with a DSN. An unauthenticated envelope sender is never mailed: no backscatter.
  */
-async function failPermanently(deps: InboundDispatchDeps, entry: SpoolEntry, recipients: readonly string[], err: TranslateError, nowMs: number): Promise<void> {
+async function failPermanently(
+  deps: InboundDispatchDeps,
+  entry: SpoolEntry,
+  recipients: readonly string[],
+  err: TranslateError,
+  nowMs: number,
+): Promise<void> {
   const at = new Date(nowMs);
   const status = statusOf(err.code).enhanced;
   const reply = `${status} cannot convert to PMTP: ${err.code}: ${err.message}`;
   await deps.status.queued(entry.queueId, recipients, at);
-  for (const recipient of recipients) await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: err.code }, at);
+  for (const recipient of recipients)
+    await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: err.code }, at);
   const to = dsnRecipient(entry.meta);
   if (!to || !deps.sendDsn) return;
   const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
   const failed = recipients.map((recipient) => ({ recipient, status, diagnostic: reply }));
-  await deps.sendDsn(to, composeDsn({ reportingMta: deps.hostname, to, queueId: entry.queueId, arrivalDate: new Date(Date.parse(entry.meta.createdAt)), date: at, failed, originalHeaders }));
+  await deps.sendDsn(
+    to,
+    composeDsn({
+      reportingMta: deps.hostname,
+      to,
+      queueId: entry.queueId,
+      arrivalDate: new Date(Date.parse(entry.meta.createdAt)),
+      date: at,
+      failed,
+      originalHeaders,
+    }),
+  );
 }
 
 function groupRoutes(routes: readonly InboundRoute[]): Map<RouteKind, InboundRoute[]> {

@@ -15,7 +15,12 @@ import type { PmtpSubmission, SmtpEntry } from './inbound-dispatch.js';
 
 /** What the hand-off needs of the PMTP outbox; src/native/outbox's PmtpOutbox is the one the gateway passes. */
 export interface OutboxSubmitter {
-  submit(input: { manifest: Manifest; body: AsyncIterable<Uint8Array>; recipients: readonly string[]; tokens?: readonly string[] }): Promise<unknown>;
+  submit(input: {
+    manifest: Manifest;
+    body: AsyncIterable<Uint8Array>;
+    recipients: readonly string[];
+    tokens?: readonly string[];
+  }): Promise<unknown>;
 }
 
 export interface PmtpHandoffDeps {
@@ -41,16 +46,27 @@ export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
       await submitOne(deps, entry, meta, domain, recipients);
     }
     if (meta.client.role === 'submission' && meta.client.user) {
-      await deps.allowlistCorrespondents?.(meta.envelope.mailFrom, routes.map((r) => r.rcpt));
+      await deps.allowlistCorrespondents?.(
+        meta.envelope.mailFrom,
+        routes.map((r) => r.rcpt),
+      );
     }
   };
 }
 
-async function submitOne(deps: PmtpHandoffDeps, entry: SmtpEntry, meta: SmtpRecord, domain: string, recipients: string[]): Promise<void> {
+async function submitOne(
+  deps: PmtpHandoffDeps,
+  entry: SmtpEntry,
+  meta: SmtpRecord,
+  domain: string,
+  recipients: string[],
+): Promise<void> {
   const verdict = meta.senderAuth.verdict;
   const provenance: Provenance = {
     spf: { result: verdictOf(verdict?.spf), domain: meta.envelope.mailFrom.split('@')[1] ?? meta.client.helo },
-    dkim: (verdict?.dkim ?? []).slice(0, 50).map((d) => ({ result: verdictOf(d.result), domain: d.domain, selector: d.selector ?? '' })),
+    dkim: (verdict?.dkim ?? [])
+      .slice(0, 50)
+      .map((d) => ({ result: verdictOf(d.result), domain: d.domain, selector: d.selector ?? '' })),
     dmarc: { result: verdictOf(verdict?.dmarc), domain: verdict?.fromDomain ?? '' },
     arc: { result: 'none' },
     client_ip: meta.client.ip,
@@ -66,9 +82,14 @@ async function submitOne(deps: PmtpHandoffDeps, entry: SmtpEntry, meta: SmtpReco
   const partsFile = path.join(deps.spool.tmpDir, `${id}.parts`);
   try {
     const out = createWriteStream(partsFile, { mode: 0o600 });
-    const manifest = await rfc5322ToPmtp((await deps.spool.openBody(entry.queueId)).stream, { id, created: provenance.received_at, provenance, ownAuthservIds: [deps.config.hostname] }, async (_index, _meta, octets) => {
-      for await (const chunk of octets) if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-    });
+    const manifest = await rfc5322ToPmtp(
+      (await deps.spool.openBody(entry.queueId)).stream,
+      { id, created: provenance.received_at, provenance, ownAuthservIds: [deps.config.hostname] },
+      async (_index, _meta, octets) => {
+        for await (const chunk of octets)
+          if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      },
+    );
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     const spool = deps.spool;
     async function* body(): AsyncGenerator<Buffer> {
@@ -77,7 +98,9 @@ async function submitOne(deps: PmtpHandoffDeps, entry: SmtpEntry, meta: SmtpReco
       yield* (await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>;
     }
     // a submission client presents a recipient's pre-approval as a PMTP-Token header field
-    const tokens = manifest.headers.filter(([name]) => name.toLowerCase() === 'pmtp-token').map(([, value]) => value.trim());
+    const tokens = manifest.headers
+      .filter(([name]) => name.toLowerCase() === 'pmtp-token')
+      .map(([, value]) => value.trim());
     await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
     await deps.index?.(entry.queueId, id);
   } finally {

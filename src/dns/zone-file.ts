@@ -5,19 +5,38 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { MxRecord } from './resolver.js';
-import { ZoneFileError, lexZone, type ZoneEntry, type ZoneToken } from './zone-lexer.js';
+import { lexZone, type ZoneEntry, ZoneFileError, type ZoneToken } from './zone-lexer.js';
 
 export { ZoneFileError } from './zone-lexer.js';
 
 export type ZoneRecord =
-  | { readonly name: string; readonly ttl: number; readonly type: 'A' | 'AAAA' | 'CNAME' | 'PTR'; readonly value: string }
+  | {
+      readonly name: string;
+      readonly ttl: number;
+      readonly type: 'A' | 'AAAA' | 'CNAME' | 'PTR';
+      readonly value: string;
+    }
   | { readonly name: string; readonly ttl: number; readonly type: 'MX'; readonly value: MxRecord }
   | { readonly name: string; readonly ttl: number; readonly type: 'TXT'; readonly value: readonly string[] };
 
 export type ZoneRecordType = ZoneRecord['type'];
 
 /** Types a mail zone often holds that mailbridge never asks for. */
-const ignoredTypes = new Set(['NS', 'SOA', 'SRV', 'CAA', 'TLSA', 'SSHFP', 'DS', 'DNSKEY', 'HINFO', 'NAPTR', 'SPF', 'HTTPS', 'SVCB']);
+const ignoredTypes = new Set([
+  'NS',
+  'SOA',
+  'SRV',
+  'CAA',
+  'TLSA',
+  'SSHFP',
+  'DS',
+  'DNSKEY',
+  'HINFO',
+  'NAPTR',
+  'SPF',
+  'HTTPS',
+  'SVCB',
+]);
 const classes = new Set(['IN', 'CH', 'HS', 'CS']);
 const defaultTtl = 3600;
 
@@ -139,13 +158,21 @@ export function parseZoneFile(text: string, options: ZoneParseOptions = {}): Zon
   return records;
 }
 
-function checkCname(record: ZoneRecord, entry: ZoneEntry, cnames: Map<string, number>, others: Map<string, number>, fail: (r: string) => never): void {
+function checkCname(
+  record: ZoneRecord,
+  entry: ZoneEntry,
+  cnames: Map<string, number>,
+  others: Map<string, number>,
+  fail: (r: string) => never,
+): void {
   if (record.type === 'CNAME') {
     if (cnames.has(record.name)) fail(`${record.name} already has a CNAME (line ${cnames.get(record.name)})`);
-    if (others.has(record.name)) fail(`${record.name} has other records (line ${others.get(record.name)}), so it cannot have a CNAME`);
+    if (others.has(record.name))
+      fail(`${record.name} has other records (line ${others.get(record.name)}), so it cannot have a CNAME`);
     cnames.set(record.name, entry.line);
   } else {
-    if (cnames.has(record.name)) fail(`${record.name} has a CNAME (line ${cnames.get(record.name)}), so it cannot have other records`);
+    if (cnames.has(record.name))
+      fail(`${record.name} has a CNAME (line ${cnames.get(record.name)}), so it cannot have other records`);
     if (!others.has(record.name)) others.set(record.name, entry.line);
   }
 }
@@ -172,7 +199,8 @@ function nameOf(text: string, origin: string | undefined, fail: (r: string) => n
     name = origin === '' ? text.toLowerCase() : `${text.toLowerCase()}.${origin}`;
   }
   if (name.length > 253) fail(`name "${name}" is longer than 253 characters`);
-  if (name !== '' && name.split('.').some((label) => label.length === 0 || label.length > 63)) fail(`"${text}" is not a valid domain name`);
+  if (name !== '' && name.split('.').some((label) => label.length === 0 || label.length > 63))
+    fail(`"${text}" is not a valid domain name`);
   return name;
 }
 

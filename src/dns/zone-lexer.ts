@@ -144,7 +144,8 @@ function readEscape(text: string, at: number, out: number[], line: number, file:
     return at + 4;
   }
   const next = text[at + 1];
-  if (next === undefined || next === '\n' || next === '\r') throw new ZoneFileError(file, line, 'backslash at end of line');
+  if (next === undefined || next === '\n' || next === '\r')
+    throw new ZoneFileError(file, line, 'backslash at end of line');
   const cp = text.codePointAt(at + 1)!;
   const s = String.fromCodePoint(cp);
   out.push(...Buffer.from(s, 'utf8'));

@@ -47,7 +47,8 @@ export function zoneResolver(records: readonly ZoneRecord[]): MailResolver {
   const resolveMx = async (name: string): Promise<MxRecord[]> =>
     lookup('queryMx', name, 'MX').map((r) => ({ ...(r.value as MxRecord) }));
   const resolve4 = async (name: string): Promise<string[]> => lookup('queryA', name, 'A').map((r) => r.value as string);
-  const resolve6 = async (name: string): Promise<string[]> => lookup('queryAaaa', name, 'AAAA').map((r) => r.value as string);
+  const resolve6 = async (name: string): Promise<string[]> =>
+    lookup('queryAaaa', name, 'AAAA').map((r) => r.value as string);
 
   return {
     resolveTxt,

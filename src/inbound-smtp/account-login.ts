@@ -12,7 +12,9 @@ export interface Account {
   readonly password_hash: string;
 }
 
-export type LoginResult = { readonly ok: true; readonly user: string } | { readonly ok: false; readonly error: SmtpReplyError };
+export type LoginResult =
+  | { readonly ok: true; readonly user: string }
+  | { readonly ok: false; readonly error: SmtpReplyError };
 
 export class AccountLogin {
   private readonly accounts: ReadonlyMap<string, Account>;

@@ -4,7 +4,7 @@
 
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sealMessage, type ARCSealOptions } from 'mailauth';
+import { type ARCSealOptions, sealMessage } from 'mailauth';
 import type { Config } from '../config/schema.js';
 
 export interface ArcSealer {
@@ -23,7 +23,13 @@ export async function loadArcSealer(arc: NonNullable<Config['arc']>): Promise<Ar
       if (chain !== 'none' && chain !== 'pass') return '';
       // ARC-Authentication-Results carries our field's value, authserv-id first
       const authResults = results.replace(/^Authentication-Results:\s*/i, '').replace(/\r\n$/, '');
-      const options = { signingDomain: arc.domain, selector: arc.selector, privateKey, authResults, cv: chain } as ARCSealOptions;
+      const options = {
+        signingDomain: arc.domain,
+        selector: arc.selector,
+        privateKey,
+        authResults,
+        cv: chain,
+      } as ARCSealOptions;
       const input = createReadStream(bodyPath);
       try {
         return (await sealMessage(input, options)).toString('utf8');

@@ -9,7 +9,9 @@ export function authenticationResults(mta: string, outcome: MailauthOutcome, ver
   const rows: string[] = [];
   outcome.dkim.results.forEach((row) => {
     if (!row.info) return;
-    const tail = row.status.result === 'pass' && verdict.dkim.some((d) => d.unsignedTail && d.domain === row.signingDomain && d.selector === row.selector);
+    const tail =
+      row.status.result === 'pass' &&
+      verdict.dkim.some((d) => d.unsignedTail && d.domain === row.signingDomain && d.selector === row.selector);
     rows.push(tail ? row.info.replace(/^dkim=pass\b/, 'dkim=policy (unsigned body tail after l=)') : row.info);
   });
   if (outcome.spf && outcome.spf.info) rows.push(outcome.spf.info);

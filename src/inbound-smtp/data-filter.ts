@@ -3,8 +3,8 @@
 // (SPF/DKIM/DMARC read the spooled file) and later relayed.
 
 import { Transform, type TransformCallback } from 'node:stream';
-import { LineLimits, type LineLimitSettings } from './line-limits.js';
-import { BareNewlineError, NewlineHygiene, type BareNewlinePolicy } from './newline-hygiene.js';
+import { type LineLimitSettings, LineLimits } from './line-limits.js';
+import { BareNewlineError, type BareNewlinePolicy, NewlineHygiene } from './newline-hygiene.js';
 
 export interface DataFilterSettings extends LineLimitSettings {
   readonly bareNewlines: BareNewlinePolicy;

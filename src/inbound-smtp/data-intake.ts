@@ -6,7 +6,7 @@ import type { SMTPServerDataStream } from 'smtp-server';
 import { MailbridgeError } from '../codes.js';
 import { spoolWriteError } from '../queue/accept.js';
 import { BodyTooLargeError, type SpoolDraft } from '../spool/spool.js';
-import { MessageDataFilter, type DataFilterSettings } from './data-filter.js';
+import { type DataFilterSettings, MessageDataFilter } from './data-filter.js';
 import { DataRateGuard } from './data-rate-guard.js';
 
 export interface IntakeSettings extends DataFilterSettings {
@@ -15,9 +15,16 @@ export interface IntakeSettings extends DataFilterSettings {
   readonly graceMs: number;
 }
 
-export type IntakeResult = { readonly ok: true; readonly size: number } | { readonly ok: false; readonly error: MailbridgeError; readonly clientGone: boolean };
+export type IntakeResult =
+  | { readonly ok: true; readonly size: number }
+  | { readonly ok: false; readonly error: MailbridgeError; readonly clientGone: boolean };
 
-export async function receiveMessage(stream: SMTPServerDataStream, draft: SpoolDraft, settings: IntakeSettings, onTooSlow: () => void): Promise<IntakeResult> {
+export async function receiveMessage(
+  stream: SMTPServerDataStream,
+  draft: SpoolDraft,
+  settings: IntakeSettings,
+  onTooSlow: () => void,
+): Promise<IntakeResult> {
   const filter = new MessageDataFilter(settings);
   const guard = new DataRateGuard(settings.minBytesPerSecond, settings.graceMs);
   let clientGone = false;
@@ -36,11 +43,14 @@ export async function receiveMessage(stream: SMTPServerDataStream, draft: SpoolD
   filter.on('error', () => undefined); // reported through writeBody
   stream.pipe(filter);
   stream.on('data', (chunk: Buffer) => guard.record(chunk.length));
-  const rateTimer = setInterval(() => {
-    if (!guard.tooSlow()) return;
-    clearInterval(rateTimer);
-    onTooSlow();
-  }, Math.min(1000, Math.max(100, settings.graceMs / 2)));
+  const rateTimer = setInterval(
+    () => {
+      if (!guard.tooSlow()) return;
+      clearInterval(rateTimer);
+      onTooSlow();
+    },
+    Math.min(1000, Math.max(100, settings.graceMs / 2)),
+  );
   rateTimer.unref();
 
   let size = 0;
@@ -56,9 +66,14 @@ export async function receiveMessage(stream: SMTPServerDataStream, draft: SpoolD
   clearInterval(rateTimer);
 
   if (stream.sizeExceeded || failure instanceof BodyTooLargeError) {
-    return { ok: false, error: new MailbridgeError('message_too_large', `Message size exceeds fixed limit of ${settings.maxBytes} bytes`), clientGone };
+    return {
+      ok: false,
+      error: new MailbridgeError('message_too_large', `Message size exceeds fixed limit of ${settings.maxBytes} bytes`),
+      clientGone,
+    };
   }
-  if (clientGone) return { ok: false, error: new MailbridgeError('internal_error', 'Client disconnected during DATA'), clientGone };
+  if (clientGone)
+    return { ok: false, error: new MailbridgeError('internal_error', 'Client disconnected during DATA'), clientGone };
   if (failure instanceof MailbridgeError) return { ok: false, error: failure, clientGone };
   if (failure !== undefined) return { ok: false, error: spoolWriteError(failure), clientGone };
   return { ok: true, size };

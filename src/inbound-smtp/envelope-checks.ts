@@ -5,11 +5,11 @@
 
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
-import type { Spool } from '../spool/spool.js';
 import { checkRecipient, checkSender } from '../mail/address-syntax.js';
 import type { InboundRoute } from '../mail/spool-records.js';
+import type { Spool } from '../spool/spool.js';
 import { speaksPmtp } from './pmtp-discovery.js';
-import { decideRecipient, remoteRoute, type ListenerRole, type RoutingTable } from './recipient-routing.js';
+import { decideRecipient, type ListenerRole, type RoutingTable, remoteRoute } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 
 export interface EnvelopeSettings {
@@ -56,7 +56,8 @@ export class EnvelopeChecks {
     const asksSign = role === 'submission' && address.address.toLowerCase() === this.settings.signAddress;
     const others = session.envelope.rcptTo.filter((r) => !this.signRequests.has(r));
     if (asksSign || others.length < session.envelope.rcptTo.length) {
-      if (others.length > 0 || !asksSign) throw replyError('bad_sequence', `${this.settings.signAddress} must be the only recipient`);
+      if (others.length > 0 || !asksSign)
+        throw replyError('bad_sequence', `${this.settings.signAddress} must be the only recipient`);
       return this.signBackRoute(address, session);
     }
     const parsed = checkRecipient(address.address, table.postmasterDomain);

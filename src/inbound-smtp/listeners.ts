@@ -8,7 +8,7 @@ import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
 import { routingTable } from './recipient-routing.js';
 import { loadSignBack } from './sign-back.js';
-import { SmtpListener, type ListenerAddress, type SmtpListenerDeps } from './smtp-listener.js';
+import { type ListenerAddress, SmtpListener, type SmtpListenerDeps } from './smtp-listener.js';
 
 export type { ListenerAddress, SmtpListenerDeps } from './smtp-listener.js';
 
@@ -21,13 +21,19 @@ export interface SmtpListeners {
 }
 
 /** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
-export async function startSmtpListeners(config: Config, deps: SmtpListenerDeps, policy = new LivePolicy(config.domains)): Promise<SmtpListeners> {
+export async function startSmtpListeners(
+  config: Config,
+  deps: SmtpListenerDeps,
+  policy = new LivePolicy(config.domains),
+): Promise<SmtpListeners> {
   const shared = {
     table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
     // only submission clients can ask for sign-back
-    signBack: config.smtp.listeners.some((l) => l.role === 'submission') ? await loadSignBack(config, deps.spool) : undefined,
+    signBack: config.smtp.listeners.some((l) => l.role === 'submission')
+      ? await loadSignBack(config, deps.spool)
+      : undefined,
   };
   const started: SmtpListener[] = [];
   const addresses: ListenerAddress[] = [];

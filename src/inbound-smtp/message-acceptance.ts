@@ -6,14 +6,14 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { MailbridgeError, smtpReply } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
+import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
+import { inboundReceived } from '../mail/trace-fields.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
-import { receiveMessage, type IntakeSettings } from './data-intake.js';
+import { type IntakeSettings, receiveMessage } from './data-intake.js';
 import type { EnvelopeChecks } from './envelope-checks.js';
-import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
-import { inboundReceived } from '../mail/trace-fields.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { authenticateSender } from './sender-authentication.js';
@@ -64,10 +64,15 @@ export class MessageAcceptance {
       const meta = await this.judge(draft, session, intake.size, signBack);
       handedOver = true; // from here the acceptor owns the draft, and cleans up on failure
       const entry = await this.deps.acceptor.accept(draft, meta);
-      return signBack ? smtpReply('signed', `Ok: signed, queued as ${entry.queueId}`).message : smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
+      return signBack
+        ? smtpReply('signed', `Ok: signed, queued as ${entry.queueId}`).message
+        : smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
     } catch (err) {
       if (!handedOver) await draft.discard().catch(() => undefined);
-      this.deps.log.info({ session: session.id, ip: session.remoteAddress, err: err instanceof MailbridgeError ? err.message : err }, 'message refused');
+      this.deps.log.info(
+        { session: session.id, ip: session.remoteAddress, err: err instanceof MailbridgeError ? err.message : err },
+        'message refused',
+      );
       throw err instanceof MailbridgeError ? replyErrorFor(err) : isReply(err) ? err : replyError('internal_error');
     }
   }
@@ -82,7 +87,12 @@ export class MessageAcceptance {
     }
   }
 
-  private async judge(draft: SpoolDraft, session: SMTPServerSession, size: number, signBack: boolean): Promise<Omit<SmtpRecord, 'queueId'>> {
+  private async judge(
+    draft: SpoolDraft,
+    session: SMTPServerSession,
+    size: number,
+    signBack: boolean,
+  ): Promise<Omit<SmtpRecord, 'queueId'>> {
     const { mta, senderAuth, role, sealer } = this.settings;
     const ip = clientIp(session);
     const helo = session.hostNameAppearsAs || '';
@@ -98,7 +108,8 @@ export class MessageAcceptance {
       verdict = senderVerdict(outcome);
       results = authenticationResults(mta, outcome, verdict);
       if (senderAuth === 'enforce' && verdict.action === 'reject') throw replyError('dmarc_reject', verdict.reason);
-      if (senderAuth === 'enforce' && verdict.action === 'tempfail') throw replyError('auth_temp_error', verdict.reason);
+      if (senderAuth === 'enforce' && verdict.action === 'tempfail')
+        throw replyError('auth_temp_error', verdict.reason);
       if (sealer) arcSet = await sealer.seal(draft.bodyPath, results, outcome.arc ? outcome.arc.status.result : 'none');
     }
     const routes = this.envelope.routesOf(session);
@@ -115,7 +126,16 @@ export class MessageAcceptance {
       routes,
       senderAuth: { mode: senderAuth, verdict },
       authenticationResults: results,
-      received: inboundReceived({ by: mta, queueId: draft.queueId, helo, ip, peer, protocol, recipients: rcptTo, date: now }),
+      received: inboundReceived({
+        by: mta,
+        queueId: draft.queueId,
+        helo,
+        ip,
+        peer,
+        protocol,
+        recipients: rcptTo,
+        date: now,
+      }),
       arcSet,
       signBack,
       quarantine: verdict?.action === 'quarantine',

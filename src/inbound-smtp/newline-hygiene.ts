@@ -42,7 +42,8 @@ export class NewlineHygiene {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
       // the offence starts at the CR before `b`, or at `b` itself
-      if (afterCr && b !== LF) throw new BareNewlineError(this.bytesSeen + i - 1, chunk.subarray(0, Math.max(0, i - 1)));
+      if (afterCr && b !== LF)
+        throw new BareNewlineError(this.bytesSeen + i - 1, chunk.subarray(0, Math.max(0, i - 1)));
       if (!afterCr && b === LF) throw new BareNewlineError(this.bytesSeen + i, chunk.subarray(0, i));
       afterCr = b === CR;
     }

@@ -4,9 +4,9 @@
 
 import type { StatusCode } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
-import { LivePolicy } from '../policy/live-policy.js';
 import { asciiDomain, type MailAddress } from '../mail/address-syntax.js';
 import type { InboundRoute } from '../mail/spool-records.js';
+import { LivePolicy } from '../policy/live-policy.js';
 
 export type ListenerRole = ListenerConfig['role'];
 /** Where a recipient goes; the listener adds the address when it stores the route. */
@@ -28,7 +28,10 @@ export type RecipientDecision =
   /** may leave the organisation; the caller asks DNS whether the domain speaks PMTP */
   | { readonly kind: 'remote'; readonly domain: string };
 
-export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>, recipients: Pick<LivePolicy, 'accepts'> = new LivePolicy(config.domains)): RoutingTable {
+export function routingTable(
+  config: Pick<Config, 'domains' | 'pmtp'>,
+  recipients: Pick<LivePolicy, 'accepts'> = new LivePolicy(config.domains),
+): RoutingTable {
   const ascii = (d: string): string => asciiDomain(d) || d;
   const mailbox = new Set(config.domains.mailbox.map(ascii));
   const postfix = new Set(Object.keys(config.domains.postfix).map(ascii));
@@ -41,8 +44,17 @@ export function routingTable(config: Pick<Config, 'domains' | 'pmtp'>, recipient
   };
 }
 
-export function decideRecipient(address: MailAddress, table: RoutingTable, role: ListenerRole, authenticated: boolean): RecipientDecision {
-  const local = table.mailbox.has(address.domain) ? 'mailbox' : table.postfix.has(address.domain) ? 'postfix' : undefined;
+export function decideRecipient(
+  address: MailAddress,
+  table: RoutingTable,
+  role: ListenerRole,
+  authenticated: boolean,
+): RecipientDecision {
+  const local = table.mailbox.has(address.domain)
+    ? 'mailbox'
+    : table.postfix.has(address.domain)
+      ? 'postfix'
+      : undefined;
   if (local) {
     if (!table.recipients.accepts(address.domain, address.local)) {
       return { kind: 'reject', code: 'unknown_user', reason: `${address.address}: user unknown` };
@@ -50,8 +62,10 @@ export function decideRecipient(address: MailAddress, table: RoutingTable, role:
     return { kind: 'accept', route: { kind: local, domain: address.domain } };
   }
   if (role === 'mx') return { kind: 'reject', code: 'relay_denied', reason: `${address.domain} is not served here` };
-  if (role === 'submission' && !authenticated) return { kind: 'reject', code: 'auth_required', reason: 'authenticate to send to other domains' };
-  if (table.directory.has(address.domain)) return { kind: 'accept', route: { kind: 'pmtp', domain: address.domain, via: 'directory' } };
+  if (role === 'submission' && !authenticated)
+    return { kind: 'reject', code: 'auth_required', reason: 'authenticate to send to other domains' };
+  if (table.directory.has(address.domain))
+    return { kind: 'accept', route: { kind: 'pmtp', domain: address.domain, via: 'directory' } };
   return { kind: 'remote', domain: address.domain };
 }
 

@@ -1,7 +1,7 @@
 // Turns a status-table code into the error object smtp-server's callbacks answer with,
 // so every refusal a listener sends comes from src/codes.ts.
 
-import { MailbridgeError, smtpReply, statusOf, type StatusCode } from '../codes.js';
+import { MailbridgeError, type StatusCode, smtpReply, statusOf } from '../codes.js';
 
 export interface SmtpReplyError extends Error {
   responseCode: number;

@@ -8,15 +8,26 @@ import { smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { SenderAuthMode } from '../mail/spool-records.js';
 
-export type ListenerHandlers = Pick<SMTPServerOptions, 'onConnect' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'>;
+export type ListenerHandlers = Pick<
+  SMTPServerOptions,
+  'onConnect' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData' | 'onClose'
+>;
 
 /** How long close() lets sessions in DATA finish before cutting them off. */
 export const closeGraceMs = 30_000;
 
-export async function roleOptions(listener: ListenerConfig, config: Pick<Config, 'hostname' | 'limits'>, handlers: ListenerHandlers): Promise<SMTPServerOptions> {
-  const tls = listener.tls ? { key: await readFile(listener.tls.key), cert: await readFile(listener.tls.cert) } : undefined;
+export async function roleOptions(
+  listener: ListenerConfig,
+  config: Pick<Config, 'hostname' | 'limits'>,
+  handlers: ListenerHandlers,
+): Promise<SMTPServerOptions> {
+  const tls = listener.tls
+    ? { key: await readFile(listener.tls.key), cert: await readFile(listener.tls.cert) }
+    : undefined;
   if (listener.role === 'submission' && !tls && !listener.allow_insecure_auth) {
-    throw new Error(`submission listener on ${listener.host}:${listener.port} needs tls (or allow_insecure_auth on loopback): AUTH would never be possible`);
+    throw new Error(
+      `submission listener on ${listener.host}:${listener.port} needs tls (or allow_insecure_auth on loopback): AUTH would never be possible`,
+    );
   }
   const disabled = ['XCLIENT', 'WIZ', 'SHELL', 'KILL'];
   if (listener.role !== 'submission') disabled.push('AUTH');

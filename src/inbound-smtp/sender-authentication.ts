@@ -3,10 +3,10 @@
 // (XFORWARD's values only from a trusted relay-in client); DNS goes through the MailResolver.
 
 import { createReadStream } from 'node:fs';
-import { readHeaderSection } from '../translate/header-section.js';
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import { type AuthenticateResult, authenticate } from 'mailauth';
 import { MailbridgeError } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
+import { readHeaderSection } from '../translate/header-section.js';
 
 export interface SenderFacts {
   readonly ip: string;
@@ -25,7 +25,11 @@ async function countFromFields(bodyPath: string): Promise<number> {
   return section.split('\r\n').filter((line) => /^from[ \t]*:/i.test(line)).length;
 }
 
-export async function authenticateSender(bodyPath: string, facts: SenderFacts, resolver: MailResolver): Promise<AuthenticateResult & { fromFields: number }> {
+export async function authenticateSender(
+  bodyPath: string,
+  facts: SenderFacts,
+  resolver: MailResolver,
+): Promise<AuthenticateResult & { fromFields: number }> {
   const input = createReadStream(bodyPath);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -34,16 +38,16 @@ export async function authenticateSender(bodyPath: string, facts: SenderFacts, r
   try {
     const [result, fromFields] = await Promise.race([
       Promise.all([
-      authenticate(input, {
-        ip: facts.ip,
-        helo: facts.helo || undefined,
-        // SPF for the null sender is checked against the HELO name (RFC 7208 2.4)
-        sender: facts.mailFrom || undefined,
-        mta: facts.mta,
-        resolver: (name: string, rrtype: string) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>,
-        disableBimi: true,
-        trustReceived: false,
-      }),
+        authenticate(input, {
+          ip: facts.ip,
+          helo: facts.helo || undefined,
+          // SPF for the null sender is checked against the HELO name (RFC 7208 2.4)
+          sender: facts.mailFrom || undefined,
+          mta: facts.mta,
+          resolver: (name: string, rrtype: string) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>,
+          disableBimi: true,
+          trustReceived: false,
+        }),
         countFromFields(bodyPath),
       ]),
       timeout,

@@ -28,7 +28,10 @@ export interface MailauthOutcome {
         readonly policy?: string;
         readonly pct?: number;
         readonly domain?: string;
-        readonly alignment?: { readonly spf?: { readonly result?: unknown; readonly strict?: boolean }; readonly dkim?: { readonly result?: unknown; readonly strict?: boolean; readonly underSized?: unknown } };
+        readonly alignment?: {
+          readonly spf?: { readonly result?: unknown; readonly strict?: boolean };
+          readonly dkim?: { readonly result?: unknown; readonly strict?: boolean; readonly underSized?: unknown };
+        };
         readonly info?: string;
       };
   readonly arc?: false | { readonly status: { readonly result: string }; readonly info?: string };
@@ -39,7 +42,12 @@ export function senderVerdict(outcome: MailauthOutcome): SenderVerdict {
     .filter((r) => r.signingDomain)
     .map((r) => {
       const unsignedTail = r.status.result === 'pass' && Number(r.status.underSized ?? 0) > 0;
-      return { domain: r.signingDomain!, selector: r.selector, result: unsignedTail ? 'policy' : r.status.result, unsignedTail };
+      return {
+        domain: r.signingDomain!,
+        selector: r.selector,
+        result: unsignedTail ? 'policy' : r.status.result,
+        unsignedTail,
+      };
     });
   const spf = outcome.spf ? outcome.spf.status.result : 'none';
   const froms = outcome.dkim.headerFrom;
@@ -66,16 +74,29 @@ export function senderVerdict(outcome: MailauthOutcome): SenderVerdict {
     if (!spfAligned && !dkimAligned) {
       result = 'fail';
       overridden = true;
-      reason = dmarc.alignment?.dkim?.strict || dmarc.alignment?.spf?.strict ? 'no identifier matches the From domain exactly, as strict alignment requires' : 'the only aligned DKIM signature leaves the body tail unsigned via l=';
+      reason =
+        dmarc.alignment?.dkim?.strict || dmarc.alignment?.spf?.strict
+          ? 'no identifier matches the From domain exactly, as strict alignment requires'
+          : 'the only aligned DKIM signature leaves the body tail unsigned via l=';
     }
   }
   const policy = effectivePolicy(dmarc.policy, dmarc.pct);
-  if (result === 'temperror') return { ...base, action: 'tempfail', reason: 'DMARC temperror', dmarc: result, dmarcOverridden: overridden, policy };
-  if (result !== 'fail') return { ...base, action: 'accept', reason, dmarc: result, dmarcOverridden: overridden, policy };
+  if (result === 'temperror')
+    return {
+      ...base,
+      action: 'tempfail',
+      reason: 'DMARC temperror',
+      dmarc: result,
+      dmarcOverridden: overridden,
+      policy,
+    };
+  if (result !== 'fail')
+    return { ...base, action: 'accept', reason, dmarc: result, dmarcOverridden: overridden, policy };
 
   // a DNS failure may have hidden a pass: a reject would be final, so ask the sender to retry
   const maybePass = spf === 'temperror' || dkim.some((d) => d.result === 'temperror');
-  const action: SenderAction = policy === 'reject' ? (maybePass ? 'tempfail' : 'reject') : policy === 'quarantine' ? 'quarantine' : 'accept';
+  const action: SenderAction =
+    policy === 'reject' ? (maybePass ? 'tempfail' : 'reject') : policy === 'quarantine' ? 'quarantine' : 'accept';
   if (!overridden) reason = `DMARC fail, policy ${policy ?? 'none'}`;
   return { ...base, action, reason, dmarc: 'fail', dmarcOverridden: overridden, policy };
 }

@@ -79,7 +79,8 @@ export class SessionProgress {
     if (!data) return standing.progressAt;
     if (data.stream.readableEnded || this.minDataBytesPerSecond <= 0) return undefined;
     const elapsed = this.now() - data.startedAt;
-    if (elapsed < dataJudgedAfterMs || data.stream.byteLength * 1000 >= this.minDataBytesPerSecond * elapsed) return undefined;
+    if (elapsed < dataJudgedAfterMs || data.stream.byteLength * 1000 >= this.minDataBytesPerSecond * elapsed)
+      return undefined;
     return data.startedAt;
   }
 }

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { loadDkimSigner, type DkimSigner } from '../mail/dkim-signer.js';
+import { type DkimSigner, loadDkimSigner } from '../mail/dkim-signer.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
 
 /** The local part of the signing address; its domain is config.hostname. */
@@ -20,7 +20,10 @@ export interface SignBack {
   sign(draft: SpoolDraft): Promise<SpoolDraft>;
 }
 
-export async function loadSignBack(config: Pick<Config, 'dkim'>, spool: Pick<Spool, 'draft' | 'tmpDir'>): Promise<SignBack | undefined> {
+export async function loadSignBack(
+  config: Pick<Config, 'dkim'>,
+  spool: Pick<Spool, 'draft' | 'tmpDir'>,
+): Promise<SignBack | undefined> {
   if (!config.dkim) return undefined;
   // its own cache folder, inside this instance's tmp/: loadDkimSigner empties it at start-up
   const signer: DkimSigner = await loadDkimSigner(config.dkim, path.join(spool.tmpDir, 'sign-back-cache'));

@@ -4,21 +4,21 @@
 
 import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { smtpReply, type StatusCode } from '../codes.js';
+import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Spool } from '../spool/spool.js';
 import { AccountLogin } from './account-login.js';
 import type { ArcSealer } from './arc-seal.js';
 import type { ClientList } from './client-access.js';
 import { ConnectionGate } from './connection-gate.js';
 import { EnvelopeChecks } from './envelope-checks.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Spool } from '../spool/spool.js';
-import { MessageAcceptance, type AcceptanceDeps } from './message-acceptance.js';
+import { type AcceptanceDeps, MessageAcceptance } from './message-acceptance.js';
 import type { RoutingTable } from './recipient-routing.js';
 import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
 import { SessionProgress } from './session-progress.js';
-import { signAddress, type SignBack } from './sign-back.js';
+import { type SignBack, signAddress } from './sign-back.js';
 
 export interface ListenerAddress {
   readonly role: ListenerConfig['role'];
@@ -82,7 +82,10 @@ export class SmtpListener {
       deps.metrics?.rejected((err as Partial<SmtpReplyError>).status ?? 'internal_error', listener.role);
       return err;
     };
-    const gate = new ConnectionGate(listener.max_connections_per_ip, listener.role === 'relay-in' ? shared.relayClients : undefined);
+    const gate = new ConnectionGate(
+      listener.max_connections_per_ip,
+      listener.role === 'relay-in' ? shared.relayClients : undefined,
+    );
     const login = new AccountLogin(config.smtp.accounts, listener.allow_insecure_auth);
     const envelope = new EnvelopeChecks(
       {
@@ -127,16 +130,24 @@ export class SmtpListener {
         progress.forget(session.id);
       },
       onAuth: (auth, session, callback) => {
-        progress.during(session.id, login.login(auth, session), (result) => result.ok).then(
-          (result) => (result.ok ? callback(null, { user: result.user }) : callback(result.error)),
-          (err: unknown) => callback(replyErrorFor(err)),
-        );
+        progress
+          .during(session.id, login.login(auth, session), (result) => result.ok)
+          .then(
+            (result) => (result.ok ? callback(null, { user: result.user }) : callback(result.error)),
+            (err: unknown) => callback(replyErrorFor(err)),
+          );
       },
       onMailFrom: (address, session, callback) => {
-        progress.during(session.id, envelope.mailFrom(address, session)).then(() => callback(), (err: Error) => callback(refused(err)));
+        progress.during(session.id, envelope.mailFrom(address, session)).then(
+          () => callback(),
+          (err: Error) => callback(refused(err)),
+        );
       },
       onRcptTo: (address, session, callback) => {
-        progress.during(session.id, envelope.rcptTo(address, session)).then(() => callback(), (err: Error) => callback(refused(err)));
+        progress.during(session.id, envelope.rcptTo(address, session)).then(
+          () => callback(),
+          (err: Error) => callback(refused(err)),
+        );
       },
       onData: (stream, session, callback) => {
         progress.dataStarted(session.id, stream);

@@ -12,21 +12,28 @@ export interface MailAddress {
   readonly address: string;
 }
 
-export type AddressCheck = { readonly ok: true; readonly address: MailAddress } | { readonly ok: false; readonly code: StatusCode; readonly reason: string };
+export type AddressCheck =
+  | { readonly ok: true; readonly address: MailAddress }
+  | { readonly ok: false; readonly code: StatusCode; readonly reason: string };
 
 /** Parses an RCPT TO address; `postmasterDomain` stands in for the domainless `<postmaster>`. */
 export function checkRecipient(raw: string, postmasterDomain: string | undefined): AddressCheck {
   if (raw.toLowerCase() === 'postmaster') {
     if (!postmasterDomain) return refuse('relay_denied', 'no local domain for <postmaster>');
-    return { ok: true, address: { local: 'postmaster', domain: postmasterDomain, address: `postmaster@${postmasterDomain}` } };
+    return {
+      ok: true,
+      address: { local: 'postmaster', domain: postmasterDomain, address: `postmaster@${postmasterDomain}` },
+    };
   }
   const at = raw.lastIndexOf('@');
   if (at <= 0 || at === raw.length - 1) return refuse('bad_address', 'address needs a local part and a domain');
   const local = raw.slice(0, at);
   const rawDomain = raw.slice(at + 1);
-  if (local.startsWith('"') && local.slice(1, -1).includes('@')) return refuse('relay_denied', 'quoted local part contains "@"');
+  if (local.startsWith('"') && local.slice(1, -1).includes('@'))
+    return refuse('relay_denied', 'quoted local part contains "@"');
   if (local.includes('@')) return refuse('relay_denied', 'more than one "@"');
-  if (local.includes('%') || local.includes('!')) return refuse('relay_denied', 'sender-specified routing (% or !) is not allowed');
+  if (local.includes('%') || local.includes('!'))
+    return refuse('relay_denied', 'sender-specified routing (% or !) is not allowed');
   if (rawDomain.startsWith('[')) return refuse('relay_denied', 'address literals are not accepted');
   const domain = asciiDomain(rawDomain);
   if (!domain) return refuse('bad_address', 'domain is not a valid name');

@@ -60,7 +60,11 @@ export function composeDsn(input: DsnInput): Buffer {
     ...input.failed.map((f) => `  <${oneLine(f.recipient)}>: ${oneLine(f.diagnostic)}`),
     '',
   ];
-  const perMessage = [`Reporting-MTA: dns; ${input.reportingMta}`, `X-Mailbridge-Queue-ID: ${input.queueId}`, `Arrival-Date: ${rfc5322Date(input.arrivalDate)}`];
+  const perMessage = [
+    `Reporting-MTA: dns; ${input.reportingMta}`,
+    `X-Mailbridge-Queue-ID: ${input.queueId}`,
+    `Arrival-Date: ${rfc5322Date(input.arrivalDate)}`,
+  ];
   const perRecipient = input.failed.map((f) =>
     [
       `Final-Recipient: rfc822; ${oneLine(f.recipient)}`,
@@ -105,5 +109,8 @@ export function composeDsn(input: DsnInput): Buffer {
 
 /** Remote replies can span lines; a DSN field cannot, and no value may start a new header. */
 function oneLine(text: string): string {
-  return text.replace(/\s*\r?\n\s*/g, ' ').replace(/[\x00-\x1f\x7f]/g, '').trim();
+  return text
+    .replace(/\s*\r?\n\s*/g, ' ')
+    .replace(/[\x00-\x1f\x7f]/g, '')
+    .trim();
 }

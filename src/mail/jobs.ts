@@ -63,7 +63,12 @@ const noticeJob = z.discriminatedUnion('action', [
 
 /** `pull`, recipient side: fetch a message we accepted, or decide a deferred one. */
 const pullJob = z.discriminatedUnion('mode', [
-  z.object({ mode: z.enum(['full', 'decide']), origin: z.string().min(1), id: z.string().min(1), version: z.number().int().positive() }),
+  z.object({
+    mode: z.enum(['full', 'decide']),
+    origin: z.string().min(1),
+    id: z.string().min(1),
+    version: z.number().int().positive(),
+  }),
   /** a received copy found in the spool after a crash: its record says which message it is */
   z.object({ mode: z.literal('resume'), queueId }),
 ]);
@@ -106,14 +111,19 @@ function legacyPullJob(data: unknown): unknown {
   return data;
 }
 
-export type JobDataResult<Q extends QueueName> = { readonly ok: true; readonly data: JobDataByQueue[Q] } | { readonly ok: false; readonly detail: string };
+export type JobDataResult<Q extends QueueName> =
+  | { readonly ok: true; readonly data: JobDataByQueue[Q] }
+  | { readonly ok: false; readonly detail: string };
 
 /** Validates what a worker read from Redis; a job that fails this can never run. */
 export function parseJobData<Q extends QueueName>(queue: Q, data: unknown): JobDataResult<Q> {
   const parsed = schemas[queue].safeParse(data);
   if (parsed.success) return { ok: true, data: parsed.data };
   const issue = parsed.error.issues[0];
-  return { ok: false, detail: `${queue} job data: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+  return {
+    ok: false,
+    detail: `${queue} job data: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+  };
 }
 
 /** The spool entry a job works on; a pull or decide job has none until the message is fetched. */

@@ -20,5 +20,10 @@ export interface MailboxDelivery {
    * Writes `traceFields` then the message to each recipient's Maildir; `open` gives a fresh stream
    * per recipient. `messageId` names the message for good: retries must pass the same.
    */
-  deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>, messageId: string): Promise<MailboxRecipientResult[]>;
+  deliver(
+    recipients: readonly string[],
+    traceFields: string,
+    open: () => Promise<Readable>,
+    messageId: string,
+  ): Promise<MailboxRecipientResult[]>;
 }

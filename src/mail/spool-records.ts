@@ -105,7 +105,12 @@ const outboxFacts = z.object({
 export type OutboxFacts = z.output<typeof outboxFacts>;
 
 /** A signed PMTP message we originate (body = its part octets in order); the `notice` stage announces it. */
-const outboxRecord = z.object({ ...base, kind: z.literal('pmtp-outbox'), queue: z.literal('notice'), pmtp: outboxFacts });
+const outboxRecord = z.object({
+  ...base,
+  kind: z.literal('pmtp-outbox'),
+  queue: z.literal('notice'),
+  pmtp: outboxFacts,
+});
 
 /** A PMTP message we pulled (body = its part octets in order), waiting for local delivery. */
 const receivedRecord = z.object({
@@ -135,7 +140,13 @@ const pulledForPostfixRecord = z.object({
 /** A delivery status notification we composed; null sender, so a failed DSN is never answered. */
 const dsnRecord = z.object({ ...base, kind: z.literal('dsn'), queue: z.literal('outbound') });
 
-const spoolRecord = z.discriminatedUnion('kind', [smtpRecord, outboxRecord, receivedRecord, pulledForPostfixRecord, dsnRecord]);
+const spoolRecord = z.discriminatedUnion('kind', [
+  smtpRecord,
+  outboxRecord,
+  receivedRecord,
+  pulledForPostfixRecord,
+  dsnRecord,
+]);
 
 export type SpoolRecord = z.output<typeof spoolRecord>;
 export type SmtpRecord = Extract<SpoolRecord, { kind: 'smtp' }>;
@@ -148,7 +159,9 @@ type WithoutQueueId<T> = T extends unknown ? Omit<T, 'queueId'> : never;
 /** What a writer hands the spool; the spool adds the queue id it chose. */
 export type SpoolRecordInput = WithoutQueueId<SpoolRecord>;
 
-export type SpoolRecordResult = { readonly ok: true; readonly record: SpoolRecord } | { readonly ok: false; readonly detail: string };
+export type SpoolRecordResult =
+  | { readonly ok: true; readonly record: SpoolRecord }
+  | { readonly ok: false; readonly detail: string };
 
 /** Validates a record read from disk: an entry that fails this is left for an operator, never guessed at. */
 export function parseSpoolRecord(value: unknown): SpoolRecordResult {
@@ -159,7 +172,9 @@ export function parseSpoolRecord(value: unknown): SpoolRecordResult {
 }
 
 /** The job that takes an entry when it is accepted, and again when restart recovery finds it without one. */
-export function entryJob(record: Pick<SpoolRecord, 'queue' | 'queueId'>): { queue: QueueName } & (
+export function entryJob(
+  record: Pick<SpoolRecord, 'queue' | 'queueId'>,
+): { queue: QueueName } & (
   | { queue: 'inbound' | 'outbound'; data: { queueId: string } }
   | { queue: 'notice'; data: { action: 'fan-out'; queueId: string } }
   | { queue: 'pull'; data: { mode: 'resume'; queueId: string } }

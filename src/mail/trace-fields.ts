@@ -56,7 +56,8 @@ export function inboundReceived(input: InboundReceivedInput): string {
   ];
   const [only] = input.recipients;
   // an address that would need quoting is left out rather than mangled
-  if (input.recipients.length === 1 && only !== undefined && only !== '' && safe(only) === only) lines.push(`\tfor <${only}>`);
+  if (input.recipients.length === 1 && only !== undefined && only !== '' && safe(only) === only)
+    lines.push(`\tfor <${only}>`);
   return `${lines.join('\r\n')};\r\n\t${rfc5322Date(input.date)}\r\n`;
 }
 
@@ -108,7 +109,13 @@ function bareIp(ip: string): string {
  * Authentication-Results, then our Received (the newest hop's fields sit on top, RFC 5321 4.4).
  */
 export function smtpTraceFields(record: Pick<SmtpRecord, 'arcSet' | 'authenticationResults' | 'received'>): string[] {
-  const arc = record.arcSet === '' ? [] : record.arcSet.split(/\r\n(?![ \t])/).filter((f) => f !== '').map((f) => `${f}\r\n`);
+  const arc =
+    record.arcSet === ''
+      ? []
+      : record.arcSet
+          .split(/\r\n(?![ \t])/)
+          .filter((f) => f !== '')
+          .map((f) => `${f}\r\n`);
   return [...arc, record.authenticationResults, record.received];
 }
 
@@ -118,7 +125,8 @@ const FIELD = /^[!-9;-~]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*$/;
 /** The fields joined, topmost first; throws `trace_invalid` naming the first malformed one. */
 export function traceBlock(fields: readonly string[]): Buffer {
   fields.forEach((field, i) => {
-    if (!FIELD.test(field) || field.includes('\0')) throw new MailbridgeError('trace_invalid', `trace field ${i} is not one CRLF-ended header field`);
+    if (!FIELD.test(field) || field.includes('\0'))
+      throw new MailbridgeError('trace_invalid', `trace field ${i} is not one CRLF-ended header field`);
   });
   return Buffer.from(fields.join(''), 'utf8');
 }

@@ -11,7 +11,12 @@ export function dsnToLocalMailbox(mailboxes: MailboxDelivery, elsewhere: DsnSink
     const domain = to.slice(to.lastIndexOf('@') + 1).toLowerCase();
     if (!mailboxes.hosts(domain)) return elsewhere(to, message);
     // the DSN's own bytes name it, so a retried DSN is stored once
-    const [result] = await mailboxes.deliver([to], '', async () => Readable.from([message]), `dsn-${createHash('sha256').update(message).digest('hex')}`);
+    const [result] = await mailboxes.deliver(
+      [to],
+      '',
+      async () => Readable.from([message]),
+      `dsn-${createHash('sha256').update(message).digest('hex')}`,
+    );
     if (!result?.delivered) throw new Error(`DSN to ${to} not stored: ${result?.error ?? 'unknown error'}`);
     return 'maildir';
   };

@@ -29,7 +29,12 @@ export class LocalMailboxes implements MailboxDelivery {
    * recipient so a large message streams from disk every time instead of sitting in memory.
    * `messageId` names the message for good (queue id, PMTP origin and id): retries must pass the same.
    */
-  async deliver(recipients: readonly string[], traceFields: string, open: () => Promise<Readable>, messageId: string): Promise<MailboxRecipientResult[]> {
+  async deliver(
+    recipients: readonly string[],
+    traceFields: string,
+    open: () => Promise<Readable>,
+    messageId: string,
+  ): Promise<MailboxRecipientResult[]> {
     const root = this.config.mailbox.maildir_root;
     const results: MailboxRecipientResult[] = [];
     for (const recipient of recipients) {
@@ -41,7 +46,13 @@ export class LocalMailboxes implements MailboxDelivery {
         continue;
       }
       try {
-        results.push({ recipient, delivered: true, ...(await this.deliverOnce(root, { domain, user }, messageId, () => open().then((body) => withTrace(traceFields, body)))) });
+        results.push({
+          recipient,
+          delivered: true,
+          ...(await this.deliverOnce(root, { domain, user }, messageId, () =>
+            open().then((body) => withTrace(traceFields, body)),
+          )),
+        });
       } catch (err) {
         results.push({ recipient, delivered: false, error: err instanceof Error ? err.message : String(err) });
       }
@@ -49,14 +60,25 @@ export class LocalMailboxes implements MailboxDelivery {
     return results;
   }
 
-  private async deliverOnce(root: string, box: { domain: string; user: string }, messageId: string, body: () => Promise<AsyncIterable<Buffer>>): Promise<{ file?: string; duplicate?: boolean }> {
+  private async deliverOnce(
+    root: string,
+    box: { domain: string; user: string },
+    messageId: string,
+    body: () => Promise<AsyncIterable<Buffer>>,
+  ): Promise<{ file?: string; duplicate?: boolean }> {
     const name = stableMaildirName(messageId, box.domain, box.user);
     const ledger = this.options.ledger;
     const state = ledger ? await ledger.begin(name) : 'new';
     if (state === 'done') return { duplicate: true };
     // an earlier attempt died somewhere between claim and done: its file may be there already
     const earlier = state === 'pending' ? await findInMaildir(root, box, name) : undefined;
-    const delivery = earlier ? { file: earlier, duplicate: true } : await deliverToMaildir(root, box, await body(), { hostname: this.config.hostname, now: (this.options.now ?? Date.now)(), name });
+    const delivery = earlier
+      ? { file: earlier, duplicate: true }
+      : await deliverToMaildir(root, box, await body(), {
+          hostname: this.config.hostname,
+          now: (this.options.now ?? Date.now)(),
+          name,
+        });
     await ledger?.done(name);
     return { file: delivery.file, duplicate: delivery.duplicate };
   }

@@ -87,10 +87,22 @@ export async function deliverToMaildir(
 }
 
 /** The file a stable name became: still in new/, or in cur/ once a mail client saw it (`name:2,FLAGS`). */
-export async function findInMaildir(root: string, address: { domain: string; user: string }, name: string): Promise<string | undefined> {
+export async function findInMaildir(
+  root: string,
+  address: { domain: string; user: string },
+  name: string,
+): Promise<string | undefined> {
   const box = mailboxDir(root, address.domain, address.user);
   const fresh = path.join(box, 'new', name);
-  if (await stat(fresh).then(() => true, () => false)) return fresh;
-  const seen = (await readdir(path.join(box, 'cur')).catch(() => [])).find((f) => f === name || f.startsWith(`${name}:`));
+  if (
+    await stat(fresh).then(
+      () => true,
+      () => false,
+    )
+  )
+    return fresh;
+  const seen = (await readdir(path.join(box, 'cur')).catch(() => [])).find(
+    (f) => f === name || f.startsWith(`${name}:`),
+  );
   return seen ? path.join(box, 'cur', seen) : undefined;
 }

@@ -5,13 +5,13 @@
 import { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../mail/pulled-delivery.js';
 import { pmtpAuthenticationResults, receivedHeader } from '../mail/trace-fields.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool } from '../spool/spool.js';
+import { type NextHop, pmtpToRfc5322 } from '../translate/pmtp-to-rfc5322.js';
 import { TranslateError } from '../translate/translate-error.js';
-import { pmtpToRfc5322, type NextHop } from '../translate/pmtp-to-rfc5322.js';
-import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 
 export interface PulledMailDeliveryDeps {
   readonly config: Pick<Config, 'hostname' | 'domains'>;
@@ -34,31 +34,58 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
       const mailbox = request.recipients.filter((r) => deps.config.domains.mailbox.includes(domainOf(r)));
       const postfix = request.recipients.filter((r) => Object.hasOwn(deps.config.domains.postfix, domainOf(r)));
       const unknown = request.recipients.filter((r) => !mailbox.includes(r) && !postfix.includes(r));
-      const results: LocalDeliveryResult[] = unknown.map((recipient) => ({ recipient, status: 'rejected', code: 'unknown_user' }));
+      const results: LocalDeliveryResult[] = unknown.map((recipient) => ({
+        recipient,
+        status: 'rejected',
+        code: 'unknown_user',
+      }));
 
       if (mailbox.length > 0) {
         const trace = traceFor(deps, request, mailbox, now());
-        const delivered = await deps.mailboxes.deliver(mailbox, '', async () => Readable.from(await rfc5322(request, trace, mailboxHop)), `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`);
+        const delivered = await deps.mailboxes.deliver(
+          mailbox,
+          '',
+          async () => Readable.from(await rfc5322(request, trace, mailboxHop)),
+          `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`,
+        );
         for (const r of delivered) {
-          results.push(r.delivered ? { recipient: r.recipient, status: 'delivered' } : { recipient: r.recipient, status: 'deferred', code: 'internal_error', text: r.error });
+          results.push(
+            r.delivered
+              ? { recipient: r.recipient, status: 'delivered' }
+              : { recipient: r.recipient, status: 'deferred', code: 'internal_error', text: r.error },
+          );
         }
       }
       if (postfix.length > 0) {
         try {
           const draft = await deps.spool.draft();
-          await draft.writeBody(Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop)));
+          await draft.writeBody(
+            Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop)),
+          );
           const entry = await deps.acceptor.accept(draft, {
             kind: 'pmtp',
             queue: 'outbound',
             createdAt: new Date(now()).toISOString(),
             envelope: { mailFrom: request.manifest.from, rcptTo: postfix },
-            pmtp: { id: request.manifest.id, version: request.manifest.version, origin: request.origin, trustClass: request.trustClass },
+            pmtp: {
+              id: request.manifest.id,
+              version: request.manifest.version,
+              origin: request.origin,
+              trustClass: request.trustClass,
+            },
           });
-          deps.log.info({ queueId: entry.queueId, pmtpId: request.manifest.id, recipients: postfix.length }, 'pulled PMTP mail queued for Postfix');
+          deps.log.info(
+            { queueId: entry.queueId, pmtpId: request.manifest.id, recipients: postfix.length },
+            'pulled PMTP mail queued for Postfix',
+          );
           results.push(...postfix.map((recipient): LocalDeliveryResult => ({ recipient, status: 'delivered' })));
         } catch (err) {
           deps.log.warn({ err, pmtpId: request.manifest.id }, 'could not queue pulled mail for Postfix');
-          results.push(...postfix.map((recipient): LocalDeliveryResult => ({ recipient, status: 'deferred', code: 'spool_unavailable' })));
+          results.push(
+            ...postfix.map(
+              (recipient): LocalDeliveryResult => ({ recipient, status: 'deferred', code: 'spool_unavailable' }),
+            ),
+          );
         }
       }
       return results;
@@ -66,10 +93,26 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
   };
 }
 
-function traceFor(deps: PulledMailDeliveryDeps, request: LocalDeliveryRequest, recipients: readonly string[], nowMs: number): string[] {
+function traceFor(
+  deps: PulledMailDeliveryDeps,
+  request: LocalDeliveryRequest,
+  recipients: readonly string[],
+  nowMs: number,
+): string[] {
   return [
-    pmtpAuthenticationResults({ authservId: deps.config.hostname, result: 'pass', domain: request.origin, trust: request.trustClass }),
-    receivedHeader({ by: deps.config.hostname, queueId: request.queueId, protocol: 'PMTP', date: new Date(nowMs), recipient: recipients.length === 1 ? recipients[0] : undefined }),
+    pmtpAuthenticationResults({
+      authservId: deps.config.hostname,
+      result: 'pass',
+      domain: request.origin,
+      trust: request.trustClass,
+    }),
+    receivedHeader({
+      by: deps.config.hostname,
+      queueId: request.queueId,
+      protocol: 'PMTP',
+      date: new Date(nowMs),
+      recipient: recipients.length === 1 ? recipients[0] : undefined,
+    }),
   ];
 }
 

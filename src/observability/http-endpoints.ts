@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
-import { runChecks, type ReadinessCheck } from './readiness.js';
+import { type ReadinessCheck, runChecks } from './readiness.js';
 
 export interface HttpEndpointsDeps {
   readonly metrics: Pick<Metrics, 'registry'>;

@@ -26,7 +26,12 @@ export function tlsServerInstaller(server: { setSecureContext(options: TlsMateri
 }
 
 /** Re-reads the files `select` names in the new config and installs them, if they make a valid pair. */
-export function tlsReloadable(name: string, key: string, select: (config: Config) => { key: string; cert: string } | undefined, install: TlsInstaller): Reloadable {
+export function tlsReloadable(
+  name: string,
+  key: string,
+  select: (config: Config) => { key: string; cert: string } | undefined,
+  install: TlsInstaller,
+): Reloadable {
   return {
     name,
     keys: [key],
@@ -43,7 +48,12 @@ export function tlsReloadable(name: string, key: string, select: (config: Config
 
 /** TLS of the i-th SMTP listener (smtp.listeners[i].tls). */
 export function smtpListenerTls(index: number, install: TlsInstaller): Reloadable {
-  return tlsReloadable(`smtp listener ${index} tls`, `smtp.listeners.${index}.tls`, (c) => c.smtp.listeners[index]?.tls, install);
+  return tlsReloadable(
+    `smtp listener ${index} tls`,
+    `smtp.listeners.${index}.tls`,
+    (c) => c.smtp.listeners[index]?.tls,
+    install,
+  );
 }
 
 /** TLS of the PMTP endpoint (pmtp.listen.tls). */
@@ -62,7 +72,12 @@ export function logLevelReloadable(log: Logger): Reloadable {
 }
 
 /** A config slice handed to a part's setter when it changed, e.g. the policy (recipient lists, first-contact rules). */
-export function settingReloadable<T>(name: string, keys: readonly string[], pick: (config: Config) => T, set: (value: T) => void): Reloadable {
+export function settingReloadable<T>(
+  name: string,
+  keys: readonly string[],
+  pick: (config: Config) => T,
+  set: (value: T) => void,
+): Reloadable {
   return {
     name,
     keys,

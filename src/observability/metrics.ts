@@ -2,11 +2,11 @@
 // global one), behind typed recording methods that parts receive through their deps.
 // Queue depth is read from BullMQ at scrape time, so it is never stale and costs nothing between scrapes.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatusCode } from '../codes.js';
 import type { QueueName } from '../config/schema.js';
 import type { RecipientState } from '../queue/delivery-status.js';
-import { queueNames, type MailQueues } from '../queue/queues.js';
+import { type MailQueues, queueNames } from '../queue/queues.js';
 
 /** Who took a message in: an SMTP listener role, or the PMTP endpoint (a pulled message). */
 export type IntakeRole = 'mx' | 'submission' | 'relay-in' | 'pmtp';
@@ -55,19 +55,53 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const accepted = new Counter({ name: 'mailbridge_messages_accepted_total', help: 'Messages accepted (spooled and queued), by intake role', labelNames: ['role'], registers });
+  const accepted = new Counter({
+    name: 'mailbridge_messages_accepted_total',
+    help: 'Messages accepted (spooled and queued), by intake role',
+    labelNames: ['role'],
+    registers,
+  });
   const rejected = new Counter({
     name: 'mailbridge_messages_rejected_total',
     help: 'Messages or recipients refused, by status code (docs/errors.md) and intake role',
     labelNames: ['reason', 'role'],
     registers,
   });
-  const cuts = new Counter({ name: 'mailbridge_smtp_sessions_cut_total', help: 'SMTP sessions closed for being slow or stalled, by status code and role', labelNames: ['reason', 'role'], registers });
-  const notices = new Counter({ name: 'mailbridge_pmtp_notices_total', help: 'PMTP notice dispositions, per recipient', labelNames: ['disposition', 'direction'], registers });
-  const pulls = new Counter({ name: 'mailbridge_pmtp_pulls_total', help: 'PMTP message pulls', labelNames: ['direction', 'outcome'], registers });
-  const challenges = new Counter({ name: 'mailbridge_pmtp_challenges_total', help: 'First-contact proof-of-work challenges', labelNames: ['event'], registers });
-  const tokens = new Counter({ name: 'mailbridge_pmtp_tokens_used_total', help: 'Sender tokens accepted in place of a challenge', registers });
-  const deliveries = new Counter({ name: 'mailbridge_deliveries_total', help: 'Per-recipient delivery attempt results', labelNames: ['route', 'outcome'], registers });
+  const cuts = new Counter({
+    name: 'mailbridge_smtp_sessions_cut_total',
+    help: 'SMTP sessions closed for being slow or stalled, by status code and role',
+    labelNames: ['reason', 'role'],
+    registers,
+  });
+  const notices = new Counter({
+    name: 'mailbridge_pmtp_notices_total',
+    help: 'PMTP notice dispositions, per recipient',
+    labelNames: ['disposition', 'direction'],
+    registers,
+  });
+  const pulls = new Counter({
+    name: 'mailbridge_pmtp_pulls_total',
+    help: 'PMTP message pulls',
+    labelNames: ['direction', 'outcome'],
+    registers,
+  });
+  const challenges = new Counter({
+    name: 'mailbridge_pmtp_challenges_total',
+    help: 'First-contact proof-of-work challenges',
+    labelNames: ['event'],
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'mailbridge_pmtp_tokens_used_total',
+    help: 'Sender tokens accepted in place of a challenge',
+    registers,
+  });
+  const deliveries = new Counter({
+    name: 'mailbridge_deliveries_total',
+    help: 'Per-recipient delivery attempt results',
+    labelNames: ['route', 'outcome'],
+    registers,
+  });
   const latency = new Histogram({
     name: 'mailbridge_delivery_latency_seconds',
     help: 'Arrival to final delivery, per recipient',
@@ -89,7 +123,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           timer = setTimeout(() => reject(new Error('queue depth timed out')), depthTimeoutMs);
         });
         try {
-          const counts = await Promise.race([Promise.all(queueNames.map((name) => queues.queue(name).getJobCounts(...depthStates))), timeout]);
+          const counts = await Promise.race([
+            Promise.all(queueNames.map((name) => queues.queue(name).getJobCounts(...depthStates))),
+            timeout,
+          ]);
           queueNames.forEach((name: QueueName, i) => {
             for (const state of depthStates) this.set({ queue: name, state }, counts[i]![state] ?? 0);
           });

@@ -45,7 +45,10 @@ export function spoolWritableCheck(spoolDir: string): ReadinessCheck {
 }
 
 /** Runs every check at once; each result is 'ok' or the reason it failed (or did not answer in time). */
-export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs = checkTimeoutMs): Promise<{ ok: boolean; checks: Record<string, string> }> {
+export async function runChecks(
+  checks: readonly ReadinessCheck[],
+  timeoutMs = checkTimeoutMs,
+): Promise<{ ok: boolean; checks: Record<string, string> }> {
   const results = await Promise.all(
     checks.map(async (check): Promise<[string, string]> => {
       let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@
 // what it can change without dropping a connection (TLS certificates, log level, policy setters).
 // A bad file is logged problem by problem (key and line) and the running configuration stays.
 
-import { ConfigError, formatProblem, loadConfig, type ConfigProblem, type Environment } from '../config/load.js';
+import { ConfigError, type ConfigProblem, type Environment, formatProblem, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
@@ -80,7 +80,10 @@ export class ConfigReloader {
     try {
       next = await loadConfig(file, env, (w) => log.warn({ file, key: w.key, line: w.line }, formatProblem(file, w)));
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [{ key: '', line: undefined, message: err instanceof Error ? err.message : String(err) }];
+      const problems =
+        err instanceof ConfigError
+          ? err.problems
+          : [{ key: '', line: undefined, message: err instanceof Error ? err.message : String(err) }];
       for (const p of problems) log.error({ file, key: p.key, line: p.line }, formatProblem(file, p));
       log.error({ file, problems: problems.length }, 'reload refused; the running configuration stays');
       return this.report({ ok: false, problems, applied: [], failed: [], needsRestart: [] });
@@ -99,7 +102,9 @@ export class ConfigReloader {
       }
     }
     const live = parts.flatMap((p) => p.keys);
-    const needsRestart = changedKeys(this.options.config, next).filter((key) => !live.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)));
+    const needsRestart = changedKeys(this.options.config, next).filter(
+      (key) => !live.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)),
+    );
     if (needsRestart.length > 0) log.warn({ keys: needsRestart }, 'changed keys take effect only after a restart');
     this.current = next;
     log.info({ applied, failed: failed.map((f) => f.name) }, 'configuration reloaded');

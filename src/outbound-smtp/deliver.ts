@@ -3,7 +3,12 @@
 // message is a stream opened per try, so a 50 MB body never sits in memory.
 
 import type { Readable } from 'node:stream';
-import nodemailer, { type NodemailerError, type SMTPPoolOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
+import nodemailer, {
+  type NodemailerError,
+  type SMTPPoolOptions,
+  type SMTPPoolSentMessageInfo,
+  type Transporter,
+} from 'nodemailer';
 import type { Config } from '../config/schema.js';
 import type { Hop, Route } from './mx-route.js';
 import { classifyError, classifyReply, type RemoteOutcome } from './reply-class.js';
@@ -51,11 +56,20 @@ export class SmtpDelivery {
   constructor(private readonly config: Pick<Config, 'hostname' | 'outbound'>) {}
 
   /** Tries the route's hosts in order until one answers; the answer decides every recipient. */
-  async deliver(route: Route, envelope: DeliveryEnvelope, open: OpenMessage, options: DeliveryOptions = {}): Promise<DeliveryReport> {
+  async deliver(
+    route: Route,
+    envelope: DeliveryEnvelope,
+    open: OpenMessage,
+    options: DeliveryOptions = {},
+  ): Promise<DeliveryReport> {
     let lastHost = '';
     let lastOutcome: RemoteOutcome | undefined;
     // require_tls is about the legacy internet; our own mailbox hosts are configured by hand
-    const tls: TlsMode = options.verifyTls ? 'verify' : this.config.outbound.require_tls && route.kind !== 'local' ? 'require' : 'may';
+    const tls: TlsMode = options.verifyTls
+      ? 'verify'
+      : this.config.outbound.require_tls && route.kind !== 'local'
+        ? 'require'
+        : 'may';
     for (const hop of route.hops) {
       lastHost = `${hop.host}:${hop.port}`;
       const message = await open();
@@ -69,7 +83,8 @@ export class SmtpDelivery {
         message.destroy();
         const outcome = classifyError(err);
         // a reply to the transaction is the destination's answer; only "no answer" moves on
-        if (!outcome.connectionLevel) return { host: lastHost, results: fromError(envelope.to, err as NodemailerError, outcome) };
+        if (!outcome.connectionLevel)
+          return { host: lastHost, results: fromError(envelope.to, err as NodemailerError, outcome) };
         lastOutcome = outcome;
       }
     }
@@ -140,9 +155,13 @@ function fromInfo(recipients: readonly string[], info: SMTPPoolSentMessageInfo):
   return recipients.map((recipient) => {
     const error = rejected.get(recipient.toLowerCase());
     if (error) return resultOf(recipient, classifyError(error));
-    if (accepted.has(recipient.toLowerCase())) return { recipient, outcome: 'delivered', reply: info.response, code: 'ok' };
+    if (accepted.has(recipient.toLowerCase()))
+      return { recipient, outcome: 'delivered', reply: info.response, code: 'ok' };
     // no word about this recipient: trying again risks a duplicate, not a loss
-    return resultOf(recipient, classifyReply(451, `no reply recorded for this recipient (last reply: ${info.response})`));
+    return resultOf(
+      recipient,
+      classifyReply(451, `no reply recorded for this recipient (last reply: ${info.response})`),
+    );
   });
 }
 

@@ -7,7 +7,7 @@ import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
 import type { RecipientResult } from './deliver.js';
 import { applyPolicy, type MtaStsPolicies } from './mta-sts.js';
-import { routeFor, type Route } from './mx-route.js';
+import { type Route, routeFor } from './mx-route.js';
 import { classifyError } from './reply-class.js';
 
 export interface PlannedDelivery {
@@ -42,13 +42,18 @@ export async function planDeliveries(recipients: readonly string[], ctx: PlanCon
     [...byDomain].map(async ([domain, domainRecipients]) => {
       try {
         const { route, verifyTls } = await decide(domain, ctx);
-        const key = [route.kind, verifyTls, ...route.hops.map((h) => `${h.host}:${h.port}:${h.protocol}:${h.mxName ?? ''}`)].join('|');
+        const key = [
+          route.kind,
+          verifyTls,
+          ...route.hops.map((h) => `${h.host}:${h.port}:${h.protocol}:${h.mxName ?? ''}`),
+        ].join('|');
         const planned = deliveries.get(key);
         if (planned) planned.recipients.push(...domainRecipients);
         else deliveries.set(key, { route, verifyTls, recipients: [...domainRecipients] });
       } catch (err) {
         const outcome = classifyError(err);
-        for (const recipient of domainRecipients) unroutable.push({ recipient, outcome: outcome.class, reply: outcome.reply, code: outcome.code });
+        for (const recipient of domainRecipients)
+          unroutable.push({ recipient, outcome: outcome.class, reply: outcome.reply, code: outcome.code });
       }
     }),
   );
@@ -59,6 +64,7 @@ async function decide(domain: string, ctx: PlanContext): Promise<{ route: Route;
   const route = await routeFor(domain, ctx.config, ctx.resolver);
   if (route.kind !== 'mx' || !ctx.mtaSts || !ctx.config.outbound.mta_sts) return { route, verifyTls: false };
   const decision = applyPolicy(route, await ctx.mtaSts.policyFor(domain));
-  if (decision.wouldRefuse.length > 0) ctx.log.warn({ domain, wouldRefuse: decision.wouldRefuse }, 'MTA-STS testing policy would refuse these MX hosts');
+  if (decision.wouldRefuse.length > 0)
+    ctx.log.warn({ domain, wouldRefuse: decision.wouldRefuse }, 'MTA-STS testing policy would refuse these MX hosts');
   return { route: decision.route, verifyTls: decision.verifyTls };
 }

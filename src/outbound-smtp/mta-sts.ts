@@ -2,8 +2,8 @@
 // resolver, policy file through an injectable HTTPS fetcher), caches it for max_age, and
 // narrows a route to the MX hosts the policy names, with verified TLS, when it says `enforce`.
 
-import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
 import type { DNSResolver, MTASTSPolicy } from 'mailauth';
+import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
 import { MailbridgeError } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Route } from './mx-route.js';
@@ -75,7 +75,10 @@ export function applyPolicy(route: Route, policy: MTASTSPolicy): PolicyDecision 
   const refused = [...new Set(route.hops.filter((hop) => !allowed.includes(hop)).map((hop) => hop.mxName ?? hop.host))];
   if (policy.mode === 'testing') return { route, verifyTls: false, wouldRefuse: refused };
   if (allowed.length === 0) {
-    throw new MailbridgeError('mta_sts_mismatch', `MTA-STS policy of ${route.domain} names none of: ${refused.join(', ')}`);
+    throw new MailbridgeError(
+      'mta_sts_mismatch',
+      `MTA-STS policy of ${route.domain} names none of: ${refused.join(', ')}`,
+    );
   }
   return { route: { ...route, hops: allowed }, verifyTls: true, wouldRefuse: [] };
 }
@@ -88,7 +91,8 @@ export async function fetchPolicyOverHttps(domain: string): Promise<string | fal
   });
   if (response.status === 404) return false;
   if (response.status !== 200) throw new Error(`MTA-STS policy fetch for ${domain}: HTTP ${response.status}`);
-  if (!/^text\/plain\b/i.test(response.headers.get('content-type') ?? '')) throw new Error(`MTA-STS policy for ${domain} is not text/plain`);
+  if (!/^text\/plain\b/i.test(response.headers.get('content-type') ?? ''))
+    throw new Error(`MTA-STS policy for ${domain} is not text/plain`);
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of response.body ?? []) {

@@ -33,9 +33,15 @@ type RouteConfig = Pick<Config, 'domains' | 'outbound'>;
 export async function routeFor(domain: string, config: RouteConfig, resolver: MailResolver): Promise<Route> {
   const name = domain.toLowerCase().replace(/\.$/, '');
   const local = config.domains.postfix[name];
-  if (local) return { domain: name, kind: 'local', hops: [{ host: local.host, port: local.port, protocol: local.protocol }] };
+  if (local)
+    return { domain: name, kind: 'local', hops: [{ host: local.host, port: local.port, protocol: local.protocol }] };
   const relay = config.outbound.relayhost;
-  if (relay) return { domain: name, kind: 'relayhost', hops: [{ host: relay.host, port: relay.port, protocol: relay.protocol }] };
+  if (relay)
+    return {
+      domain: name,
+      kind: 'relayhost',
+      hops: [{ host: relay.host, port: relay.port, protocol: relay.protocol }],
+    };
 
   const exchanges = await mxHosts(name, resolver);
   const hops: Hop[] = [];

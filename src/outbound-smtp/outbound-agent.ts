@@ -5,13 +5,13 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
+import { loadDkimSigner } from '../mail/dkim-signer.js';
+import type { DsnSink } from '../mail/dsn.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { MailProcessor } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
-import { loadDkimSigner } from '../mail/dkim-signer.js';
-import type { DsnSink } from '../mail/dsn.js';
 import { MtaStsPolicies } from './mta-sts.js';
 import { createOutboundProcessor } from './outbound-worker.js';
 
@@ -23,7 +23,14 @@ export interface OutboundAgent {
 
 export async function createOutboundAgent(
   config: Config,
-  deps: { spool: Spool; resolver: MailResolver; status: DeliveryStatusStore; log: Logger; sendDsn?: DsnSink; metrics?: Metrics },
+  deps: {
+    spool: Spool;
+    resolver: MailResolver;
+    status: DeliveryStatusStore;
+    log: Logger;
+    sendDsn?: DsnSink;
+    metrics?: Metrics;
+  },
 ): Promise<OutboundAgent> {
   const delivery = new SmtpDelivery(config);
   const processor = createOutboundProcessor({

@@ -7,22 +7,22 @@ import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import { forMessage, type Logger } from '../log.js';
+import type { DkimSigner } from '../mail/dkim-signer.js';
+import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
+import type { OutboundJob } from '../mail/jobs.js';
+import { receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
-import type { OutboundJob } from '../mail/jobs.js';
-import { retryPolicyFor, type MailJob, type MailProcessor } from '../queue/queues.js';
+import { type MailJob, type MailProcessor, retryPolicyFor } from '../queue/queues.js';
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
-import type { DkimSigner } from '../mail/dkim-signer.js';
-import { planDeliveries, type PlannedDelivery } from './delivery-plan.js';
-import type { RecipientResult, SmtpDelivery } from './deliver.js';
-import { composeDsn, dsnRecipient, type DsnSink } from '../mail/dsn.js';
-import type { MtaStsPolicies } from './mta-sts.js';
-import { prepend, spooledBytes, type MessageSource } from './outgoing-message.js';
-import { enhancedStatus } from './reply-class.js';
 import { readHeaderSection } from '../translate/header-section.js';
-import { receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
+import type { RecipientResult, SmtpDelivery } from './deliver.js';
+import { type PlannedDelivery, planDeliveries } from './delivery-plan.js';
+import type { MtaStsPolicies } from './mta-sts.js';
+import { type MessageSource, prepend, spooledBytes } from './outgoing-message.js';
+import { enhancedStatus } from './reply-class.js';
 
 export interface OutboundWorkerDeps {
   readonly config: Pick<Config, 'hostname' | 'outbound' | 'domains' | 'queues'>;
@@ -72,7 +72,9 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
     const policy = retryPolicyFor(deps.config, 'outbound');
     const outOfTime = lifetimeExceeded(policy, arrival, now());
     const lastTry = outOfTime || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const results = outOfTime ? await expiredUnsent(deps.status, queueId, pending) : await attempt(deps, source, entry, pending, log);
+    const results = outOfTime
+      ? await expiredUnsent(deps.status, queueId, pending)
+      : await attempt(deps, source, entry, pending, log);
 
     const recorded = results.map((r) => ({ ...r, state: stateOf(r, lastTry) }));
     const remaining = recorded.filter((r) => r.state === 'deferred').map((r) => r.recipient);
@@ -80,7 +82,12 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
     await job.updateData({ ...data, recipients: remaining });
     const at = new Date(now());
     for (const r of recorded) {
-      await deps.status.record(queueId, { recipient: r.recipient, state: r.state, reply: r.reply, code: r.code, host: r.host }, at, r.code !== 'lifetime_exceeded');
+      await deps.status.record(
+        queueId,
+        { recipient: r.recipient, state: r.state, reply: r.reply, code: r.code, host: r.host },
+        at,
+        r.code !== 'lifetime_exceeded',
+      );
       deps.metrics?.delivery('smtp', r.state);
       if (r.state === 'delivered') deps.metrics?.deliveryLatency((at.getTime() - arrival) / 1000, 'smtp');
     }
@@ -98,23 +105,41 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
       expired: recorded.filter((r) => r.state === 'expired').length,
     };
     log.info(summary, 'all recipients final; spool entry removed');
-    if (undelivered.length > 0) throw new UnrecoverableError(`${undelivered.length} recipient(s) undeliverable: ${undelivered[0]!.reply}`);
+    if (undelivered.length > 0)
+      throw new UnrecoverableError(`${undelivered.length} recipient(s) undeliverable: ${undelivered[0]!.reply}`);
     return summary;
   };
 }
 
 type HostedResult = RecipientResult & { readonly host?: string };
 
-async function attempt(deps: OutboundWorkerDeps, source: MessageSource, entry: SpoolEntry, pending: string[], log: Logger): Promise<HostedResult[]> {
-  const plan = await planDeliveries(pending, { config: deps.config, resolver: deps.resolver, mtaSts: deps.mtaSts, log });
-  for (const r of plan.unroutable) log.info({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply }, 'delivery attempt: no route');
+async function attempt(
+  deps: OutboundWorkerDeps,
+  source: MessageSource,
+  entry: SpoolEntry,
+  pending: string[],
+  log: Logger,
+): Promise<HostedResult[]> {
+  const plan = await planDeliveries(pending, {
+    config: deps.config,
+    resolver: deps.resolver,
+    mtaSts: deps.mtaSts,
+    log,
+  });
+  for (const r of plan.unroutable)
+    log.info({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply }, 'delivery attempt: no route');
   const delivered = await Promise.all(
     plan.deliveries.map(async (planned): Promise<HostedResult[]> => {
       const open = () => outgoing(deps, source, entry, planned, pending.length === 1 ? pending[0] : undefined);
       const envelope = { from: entry.meta.envelope.mailFrom, to: planned.recipients };
       const report = await deps.delivery.deliver(planned.route, envelope, open, { verifyTls: planned.verifyTls });
       log.info(
-        { host: report.host, route: planned.route.kind, reply: report.results[0]?.reply, results: report.results.map((r) => ({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply })) },
+        {
+          host: report.host,
+          route: planned.route.kind,
+          reply: report.results[0]?.reply,
+          results: report.results.map((r) => ({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply })),
+        },
         'delivery attempt',
       );
       return report.results.map((r) => ({ ...r, host: report.host }));
@@ -123,13 +148,23 @@ async function attempt(deps: OutboundWorkerDeps, source: MessageSource, entry: S
   return [...plan.unroutable, ...delivered.flat()];
 }
 
-async function outgoing(deps: OutboundWorkerDeps, source: MessageSource, entry: SpoolEntry, planned: PlannedDelivery, single: string | undefined) {
+async function outgoing(
+  deps: OutboundWorkerDeps,
+  source: MessageSource,
+  entry: SpoolEntry,
+  planned: PlannedDelivery,
+  single: string | undefined,
+) {
   const message = prepend(traceFor(deps, entry, single), await source(entry));
   return deps.dkim && planned.route.kind !== 'local' ? deps.dkim.sign(message) : message;
 }
 
 /** Out of time before trying again: the last answer each recipient had stays readable. */
-async function expiredUnsent(status: DeliveryStatusStore, queueId: string, pending: readonly string[]): Promise<HostedResult[]> {
+async function expiredUnsent(
+  status: DeliveryStatusStore,
+  queueId: string,
+  pending: readonly string[],
+): Promise<HostedResult[]> {
   const previous = new Map((await status.get(queueId)).map((s) => [s.recipient, s]));
   return pending.map((recipient) => {
     const last = previous.get(recipient);
@@ -144,7 +179,13 @@ function stateOf(result: RecipientResult, lastTry: boolean): AttemptResult['stat
   return lastTry ? 'expired' : 'deferred';
 }
 
-async function sendDsn(deps: OutboundWorkerDeps, entry: SpoolEntry, undelivered: readonly HostedResult[], at: Date, log: Logger): Promise<void> {
+async function sendDsn(
+  deps: OutboundWorkerDeps,
+  entry: SpoolEntry,
+  undelivered: readonly HostedResult[],
+  at: Date,
+  log: Logger,
+): Promise<void> {
   const to = dsnRecipient(entry.meta);
   if (!to || !deps.sendDsn) return;
   // best effort: the status store already holds the answer, a lost DSN loses no information
@@ -156,7 +197,18 @@ async function sendDsn(deps: OutboundWorkerDeps, entry: SpoolEntry, undelivered:
       diagnostic: r.reply,
       remoteMta: r.host,
     }));
-    const dsnQueueId = await deps.sendDsn(to, composeDsn({ reportingMta: deps.config.hostname, to, queueId: entry.queueId, arrivalDate: new Date(arrivalOf(entry)), date: at, failed, originalHeaders }));
+    const dsnQueueId = await deps.sendDsn(
+      to,
+      composeDsn({
+        reportingMta: deps.config.hostname,
+        to,
+        queueId: entry.queueId,
+        arrivalDate: new Date(arrivalOf(entry)),
+        date: at,
+        failed,
+        originalHeaders,
+      }),
+    );
     log.info({ to, dsnQueueId }, 'DSN queued for the authenticated sender');
   } catch (err) {
     log.error({ err }, 'could not queue a DSN');
@@ -178,5 +230,11 @@ function traceFor(deps: OutboundWorkerDeps, entry: SpoolEntry, single: string | 
   const meta = entry.meta;
   if (meta.kind === 'smtp') return smtpTraceFields(meta).join('');
   const protocol = meta.kind === 'pmtp' ? 'PMTP' : undefined;
-  return receivedHeader({ by: deps.config.hostname, queueId: entry.queueId, protocol, date: new Date((deps.now ?? Date.now)()), recipient: single });
+  return receivedHeader({
+    by: deps.config.hostname,
+    queueId: entry.queueId,
+    protocol,
+    date: new Date((deps.now ?? Date.now)()),
+    recipient: single,
+  });
 }

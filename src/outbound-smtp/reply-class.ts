@@ -2,7 +2,7 @@
 // Pure. 4xx and connection failures are transient, 5xx permanent (RFC 5321 §4.2.1); the
 // remote text is kept verbatim because it is what the sender will see in the status.
 
-import { MailbridgeError, statusOf, type StatusCode } from '../codes.js';
+import { MailbridgeError, type StatusCode, statusOf } from '../codes.js';
 
 export type ReplyClass = 'transient' | 'permanent';
 
@@ -46,13 +46,26 @@ export function classifyReply(smtpCode: number, text: string): RemoteOutcome {
 /** Anything thrown while delivering: a nodemailer error, a Node socket error or a MailbridgeError. */
 export function classifyError(err: unknown): RemoteOutcome {
   if (err instanceof MailbridgeError) {
-    return { class: err.status.retryable ? 'transient' : 'permanent', code: err.code, reply: err.message, connectionLevel: false };
+    return {
+      class: err.status.retryable ? 'transient' : 'permanent',
+      code: err.code,
+      reply: err.message,
+      connectionLevel: false,
+    };
   }
-  const e = (err ?? {}) as { code?: unknown; command?: unknown; responseCode?: unknown; response?: unknown; message?: unknown; originalCode?: unknown };
+  const e = (err ?? {}) as {
+    code?: unknown;
+    command?: unknown;
+    responseCode?: unknown;
+    response?: unknown;
+    message?: unknown;
+    originalCode?: unknown;
+  };
   const message = typeof e.message === 'string' ? e.message : String(err);
   // TLS we insisted on and did not get is our policy speaking, not the server refusing the mail
   if (e.code === 'ETLS' || e.code === 'EREQUIRETLS' || e.command === 'STARTTLS') {
-    const reply = typeof e.response === 'string' && e.response !== '' ? `STARTTLS failed: ${e.response}` : `TLS failed: ${message}`;
+    const reply =
+      typeof e.response === 'string' && e.response !== '' ? `STARTTLS failed: ${e.response}` : `TLS failed: ${message}`;
     return { class: 'transient', code: 'connection_failed', reply, connectionLevel: true };
   }
   if (typeof e.responseCode === 'number' && e.responseCode >= 200) {

@@ -7,12 +7,16 @@ import type { Logger } from '../log.js';
 import { expiryJobId } from '../mail/jobs.js';
 import { entryJob, type SpoolRecordInput } from '../mail/spool-records.js';
 import type { Spool, SpoolDraft, SpoolEntry } from '../spool/spool.js';
-import { queueNames, type MailQueues } from './queues.js';
+import { type MailQueues, queueNames } from './queues.js';
 
 /** A failed spool write as the client hears it: a full disk is 452 4.3.1 (RFC 3463), anything else 451 4.3.0. */
 export function spoolWriteError(err: unknown): MailbridgeError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return new MailbridgeError(code === 'ENOSPC' || code === 'EDQUOT' ? 'insufficient_storage' : 'spool_unavailable', undefined, { cause: err });
+  return new MailbridgeError(
+    code === 'ENOSPC' || code === 'EDQUOT' ? 'insufficient_storage' : 'spool_unavailable',
+    undefined,
+    { cause: err },
+  );
 }
 
 export class MessageAcceptor {
@@ -41,7 +45,16 @@ export class MessageAcceptor {
       });
       throw new MailbridgeError('queue_unavailable', undefined, { cause: err });
     }
-    this.log.info({ queueId: entry.queueId, size: entry.size, from: meta.envelope.mailFrom, nrcpt: meta.envelope.rcptTo.length, queue: meta.queue }, 'accepted');
+    this.log.info(
+      {
+        queueId: entry.queueId,
+        size: entry.size,
+        from: meta.envelope.mailFrom,
+        nrcpt: meta.envelope.rcptTo.length,
+        queue: meta.queue,
+      },
+      'accepted',
+    );
     return entry;
   }
 
@@ -51,7 +64,8 @@ export class MessageAcceptor {
    */
   async recover(): Promise<{ entries: number; requeued: string[]; unreadable: string[] }> {
     const { entries, unreadable } = await this.spool.recover();
-    for (const bad of unreadable) this.log.error({ queueId: bad.queueId, err: bad.detail }, 'spool entry unreadable; left for an operator');
+    for (const bad of unreadable)
+      this.log.error({ queueId: bad.queueId, err: bad.detail }, 'spool entry unreadable; left for an operator');
     const requeued: string[] = [];
     for (const entry of entries) {
       if (await this.hasLiveJob(entry, entry.meta.queue)) continue;

@@ -3,7 +3,7 @@
 // JSON field per recipient; updates are atomic and a final state is never overwritten.
 
 import type { Redis } from 'ioredis';
-import { statusOf, type StatusCode } from '../codes.js';
+import { type StatusCode, statusOf } from '../codes.js';
 
 /** `deleted`: an operator removed the message before it was final (`mailbridge queue delete`). */
 export type RecipientState = 'queued' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'deleted';
@@ -104,7 +104,12 @@ export class DeliveryStatusStore {
    */
   async deleted(queueId: string, recipients: readonly string[], at: Date): Promise<void> {
     for (const recipient of recipients) {
-      await this.record(queueId, { recipient, state: 'deleted', reply: statusOf('admin_deleted').text, code: 'admin_deleted' }, at, false);
+      await this.record(
+        queueId,
+        { recipient, state: 'deleted', reply: statusOf('admin_deleted').text, code: 'admin_deleted' },
+        at,
+        false,
+      );
     }
   }
 

@@ -2,18 +2,22 @@
 // the PMTP message to pull), never message bytes; each queue's retry schedule comes from config
 // (Postfix's by default). A worker's processor gets job data already validated for its queue.
 
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, QueueName } from '../config/schema.js';
-import { parseJobData, spoolIdOf, type JobDataByQueue } from '../mail/jobs.js';
-import { attemptsWithin, retryDelayMs, type RetryPolicy } from './retry-policy.js';
+import { type JobDataByQueue, parseJobData, spoolIdOf } from '../mail/jobs.js';
+import { attemptsWithin, type RetryPolicy, retryDelayMs } from './retry-policy.js';
 
 export const queueNames: readonly QueueName[] = ['inbound', 'notice', 'pull', 'outbound'];
 
 export type MailJob = Job<unknown>;
 
 /** What a stage's processor is given: the BullMQ job (for updateData, moveToDelayed) and its parsed data. */
-export type MailProcessor<Q extends QueueName> = (job: MailJob, data: JobDataByQueue[Q], token?: string) => Promise<unknown>;
+export type MailProcessor<Q extends QueueName> = (
+  job: MailJob,
+  data: JobDataByQueue[Q],
+  token?: string,
+) => Promise<unknown>;
 
 export function retryPolicyFor(config: Pick<Config, 'queues'>, name: QueueName): RetryPolicy {
   return config.queues[name].retry ?? config.queues.retry;
@@ -27,7 +31,9 @@ export class MailQueues {
     private readonly config: Pick<Config, 'queues' | 'redis'>,
     private readonly connection: Redis,
   ) {
-    this.queues = new Map(queueNames.map((name) => [name, new Queue(name, { connection, prefix: config.redis.prefix })] as const));
+    this.queues = new Map(
+      queueNames.map((name) => [name, new Queue(name, { connection, prefix: config.redis.prefix })] as const),
+    );
   }
 
   queue(name: QueueName): Queue {
@@ -38,7 +44,11 @@ export class MailQueues {
    * Adds a job; its id defaults to the spool id it names, so a repeated add is a no-op. Jobs that
    * name no spool entry (pulls) or several per entry (notices per domain) pass their own id.
    */
-  async add<Q extends QueueName>(name: Q, data: JobDataByQueue[Q], options: { jobId?: string; delayMs?: number } = {}): Promise<MailJob> {
+  async add<Q extends QueueName>(
+    name: Q,
+    data: JobDataByQueue[Q],
+    options: { jobId?: string; delayMs?: number } = {},
+  ): Promise<MailJob> {
     // BullMQ would wait for a dead Redis forever; an SMTP client must hear 451 instead
     if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
     const jobId = options.jobId ?? spoolIdOf(data);

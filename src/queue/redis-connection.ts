@@ -25,7 +25,10 @@ export function createRedisConnection(config: Pick<Config, 'redis'>, role: Conne
  * URL's host is then unused and only its password and db apply.
  */
 export function connectRedis(redis: Config['redis'], options: RedisOptions): Redis {
-  const sentinel: RedisOptions = redis.sentinels.length > 0 ? { sentinels: redis.sentinels.map(({ host, port }) => ({ host, port })), name: redis.sentinel_master } : {};
+  const sentinel: RedisOptions =
+    redis.sentinels.length > 0
+      ? { sentinels: redis.sentinels.map(({ host, port }) => ({ host, port })), name: redis.sentinel_master }
+      : {};
   return new Redis(redis.url, { ...options, ...sentinel });
 }
 

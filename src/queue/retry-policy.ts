@@ -28,7 +28,8 @@ export function attemptsWithin(policy: RetryPolicy): number {
     if (elapsed + delay > lifetimeMs) return attempts;
     elapsed += delay;
     // every later delay equals this one: count how many more still fit
-    if (delay === retryDelayMs(steady, attempts + 1, 0.5)) return attempts + 1 + Math.floor((lifetimeMs - elapsed) / delay);
+    if (delay === retryDelayMs(steady, attempts + 1, 0.5))
+      return attempts + 1 + Math.floor((lifetimeMs - elapsed) / delay);
   }
 }
 

@@ -6,7 +6,7 @@
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -68,7 +68,8 @@ export class Spool {
 
   constructor(dir: string, options: SpoolOptions = {}) {
     const instance = options.instance ?? defaultInstance();
-    if (!instancePattern.test(instance)) throw new Error(`spool instance must be a plain folder name: ${JSON.stringify(instance)}`);
+    if (!instancePattern.test(instance))
+      throw new Error(`spool instance must be a plain folder name: ${JSON.stringify(instance)}`);
     this.dir = dir;
     this.sharedTmpDir = path.join(dir, 'tmp');
     this.tmpDir = path.join(this.sharedTmpDir, instance);
@@ -120,7 +121,8 @@ export class Spool {
       if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
       await handle.read(footer, 0, footerLength, fileSize - footerLength);
       const text = footer.toString('latin1');
-      if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
+      if (!text.startsWith(footerMagic) || !text.endsWith('\n'))
+        throw new Error(`spool entry ${queueId} has no footer`);
       const metaLength = Number(text.slice(footerMagic.length, -1));
       const bodySize = fileSize - footerLength - metaLength;
       if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
@@ -135,7 +137,10 @@ export class Spool {
   }
 
   /** The message bytes as a stream; `range` is inclusive like HTTP's. */
-  async openBody(queueId: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number }> {
+  async openBody(
+    queueId: string,
+    range?: { start: number; end?: number },
+  ): Promise<{ stream: Readable; size: number }> {
     const entry = await this.read(queueId);
     const end = Math.min(range?.end ?? entry.size - 1, entry.size - 1);
     const stream = createReadStream(this.entryPath(queueId), { start: range?.start ?? 0, end });
@@ -155,7 +160,8 @@ export class Spool {
    */
   async recover(): Promise<{ entries: SpoolEntry[]; unreadable: UnreadableEntry[] }> {
     await this.init();
-    for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
+    for (const name of await readdir(this.tmpDir))
+      await rm(path.join(this.tmpDir, name), { recursive: true, force: true });
     const nowMs = (this.options.now ?? Date.now)();
     this.lastSweep = nowMs;
     await this.sweepOthers(nowMs);

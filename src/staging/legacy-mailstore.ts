@@ -13,7 +13,13 @@ export interface LegacyMailstore {
   close(): Promise<void>;
 }
 
-export async function startLegacyMailstore(options: { domain: string; root: string; host: string; port: number; hostname?: string }): Promise<LegacyMailstore> {
+export async function startLegacyMailstore(options: {
+  domain: string;
+  root: string;
+  host: string;
+  port: number;
+  hostname?: string;
+}): Promise<LegacyMailstore> {
   const counts = { stored: 0, duplicates: 0 };
   const hostname = options.hostname ?? `mx.${options.domain}`;
   const store = async (user: string, message: Buffer): Promise<void> => {
@@ -21,7 +27,9 @@ export async function startLegacyMailstore(options: { domain: string; root: stri
     const name = stableName(message, options.domain, user);
     // a mail client may have moved the first copy to cur/ already
     const earlier = name ? await findInMaildir(options.root, box, name) : undefined;
-    const delivery = earlier ? { duplicate: true } : await deliverToMaildir(options.root, box, Readable.from([message]), { hostname, now: Date.now(), name });
+    const delivery = earlier
+      ? { duplicate: true }
+      : await deliverToMaildir(options.root, box, Readable.from([message]), { hostname, now: Date.now(), name });
     if (delivery.duplicate) counts.duplicates++;
     else counts.stored++;
   };
@@ -36,7 +44,8 @@ export async function startLegacyMailstore(options: { domain: string; root: stri
     closeTimeout: 1000,
     onRcptTo(address, _session, callback) {
       const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
-      if (domain !== options.domain) return callback(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }));
+      if (domain !== options.domain)
+        return callback(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }));
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
@@ -71,7 +80,10 @@ export async function startLegacyMailstore(options: { domain: string; root: stri
  */
 function stableName(message: Buffer, domain: string, user: string): string | undefined {
   const end = message.indexOf('\r\n\r\n');
-  const header = message.subarray(0, end < 0 ? message.length : end).toString('latin1').replace(/\r\n[ \t]+/g, ' ');
+  const header = message
+    .subarray(0, end < 0 ? message.length : end)
+    .toString('latin1')
+    .replace(/\r\n[ \t]+/g, ' ');
   const messageId = /^Message-ID:[ \t]*(\S+)/im.exec(header)?.[1];
   if (!messageId) return undefined;
   return stableMaildirName(messageId, domain, user);

@@ -13,7 +13,11 @@ export interface ProvisionedRedis {
   stop(): Promise<void>;
 }
 
-export async function provisionRedis(dir: string, candidates: readonly (string | undefined)[], mayStartPrivate: boolean): Promise<ProvisionedRedis> {
+export async function provisionRedis(
+  dir: string,
+  candidates: readonly (string | undefined)[],
+  mayStartPrivate: boolean,
+): Promise<ProvisionedRedis> {
   for (const url of candidates) {
     if (url && (await answers(url))) return { url, stop: async () => undefined };
   }
@@ -22,7 +26,13 @@ export async function provisionRedis(dir: string, candidates: readonly (string |
 }
 
 async function answers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -37,15 +47,36 @@ async function answers(url: string): Promise<boolean> {
 async function startPrivateRedis(dir: string): Promise<ProvisionedRedis> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
-  const child = spawn('redis-server', ['--bind', stagingHost, '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    [
+      '--bind',
+      stagingHost,
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   const spawned = await new Promise<boolean>((resolve) => {
     child.once('error', () => resolve(false));
     child.once('spawn', () => resolve(true));
   });
   if (!spawned) {
-    throw new Error('no Redis answers and redis-server is not on PATH. Install one (Debian/Ubuntu: apt-get install redis-server) or pass --redis redis://host:port');
+    throw new Error(
+      'no Redis answers and redis-server is not on PATH. Install one (Debian/Ubuntu: apt-get install redis-server) or pass --redis redis://host:port',
+    );
   }
   const url = `redis://${stagingHost}:${port}`;
   for (let i = 0; i < 50 && !(await answers(url)); i++) await new Promise((r) => setTimeout(r, 100));

@@ -5,14 +5,14 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { loadConfig, type Environment } from '../config/load.js';
+import { type Environment, loadConfig } from '../config/load.js';
 import { mergeZones, parseZoneFile } from '../dns/zone-file.js';
 import { formatPublishedRecord, txtRecord } from '../dns/zone-record.js';
-import { startGateway, type RunningGateway } from '../gateway.js';
+import { type RunningGateway, startGateway } from '../gateway.js';
 import { createLogger } from '../log.js';
-import { startLegacyMailstore, type LegacyMailstore } from './legacy-mailstore.js';
-import { provisionRedis, type ProvisionedRedis } from './redis-provision.js';
-import { loadOrCreatePlan, stagingHost, type StagingPlan } from './staging-plan.js';
+import { type LegacyMailstore, startLegacyMailstore } from './legacy-mailstore.js';
+import { type ProvisionedRedis, provisionRedis } from './redis-provision.js';
+import { loadOrCreatePlan, type StagingPlan, stagingHost } from './staging-plan.js';
 
 export interface StagingOptions {
   readonly dir: string;
@@ -47,7 +47,11 @@ export async function startStaging(options: StagingOptions): Promise<StagingNetw
   await writeFile(zonePath, await stagingZone(plan, options.zoneFile));
 
   // an explicit --redis is the only choice: falling back to another Redis would hide the queued jobs
-  const redis: ProvisionedRedis = await provisionRedis(dir, options.redis ? [options.redis] : [options.env.REDIS_URL, 'redis://127.0.0.1:6379'], !options.redis);
+  const redis: ProvisionedRedis = await provisionRedis(
+    dir,
+    options.redis ? [options.redis] : [options.env.REDIS_URL, 'redis://127.0.0.1:6379'],
+    !options.redis,
+  );
   const stores: LegacyMailstore[] = [];
   const gateways: RunningGateway[] = [];
   const close = async (): Promise<void> => {
@@ -80,7 +84,13 @@ function readyLine(dir: string, plan: StagingPlan): ReadyLine {
     domains: Object.fromEntries(
       Object.entries(plan.native).map(([domain, p]) => [
         domain,
-        { mx: at(p.mx), submission: at(p.submission), pmtp: `http://${at(p.pmtp)}`, user: `postmaster@${domain}`, password: p.password },
+        {
+          mx: at(p.mx),
+          submission: at(p.submission),
+          pmtp: `http://${at(p.pmtp)}`,
+          user: `postmaster@${domain}`,
+          password: p.password,
+        },
       ]),
     ),
     legacy: Object.fromEntries(Object.entries(plan.legacy).map(([domain, p]) => [domain, { smtp: at(p.smtp) }])),
@@ -97,23 +107,40 @@ async function stagingZone(plan: StagingPlan, userZone: string | undefined): Pro
     formatPublishedRecord(txtRecord(`_dmarc.${domain}`, 'v=DMARC1; p=reject', 300)),
   ];
   for (const [domain, p] of Object.entries(plan.native)) {
-    lines.push(...common(domain), p.dkimRecord, formatPublishedRecord(txtRecord(`_pmtp.${domain}`, `v=PMTP1; e=http://${stagingHost}:${p.pmtp}; fp=${p.pmtpKeyId}`, 300)));
+    lines.push(
+      ...common(domain),
+      p.dkimRecord,
+      formatPublishedRecord(
+        txtRecord(`_pmtp.${domain}`, `v=PMTP1; e=http://${stagingHost}:${p.pmtp}; fp=${p.pmtpKeyId}`, 300),
+      ),
+    );
   }
   for (const domain of Object.keys(plan.legacy)) lines.push(...common(domain));
   const generated = lines.join('\n') + '\n';
   if (!userZone) return generated;
   // the user's records win: they describe the extra world the staging network talks to
-  const merged = mergeZones(parseZoneFile(generated, { file: 'staging' }), parseZoneFile(await readFile(userZone, 'utf8'), { file: userZone }));
+  const merged = mergeZones(
+    parseZoneFile(generated, { file: 'staging' }),
+    parseZoneFile(await readFile(userZone, 'utf8'), { file: userZone }),
+  );
   return merged.map(recordLine).join('\n') + '\n';
 }
 
 function recordLine(r: ReturnType<typeof parseZoneFile>[number]): string {
   if (r.type === 'TXT') return formatPublishedRecord(txtRecord(r.name, r.value.join(''), r.ttl));
-  if (r.type === 'MX') return `${r.name}.\t${r.ttl}\tIN\tMX\t${r.value.priority} ${r.value.exchange || '.'}${r.value.exchange ? '.' : ''}`;
+  if (r.type === 'MX')
+    return `${r.name}.\t${r.ttl}\tIN\tMX\t${r.value.priority} ${r.value.exchange || '.'}${r.value.exchange ? '.' : ''}`;
   return `${r.name}.\t${r.ttl}\tIN\t${r.type}\t${r.value}${r.type === 'CNAME' || r.type === 'PTR' ? '.' : ''}`;
 }
 
-async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan, zonePath: string, redisUrl: string, options: StagingOptions): Promise<string> {
+async function writeDomainConfig(
+  dir: string,
+  domain: string,
+  plan: StagingPlan,
+  zonePath: string,
+  redisUrl: string,
+  options: StagingOptions,
+): Promise<string> {
   const p = plan.native[domain]!;
   const others = Object.entries(plan.native).filter(([d]) => d !== domain);
   const config = {
@@ -123,7 +150,12 @@ async function writeDomainConfig(dir: string, domain: string, plan: StagingPlan,
     redis: { url: redisUrl, prefix: `{mb-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-${domain}}` },
     spool: { dir: path.join(dir, domain, 'spool') },
     // staging restarts are often a kill -9: take over the dead process's jobs within seconds
-    queues: { stalled_job_timeout_s: 10, ...(options.retrySeconds ? { retry: { initial_delay_s: options.retrySeconds, max_delay_s: options.retrySeconds } } : {}) },
+    queues: {
+      stalled_job_timeout_s: 10,
+      ...(options.retrySeconds
+        ? { retry: { initial_delay_s: options.retrySeconds, max_delay_s: options.retrySeconds } }
+        : {}),
+    },
     smtp: {
       listeners: [
         { role: 'mx', host: stagingHost, port: p.mx },

@@ -28,13 +28,20 @@ export interface StagingPlan {
 
 export const stagingHost = '127.0.0.1';
 
-export async function loadOrCreatePlan(dir: string, native: readonly string[], legacy: readonly string[]): Promise<StagingPlan> {
+export async function loadOrCreatePlan(
+  dir: string,
+  native: readonly string[],
+  legacy: readonly string[],
+): Promise<StagingPlan> {
   const file = path.join(dir, 'staging.json');
   const previous = await readFile(file, 'utf8').then(
     (text) => JSON.parse(text) as StagingPlan,
     () => ({ native: {}, legacy: {} }) as StagingPlan,
   );
-  const plan: { native: Record<string, NativeDomainPlan>; legacy: Record<string, { smtp: number }> } = { native: {}, legacy: {} };
+  const plan: { native: Record<string, NativeDomainPlan>; legacy: Record<string, { smtp: number }> } = {
+    native: {},
+    legacy: {},
+  };
   for (const domain of native) plan.native[domain] = previous.native[domain] ?? (await newNativeDomain(dir, domain));
   for (const domain of legacy) plan.legacy[domain] = previous.legacy[domain] ?? { smtp: await freePort() };
   await mkdir(dir, { recursive: true });
@@ -51,9 +58,18 @@ async function newNativeDomain(dir: string, domain: string): Promise<NativeDomai
     () => false,
   );
   // never replace a key that mail may already be signed with
-  if (exists) throw new Error(`${path.join(dir, 'staging.json')} has no entry for ${domain} but ${pmtpKeyFile} exists; restore staging.json or remove ${keys}`);
+  if (exists)
+    throw new Error(
+      `${path.join(dir, 'staging.json')} has no entry for ${domain} but ${pmtpKeyFile} exists; restore staging.json or remove ${keys}`,
+    );
   const [mx, submission, pmtp, metrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const generated = await generateKeys({ domain, out: keys, selector: 'staging', endpoint: `http://${stagingHost}:${pmtp}`, force: false });
+  const generated = await generateKeys({
+    domain,
+    out: keys,
+    selector: 'staging',
+    endpoint: `http://${stagingHost}:${pmtp}`,
+    force: false,
+  });
   const password = randomBytes(12).toString('base64url');
   return {
     mx,

@@ -15,7 +15,9 @@ interface Word {
 
 function wordBytes(encoding: string, text: string): Buffer {
   if (encoding.toUpperCase() === 'B') return Buffer.from(text, 'base64');
-  const latin1 = text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const latin1 = text
+    .replace(/_/g, ' ')
+    .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return Buffer.from(latin1, 'latin1');
 }
 
@@ -35,7 +37,8 @@ function renderRun(run: Word[]): string {
     let j = i + 1;
     while (j < run.length && run[j]!.charset === run[i]!.charset) j++;
     const group = run.slice(i, j);
-    text += decodeCharset(run[i]!.charset, Buffer.concat(group.map((w) => w.bytes))) ?? group.map((w) => w.literal).join('');
+    text +=
+      decodeCharset(run[i]!.charset, Buffer.concat(group.map((w) => w.bytes))) ?? group.map((w) => w.literal).join('');
     i = j;
   }
   return text;

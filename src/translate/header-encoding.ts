@@ -3,12 +3,12 @@
 // get RFC 2047 encoded words and punycode domains (nodemailer's MimeNode does that part), and a
 // value that cannot be written in 7-bit (a UTF-8 local part, a UTF-8 Message-ID) is an error.
 import { isAscii } from 'node:buffer';
-import MimeNode from 'nodemailer/lib/mime-node';
-import { foldLines } from 'nodemailer/lib/mime-funcs';
 import addressparser from 'nodemailer/lib/addressparser';
+import { foldLines } from 'nodemailer/lib/mime-funcs';
+import MimeNode from 'nodemailer/lib/mime-node';
 import type { Header } from '../native/protocol/message-format.js';
-import { TranslateError } from './translate-error.js';
 import { ADDRESS_FIELDS, VERBATIM_FIELDS } from './header-mapping.js';
+import { TranslateError } from './translate-error.js';
 
 /** Fields MimeNode knows how to parse and re-encode as address lists. */
 const MIME_NODE_ADDRESSES = new Set(['from', 'sender', 'to', 'cc', 'reply-to']);
@@ -20,7 +20,9 @@ function field(name: string, value: string): string {
 
 /** A mailbox whose local part is not ASCII can only travel over SMTPUTF8 (RFC 6531). */
 function hasUtf8LocalPart(value: string): boolean {
-  return addressparser(value, { flatten: true }).some((m) => !isAscii(Buffer.from(m.address.slice(0, m.address.lastIndexOf('@')), 'utf8')));
+  return addressparser(value, { flatten: true }).some(
+    (m) => !isAscii(Buffer.from(m.address.slice(0, m.address.lastIndexOf('@')), 'utf8')),
+  );
 }
 
 /** The 7-bit form of one value, or a typed error when there is none. */
@@ -35,7 +37,8 @@ function sevenBit(name: string, value: string): string {
   }
   // MimeNode keys its address handling on the canonical spelling of the name
   const encoded = MimeNode.encodeHeaderValue(MIME_NODE_ADDRESSES.has(key) ? key : 'X-Text', value);
-  if (!isAscii(Buffer.from(encoded, 'utf8'))) throw new TranslateError('smtputf8_required', `${name} cannot be encoded in 7-bit`);
+  if (!isAscii(Buffer.from(encoded, 'utf8')))
+    throw new TranslateError('smtputf8_required', `${name} cannot be encoded in 7-bit`);
   return encoded;
 }
 

@@ -8,7 +8,15 @@ import type { Header } from '../native/protocol/message-format.js';
 import { decodeStructured, decodeWords } from './encoded-words.js';
 import type { RawField } from './header-section.js';
 
-const NEVER_COPIED = new Set(['bcc', 'resent-bcc', 'mime-version', 'content-type', 'content-transfer-encoding', 'content-disposition', 'content-id']);
+const NEVER_COPIED = new Set([
+  'bcc',
+  'resent-bcc',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+  'content-id',
+]);
 
 /** Bcc (privacy) and the MIME structure fields (parts replace them): never copied between the two forms. */
 export function isNeverCopied(name: string): boolean {
@@ -56,7 +64,11 @@ export const VERBATIM_FIELDS = new Set([
 /** A field value as UTF-8 text: encoded words decoded where RFC 2047 allows them. */
 function decodeFieldValue(name: string, value: string): string {
   const key = name.toLowerCase();
-  const text = VERBATIM_FIELDS.has(key) ? value : ADDRESS_FIELDS.has(key) ? decodeStructured(value) : decodeWords(value);
+  const text = VERBATIM_FIELDS.has(key)
+    ? value
+    : ADDRESS_FIELDS.has(key)
+      ? decodeStructured(value)
+      : decodeWords(value);
   // decoding can yield controls the manifest forbids; a space keeps the words apart
   return text.replace(/[\r\n]/g, ' ').replace(/\0/g, '\uFFFD');
 }
@@ -69,7 +81,10 @@ function decodeFieldValue(name: string, value: string): string {
 export function manifestHeaders(fields: readonly RawField[], ownAuthservIds: readonly string[] = []): Header[] {
   const own = new Set(ownAuthservIds.map((id) => id.toLowerCase()));
   return fields
-    .filter(({ name, value }) => !isNeverCopied(name) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))))
+    .filter(
+      ({ name, value }) =>
+        !isNeverCopied(name) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))),
+    )
     .map(({ name, value }) => [name, decodeFieldValue(name, value)]);
 }
 

@@ -2,9 +2,9 @@
 // from the content parts, streamed and digest-checked part by part. Only the root's MIME fields
 // (MIME-Version, Content-*) are kept from the composer; the message header comes from the manifest.
 import { Readable } from 'node:stream';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailComposerAlternative, MailComposerAttachment } from 'nodemailer/lib/mail-composer';
-import { manifestDigest, mediaTypeOf, type Manifest, type Part } from '../native/protocol/message-format.js';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { type Manifest, manifestDigest, mediaTypeOf, type Part } from '../native/protocol/message-format.js';
 import { crlfLines, verified } from './octets.js';
 
 /** Opens part `index`'s octets; called lazily, when the composer reaches the part. */
@@ -41,7 +41,9 @@ function contents(manifest: Manifest, read: PartReader) {
       contentTransferEncoding: 'base64',
     });
   });
-  alternatives.sort((a, b) => Number(!a.contentType?.startsWith('text/plain')) - Number(!b.contentType?.startsWith('text/plain')));
+  alternatives.sort(
+    (a, b) => Number(!a.contentType?.startsWith('text/plain')) - Number(!b.contentType?.startsWith('text/plain')),
+  );
   return { alternatives, attachments };
 }
 
@@ -55,7 +57,12 @@ function mimeFields(section: string): string {
 }
 
 /** MIME-Version, Content-* fields, the empty line, then the bodies. */
-export async function* mimeBody(manifest: Manifest, read: PartReader, date: Date, messageId: string): AsyncGenerator<Buffer> {
+export async function* mimeBody(
+  manifest: Manifest,
+  read: PartReader,
+  date: Date,
+  messageId: string,
+): AsyncGenerator<Buffer> {
   const composer = new MailComposer({
     ...contents(manifest, read),
     // boundaries no sender can predict, yet the same output every time: the digest covers every part's

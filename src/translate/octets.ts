@@ -25,12 +25,17 @@ export function asBuffer(chunk: Uint8Array): Buffer {
 }
 
 /** Passes `source` through, throwing `code` once it is longer than `part.length` or its digest differs. */
-export async function* verified(source: AsyncIterable<Uint8Array>, part: Part, code: TranslateErrorCode): AsyncGenerator<Buffer> {
+export async function* verified(
+  source: AsyncIterable<Uint8Array>,
+  part: Part,
+  code: TranslateErrorCode,
+): AsyncGenerator<Buffer> {
   const digest = new OctetDigest();
   for await (const chunk of source) {
     const bytes = asBuffer(chunk);
     digest.update(bytes);
-    if (digest.length > part.length) throw new TranslateError(code, `part is longer than its declared ${part.length} bytes`);
+    if (digest.length > part.length)
+      throw new TranslateError(code, `part is longer than its declared ${part.length} bytes`);
     yield bytes;
   }
   if (digest.length !== part.length || digest.sha256() !== part.sha256) {

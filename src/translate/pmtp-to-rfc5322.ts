@@ -1,14 +1,14 @@
 // pmtp-to-rfc5322: a PMTP message → RFC 5322 bytes for the next SMTP hop, streamed. If the message
 // carries its original SMTP bytes they go out unchanged (so the sender's DKIM signature still verifies)
 // under the caller's trace fields; otherwise MIME is composed from the parts for the hop's abilities.
+
+import { rfc5322Date, traceBlock } from '../mail/trace-fields.js';
 import { domainOf } from '../native/protocol/address.js';
 import type { Header, Manifest } from '../native/protocol/message-format.js';
-import { rfc5322Date } from '../mail/trace-fields.js';
 import { encodeHeaders } from './header-encoding.js';
 import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';
 import { verified } from './octets.js';
-import { traceBlock } from '../mail/trace-fields.js';
 import { wireGuard } from './wire-guard.js';
 
 export type { PartReader } from './mime-body.js';
@@ -49,7 +49,11 @@ export function pmtpToRfc5322(manifest: Manifest, read: PartReader, options: Rfc
   const headers = completeHeaders(manifest, created);
   const messageId = headers.find(([name]) => name.toLowerCase() === 'message-id')![1];
   const section = Buffer.from(encodeHeaders(headers, smtputf8), 'utf8');
-  return wireGuard(concat([trace, section], mimeBody(manifest, read, created, messageId)), { smtputf8, eightBitMime, dotLines: 'escape' });
+  return wireGuard(concat([trace, section], mimeBody(manifest, read, created, messageId)), {
+    smtputf8,
+    eightBitMime,
+    dotLines: 'escape',
+  });
 }
 
 /** Manifest headers minus MIME structure (the composer writes its own), plus the From, Date and Message-ID RFC 5322 requires. */

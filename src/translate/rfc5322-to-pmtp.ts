@@ -3,12 +3,18 @@
 // itself as the `original-rfc5322` part. Pure: ids, times and verdicts come from the caller.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MailParser, type AttachmentStream, type MessageText, type StructuredHeader } from 'mailparser';
-import { MAX_PARTS, parseManifest, type Manifest, type Part, type Provenance } from '../native/protocol/message-format.js';
-import { TranslateError } from './translate-error.js';
+import { type AttachmentStream, MailParser, type MessageText, type StructuredHeader } from 'mailparser';
+import {
+  MAX_PARTS,
+  type Manifest,
+  type Part,
+  type Provenance,
+  parseManifest,
+} from '../native/protocol/message-format.js';
 import { fromAddress, manifestHeaders } from './header-mapping.js';
 import { HeaderSectionCollector, parseHeaderSection } from './header-section.js';
 import { asBuffer, OctetDigest } from './octets.js';
+import { TranslateError } from './translate-error.js';
 
 export type PartMeta = Omit<Part, 'length' | 'sha256'>;
 
@@ -46,7 +52,11 @@ const PARSER_OPTIONS = {
 
 const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]*\/[A-Za-z0-9][\w!#$&^.+-]*$/;
 
-export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: SmtpArrival, sink: PartSink): Promise<Manifest> {
+export async function rfc5322ToPmtp(
+  source: AsyncIterable<Uint8Array>,
+  arrival: SmtpArrival,
+  sink: PartSink,
+): Promise<Manifest> {
   const original = new OctetDigest();
   const header = new HeaderSectionCollector();
   async function* tee(): AsyncGenerator<Buffer> {
@@ -79,7 +89,8 @@ export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: 
         continue;
       }
       // leave room for the text body, its HTML alternative and the original
-      if (parts.length >= MAX_PARTS - 3) throw new TranslateError('too_many_parts', `more than ${MAX_PARTS - 3} attachments`);
+      if (parts.length >= MAX_PARTS - 3)
+        throw new TranslateError('too_many_parts', `more than ${MAX_PARTS - 3} attachments`);
       current = item;
       try {
         parts.push(await attachmentPart(sink, parts.length, item));
@@ -90,10 +101,12 @@ export async function rfc5322ToPmtp(source: AsyncIterable<Uint8Array>, arrival: 
     await feeding;
   } catch (err) {
     parser.destroy();
-    if ((err as { code?: string }).code === 'EMAXLEN') throw new TranslateError('too_many_parts', (err as Error).message);
+    if ((err as { code?: string }).code === 'EMAXLEN')
+      throw new TranslateError('too_many_parts', (err as Error).message);
     throw err;
   }
-  for (const [meta, content] of textParts(text)) parts.push(await writePart(sink, parts.length, meta, oneChunk(content)));
+  for (const [meta, content] of textParts(text))
+    parts.push(await writePart(sink, parts.length, meta, oneChunk(content)));
   parts.push({ type: 'message/rfc822', role: 'original-rfc5322', length: original.length, sha256: original.sha256() });
 
   const fields = parseHeaderSection(header.section());
@@ -160,7 +173,11 @@ function declaredType(item: AttachmentStream): string {
 
 /** A bare file name the manifest accepts: last path segment, no controls, ≤ 255 UTF-16 units. */
 function safeFilename(name: string | undefined): string | undefined {
-  const base = (name ?? '').split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const base = (name ?? '')
+    .split(/[/\\]/)
+    .pop()!
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim();
   let cut = '';
   for (const ch of base) {
     if (cut.length + ch.length > 255) break;
@@ -177,7 +194,8 @@ function textParts(text: MessageText | undefined): Array<[PartMeta, Buffer]> {
   const out: Array<[PartMeta, Buffer]> = [];
   const utf8 = (s: string) => Buffer.from(s.replace(/\r\n|\r|\n/g, '\r\n'), 'utf8');
   if (text?.text) out.push([{ type: 'text/plain; charset=utf-8', role: 'body' }, utf8(text.text)]);
-  if (text?.html) out.push([{ type: 'text/html; charset=utf-8', role: out.length > 0 ? 'alternative' : 'body' }, utf8(text.html)]);
+  if (text?.html)
+    out.push([{ type: 'text/html; charset=utf-8', role: out.length > 0 ? 'alternative' : 'body' }, utf8(text.html)]);
   return out;
 }
 

@@ -43,7 +43,12 @@ export async function* wireGuard(source: AsyncIterable<Buffer>, rules: WireRules
       lineStart = i + 1;
     }
     // release everything but a possible "." line start (≤ 2 bytes after the last LF) or a trailing CR
-    const tail = lineStart >= 0 && buf.length - lineStart <= 2 ? lineStart : buf[buf.length - 1] === CR ? buf.length - 1 : buf.length;
+    const tail =
+      lineStart >= 0 && buf.length - lineStart <= 2
+        ? lineStart
+        : buf[buf.length - 1] === CR
+          ? buf.length - 1
+          : buf.length;
     checkEightBit(buf, tail, headerEnd);
     if (headerEnd >= 0) inHeader = false;
     heldStartsLine = tail === lineStart;
@@ -69,7 +74,8 @@ export async function* wireGuard(source: AsyncIterable<Buffer>, rules: WireRules
   }
   if (held.length > 0) {
     if (held[held.length - 1] === CR) throw new TranslateError('bare_newline', 'output ends in a bare CR');
-    if (heldStartsLine && held.length === 1 && held[0] === DOT) throw new TranslateError('dot_line', 'output ends with a "." line');
+    if (heldStartsLine && held.length === 1 && held[0] === DOT)
+      throw new TranslateError('dot_line', 'output ends with a "." line');
     yield held;
   }
 }

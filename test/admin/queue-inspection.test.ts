@@ -37,13 +37,26 @@ describe('queue inspection and admin', () => {
     const before = Date.now();
     await f.queues.add('outbound', { queueId: id }, { delayMs: 600_000 });
     await f.status.queued(id, ['bob@legacy.test'], new Date());
-    await f.status.record(id, { recipient: 'bob@legacy.test', state: 'deferred', reply: '451 4.4.1 connection refused', code: 'connection_failed' }, new Date());
+    await f.status.record(
+      id,
+      {
+        recipient: 'bob@legacy.test',
+        state: 'deferred',
+        reply: '451 4.4.1 connection refused',
+        code: 'connection_failed',
+      },
+      new Date(),
+    );
     const listed = (await inspector.list()).find((m) => m.queueId === id)!;
     const next = Date.parse(listed.jobs[0]!.nextAttemptAt!);
     expect(listed.jobs[0]!.state).toBe('delayed');
     expect(next).toBeGreaterThanOrEqual(before + 600_000 - 1000);
     expect(next).toBeLessThan(Date.now() + 600_000 + 1000);
-    expect(listed.recipients[0]).toMatchObject({ state: 'deferred', attempts: 1, reply: '451 4.4.1 connection refused' });
+    expect(listed.recipients[0]).toMatchObject({
+      state: 'deferred',
+      attempts: 1,
+      reply: '451 4.4.1 connection refused',
+    });
     expect(await admin.retry(id)).toEqual([{ queue: 'outbound', state: 'delayed', action: 'promoted' }]);
     expect(await (await f.queues.queue('outbound').getJob(id))!.getState()).toBe('waiting');
   });
@@ -51,7 +64,10 @@ describe('queue inspection and admin', () => {
   it('retries a failed job with a fresh schedule, and flush runs every delayed job', async () => {
     const id = await f.accept('pull');
     const connection = createRedisConnection(f.config, 'worker');
-    const worker = new Worker('pull', async () => Promise.reject(new UnrecoverableError('origin said 550')), { connection, prefix: f.prefix });
+    const worker = new Worker('pull', async () => Promise.reject(new UnrecoverableError('origin said 550')), {
+      connection,
+      prefix: f.prefix,
+    });
     await new Promise<void>((resolve) => worker.once('failed', () => resolve()));
     await worker.close();
     connection.disconnect();
@@ -74,7 +90,11 @@ describe('queue inspection and admin', () => {
   it('deletes entry and jobs, marks unfinished recipients deleted, keeps final ones', async () => {
     const id = await f.accept('outbound', ['bob@legacy.test', 'carol@legacy.test']);
     await f.status.queued(id, ['bob@legacy.test', 'carol@legacy.test'], new Date());
-    await f.status.record(id, { recipient: 'carol@legacy.test', state: 'delivered', reply: '250 ok', code: 'ok' }, new Date());
+    await f.status.record(
+      id,
+      { recipient: 'carol@legacy.test', state: 'delivered', reply: '250 ok', code: 'ok' },
+      new Date(),
+    );
     expect(await admin.delete(id)).toEqual({ deleted: true, jobs: ['outbound'], spooled: true, recipients: 2 });
     expect(await f.spool.has(id)).toBe(false);
     expect(await f.queues.queue('outbound').getJob(id)).toBeUndefined();
@@ -93,11 +113,15 @@ describe('queue inspection and admin', () => {
     const connection = createRedisConnection(f.config, 'worker');
     let worker!: Worker;
     await new Promise<void>((resolve) => {
-      worker = new Worker('inbound', async (job) => {
-        if (job.id !== id) return;
-        resolve();
-        await new Promise<void>((r) => (release = r));
-      }, { connection, prefix: f.prefix, concurrency: 20 });
+      worker = new Worker(
+        'inbound',
+        async (job) => {
+          if (job.id !== id) return;
+          resolve();
+          await new Promise<void>((r) => (release = r));
+        },
+        { connection, prefix: f.prefix, concurrency: 20 },
+      );
     });
     expect((await inspector.list()).find((m) => m.queueId === id)?.jobs[0]?.state).toBe('active');
     expect(await admin.delete(id)).toEqual({ deleted: false, reason: 'active', queue: 'inbound' });

@@ -4,13 +4,20 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from '../inbound-smtp/harness.js';
+import { type Harness, message, startHarness } from '../inbound-smtp/harness.js';
 import { swaksRaw, swaksReplies } from '../inbound-smtp/peers.js';
 import { tempDir } from '../support/tmp.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-const signers = ['sender.test', 'sub.sender.test', 'unrelated.test', 'sender.test.unrelated.test', 'strict.test', 'sub.strict.test'];
+const signers = [
+  'sender.test',
+  'sub.sender.test',
+  'unrelated.test',
+  'sender.test.unrelated.test',
+  'strict.test',
+  'sub.strict.test',
+];
 const zone = [
   ...signers.map((d) => `s1._domainkey.${d}. TXT ( "v=DKIM1; k=rsa; p=${p.slice(0, 200)}" "${p.slice(200)}" )`),
   'sender.test. TXT "v=spf1 -all"',
@@ -23,7 +30,9 @@ const zone = [
 
 async function signedBy(domain: string, raw: string): Promise<string> {
   const key = privateKey.export({ type: 'pkcs8', format: 'pem' });
-  const { signatures, errors } = await dkimSign(raw, { signatureData: [{ signingDomain: domain, selector: 's1', privateKey: key }] } as never);
+  const { signatures, errors } = await dkimSign(raw, {
+    signatureData: [{ signingDomain: domain, selector: 's1', privateKey: key }],
+  } as never);
   if (errors.length > 0) throw new Error(`signing failed: ${String(errors[0])}`);
   return signatures + raw;
 }
@@ -44,7 +53,13 @@ describe('attacks: DKIM/DMARC alignment', () => {
 
   /** Sends From `from` signed by `d`; returns the final reply and, when queued, the verdict. */
   async function attempt(from: string, d: string, raw = message(from, 'user@native.test')) {
-    const run = await swaksRaw(h.port('mx'), 'bounce@unrelated.test', 'user@native.test', `${await signedBy(d, raw)}.`, dir);
+    const run = await swaksRaw(
+      h.port('mx'),
+      'bounce@unrelated.test',
+      'user@native.test',
+      `${await signedBy(d, raw)}.`,
+      dir,
+    );
     const reply = swaksReplies(run.out).at(-2) ?? '';
     const id = /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(reply)?.[1];
     return { reply, verdict: id ? (await h.meta(id)).senderAuth.verdict : undefined };
@@ -55,7 +70,9 @@ describe('attacks: DKIM/DMARC alignment', () => {
   });
 
   it('a look-alike signer (sender.test.unrelated.test) is not aligned with sender.test', async () => {
-    expect((await attempt('ceo@sender.test', 'sender.test.unrelated.test')).reply).toMatch(/^550 5\.7\.1 Rejected by DMARC policy/);
+    expect((await attempt('ceo@sender.test', 'sender.test.unrelated.test')).reply).toMatch(
+      /^550 5\.7\.1 Rejected by DMARC policy/,
+    );
   });
 
   it('relaxed alignment: d= a subdomain, or the organizational domain of a subdomain From, passes', async () => {
@@ -68,21 +85,32 @@ describe('attacks: DKIM/DMARC alignment', () => {
   // mailauth 4.13.3 getAlignment() compares organizational domains even when strict, so
   // sender-verdict checks adkim=s / aspf=s itself
   it('strict alignment (adkim=s): a subdomain signature does not pass for the parent', async () => {
-    expect((await attempt('ceo@strict.test', 'sub.strict.test')).reply).toMatch(/^550 5\.7\.1 Rejected by DMARC policy/);
+    expect((await attempt('ceo@strict.test', 'sub.strict.test')).reply).toMatch(
+      /^550 5\.7\.1 Rejected by DMARC policy/,
+    );
   });
 
   it('strict alignment (adkim=s): the exact domain passes', async () => {
-    expect((await attempt('ceo@strict.test', 'strict.test')).verdict).toMatchObject({ action: 'accept', dmarc: 'pass' });
+    expect((await attempt('ceo@strict.test', 'strict.test')).verdict).toMatchObject({
+      action: 'accept',
+      dmarc: 'pass',
+    });
   });
 
   it('a display name spelling a protected address is judged by the real From domain', async () => {
-    const raw = message('x@unrelated.test', 'user@native.test').replace('From: <x@unrelated.test>', 'From: "ceo@sender.test" <x@unrelated.test>');
+    const raw = message('x@unrelated.test', 'user@native.test').replace(
+      'From: <x@unrelated.test>',
+      'From: "ceo@sender.test" <x@unrelated.test>',
+    );
     const { verdict } = await attempt('x@unrelated.test', 'unrelated.test', raw);
     expect(verdict?.fromDomain).toBe('unrelated.test');
   });
 
   it('a From with two addresses, one protected, is refused even when the signer matches the other', async () => {
-    const raw = message('x@unrelated.test', 'user@native.test').replace('From: <x@unrelated.test>', 'From: <x@unrelated.test>, <ceo@sender.test>');
+    const raw = message('x@unrelated.test', 'user@native.test').replace(
+      'From: <x@unrelated.test>',
+      'From: <x@unrelated.test>, <ceo@sender.test>',
+    );
     expect((await attempt('x@unrelated.test', 'unrelated.test', raw)).reply).toMatch(/^550 5\.7\.1 /);
   });
 });

@@ -19,7 +19,11 @@ const splits: Record<string, string> = {
 };
 
 /** From fields of the header section (a split that ends the header early moves text to the body, which is harmless). */
-const fromLines = (text: string) => text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n').filter((l) => /^from\s*:/i.test(l));
+const fromLines = (text: string) =>
+  text
+    .slice(0, text.indexOf('\r\n\r\n'))
+    .split('\r\n')
+    .filter((l) => /^from\s*:/i.test(l));
 
 describe('attacks: header splitting', () => {
   let dir: string;
@@ -30,7 +34,10 @@ describe('attacks: header splitting', () => {
 
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('hsplit'));
-    await writeFile(path.join(dir, 'zone.txt'), 'sender.test. TXT "v=spf1 ip4:127.0.0.1 -all"\n_dmarc.sender.test. TXT "v=DMARC1; p=none"\n');
+    await writeFile(
+      path.join(dir, 'zone.txt'),
+      'sender.test. TXT "v=spf1 ip4:127.0.0.1 -all"\n_dmarc.sender.test. TXT "v=DMARC1; p=none"\n',
+    );
     ports.reject = await freePort();
     ports.normalise = await freePort();
     mb = await startMailbridge(dir, {
@@ -39,7 +46,12 @@ describe('attacks: header splitting', () => {
       dns: { zone_file: 'zone.txt' },
       domains: { mailbox: ['native.test'] },
       mailbox: { maildir_root: 'mail' },
-      smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: ports.reject }, { role: 'mx', host: '127.0.0.1', port: ports.normalise, bare_newlines: 'normalise' }] },
+      smtp: {
+        listeners: [
+          { role: 'mx', host: '127.0.0.1', port: ports.reject },
+          { role: 'mx', host: '127.0.0.1', port: ports.normalise, bare_newlines: 'normalise' },
+        ],
+      },
     });
   });
   afterAll(async () => {
@@ -50,7 +62,8 @@ describe('attacks: header splitting', () => {
   async function send(port: number, to: string, header: string): Promise<string> {
     const c = await RawSmtp.connect(port);
     try {
-      for (const line of ['EHLO client.test', 'MAIL FROM:<a@sender.test>', `RCPT TO:<${to}>`, 'DATA']) await c.command(line);
+      for (const line of ['EHLO client.test', 'MAIL FROM:<a@sender.test>', `RCPT TO:<${to}>`, 'DATA'])
+        await c.command(line);
       const first = header.startsWith('From:') ? '' : 'From: <a@sender.test>\r\n';
       c.write(`${first}To: <${to}>\r\nMessage-ID: <${to}>\r\n${header}\r\nbody\r\n.\r\n`);
       return await c.reply();

@@ -2,7 +2,7 @@
 // dots, homoglyphs, NUL and spacing. A form may be refused (5xx) or accepted only if the message
 // is routed to a local domain: after DATA, every route in the spooled meta must be native.test/corp.test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from '../inbound-smtp/harness.js';
+import { type Harness, message, startHarness } from '../inbound-smtp/harness.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 
 const local = ['native.test', 'corp.test'];

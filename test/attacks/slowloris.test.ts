@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
-import { startStaging, type Staging } from './staging.js';
+import { type Staging, startStaging } from './staging.js';
 
 const SOCKETS = Number(process.env.SLOWLORIS_SOCKETS ?? 1000);
 /** per-IP cap is 20 by default; 15 per source address stays under it */
@@ -109,7 +109,9 @@ describe('attacks: slowloris at scale', () => {
     const real = await RawSmtp.connect(port);
     await real.envelope('someone@real.test', ['bob@alpha.test'], 'real.test');
     expect(await real.command('DATA')).toMatch(/^354/);
-    expect(await real.command('From: <someone@real.test>\r\nSubject: during the attack\r\n\r\nstill here\r\n.')).toMatch(/^250 2\.0\.0 /);
+    expect(
+      await real.command('From: <someone@real.test>\r\nSubject: during the attack\r\n\r\nstill here\r\n.'),
+    ).toMatch(/^250 2\.0\.0 /);
     real.end();
 
     const sorted = [...samples].sort((a, b) => a - b);

@@ -1,6 +1,6 @@
 // `mailbridge staging` as a child process for the attack suites: the real gateway in its own
 // process (so a crash or a stalled event loop shows), its ready line, Maildir polling, liveness.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';

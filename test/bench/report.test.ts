@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { markdownTable, median, medianTables, percentile, type ResultTable } from '../../bench/benchmark.js';
 import type { Machine } from '../../bench/machine.js';
-import { renderReport, verdict, type Section, type Target } from '../../bench/report.js';
+import { renderReport, type Section, type Target, verdict } from '../../bench/report.js';
 
 const table = (rate: number, ratio: number, extra?: number): ResultTable => ({
   id: 'accept',
@@ -15,7 +15,18 @@ const table = (rate: number, ratio: number, extra?: number): ResultTable => ({
   rows: [{ label: '10 sessions', values: extra === undefined ? { rate, ratio } : { rate, ratio, extra } }],
 });
 
-const machine: Machine = { date: '2026-11-30T09:00:00Z', cpu: 'Test CPU', cpuCount: 2, ramGiB: 24, kernel: 'Linux 6.1', node: 'v20.20.0', postfix: '3.7.11', redis: '7.0.15', syncWritesPerS: 400, loadAverage: 0.5 };
+const machine: Machine = {
+  date: '2026-11-30T09:00:00Z',
+  cpu: 'Test CPU',
+  cpuCount: 2,
+  ramGiB: 24,
+  kernel: 'Linux 6.1',
+  node: 'v20.20.0',
+  postfix: '3.7.11',
+  redis: '7.0.15',
+  syncWritesPerS: 400,
+  loadAverage: 0.5,
+};
 
 describe('median and percentile', () => {
   it('takes the middle value, or the mean of the two middle ones', () => {
@@ -51,7 +62,9 @@ describe('verdict', () => {
   it('says met, or missed by how much', () => {
     expect(verdict(target, 2.5)).toBe('ratio: **met** (2.5 ×; target ≥ 2 ×)');
     expect(verdict(target, 0.5)).toBe('ratio: **missed by 75 %** (0.5 ×; target ≥ 2 ×)');
-    expect(verdict({ ...target, op: '<=', limit: 150, unit: 'MB' }, 165)).toBe('ratio: **missed by 10 %** (165 MB; target ≤ 150 MB)');
+    expect(verdict({ ...target, op: '<=', limit: 150, unit: 'MB' }, 165)).toBe(
+      'ratio: **missed by 10 %** (165 MB; target ≤ 150 MB)',
+    );
     expect(verdict(target, undefined)).toBe('ratio: target ≥ 2 ×, not measured');
   });
 });
@@ -63,7 +76,9 @@ describe('renderReport', () => {
     intro: 'What it measures.',
     tables: [['smtp-in', 'accept']],
     targets: [{ what: 'ratio', at: ['smtp-in', 'accept', '10 sessions', 'ratio'], op: '>=', limit: 2, unit: '×' }],
-    explain: (f) => [`Rate was ${f.show('smtp-in', 'accept', '10 sessions', 'rate')} on a disk of ${f.machine.syncWritesPerS} writes/s.`],
+    explain: (f) => [
+      `Rate was ${f.show('smtp-in', 'accept', '10 sessions', 'rate')} on a disk of ${f.machine.syncWritesPerS} writes/s.`,
+    ],
   };
 
   it('writes the machine, the median table, the verdict and text built from the figures', () => {
@@ -81,9 +96,15 @@ describe('renderReport', () => {
   });
 
   it('marks a section not yet measured, and one measured apart from the full run', () => {
-    expect(renderReport({ machine, benchmarks: {} }, 'Intro.', [section])).toContain('_Not measured yet: run `npm run bench -- smtp-in`._');
+    expect(renderReport({ machine, benchmarks: {} }, 'Intro.', [section])).toContain(
+      '_Not measured yet: run `npm run bench -- smtp-in`._',
+    );
     const later = { ...machine, date: '2026-12-01T10:00:00Z', loadAverage: 1.25 };
-    const md = renderReport({ machine, benchmarks: { 'smtp-in': { tables: [table(200, 0.6)], runs: 3, seconds: 60, machine: later } } }, 'Intro.', [section]);
+    const md = renderReport(
+      { machine, benchmarks: { 'smtp-in': { tables: [table(200, 0.6)], runs: 3, seconds: 60, machine: later } } },
+      'Intro.',
+      [section],
+    );
     expect(md).toContain('measured alone on 2026-12-01T10:00:00Z (load average 1.25)');
   });
 });

@@ -1,6 +1,6 @@
 // A private redis-server for fault tests, on a free loopback port with its AOF in a folder of its
 // own, that the test can kill -9 and start again on the same port and folder.
-import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { type RedisProcess, startRedisServer } from '../support/redis-server.js';
 import { freePort } from '../support/smtp-sink.js';
 
 export class AofRedis {
@@ -25,7 +25,21 @@ export class AofRedis {
   async restart(): Promise<void> {
     // appendfsync always: Redis fsyncs before it replies, so a job the gateway heard "OK" for
     // survives a kill -9 of Redis; everysec could drop the last second and with it a 250's promise
-    this.server = await startRedisServer(['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], this.port);
+    this.server = await startRedisServer(
+      [
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      this.port,
+    );
   }
 
   async kill9(): Promise<void> {

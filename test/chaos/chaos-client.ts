@@ -131,7 +131,11 @@ export class ChaosClient {
   private async send(c: RawSmtp, m: ChaosMessage): Promise<Outcome> {
     let dataSent = false;
     try {
-      for (const [line, want] of [[`MAIL FROM:<${m.from}>`, '250'], [`RCPT TO:<${m.to}>`, '250'], ['DATA', '354']] as const) {
+      for (const [line, want] of [
+        [`MAIL FROM:<${m.from}>`, '250'],
+        [`RCPT TO:<${m.to}>`, '250'],
+        ['DATA', '354'],
+      ] as const) {
         const reply = await c.command(line);
         if (!reply.startsWith(want)) return classify(reply);
       }
@@ -162,7 +166,13 @@ function classify(reply: string): Outcome {
 }
 
 function messageText(m: ChaosMessage): string {
-  const header = [`From: <${m.from}>`, `To: <${m.to}>`, `Subject: chaos ${m.n}`, `Date: ${new Date().toUTCString()}`, `Message-ID: ${m.messageId}`];
+  const header = [
+    `From: <${m.from}>`,
+    `To: <${m.to}>`,
+    `Subject: chaos ${m.n}`,
+    `Date: ${new Date().toUTCString()}`,
+    `Message-ID: ${m.messageId}`,
+  ];
   const body = Array.from({ length: 12 }, (_, i) => `line ${i} of message ${m.n} ${'x'.repeat(60)}`);
   return `${[...header, '', ...body].join('\r\n')}\r\n.\r\n`;
 }

@@ -44,7 +44,10 @@ describe('mailbridge CLI', () => {
   });
 
   it('check-config passes the example config', async () => {
-    const { code, stdout } = await cli(['check-config', path.join(import.meta.dirname, '../../examples/mailbridge.yaml')]);
+    const { code, stdout } = await cli([
+      'check-config',
+      path.join(import.meta.dirname, '../../examples/mailbridge.yaml'),
+    ]);
     expect(stdout).toMatch(/: ok$/m);
     expect(code).toBe(0);
   });
@@ -59,7 +62,18 @@ describe('mailbridge CLI', () => {
 
   it('keys generate writes private keys 0600 and prints zone records that parse and resolve', async () => {
     const out = path.join(dir, 'keys');
-    const { code, stdout } = await cli(['keys', 'generate', '--domain', 'Alpha.TEST', '--out', out, '--selector', 's1', '--endpoint', 'https://pmtp.alpha.test']);
+    const { code, stdout } = await cli([
+      'keys',
+      'generate',
+      '--domain',
+      'Alpha.TEST',
+      '--out',
+      out,
+      '--selector',
+      's1',
+      '--endpoint',
+      'https://pmtp.alpha.test',
+    ]);
     expect(code).toBe(0);
     expect((await stat(path.join(out, 'alpha.test.pmtp.key'))).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(out, 'alpha.test.dkim.key'))).mode & 0o777).toBe(0o600);

@@ -4,8 +4,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { statusCommand } from '../../src/cli/status.js';
 import { tokensCommand } from '../../src/cli/tokens.js';
 import { generateDomainKey } from '../../src/native/protocol/domain-keys.js';
@@ -40,7 +40,14 @@ describe('status and tokens commands', () => {
     remove = t.remove;
     await writeFile(path.join(t.dir, 'k.pem'), key.privatePem);
     file = path.join(t.dir, 'mb.yaml');
-    await writeFile(file, stringify({ redis: { url: redisUrl, prefix }, spool: { dir: t.dir }, pmtp: { domain: 'b.example', key_file: path.join(t.dir, 'k.pem') } }));
+    await writeFile(
+      file,
+      stringify({
+        redis: { url: redisUrl, prefix },
+        spool: { dir: t.dir },
+        pmtp: { domain: 'b.example', key_file: path.join(t.dir, 'k.pem') },
+      }),
+    );
     redis = new Redis(redisUrl);
   });
   afterAll(async () => {
@@ -60,22 +67,55 @@ describe('status and tokens commands', () => {
     expect(text.out).toMatch(/bob@b\.example\s+pmtp\s+accepted/);
     expect(text.out).toMatch(/carol@legacy\.example\s+smtp\s+queued/);
     const json = await run(statusCommand, ['msgmsgmsgmsgmsgmsg01', '--json', '-c', file]);
-    expect(JSON.parse(json.out).recipients).toMatchObject([{ recipient: 'bob@b.example', protocol: 'pmtp', state: 'accepted', final: false }]);
+    expect(JSON.parse(json.out).recipients).toMatchObject([
+      { recipient: 'bob@b.example', protocol: 'pmtp', state: 'accepted', final: false },
+    ]);
     expect((await run(statusCommand, ['nothing-here', '-c', file])).code).toBe(65);
     expect((await run(statusCommand, ['-c', file])).code).toBe(64);
   });
 
   it('issues a verifiable token, lists it with its uses, revokes it', async () => {
-    const issued = await run(tokensCommand, ['issue', '--recipient', 'bob@b.example', '--scope', 'shop.example', '--max-uses', '3', '--expires', '7d', '-c', file]);
+    const issued = await run(tokensCommand, [
+      'issue',
+      '--recipient',
+      'bob@b.example',
+      '--scope',
+      'shop.example',
+      '--max-uses',
+      '3',
+      '--expires',
+      '7d',
+      '-c',
+      file,
+    ]);
     expect(issued.code).toBe(0);
     const [idLine, , token] = issued.out.trim().split('\n');
     const tokenId = idLine!.split(' ')[1]!;
-    const checked = await verifySenderToken(token, { sender: 'orders@shop.example', recipient: 'bob@b.example', now: Math.floor(Date.now() / 1000), keyLookup: () => key.publicKey });
+    const checked = await verifySenderToken(token, {
+      sender: 'orders@shop.example',
+      recipient: 'bob@b.example',
+      now: Math.floor(Date.now() / 1000),
+      keyLookup: () => key.publicKey,
+    });
     expect(checked.ok).toBe(true);
     const listed = await run(tokensCommand, ['list', '--json', '-c', file]);
-    expect(JSON.parse(listed.out)).toMatchObject([{ tokenId, recipient: 'bob@b.example', maxUses: 3, uses: 0, revoked: false }]);
+    expect(JSON.parse(listed.out)).toMatchObject([
+      { tokenId, recipient: 'bob@b.example', maxUses: 3, uses: 0, revoked: false },
+    ]);
     expect((await run(tokensCommand, ['revoke', tokenId, '-c', file])).code).toBe(0);
     expect((await run(tokensCommand, ['list', '-c', file])).out).toContain('REVOKED');
-    expect((await run(tokensCommand, ['issue', '--recipient', 'bob@elsewhere.example', '--scope', 'shop.example', '-c', file])).code).toBe(64);
+    expect(
+      (
+        await run(tokensCommand, [
+          'issue',
+          '--recipient',
+          'bob@elsewhere.example',
+          '--scope',
+          'shop.example',
+          '-c',
+          file,
+        ])
+      ).code,
+    ).toBe(64);
   });
 });

@@ -18,7 +18,9 @@ const rows = new Map(
 
 describe('docs/configuration.md', () => {
   it('has a row for every key', () => {
-    const missing = configKeyPaths().map((k) => k.path).filter((p) => !rows.has(p));
+    const missing = configKeyPaths()
+      .map((k) => k.path)
+      .filter((p) => !rows.has(p));
     expect(missing).toEqual([]);
   });
 

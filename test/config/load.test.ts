@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { ConfigError, type ConfigProblem, loadConfig, parseConfig } from '../../src/config/load.js';
 
 function problemsOf(text: string, env = {}): ConfigError['problems'] {
   try {
@@ -32,16 +32,28 @@ describe('parseConfig', () => {
     const text = ['spool:', '  dir: /tmp/x', 'domains:', '  native: [Old.Example]', ''].join('\n');
     const config = parseConfig(text, 'mailbridge.yaml', {}, (w) => warnings.push(w));
     expect(config.domains.mailbox).toEqual(['old.example']);
-    expect(warnings).toEqual([{ key: 'domains.native', line: 4, message: expect.stringMatching(/^deprecated: renamed to domains\.mailbox/) }]);
+    expect(warnings).toEqual([
+      { key: 'domains.native', line: 4, message: expect.stringMatching(/^deprecated: renamed to domains\.mailbox/) },
+    ]);
     const quiet: ConfigProblem[] = [];
     parseConfig(text.replace('native:', 'mailbox:'), 'mailbridge.yaml', {}, (w) => quiet.push(w));
     expect(quiet).toEqual([]);
     const both = problemsOf([...text.split('\n').slice(0, 4), '  mailbox: [new.example]', ''].join('\n'));
-    expect(both).toEqual([{ key: 'domains.native', line: 4, message: expect.stringMatching(/keep only domains\.mailbox/) }]);
+    expect(both).toEqual([
+      { key: 'domains.native', line: 4, message: expect.stringMatching(/keep only domains\.mailbox/) },
+    ]);
   });
 
   it('names the key and line of a wrong type', () => {
-    const text = ['spool:', '  dir: /tmp/x', 'smtp:', '  listeners:', '    - role: mx', '      port: "twenty-five"', ''].join('\n');
+    const text = [
+      'spool:',
+      '  dir: /tmp/x',
+      'smtp:',
+      '  listeners:',
+      '    - role: mx',
+      '      port: "twenty-five"',
+      '',
+    ].join('\n');
     const problems = problemsOf(text);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ key: 'smtp.listeners.0.port', line: 6 });
@@ -71,7 +83,9 @@ describe('parseConfig', () => {
   });
 
   it('takes secrets from the environment it is handed', () => {
-    const config = parseConfig('spool:\n  dir: /tmp/x\nredis:\n  url: redis://file:1\n', 'a.yaml', { REDIS_URL: 'redis://env:6380/2' });
+    const config = parseConfig('spool:\n  dir: /tmp/x\nredis:\n  url: redis://file:1\n', 'a.yaml', {
+      REDIS_URL: 'redis://env:6380/2',
+    });
     expect(config.redis.url).toBe('redis://env:6380/2');
   });
 
@@ -86,7 +100,10 @@ describe('parseConfig', () => {
   });
 
   it('refuses a redis prefix without a hash tag', () => {
-    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({ key: 'redis.prefix', line: 4 });
+    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({
+      key: 'redis.prefix',
+      line: 4,
+    });
   });
 
   it('resolves file paths against the config file folder', async () => {

@@ -1,7 +1,7 @@
 // scrypt password hashes: round trip, wrong password, tampering and unsafe parameters.
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
 import { hashPassword, verifyPassword } from '../../src/config/password-hash.js';
+import { configSchema } from '../../src/config/schema.js';
 
 describe('password hashes', () => {
   it('verifies the right password and refuses a wrong one', async () => {
@@ -14,7 +14,10 @@ describe('password hashes', () => {
 
   it('makes hashes the config schema accepts', async () => {
     const hash = await hashPassword('pw', { N: 1024 });
-    const parsed = configSchema.safeParse({ spool: { dir: '/x' }, smtp: { accounts: [{ user: 'alice@x.test', password_hash: hash }] } });
+    const parsed = configSchema.safeParse({
+      spool: { dir: '/x' },
+      smtp: { accounts: [{ user: 'alice@x.test', password_hash: hash }] },
+    });
     expect(parsed.success).toBe(true);
   });
 

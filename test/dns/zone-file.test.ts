@@ -126,10 +126,24 @@ const relName = fc.array(label, { minLength: 1, maxLength: 3 }).map((l) => l.joi
 const txtString = fc.string({ maxLength: 40, unit: fc.constantFrom(...'ab ;"\\()x=1\t'.split('')) });
 const recordArb = fc.oneof(
   fc.record({ name: relName, type: fc.constant('A' as const), value: fc.ipV4() }),
-  fc.record({ name: relName, type: fc.constant('MX' as const), value: fc.record({ priority: fc.nat(65535), exchange: relName }) }),
-  fc.record({ name: relName, type: fc.constant('TXT' as const), value: fc.array(txtString, { minLength: 1, maxLength: 3 }) }),
+  fc.record({
+    name: relName,
+    type: fc.constant('MX' as const),
+    value: fc.record({ priority: fc.nat(65535), exchange: relName }),
+  }),
+  fc.record({
+    name: relName,
+    type: fc.constant('TXT' as const),
+    value: fc.array(txtString, { minLength: 1, maxLength: 3 }),
+  }),
 );
-const layout = fc.record({ absolute: fc.boolean(), ttl: fc.option(fc.nat(100000), { nil: undefined }), klass: fc.boolean(), parens: fc.boolean(), comment: fc.boolean() });
+const layout = fc.record({
+  absolute: fc.boolean(),
+  ttl: fc.option(fc.nat(100000), { nil: undefined }),
+  klass: fc.boolean(),
+  parens: fc.boolean(),
+  comment: fc.boolean(),
+});
 
 function quote(s: string): string {
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
@@ -144,7 +158,12 @@ describe('parseZoneFile round trip (property)', () => {
         for (const [r, l] of items) {
           const owner = l.absolute ? `${r.name}.${origin}.` : r.name;
           const head = [owner, l.ttl ?? '', l.klass ? 'IN' : '', r.type].filter((x) => x !== '').join(' ');
-          const data = r.type === 'A' ? r.value : r.type === 'MX' ? `${r.value.priority} ${r.value.exchange}` : r.value.map(quote).join(l.parens ? '\n  ' : ' ');
+          const data =
+            r.type === 'A'
+              ? r.value
+              : r.type === 'MX'
+                ? `${r.value.priority} ${r.value.exchange}`
+                : r.value.map(quote).join(l.parens ? '\n  ' : ' ');
           const body = l.parens ? `( ${data} ; inside\n )` : data;
           lines.push(`${head} ${body}${l.comment ? ' ; note' : ''}`);
         }

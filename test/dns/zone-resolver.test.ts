@@ -65,12 +65,18 @@ describe('zoneResolver', () => {
 
   it('answers exactly the A records given for each name (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.uniqueArray(fc.ipV4(), { minLength: 1, maxLength: 4 })), async (hosts) => {
-        const text = ['$ORIGIN p.test.', ...Object.entries(hosts).flatMap(([h, ips]) => ips.map((ip) => `${h} A ${ip}`))].join('\n');
-        const r = zoneResolver(parseZoneFile(text));
-        for (const [h, ips] of Object.entries(hosts)) expect(await r.resolve4(`${h}.p.test`)).toEqual(ips);
-        expect(await codeOf(r.resolve4('absent-host.p.test'))).toBe('ENOTFOUND');
-      }),
+      fc.asyncProperty(
+        fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.uniqueArray(fc.ipV4(), { minLength: 1, maxLength: 4 })),
+        async (hosts) => {
+          const text = [
+            '$ORIGIN p.test.',
+            ...Object.entries(hosts).flatMap(([h, ips]) => ips.map((ip) => `${h} A ${ip}`)),
+          ].join('\n');
+          const r = zoneResolver(parseZoneFile(text));
+          for (const [h, ips] of Object.entries(hosts)) expect(await r.resolve4(`${h}.p.test`)).toEqual(ips);
+          expect(await codeOf(r.resolve4('absent-host.p.test'))).toBe('ENOTFOUND');
+        },
+      ),
       { numRuns: 100 },
     );
   });

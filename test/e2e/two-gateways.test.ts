@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
-import { kill9, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { type GatewayProcess, kill9, startGatewayProcess } from '../support/gateway-process.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -25,10 +25,16 @@ async function send(port: number, next: () => number | undefined, accepted: Sent
   const c = await RawSmtp.connect(port);
   if ((await c.command('EHLO client.test')) === '') return;
   for (let n = next(); n !== undefined && !c.isClosed; n = next()) {
-    const steps = [await c.command('MAIL FROM:<a@elsewhere.test>'), await c.command('RCPT TO:<user@native.test>'), await c.command('DATA')];
+    const steps = [
+      await c.command('MAIL FROM:<a@elsewhere.test>'),
+      await c.command('RCPT TO:<user@native.test>'),
+      await c.command('DATA'),
+    ];
     if (steps.some((s) => !/^[23]/.test(s))) break;
     const messageId = `<${n}.${run}@client.test>`;
-    c.write(`From: <a@elsewhere.test>\r\nTo: <user@native.test>\r\nSubject: load ${n}\r\nMessage-ID: ${messageId}\r\n\r\n${`${'x'.repeat(98)}\r\n`.repeat(40)}.\r\n`);
+    c.write(
+      `From: <a@elsewhere.test>\r\nTo: <user@native.test>\r\nSubject: load ${n}\r\nMessage-ID: ${messageId}\r\n\r\n${`${'x'.repeat(98)}\r\n`.repeat(40)}.\r\n`,
+    );
     const queueId = /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(await c.reply().catch(() => ''))?.[1];
     if (queueId) accepted.push({ queueId, messageId });
   }
@@ -38,7 +44,9 @@ async function send(port: number, next: () => number | undefined, accepted: Sent
 /** Message-ID of every file in the mailbox, one per file, duplicates kept. */
 async function delivered(box: string): Promise<string[]> {
   const files = await readdir(box).catch(() => []);
-  return Promise.all(files.map(async (f) => /^Message-ID: (\S+)\r?$/im.exec(await readFile(path.join(box, f), 'latin1'))?.[1] ?? f));
+  return Promise.all(
+    files.map(async (f) => /^Message-ID: (\S+)\r?$/im.exec(await readFile(path.join(box, f), 'latin1'))?.[1] ?? f),
+  );
 }
 
 describe('two gateways on one Redis and one spool folder', () => {
@@ -102,7 +110,9 @@ describe('two gateways on one Redis and one spool folder', () => {
     const ids = await delivered(box);
     await Promise.all([inbound.close(), events.close()]);
 
-    console.log(`two gateways: ${accepted.length} accepted (${atKill} before the kill), ${ids.length} delivered, ${stalled} stalled jobs taken over`);
+    console.log(
+      `two gateways: ${accepted.length} accepted (${atKill} before the kill), ${ids.length} delivered, ${stalled} stalled jobs taken over`,
+    );
     expect(atKill).toBeGreaterThan(0);
     expect(stalled).toBeGreaterThan(0);
     expect(accepted.length).toBeGreaterThan(atKill);

@@ -55,7 +55,10 @@ function random(seed: number): (below: number) => number {
   };
 }
 
-const interestingBytes = [0x00, 0x01, 0x09, 0x0a, 0x0d, 0x20, 0x22, 0x2c, 0x2d, 0x2e, 0x3a, 0x3b, 0x3d, 0x40, 0x5c, 0x7b, 0x7d, 0x7f, 0x80, 0xc3, 0xff];
+const interestingBytes = [
+  0x00, 0x01, 0x09, 0x0a, 0x0d, 0x20, 0x22, 0x2c, 0x2d, 0x2e, 0x3a, 0x3b, 0x3d, 0x40, 0x5c, 0x7b, 0x7d, 0x7f, 0x80,
+  0xc3, 0xff,
+];
 
 /** Counts bucketed as AFL does, so a loop running 1, 2, 3, 4-7 … times are different signals. */
 function bucket(count: number): number {
@@ -64,7 +67,13 @@ function bucket(count: number): number {
 }
 
 /** One to four stacked edits of `input`, some borrowing from the dictionary or another corpus entry. */
-function mutate(input: Buffer, corpus: readonly Buffer[], dictionary: readonly Buffer[], pick: (below: number) => number, maxBytes: number): Buffer {
+function mutate(
+  input: Buffer,
+  corpus: readonly Buffer[],
+  dictionary: readonly Buffer[],
+  pick: (below: number) => number,
+  maxBytes: number,
+): Buffer {
   let out = Buffer.from(input);
   const edits = 1 + pick(4);
   for (let e = 0; e < edits; e++) {
@@ -78,7 +87,11 @@ function mutate(input: Buffer, corpus: readonly Buffer[], dictionary: readonly B
         if (out.length > 0) out[at % out.length] = interestingBytes[pick(interestingBytes.length)]!;
         break;
       case 2:
-        out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256))), out.subarray(at)]);
+        out = Buffer.concat([
+          out.subarray(0, at),
+          Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256))),
+          out.subarray(at),
+        ]);
         break;
       case 3:
         out = Buffer.concat([out.subarray(0, at), out.subarray(at + span)]);
@@ -175,7 +188,11 @@ export function inputName(prefix: string, input: Buffer): string {
 }
 
 /** Replays `seeds` (building the starting coverage), then mutates for `seconds`. */
-export async function fuzzWithCoverage(target: CoverageTarget, seeds: readonly Buffer[], options: FuzzOptions): Promise<FuzzReport> {
+export async function fuzzWithCoverage(
+  target: CoverageTarget,
+  seeds: readonly Buffer[],
+  options: FuzzOptions,
+): Promise<FuzzReport> {
   const pick = random(options.seed);
   const dictionary = target.dictionary.map((t) => Buffer.from(t, 'latin1'));
   const coverage = await BlockCoverage.start();
@@ -197,7 +214,8 @@ export async function fuzzWithCoverage(target: CoverageTarget, seeds: readonly B
     }
     if (stall > options.stallMs) {
       stall = Math.min(stall, await longestStall(() => target.run(input)).catch(() => 0));
-      if (stall > options.stallMs) findings.push({ kind: 'stall', input, detail: `event loop blocked ${stall.toFixed(0)} ms, twice` });
+      if (stall > options.stallMs)
+        findings.push({ kind: 'stall', input, detail: `event loop blocked ${stall.toFixed(0)} ms, twice` });
     }
     slowestMs = Math.max(slowestMs, stall);
     return true;
@@ -223,7 +241,15 @@ export async function fuzzWithCoverage(target: CoverageTarget, seeds: readonly B
         added.push(input);
       }
     }
-    return { execs, seconds: (performance.now() - started) / 1000, seeds: seeds.length, added, blocks: coverage.size, slowestMs, findings };
+    return {
+      execs,
+      seconds: (performance.now() - started) / 1000,
+      seeds: seeds.length,
+      added,
+      blocks: coverage.size,
+      slowestMs,
+      findings,
+    };
   } finally {
     await coverage.stop();
   }

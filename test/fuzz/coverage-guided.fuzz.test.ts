@@ -7,9 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { fieldValue, type HeaderBag } from '../../src/native/protocol/http-signature-base.js';
 import { manifestBytes } from '../../src/native/protocol/message-format.js';
 import { sampleManifest } from '../native/protocol/fixtures.js';
-import { fuzzWithCoverage, inputName, type CoverageTarget } from './coverage-fuzzer.js';
+import { type CoverageTarget, fuzzWithCoverage, inputName } from './coverage-fuzzer.js';
 import { corpus, split } from './fuzz-support.js';
-import { checkCanonical, checkSignedRequest, convertRfc5322, filterIngress, readFramed, signedRequest, validFramedStream, type SignedRequest } from './oracles.js';
+import {
+  checkCanonical,
+  checkSignedRequest,
+  convertRfc5322,
+  filterIngress,
+  readFramed,
+  type SignedRequest,
+  signedRequest,
+  validFramedStream,
+} from './oracles.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 3);
 const SAVE = process.env.FUZZ_SAVE === '1';
@@ -46,7 +55,9 @@ function requestOf(input: Buffer): SignedRequest {
 }
 
 const signedAsLines = Buffer.from(
-  ['signature', 'signature-input', 'content-digest', 'pmtp-origin', 'pmtp-destination'].map((n) => `${n}: ${fieldValue(signedRequest.headers, n) ?? ''}`).join('\n'),
+  ['signature', 'signature-input', 'content-digest', 'pmtp-origin', 'pmtp-destination']
+    .map((n) => `${n}: ${fieldValue(signedRequest.headers, n) ?? ''}`)
+    .join('\n'),
   'latin1',
 );
 
@@ -55,7 +66,28 @@ const targets: { target: CoverageTarget; seeds: Buffer[] }[] = [
   {
     target: {
       name: 'canonical-json',
-      dictionary: ['{"', '":', '","', '"}', '[]', '{}', '\\u0000', '\\ud800', '\\"', 'true', 'false', 'null', '-0', '1e3', '9007199254740993', '"parts"', '"sha256"', '"length"', '"v":1', '\u00e9'],
+      dictionary: [
+        '{"',
+        '":',
+        '","',
+        '"}',
+        '[]',
+        '{}',
+        '\\u0000',
+        '\\ud800',
+        '\\"',
+        'true',
+        'false',
+        'null',
+        '-0',
+        '1e3',
+        '9007199254740993',
+        '"parts"',
+        '"sha256"',
+        '"length"',
+        '"v":1',
+        '\u00e9',
+      ],
       maxBytes: 4096,
       scripts: src,
       run: (input) => checkCanonical(input),
@@ -65,7 +97,17 @@ const targets: { target: CoverageTarget; seeds: Buffer[] }[] = [
   {
     target: {
       name: 'message-framing',
-      dictionary: ['PMTP/1\n', 'H ', 'P ', 'E\n', '\n', ' 0 ', ' 18446744073709551616', '{"manifest":', '"signatures":[]'],
+      dictionary: [
+        'PMTP/1\n',
+        'H ',
+        'P ',
+        'E\n',
+        '\n',
+        ' 0 ',
+        ' 18446744073709551616',
+        '{"manifest":',
+        '"signatures":[]',
+      ],
       maxBytes: 8192,
       scripts: src,
       run(input) {
@@ -80,7 +122,28 @@ const targets: { target: CoverageTarget; seeds: Buffer[] }[] = [
   {
     target: {
       name: 'request-signature-headers',
-      dictionary: ['signature: ', 'signature-input: ', 'pmtp-origin: ', 'content-digest: ', ':method: ', ':url: ', ':body: ', 'sig1=', '("@method" "@target-uri")', ';created=', ';expires=', ';keyid=', ';nonce=', ';alg="ed25519"', ':', '"', '\n', ',', 'sha-256=:', 'https://mx.b.example/pmtp/v1/notices'],
+      dictionary: [
+        'signature: ',
+        'signature-input: ',
+        'pmtp-origin: ',
+        'content-digest: ',
+        ':method: ',
+        ':url: ',
+        ':body: ',
+        'sig1=',
+        '("@method" "@target-uri")',
+        ';created=',
+        ';expires=',
+        ';keyid=',
+        ';nonce=',
+        ';alg="ed25519"',
+        ':',
+        '"',
+        '\n',
+        ',',
+        'sha-256=:',
+        'https://mx.b.example/pmtp/v1/notices',
+      ],
       maxBytes: 2048,
       scripts: src,
       run: (input) => checkSignedRequest(requestOf(input)),
@@ -90,7 +153,22 @@ const targets: { target: CoverageTarget; seeds: Buffer[] }[] = [
   {
     target: {
       name: 'smtp-ingress',
-      dictionary: ['\r\n', '\n', '\r', '.', '\r\n.\r\n', '\n.\n', '\r.\r', '\n.\r\n', '\r\n.\n', '..', 'From: <ceo@native.test>', ': ', '\r\n\r\n', ' \t'],
+      dictionary: [
+        '\r\n',
+        '\n',
+        '\r',
+        '.',
+        '\r\n.\r\n',
+        '\n.\n',
+        '\r.\r',
+        '\n.\r\n',
+        '\r\n.\n',
+        '..',
+        'From: <ceo@native.test>',
+        ': ',
+        '\r\n\r\n',
+        ' \t',
+      ],
       maxBytes: 2048,
       scripts: src,
       async run(input) {
@@ -104,13 +182,34 @@ const targets: { target: CoverageTarget; seeds: Buffer[] }[] = [
   {
     target: {
       name: 'rfc5322',
-      dictionary: ['\r\n', '\r\n\r\n', 'From: a@a.example\r\n', 'Content-Type: multipart/mixed; boundary="b"\r\n', '--b\r\n', '--b--\r\n', 'Content-Type: message/rfc822\r\n', 'Content-Transfer-Encoding: base64\r\n', 'Content-Transfer-Encoding: quoted-printable\r\n', '=?utf-8?B?', '?=', '=\r\n', 'filename="', 'charset=', ' '],
+      dictionary: [
+        '\r\n',
+        '\r\n\r\n',
+        'From: a@a.example\r\n',
+        'Content-Type: multipart/mixed; boundary="b"\r\n',
+        '--b\r\n',
+        '--b--\r\n',
+        'Content-Type: message/rfc822\r\n',
+        'Content-Transfer-Encoding: base64\r\n',
+        'Content-Transfer-Encoding: quoted-printable\r\n',
+        '=?utf-8?B?',
+        '?=',
+        '=\r\n',
+        'filename="',
+        'charset=',
+        ' ',
+      ],
       maxBytes: 8192,
       // the converter and the MIME splitter it streams through
       scripts: /\/src\/|node_modules\/(mailsplit|mailparser|libmime|libqp|libbase64)\//,
       async run(input) {
         const whole = await convertRfc5322(input, [65536]);
-        expect(await convertRfc5322(input, cutsOf(input).map((c) => c + 1))).toBe(whole);
+        expect(
+          await convertRfc5322(
+            input,
+            cutsOf(input).map((c) => c + 1),
+          ),
+        ).toBe(whole);
       },
     },
     seeds: corpus('rfc5322').map(([, b]) => b),
@@ -135,7 +234,11 @@ describe(`coverage-guided fuzzing (${SECONDS} s per target, seed ${SEED})`, () =
         }
         // the mutator must get past the seeds, or the run proved nothing
         expect(report.execs).toBeGreaterThan(report.seeds);
-        expect(report.findings.map((f) => `${f.kind}: ${f.detail} (input ${JSON.stringify(f.input.toString('latin1').slice(0, 200))})`)).toEqual([]);
+        expect(
+          report.findings.map(
+            (f) => `${f.kind}: ${f.detail} (input ${JSON.stringify(f.input.toString('latin1').slice(0, 200))})`,
+          ),
+        ).toEqual([]);
       },
       SECONDS * 1000 + 60_000,
     );

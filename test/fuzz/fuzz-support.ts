@@ -32,6 +32,9 @@ export const cuts = fc.array(fc.nat(1 << 20), { maxLength: 12 });
 /** Bytes biased towards the characters each parser cares about. */
 export function bytesOf(specials: string, maxLength = 300): fc.Arbitrary<Buffer> {
   const chars = [...Buffer.from(specials, 'latin1')];
-  const byte = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...chars) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) });
+  const byte = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...chars) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
+  );
   return fc.array(byte, { maxLength }).map((a) => Buffer.from(a));
 }

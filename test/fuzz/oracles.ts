@@ -7,13 +7,18 @@ import { expect } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
 import { MessageDataFilter } from '../../src/inbound-smtp/data-filter.js';
 import { canonicalBytes, parseCanonicalJson } from '../../src/native/protocol/canonical-json.js';
-import { ProtocolError } from '../../src/native/protocol/protocol-error.js';
-import { fieldValue, requestDerivedComponents, type HeaderBag } from '../../src/native/protocol/http-signature-base.js';
-import { encodeMessageStream, MessageStreamReader, type StreamEvent, type StreamReaderOptions } from '../../src/native/protocol/message-framing.js';
+import { fieldValue, type HeaderBag, requestDerivedComponents } from '../../src/native/protocol/http-signature-base.js';
 import { manifestBytes, parseManifest } from '../../src/native/protocol/message-format.js';
+import {
+  encodeMessageStream,
+  MessageStreamReader,
+  type StreamEvent,
+  type StreamReaderOptions,
+} from '../../src/native/protocol/message-framing.js';
+import { ProtocolError } from '../../src/native/protocol/protocol-error.js';
 import { signRequest, verifyRequest } from '../../src/native/protocol/request-signature.js';
-import { TranslateError } from '../../src/translate/translate-error.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
+import { TranslateError } from '../../src/translate/translate-error.js';
 import { KEYS, lookupOf, NOW, originSignature, PART_DATA, sampleManifest } from '../native/protocol/fixtures.js';
 import { ARRIVAL, chunked, memorySink } from '../translate/support.js';
 
@@ -32,7 +37,10 @@ export function checkCanonical(bytes: Buffer): void {
 }
 
 export const framedManifest = sampleManifest();
-export const validFramedStream = encodeMessageStream({ manifest: framedManifest, signatures: [originSignature(framedManifest)] }, PART_DATA.map((data, index) => ({ index, data })));
+export const validFramedStream = encodeMessageStream(
+  { manifest: framedManifest, signatures: [originSignature(framedManifest)] },
+  PART_DATA.map((data, index) => ({ index, data })),
+);
 
 /** A chunking-independent account of the reader's events; checks the digest oracle on the way. */
 function summarise(events: StreamEvent[]): string {
@@ -62,21 +70,43 @@ export function readFramed(chunks: Buffer[], options: StreamReaderOptions): stri
 const signedUrl = 'https://mx.b.example/pmtp/v1/notices';
 export const signedBody = Buffer.from('{"notices":[]}');
 const signer = { domain: 'a.example', keyId: KEYS.a.keyId, privateKey: KEYS.a.privateKey };
-export const signedHeaders = signRequest({ method: 'POST', url: signedUrl }, { signer, destination: 'b.example', body: signedBody, created: NOW, nonce: 'bm9uY2Utbm9uY2Utbm9uY2U' });
-export const verifyOptions = { domain: 'b.example', now: NOW, keyLookup: lookupOf({ 'a.example': [KEYS.a], 'b.example': [KEYS.b] }) };
+export const signedHeaders = signRequest(
+  { method: 'POST', url: signedUrl },
+  { signer, destination: 'b.example', body: signedBody, created: NOW, nonce: 'bm9uY2Utbm9uY2Utbm9uY2U' },
+);
+export const verifyOptions = {
+  domain: 'b.example',
+  now: NOW,
+  keyLookup: lookupOf({ 'a.example': [KEYS.a], 'b.example': [KEYS.b] }),
+};
 export type SignedRequest = { method: string; url: string; headers: HeaderBag; body: Uint8Array };
-export const signedRequest: SignedRequest = { method: 'POST', url: signedUrl, headers: signedHeaders, body: signedBody };
+export const signedRequest: SignedRequest = {
+  method: 'POST',
+  url: signedUrl,
+  headers: signedHeaders,
+  body: signedBody,
+};
 const covered = ['content-digest', 'pmtp-origin', 'pmtp-destination'];
 
 /** What the signature covers, as the verifier reads it. */
-const coveredView = (r: SignedRequest) => JSON.stringify([requestDerivedComponents(r.method, r.url), covered.map((n) => fieldValue(r.headers, n)), Buffer.from(r.body).toString('base64')]);
+const coveredView = (r: SignedRequest) =>
+  JSON.stringify([
+    requestDerivedComponents(r.method, r.url),
+    covered.map((n) => fieldValue(r.headers, n)),
+    Buffer.from(r.body).toString('base64'),
+  ]);
 
 /** The verifier never throws, and verifies only a request whose covered parts are unchanged. */
 export async function checkSignedRequest(r: SignedRequest): Promise<void> {
   const result = await verifyRequest(r, verifyOptions);
   if (result.ok) {
     expect(coveredView(r)).toBe(coveredView(signedRequest));
-    expect(result).toMatchObject({ origin: 'a.example', keyId: KEYS.a.keyId, nonce: 'bm9uY2Utbm9uY2Utbm9uY2U', created: NOW });
+    expect(result).toMatchObject({
+      origin: 'a.example',
+      keyId: KEYS.a.keyId,
+      nonce: 'bm9uY2Utbm9uY2Utbm9uY2U',
+      created: NOW,
+    });
   }
 }
 
@@ -87,7 +117,9 @@ const SETTLE_MS = 5_000;
 export async function convertRfc5322(bytes: Buffer, sizes: number[]): Promise<string> {
   const { sink, parts } = memorySink();
   let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not settle within ${SETTLE_MS} ms`)), SETTLE_MS)));
+  const hang = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`did not settle within ${SETTLE_MS} ms`)), SETTLE_MS)),
+  );
   try {
     const manifest = await Promise.race([rfc5322ToPmtp(chunked(bytes, sizes), ARRIVAL, sink), hang]);
     return JSON.stringify([manifest, parts.map((p) => p.toString('base64'))]);

@@ -9,21 +9,43 @@ import { convertRfc5322 as convert } from './oracles.js';
 
 const STALL_MS = Number(process.env.STALL_MS ?? 250);
 
-
 const token = fc.stringMatching(/^[a-z0-9]{1,8}$/);
 const headerLine = fc.oneof(
-  fc.constantFrom('From: a@a.example', 'From: "x\\" <a@a.example>', 'From: =?utf-8?B?w6k=?= <a@a.example>', 'From:', 'To: b@b.example', 'Subject: =?x?Q?bad', 'Content-Transfer-Encoding: base64', 'Content-Transfer-Encoding: quoted-printable', 'Content-Disposition: attachment; filename="../../x"', 'Content-Type: text/html', 'Content-Type: message/rfc822', 'Bcc: c@c.example', ' folded continuation'),
+  fc.constantFrom(
+    'From: a@a.example',
+    'From: "x\\" <a@a.example>',
+    'From: =?utf-8?B?w6k=?= <a@a.example>',
+    'From:',
+    'To: b@b.example',
+    'Subject: =?x?Q?bad',
+    'Content-Transfer-Encoding: base64',
+    'Content-Transfer-Encoding: quoted-printable',
+    'Content-Disposition: attachment; filename="../../x"',
+    'Content-Type: text/html',
+    'Content-Type: message/rfc822',
+    'Bcc: c@c.example',
+    ' folded continuation',
+  ),
   fc.tuple(token, fc.string({ maxLength: 30 })).map(([n, v]) => `X-${n}: ${v}`),
 );
 /** A MIME tree up to depth 4, with real or wrong boundaries. */
 const { node } = fc.letrec((tie) => ({
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.tuple(fc.array(headerLine, { maxLength: 3 }), fc.string({ maxLength: 60 })).map(([h, body]) => `${h.join('\r\n')}\r\nContent-Type: text/plain\r\n\r\n${body}\r\n`),
-    fc.tuple(token, fc.array(tie('node'), { maxLength: 4 }), fc.boolean()).map(([b, kids, close]) => `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n${kids.map((k) => `--${b}\r\n${k}`).join('')}${close ? `--${b}--\r\n` : ''}`),
+    fc
+      .tuple(fc.array(headerLine, { maxLength: 3 }), fc.string({ maxLength: 60 }))
+      .map(([h, body]) => `${h.join('\r\n')}\r\nContent-Type: text/plain\r\n\r\n${body}\r\n`),
+    fc
+      .tuple(token, fc.array(tie('node'), { maxLength: 4 }), fc.boolean())
+      .map(
+        ([b, kids, close]) =>
+          `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n${kids.map((k) => `--${b}\r\n${k}`).join('')}${close ? `--${b}--\r\n` : ''}`,
+      ),
   ),
 }));
-const message = fc.tuple(fc.array(headerLine, { maxLength: 6 }), node, fc.string({ maxLength: 40 })).map(([h, n, tail]) => Buffer.from(`${h.join('\r\n')}${h.length ? '\r\n' : ''}${n}${tail}`, 'utf8'));
+const message = fc
+  .tuple(fc.array(headerLine, { maxLength: 6 }), node, fc.string({ maxLength: 40 }))
+  .map(([h, n, tail]) => Buffer.from(`${h.join('\r\n')}${h.length ? '\r\n' : ''}${n}${tail}`, 'utf8'));
 const sizes = fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 });
 
 describe('fuzz: rfc5322ToPmtp', () => {
@@ -40,16 +62,25 @@ describe('fuzz: rfc5322ToPmtp', () => {
     let slowest = 0;
     const stall = await longestStall(() =>
       fc.assert(
-        fc.asyncProperty(fc.oneof(message, fc.uint8Array({ maxLength: 500 }).map((a) => Buffer.from(a))), sizes, async (bytes, cut) => {
-          const started = performance.now();
-          const whole = await convert(bytes, [65536]);
-          slowest = Math.max(slowest, performance.now() - started);
-          expect(await convert(bytes, cut)).toBe(whole);
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            message,
+            fc.uint8Array({ maxLength: 500 }).map((a) => Buffer.from(a)),
+          ),
+          sizes,
+          async (bytes, cut) => {
+            const started = performance.now();
+            const whole = await convert(bytes, [65536]);
+            slowest = Math.max(slowest, performance.now() - started);
+            expect(await convert(bytes, cut)).toBe(whole);
+          },
+        ),
         { numRuns: RUNS * 2 },
       ),
     );
-    console.log(`rfc5322ToPmtp fuzz: slowest conversion ${slowest.toFixed(1)} ms, longest event-loop stall ${stall.toFixed(1)} ms`);
+    console.log(
+      `rfc5322ToPmtp fuzz: slowest conversion ${slowest.toFixed(1)} ms, longest event-loop stall ${stall.toFixed(1)} ms`,
+    );
     expect(stall).toBeLessThan(STALL_MS);
   });
 });

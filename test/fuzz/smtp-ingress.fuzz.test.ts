@@ -4,15 +4,34 @@
 import { buffer } from 'node:stream/consumers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../inbound-smtp/harness.js';
+import { type Harness, startHarness } from '../inbound-smtp/harness.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { bytesOf, corpus, cuts, RUNS, split } from './fuzz-support.js';
 import { BARE, filterIngress as filter } from './oracles.js';
 
-
-const tricks = fc.constantFrom('\r\n', '\n', '\r', '.', '\r\n.\r\n', '\n.\n', '\r.\r', '\n.\r\n', '\r\n.\n', '..', 'MAIL FROM:<x@evil.test>\r\n', 'From: <ceo@native.test>', ': ', ' ', 'x');
+const tricks = fc.constantFrom(
+  '\r\n',
+  '\n',
+  '\r',
+  '.',
+  '\r\n.\r\n',
+  '\n.\n',
+  '\r.\r',
+  '\n.\r\n',
+  '\r\n.\n',
+  '..',
+  'MAIL FROM:<x@evil.test>\r\n',
+  'From: <ceo@native.test>',
+  ': ',
+  ' ',
+  'x',
+);
 /** DATA payloads: a From line, then a mix of tricks and noise. */
-const payload = fc.array(fc.oneof({ weight: 4, arbitrary: tricks }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }), { maxLength: 40 }).map((parts) => `From: <a@elsewhere.test>\r\nSubject: fuzz\r\n\r\n${parts.join('')}`);
+const payload = fc
+  .array(fc.oneof({ weight: 4, arbitrary: tricks }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }), {
+    maxLength: 40,
+  })
+  .map((parts) => `From: <a@elsewhere.test>\r\nSubject: fuzz\r\n\r\n${parts.join('')}`);
 
 describe('fuzz: SMTP ingress normaliser', () => {
   let h: Harness;
@@ -26,7 +45,12 @@ describe('fuzz: SMTP ingress normaliser', () => {
   for (const [name, bytes] of corpus('smtp-ingress')) {
     it(`corpus ${name}: filter is chunking-independent`, async () => {
       for (const policy of ['reject', 'normalise'] as const) {
-        expect(await filter([...bytes].map((b) => Buffer.of(b)), policy)).toBe(await filter([bytes], policy));
+        expect(
+          await filter(
+            [...bytes].map((b) => Buffer.of(b)),
+            policy,
+          ),
+        ).toBe(await filter([bytes], policy));
       }
     });
     it(`corpus ${name}: one transaction over a socket`, async () => {
@@ -36,9 +60,14 @@ describe('fuzz: SMTP ingress normaliser', () => {
 
   it('MessageDataFilter: same output or same error whatever the chunking', async () => {
     await fc.assert(
-      fc.asyncProperty(bytesOf('\r\n.: xF', 400), cuts, fc.constantFrom('reject' as const, 'normalise' as const), async (bytes, c, policy) => {
-        expect(await filter(split(bytes, c), policy)).toBe(await filter([bytes], policy));
-      }),
+      fc.asyncProperty(
+        bytesOf('\r\n.: xF', 400),
+        cuts,
+        fc.constantFrom('reject' as const, 'normalise' as const),
+        async (bytes, c, policy) => {
+          expect(await filter(split(bytes, c), policy)).toBe(await filter([bytes], policy));
+        },
+      ),
       { numRuns: RUNS * 5 },
     );
   });
@@ -63,7 +92,9 @@ describe('fuzz: SMTP ingress normaliser', () => {
 
   it('real sockets, reject and normalise: never an early end of DATA, never a smuggled command', async () => {
     await fc.assert(
-      fc.asyncProperty(payload, fc.boolean(), async (text, normalise) => session(h.port('mx', normalise ? 1 : 0), text)),
+      fc.asyncProperty(payload, fc.boolean(), async (text, normalise) =>
+        session(h.port('mx', normalise ? 1 : 0), text),
+      ),
       { numRuns: Math.ceil(RUNS / 5) }, // a whole SMTP session with SPF/DMARC and an fsync'd spool per run
     );
   });

@@ -5,9 +5,9 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kill9, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { stringify } from 'yaml';
+import { type GatewayProcess, kill9, startGatewayProcess } from '../support/gateway-process.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 import { message } from './harness.js';
@@ -18,7 +18,11 @@ async function sendUntilGone(port: number, accepted: string[]): Promise<void> {
   const c = await RawSmtp.connect(port);
   if ((await c.command('EHLO client.test')) === '') return;
   while (!c.isClosed) {
-    const steps = [await c.command('MAIL FROM:<a@elsewhere.test>'), await c.command('RCPT TO:<user@native.test>'), await c.command('DATA')];
+    const steps = [
+      await c.command('MAIL FROM:<a@elsewhere.test>'),
+      await c.command('RCPT TO:<user@native.test>'),
+      await c.command('DATA'),
+    ];
     if (steps.some((s) => s === '')) break;
     c.write(`${message('a@elsewhere.test', 'user@native.test', 'x'.repeat(2000))}.\r\n`);
     const reply = await c.reply().catch(() => '');
@@ -91,7 +95,8 @@ describe('crash recovery of the running gateway', () => {
     }
     expect(missing).toEqual([]);
     expect(await readdir(path.join(dir, 'spool', 'tmp', 'gw'))).toEqual([]);
-    for (const name of names) expect((await readFile(path.join(entries, name), 'latin1')).includes('cut-before-250-marker')).toBe(false);
+    for (const name of names)
+      expect((await readFile(path.join(entries, name), 'latin1')).includes('cut-before-250-marker')).toBe(false);
     await queue.close();
   });
 });

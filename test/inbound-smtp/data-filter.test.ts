@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
 import { MessageDataFilter } from '../../src/inbound-smtp/data-filter.js';
 import { LineLimits } from '../../src/inbound-smtp/line-limits.js';
-import { NewlineHygiene, type BareNewlinePolicy } from '../../src/inbound-smtp/newline-hygiene.js';
+import { type BareNewlinePolicy, NewlineHygiene } from '../../src/inbound-smtp/newline-hygiene.js';
 
 type Outcome = { ok: true; bytes: string } | { ok: false; code: string };
 
@@ -36,7 +36,9 @@ function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-const messageBytes = fc.array(fc.constantFrom(0x0d, 0x0a, 0x2e, 0x41, 0x20), { maxLength: 60 }).map((a) => Buffer.from(a));
+const messageBytes = fc
+  .array(fc.constantFrom(0x0d, 0x0a, 0x2e, 0x41, 0x20), { maxLength: 60 })
+  .map((a) => Buffer.from(a));
 const hasBare = (s: string): boolean => /\r(?!\n)|(?<!\r)\n/.test(s);
 
 describe('NewlineHygiene', () => {
@@ -51,7 +53,10 @@ describe('NewlineHygiene', () => {
   });
 
   it('normalises every smuggling ending to CRLF', () => {
-    expect(run('normalise', [Buffer.from('x\n.\ny\n.\r\nz\r.\rw\r\n.\n')])).toEqual({ ok: true, bytes: 'x\r\n.\r\ny\r\n.\r\nz\r\n.\r\nw\r\n.\r\n' });
+    expect(run('normalise', [Buffer.from('x\n.\ny\n.\r\nz\r.\rw\r\n.\n')])).toEqual({
+      ok: true,
+      bytes: 'x\r\n.\r\ny\r\n.\r\nz\r\n.\r\nw\r\n.\r\n',
+    });
   });
 
   for (const policy of ['reject', 'normalise'] as const) {
@@ -82,7 +87,9 @@ describe('NewlineHygiene', () => {
     fc.assert(
       fc.property(messageBytes, (bytes) => {
         const text = bytes.toString('latin1');
-        expect(run('reject', [bytes])).toEqual(hasBare(text) ? { ok: false, code: 'bare_newline' } : { ok: true, bytes: text });
+        expect(run('reject', [bytes])).toEqual(
+          hasBare(text) ? { ok: false, code: 'bare_newline' } : { ok: true, bytes: text },
+        );
       }),
       { numRuns: 2000 },
     );
@@ -118,15 +125,21 @@ describe('MessageDataFilter', () => {
   const settings = { bareNewlines: 'normalise' as const, maxLineBytes: 100, maxHeaderBytes: 1000 };
 
   it('streams the cleaned bytes through', async () => {
-    const out = await buffer(Readable.from([Buffer.from('A: b\n\nbo'), Buffer.from('dy\r')]).pipe(new MessageDataFilter(settings)));
+    const out = await buffer(
+      Readable.from([Buffer.from('A: b\n\nbo'), Buffer.from('dy\r')]).pipe(new MessageDataFilter(settings)),
+    );
     expect(out.toString()).toBe('A: b\r\n\r\nbody\r\n');
   });
 
   it('fails the pipeline with the status code of the first offence', async () => {
     const source = Readable.from([Buffer.from('A: b\r\n'), Buffer.from('oops\n')]);
-    const error = await pipeline(source, new MessageDataFilter({ ...settings, bareNewlines: 'reject' }), async function* (s) {
-      for await (const _ of s) yield;
-    }).catch((e: unknown) => e);
+    const error = await pipeline(
+      source,
+      new MessageDataFilter({ ...settings, bareNewlines: 'reject' }),
+      async function* (s) {
+        for await (const _ of s) yield;
+      },
+    ).catch((e: unknown) => e);
     expect((error as MailbridgeError).code).toBe('bare_newline');
   });
 });

@@ -1,11 +1,11 @@
 // 250 is a promise: with Redis stopped (a private redis-server, killed) or the spool unwritable
 // the answer is 451 4.3.0 and nothing is left behind; once the fault is gone, 250 again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { RawSmtp } from './raw-smtp.js';
 
 async function freePort(): Promise<number> {
@@ -17,7 +17,11 @@ async function freePort(): Promise<number> {
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       if (d.toString().includes('Ready to accept connections')) resolve();

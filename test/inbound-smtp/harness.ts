@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
-import { startSmtpListeners, type SmtpListeners } from '../../src/inbound-smtp/listeners.js';
+import { type SmtpListeners, startSmtpListeners } from '../../src/inbound-smtp/listeners.js';
 import type { SmtpRecord } from '../../src/mail/spool-records.js';
 import { MessageAcceptor } from '../../src/queue/accept.js';
 import { MailQueues } from '../../src/queue/queues.js';
@@ -52,7 +52,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       ...options.config,
       spool: { dir: path.join(dir, 'spool'), ...(options.config?.spool as object) },
       ...(options.redisUrl ? { redis: { url: options.redisUrl, prefix } } : {}),
-      smtp: { relay_clients: ['127.0.0.1'], ...(options.config?.smtp as object), listeners: options.listeners.map((l) => ({ host: '127.0.0.1', port: 0, ...l })) },
+      smtp: {
+        relay_clients: ['127.0.0.1'],
+        ...(options.config?.smtp as object),
+        listeners: options.listeners.map((l) => ({ host: '127.0.0.1', port: 0, ...l })),
+      },
     },
     prefix,
   );

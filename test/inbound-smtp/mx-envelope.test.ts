@@ -2,9 +2,9 @@
 // answers are per recipient, SIZE is advertised and enforced (552, session still usable),
 // line and header limits hold, and low disk space is a 452 at MAIL FROM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from './harness.js';
-import { RawSmtp } from './raw-smtp.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { smtpSource } from './peers.js';
+import { RawSmtp } from './raw-smtp.js';
 
 const limits = { max_line_bytes: 998, max_header_bytes: 4096 };
 
@@ -13,8 +13,17 @@ describe('mx listener: envelope and limits', () => {
   let full: Harness;
 
   beforeAll(async () => {
-    h = await startHarness({ listeners: [{ role: 'mx', ...limits }, { role: 'mx', max_recipients: 2 }], config: { limits: { message_size_bytes: 20_000 } } });
-    full = await startHarness({ listeners: [{ role: 'mx' }], config: { spool: { min_free_bytes: Number.MAX_SAFE_INTEGER } } });
+    h = await startHarness({
+      listeners: [
+        { role: 'mx', ...limits },
+        { role: 'mx', max_recipients: 2 },
+      ],
+      config: { limits: { message_size_bytes: 20_000 } },
+    });
+    full = await startHarness({
+      listeners: [{ role: 'mx' }],
+      config: { spool: { min_free_bytes: Number.MAX_SAFE_INTEGER } },
+    });
   });
   afterAll(async () => {
     await Promise.all([h?.close(), full?.close()]);
@@ -55,20 +64,26 @@ describe('mx listener: envelope and limits', () => {
   it('accepts local domains in any case, and rejects unknown users of a listed domain with 550 5.1.1', async () => {
     expect(await rcpt('<User@NATIVE.test>')).toMatch(/^250 /);
     expect(await rcpt('<alice@Corp.Test>')).toMatch(/^250 /);
-    expect(await rcpt('<mallory@corp.test>')).toBe('550 5.1.1 Recipient address rejected: user unknown: mallory@corp.test: user unknown');
+    expect(await rcpt('<mallory@corp.test>')).toBe(
+      '550 5.1.1 Recipient address rejected: user unknown: mallory@corp.test: user unknown',
+    );
   });
 
   it('answers each recipient on its own and keeps only the accepted ones', async () => {
     const c = await RawSmtp.connect(h.port('mx'));
     await c.envelope('someone@elsewhere.test', []);
     const answers = [];
-    for (const to of ['a@native.test', 'x@evil.test', 'bob@corp.test', 'eve@corp.test']) answers.push((await c.command(`RCPT TO:<${to}>`)).slice(0, 3));
+    for (const to of ['a@native.test', 'x@evil.test', 'bob@corp.test', 'eve@corp.test'])
+      answers.push((await c.command(`RCPT TO:<${to}>`)).slice(0, 3));
     expect(answers).toEqual(['250', '554', '250', '550']);
     expect(await c.command('DATA')).toMatch(/^354/);
     c.write(`${message('someone@elsewhere.test', 'a@native.test')}.\r\n`);
     const queued = /queued as (\S+)/.exec(await c.reply())?.[1];
     c.end();
-    expect((await h.meta(queued!)).routes.map((r) => `${r.rcpt} ${r.kind}`)).toEqual(['a@native.test mailbox', 'bob@corp.test postfix']);
+    expect((await h.meta(queued!)).routes.map((r) => `${r.rcpt} ${r.kind}`)).toEqual([
+      'a@native.test mailbox',
+      'bob@corp.test postfix',
+    ]);
   });
 
   it('answers 452 4.5.3 past max_recipients, but a repeated recipient does not count', async () => {
@@ -105,7 +120,9 @@ describe('mx listener: envelope and limits', () => {
     expect(await c.reply()).toMatch(/^500 5\.5\.2 Line longer than 998 bytes/);
     await c.envelope('s@elsewhere.test', ['user@native.test']);
     await c.command('DATA');
-    c.write(`${message('s@elsewhere.test', 'user@native.test', 'ok', `X-Filler: ${'z'.repeat(900)}\r\n`.repeat(5))}.\r\n`);
+    c.write(
+      `${message('s@elsewhere.test', 'user@native.test', 'ok', `X-Filler: ${'z'.repeat(900)}\r\n`.repeat(5))}.\r\n`,
+    );
     expect(await c.reply()).toMatch(/^552 5\.3\.4 Header section exceeds 4096 bytes/);
     c.end();
   });
@@ -119,7 +136,20 @@ describe('mx listener: envelope and limits', () => {
 
   it('takes a burst from Postfix smtp-source: 4 sessions x 10 messages, all durably queued', async () => {
     const before = (await h.entries()).length;
-    const run = await smtpSource(h.port('mx'), ['-s', '4', '-m', '40', '-l', '2000', '-d', '-c', '-f', 'bench@elsewhere.test', '-t', 'user@native.test']);
+    const run = await smtpSource(h.port('mx'), [
+      '-s',
+      '4',
+      '-m',
+      '40',
+      '-l',
+      '2000',
+      '-d',
+      '-c',
+      '-f',
+      'bench@elsewhere.test',
+      '-t',
+      'user@native.test',
+    ]);
     expect(run.code, run.out).toBe(0);
     expect((await h.entries()).length - before).toBe(40);
   });

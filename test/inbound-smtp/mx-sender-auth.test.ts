@@ -2,11 +2,11 @@
 // signed with a key the test makes. 250 only for what passes; the spooled bytes are exactly
 // the bytes sent, with the verdicts and Authentication-Results in the meta.
 import { generateKeyPairSync } from 'node:crypto';
-import { dkimSign } from 'mailauth';
 import { buffer } from 'node:stream/consumers';
+import { dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/tmp.js';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -28,8 +28,11 @@ _dmarc         TXT "v=DMARC1; p=reject"
 
 async function signed(raw: string, options: { maxBodyLength?: number } = {}): Promise<string> {
   const key = privateKey.export({ type: 'pkcs8', format: 'pem' });
-  const { signatures, errors } = await dkimSign(raw, { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, ...options }] } as never);
-  if (errors.length > 0 || !signatures.startsWith('DKIM-Signature:')) throw new Error(`signing failed: ${String(errors[0])}`);
+  const { signatures, errors } = await dkimSign(raw, {
+    signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, ...options }],
+  } as never);
+  if (errors.length > 0 || !signatures.startsWith('DKIM-Signature:'))
+    throw new Error(`signing failed: ${String(errors[0])}`);
   return signatures + raw;
 }
 
@@ -48,7 +51,8 @@ describe('mx listener: sender authentication', () => {
   });
 
   const send = (from: string, data: string) => swaksRaw(h.port('mx'), from, 'user@native.test', `${data}.`, dir);
-  const queuedId = (replies: string[]): string | undefined => /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(replies.at(-2) ?? '')?.[1];
+  const queuedId = (replies: string[]): string | undefined =>
+    /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(replies.at(-2) ?? '')?.[1];
 
   it('accepts a DKIM-signed message from a zone-file domain, with the right Authentication-Results', async () => {
     const data = await signed(message('news@sender.test', 'user@native.test'));
@@ -57,10 +61,19 @@ describe('mx listener: sender authentication', () => {
     expect(run.code, run.out).toBe(0);
     expect(id).toBeDefined();
     const meta = await h.meta(id!);
-    expect(meta.authenticationResults).toMatch(/^Authentication-Results: mx\.gw\.test;\r\n dkim=pass header\.i=@sender\.test header\.s=s1 header\.a=rsa-sha256/);
+    expect(meta.authenticationResults).toMatch(
+      /^Authentication-Results: mx\.gw\.test;\r\n dkim=pass header\.i=@sender\.test header\.s=s1 header\.a=rsa-sha256/,
+    );
     expect(meta.authenticationResults).toContain(' spf=fail ');
-    expect(meta.authenticationResults).toMatch(/;\r\n dmarc=pass \(p=REJECT[^)]*\) header\.from=sender\.test[^;]*\r\n$/);
-    expect(meta.senderAuth.verdict).toMatchObject({ action: 'accept', dmarc: 'pass', spf: 'fail', dkim: [{ domain: 'sender.test', result: 'pass', unsignedTail: false }] });
+    expect(meta.authenticationResults).toMatch(
+      /;\r\n dmarc=pass \(p=REJECT[^)]*\) header\.from=sender\.test[^;]*\r\n$/,
+    );
+    expect(meta.senderAuth.verdict).toMatchObject({
+      action: 'accept',
+      dmarc: 'pass',
+      spf: 'fail',
+      dkim: [{ domain: 'sender.test', result: 'pass', unsignedTail: false }],
+    });
     expect(meta).toMatchObject({
       kind: 'smtp',
       queue: 'inbound',
@@ -82,11 +95,20 @@ describe('mx listener: sender authentication', () => {
   });
 
   it('with sender_auth: record, keeps the forged message and its failing verdict', async () => {
-    const run = await swaksRaw(h.port('mx', 1), 'ceo@sender.test', 'user@native.test', `${message('ceo@sender.test', 'user@native.test')}.`, dir);
+    const run = await swaksRaw(
+      h.port('mx', 1),
+      'ceo@sender.test',
+      'user@native.test',
+      `${message('ceo@sender.test', 'user@native.test')}.`,
+      dir,
+    );
     const id = queuedId(swaksReplies(run.out));
     expect(id, run.out).toBeDefined();
     const meta = await h.meta(id!);
-    expect(meta.senderAuth).toMatchObject({ mode: 'record', verdict: { action: 'reject', dmarc: 'fail', policy: 'reject' } });
+    expect(meta.senderAuth).toMatchObject({
+      mode: 'record',
+      verdict: { action: 'reject', dmarc: 'fail', policy: 'reject' },
+    });
     expect(meta.authenticationResults).toMatch(/ dmarc=fail \(p=REJECT/);
   });
 
@@ -96,13 +118,17 @@ describe('mx listener: sender authentication', () => {
     const clean = await send('bounce@sender.test', limited);
     expect(queuedId(swaksReplies(clean.out)), clean.out).toBeDefined();
     const tampered = await send('bounce@sender.test', `${limited}Click http://evil.test/ now\r\n`);
-    expect(swaksReplies(tampered.out)).toContainEqual(expect.stringMatching(/^550 5\.7\.1 Rejected by DMARC policy: .*l=/));
+    expect(swaksReplies(tampered.out)).toContainEqual(
+      expect.stringMatching(/^550 5\.7\.1 Rejected by DMARC policy: .*l=/),
+    );
   });
 
   it('treats two From headers as a DMARC fail even when one of them is signed', async () => {
     const data = await signed(message('news@sender.test', 'user@native.test'));
     const run = await send('bounce@sender.test', `From: <ceo@bank.test>\r\n${data}`);
-    expect(swaksReplies(run.out)).toContainEqual('550 5.7.1 Rejected by DMARC policy: message must have exactly one From address');
+    expect(swaksReplies(run.out)).toContainEqual(
+      '550 5.7.1 Rejected by DMARC policy: message must have exactly one From address',
+    );
   });
 
   it('accepts and marks a DMARC fail under p=quarantine', async () => {

@@ -2,7 +2,7 @@
 // longest-stalled one (421 4.4.5), DATA at the minimum rate is never the victim, under stress a
 // session stalled for stress_timeout_s is cut (421 4.4.2), and without stress a slow client is left alone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { RawSmtp } from './raw-smtp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,7 +99,9 @@ describe('overload: sessions that stall give up their slots', () => {
     }
     await sleep(1500);
     expect(await slow.command('DATA')).toMatch(/^354/);
-    expect(await slow.command(`${message('a@elsewhere.test', 'user@native.test')}.`)).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    expect(await slow.command(`${message('a@elsewhere.test', 'user@native.test')}.`)).toMatch(
+      /^250 2\.0\.0 Ok: queued as /,
+    );
     expect(await h.entries()).toHaveLength(before.length + 1);
     expect(trickler.isClosed).toBe(false);
 

@@ -19,10 +19,30 @@ function run(command: string, args: readonly string[], timeoutMs = 20_000): Prom
 }
 
 /** swaks sending FILE bytes untouched (`--no-data-fixup`); swaks adds one CRLF, so end the data with CRLF and "." */
-export async function swaksRaw(port: number, from: string, to: string, data: string | Buffer, dir: string, extra: readonly string[] = []): Promise<PeerRun> {
+export async function swaksRaw(
+  port: number,
+  from: string,
+  to: string,
+  data: string | Buffer,
+  dir: string,
+  extra: readonly string[] = [],
+): Promise<PeerRun> {
   const file = path.join(dir, `swaks-${Math.random().toString(36).slice(2)}.eml`);
   await writeFile(file, data);
-  return run('swaks', ['--server', `127.0.0.1:${port}`, '--from', from, '--to', to, '--helo', 'client.test', '--data', file, '--no-data-fixup', ...extra]);
+  return run('swaks', [
+    '--server',
+    `127.0.0.1:${port}`,
+    '--from',
+    from,
+    '--to',
+    to,
+    '--helo',
+    'client.test',
+    '--data',
+    file,
+    '--no-data-fixup',
+    ...extra,
+  ]);
 }
 
 /** The server's replies in a swaks transcript, e.g. `250 2.0.0 Ok: queued as ...`. */

@@ -1,11 +1,11 @@
 // Address forms and RCPT routing, pure: every relay trick is refused; local domains are found
 // whatever their case, trailing dot or IDN spelling; unknown users get 550 5.1.1.
 import { describe, expect, it } from 'vitest';
-import { asciiDomain, checkRecipient, checkSender } from '../../src/mail/address-syntax.js';
 import { clientList } from '../../src/inbound-smtp/client-access.js';
 import { DataRateGuard } from '../../src/inbound-smtp/data-rate-guard.js';
 import { speaksPmtp } from '../../src/inbound-smtp/pmtp-discovery.js';
-import { decideRecipient, routingTable, type ListenerRole } from '../../src/inbound-smtp/recipient-routing.js';
+import { decideRecipient, type ListenerRole, routingTable } from '../../src/inbound-smtp/recipient-routing.js';
+import { asciiDomain, checkRecipient, checkSender } from '../../src/mail/address-syntax.js';
 import { testConfig } from '../support/config.js';
 
 const config = testConfig({
@@ -23,7 +23,11 @@ function decide(address: string, role: ListenerRole = 'mx', authenticated = fals
   const parsed = checkRecipient(address, table.postmasterDomain);
   if (!parsed.ok) return `reject ${parsed.code}`;
   const d = decideRecipient(parsed.address, table, role, authenticated);
-  return d.kind === 'accept' ? `accept ${d.route.kind} ${d.route.domain}` : d.kind === 'remote' ? `remote ${d.domain}` : `reject ${d.code}`;
+  return d.kind === 'accept'
+    ? `accept ${d.route.kind} ${d.route.domain}`
+    : d.kind === 'remote'
+      ? `remote ${d.domain}`
+      : `reject ${d.code}`;
 }
 
 describe('recipient routing', () => {
@@ -122,7 +126,9 @@ describe('speaksPmtp', () => {
   });
 
   it('finds the v=PMTP1 discovery record, also split over several strings', async () => {
-    expect(await speaksPmtp(answering([['v=spf1 -all'], ['v=PM', 'TP1; endpoint=https://x.test/']]), 'x.test')).toBe(true);
+    expect(await speaksPmtp(answering([['v=spf1 -all'], ['v=PM', 'TP1; endpoint=https://x.test/']]), 'x.test')).toBe(
+      true,
+    );
     expect(await speaksPmtp(answering([['v=PMTP10']]), 'x.test')).toBe(false);
   });
 

@@ -1,7 +1,7 @@
 // Session-level defences and shutdown: per-IP connection cap (421 4.7.0), a trickling DATA
 // sender cut off (421 4.4.2), and close(): idle sessions get 421, a session in DATA finishes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { RawSmtp } from './raw-smtp.js';
 
 describe('sessions', () => {

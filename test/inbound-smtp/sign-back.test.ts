@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/config/password-hash.js';
 import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { tempDir } from '../support/tmp.js';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';
 import { RawSmtp } from './raw-smtp.js';
 
@@ -64,10 +64,14 @@ describe('submission: sign-back', () => {
   it('refuses the signing address beside other recipients, either order', async () => {
     const c = await RawSmtp.connect(h.port('submission'));
     await c.command('EHLO laptop.test');
-    expect(await c.command(`AUTH PLAIN ${Buffer.from('\0alice@native.test\0s3cret').toString('base64')}`)).toMatch(/^235/);
+    expect(await c.command(`AUTH PLAIN ${Buffer.from('\0alice@native.test\0s3cret').toString('base64')}`)).toMatch(
+      /^235/,
+    );
     expect(await c.command('MAIL FROM:<alice@native.test>')).toMatch(/^250/);
     expect(await c.command('RCPT TO:<bob@elsewhere.test>')).toMatch(/^250/);
-    expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toMatch(/^503 5\.5\.1 .*must be the only recipient/);
+    expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toMatch(
+      /^503 5\.5\.1 .*must be the only recipient/,
+    );
     expect(await c.command('RSET')).toMatch(/^250/);
     expect(await c.command('MAIL FROM:<alice@native.test>')).toMatch(/^250/);
     expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toMatch(/^250/);
@@ -81,7 +85,13 @@ describe('submission: sign-back', () => {
   });
 
   it('is no special address on mx: there it is relaying', async () => {
-    const run = await swaksRaw(h.port('mx'), 'x@elsewhere.test', 'mailbridge-sign@mx.gw.test', `${message('x@elsewhere.test', 'y@z.test')}.`, dir);
+    const run = await swaksRaw(
+      h.port('mx'),
+      'x@elsewhere.test',
+      'mailbridge-sign@mx.gw.test',
+      `${message('x@elsewhere.test', 'y@z.test')}.`,
+      dir,
+    );
     expect(swaksReplies(run.out)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 Relay access denied/));
   });
 });
@@ -98,7 +108,9 @@ describe('submission: sign-back without a dkim key', () => {
       await c.command('EHLO laptop.test');
       await c.command(`AUTH PLAIN ${Buffer.from('\0alice@native.test\0s3cret').toString('base64')}`);
       await c.command('MAIL FROM:<alice@native.test>');
-      expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toBe('554 5.3.3 Signing is not configured on this gateway');
+      expect(await c.command('RCPT TO:<mailbridge-sign@mx.gw.test>')).toBe(
+        '554 5.3.3 Signing is not configured on this gateway',
+      );
       c.end();
     } finally {
       await h.close();

@@ -4,7 +4,7 @@
 import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/tmp.js';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';
 import { RawSmtp } from './raw-smtp.js';
 
@@ -16,8 +16,10 @@ const variants: Record<string, string> = {
   'CR . CRLF': '\r.\r\n',
   'LF . CR': '\n.\r',
 };
-const smuggled = 'MAIL FROM:<evil@evil.test>\r\nRCPT TO:<user@native.test>\r\nDATA\r\nFrom: <ceo@native.test>\r\nSubject: smuggled\r\n\r\nsmuggled\r\n';
-const payload = (end: string): string => `${message('a@elsewhere.test', 'user@native.test', `first${end}${smuggled}`)}.\r\n`;
+const smuggled =
+  'MAIL FROM:<evil@evil.test>\r\nRCPT TO:<user@native.test>\r\nDATA\r\nFrom: <ceo@native.test>\r\nSubject: smuggled\r\n\r\nsmuggled\r\n';
+const payload = (end: string): string =>
+  `${message('a@elsewhere.test', 'user@native.test', `first${end}${smuggled}`)}.\r\n`;
 const envelope = 'EHLO client.test\r\nMAIL FROM:<a@elsewhere.test>\r\nRCPT TO:<user@native.test>\r\nDATA\r\n';
 
 describe('smuggling', () => {

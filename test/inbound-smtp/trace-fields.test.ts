@@ -11,7 +11,7 @@ import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
 import { smtpTraceFields } from '../../src/mail/trace-fields.js';
 import { tempDir } from '../support/tmp.js';
-import { message, startHarness, type Harness } from './harness.js';
+import { type Harness, message, startHarness } from './harness.js';
 import { swaksRaw, swaksReplies } from './peers.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -45,14 +45,30 @@ describe('trace fields in the meta', () => {
   });
 
   it('stores Received and an ARC seal that the next hop verifies over the relayed bytes', async () => {
-    const run = await swaksRaw(h.port('mx'), 'x@spf.test', 'user@native.test', `${message('x@spf.test', 'user@native.test')}.`, dir);
+    const run = await swaksRaw(
+      h.port('mx'),
+      'x@spf.test',
+      'user@native.test',
+      `${message('x@spf.test', 'user@native.test')}.`,
+      dir,
+    );
     const id = /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(swaksReplies(run.out).at(-2) ?? '')?.[1];
     expect(id, run.out).toBeDefined();
     const meta = await h.meta(id!);
-    expect(meta.received).toMatch(new RegExp(`^Received: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.gw\\.test \\(mailbridge\\) with ESMTP id ${id}\\r\\n\\tfor <user@native\\.test>;\\r\\n\\t.+ \\+0000\\r\\n$`));
+    expect(meta.received).toMatch(
+      new RegExp(
+        `^Received: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.gw\\.test \\(mailbridge\\) with ESMTP id ${id}\\r\\n\\tfor <user@native\\.test>;\\r\\n\\t.+ \\+0000\\r\\n$`,
+      ),
+    );
     expect(meta.arcSet).toMatch(/^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=gw\.test; s=arc1;/);
     const fields = smtpTraceFields(meta);
-    expect(fields.map((f) => f.split(':')[0])).toEqual(['ARC-Seal', 'ARC-Message-Signature', 'ARC-Authentication-Results', 'Authentication-Results', 'Received']);
+    expect(fields.map((f) => f.split(':')[0])).toEqual([
+      'ARC-Seal',
+      'ARC-Message-Signature',
+      'ARC-Authentication-Results',
+      'Authentication-Results',
+      'Received',
+    ]);
     expect(fields[2]).toContain('i=1; mx.gw.test;');
     expect(fields[2]).toContain('spf=pass');
 

@@ -9,7 +9,8 @@ import { loadDkimSigner } from '../../src/mail/dkim-signer.js';
 import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { tempDir } from '../support/tmp.js';
 
-const header = 'From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: signed\r\nDate: Tue, 02 Jan 2024 03:04:05 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n';
+const header =
+  'From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: signed\r\nDate: Tue, 02 Jan 2024 03:04:05 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n';
 
 describe('loadDkimSigner', () => {
   let dir: string;
@@ -23,7 +24,10 @@ describe('loadDkimSigner', () => {
   afterAll(() => remove());
 
   it('adds a relaxed/relaxed rsa-sha256 signature that verifies', async () => {
-    const signer = await loadDkimSigner({ domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1 << 20 }, path.join(dir, 'cache'));
+    const signer = await loadDkimSigner(
+      { domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1 << 20 },
+      path.join(dir, 'cache'),
+    );
     const signed = await buffer(signer.sign(Readable.from([Buffer.from(`${header}Hello,  world \r\n\r\n\r\n`)])));
     expect(signed.toString()).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example.org;/);
     const result = await dkimVerify(signed, { resolver: key.resolver });
@@ -32,12 +36,17 @@ describe('loadDkimSigner', () => {
 
   it('spills a body over the threshold to the cache folder, still verifies, and leaves no file behind', async () => {
     const cacheDir = path.join(dir, 'spill');
-    const signer = await loadDkimSigner({ domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 64 * 1024 }, cacheDir);
+    const signer = await loadDkimSigner(
+      { domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 64 * 1024 },
+      cacheDir,
+    );
     const line = Buffer.from(`${'x'.repeat(76)}\r\n`);
-    const body = Readable.from((function* () {
-      yield Buffer.from(header);
-      for (let i = 0; i < 40_000; i++) yield line; // ~3 MB
-    })());
+    const body = Readable.from(
+      (function* () {
+        yield Buffer.from(header);
+        for (let i = 0; i < 40_000; i++) yield line; // ~3 MB
+      })(),
+    );
     const out = signer.sign(body) as Readable & { usingCache?: boolean };
     const signed = await buffer(out);
     expect(out.usingCache).toBe(true);
@@ -52,13 +61,23 @@ describe('loadDkimSigner', () => {
     const cacheDir = path.join(dir, 'stale');
     await mkdir(cacheDir);
     await writeFile(path.join(cacheDir, 'message.1-abc'), 'left by a crash');
-    await loadDkimSigner({ domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1024 }, cacheDir);
+    await loadDkimSigner(
+      { domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1024 },
+      cacheDir,
+    );
     expect(await readdir(cacheDir)).toEqual([]);
   });
 
   it('fails the stream when the input fails', async () => {
-    const signer = await loadDkimSigner({ domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1 << 20 }, path.join(dir, 'cache'));
-    const broken = new Readable({ read() { this.destroy(new Error('spool read failed')); } });
+    const signer = await loadDkimSigner(
+      { domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1 << 20 },
+      path.join(dir, 'cache'),
+    );
+    const broken = new Readable({
+      read() {
+        this.destroy(new Error('spool read failed'));
+      },
+    });
     await expect(buffer(signer.sign(broken))).rejects.toThrow('spool read failed');
   });
 });

@@ -6,7 +6,10 @@ import { dsnRecord, pulledForPostfixRecord, smtpRecord } from '../support/record
 
 describe('dsnRecipient', () => {
   const envelope = { mailFrom: 'victim@example.org', rcptTo: ['x@elsewhere.example'] };
-  const smtp = (role: 'mx' | 'submission' | 'relay-in', user: string | null) => ({ ...smtpRecord({ role, user, envelope }), queueId: 'Q' });
+  const smtp = (role: 'mx' | 'submission' | 'relay-in', user: string | null) => ({
+    ...smtpRecord({ role, user, envelope }),
+    queueId: 'Q',
+  });
 
   it('names nobody for mail that came in on the MX listener, whatever the envelope says', () => {
     expect(dsnRecipient(smtp('mx', null))).toBeUndefined();
@@ -30,7 +33,14 @@ describe('composeDsn', () => {
     queueId: '0123456789BCDFGHJK',
     arrivalDate: new Date(Date.UTC(2024, 0, 1)),
     date: new Date(Date.UTC(2024, 0, 2)),
-    failed: [{ recipient: 'bob@example.net', status: '5.1.1', diagnostic: '550 5.1.1 <bob@example.net>:\r\n Recipient address rejected', remoteMta: '127.0.0.1:25' }],
+    failed: [
+      {
+        recipient: 'bob@example.net',
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 <bob@example.net>:\r\n Recipient address rejected',
+        remoteMta: '127.0.0.1:25',
+      },
+    ],
     originalHeaders: 'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: hello\r\n\r\n',
     boundary: 'BOUNDARY',
   });
@@ -38,11 +48,16 @@ describe('composeDsn', () => {
 
   it('is a multipart/report of type delivery-status with the three parts', async () => {
     const parsed = await simpleParser(bytes);
-    expect(parsed.headers.get('content-type')).toMatchObject({ value: 'multipart/report', params: { 'report-type': 'delivery-status', boundary: 'BOUNDARY' } });
+    expect(parsed.headers.get('content-type')).toMatchObject({
+      value: 'multipart/report',
+      params: { 'report-type': 'delivery-status', boundary: 'BOUNDARY' },
+    });
     expect(parsed.to).toMatchObject({ value: [{ address: 'alice@example.org' }] });
     expect(parsed.headers.get('auto-submitted')).toBe('auto-replied');
     expect(text).toContain('--BOUNDARY\r\nContent-Type: message/delivery-status\r\n');
-    expect(text).toContain('--BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: alice@example.org\r\nTo: bob@example.net\r\nSubject: hello\r\n');
+    expect(text).toContain(
+      '--BOUNDARY\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: alice@example.org\r\nTo: bob@example.net\r\nSubject: hello\r\n',
+    );
     expect(text.endsWith('--BOUNDARY--\r\n')).toBe(true);
   });
 

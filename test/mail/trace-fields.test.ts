@@ -2,7 +2,12 @@
 // shape, recipient only when single, a hostile HELO made harmless, the XFORWARD peer named only
 // when it differs from the judged client), and Authentication-Results with pmtp=.
 import { describe, expect, it } from 'vitest';
-import { inboundReceived, pmtpAuthenticationResults, receivedHeader, rfc5322Date } from '../../src/mail/trace-fields.js';
+import {
+  inboundReceived,
+  pmtpAuthenticationResults,
+  receivedHeader,
+  rfc5322Date,
+} from '../../src/mail/trace-fields.js';
 
 const date = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 
@@ -20,21 +25,32 @@ describe('receivedHeader', () => {
   });
 
   it('leaves out a recipient that would break the line, and refuses an unsafe host name', () => {
-    expect(receivedHeader({ by: 'gw', queueId: 'Q1', protocol: 'ESMTP', date, recipient: 'a\r\nX-Evil: 1@x' })).not.toContain('Evil');
+    expect(
+      receivedHeader({ by: 'gw', queueId: 'Q1', protocol: 'ESMTP', date, recipient: 'a\r\nX-Evil: 1@x' }),
+    ).not.toContain('Evil');
     expect(() => receivedHeader({ by: 'gw\r\nX-Evil: 1', queueId: 'Q1', protocol: 'ESMTP', date })).toThrow(/unsafe/);
   });
 });
 
 describe('pmtpAuthenticationResults', () => {
   it('builds the pmtp method line', () => {
-    expect(pmtpAuthenticationResults({ authservId: 'gw.example.org', result: 'pass', domain: 'Example.COM', trust: 'allowlisted' })).toBe(
-      'Authentication-Results: gw.example.org;\r\n\tpmtp=pass header.d=example.com policy.trust=allowlisted\r\n',
-    );
+    expect(
+      pmtpAuthenticationResults({
+        authservId: 'gw.example.org',
+        result: 'pass',
+        domain: 'Example.COM',
+        trust: 'allowlisted',
+      }),
+    ).toBe('Authentication-Results: gw.example.org;\r\n\tpmtp=pass header.d=example.com policy.trust=allowlisted\r\n');
   });
 
   it('refuses values that could smuggle a header', () => {
-    expect(() => pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test\r\nBcc: a@b', trust: 'known' })).toThrow();
-    expect(() => pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test', trust: 'a; dkim=pass' })).toThrow();
+    expect(() =>
+      pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test\r\nBcc: a@b', trust: 'known' }),
+    ).toThrow();
+    expect(() =>
+      pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test', trust: 'a; dkim=pass' }),
+    ).toThrow();
   });
 });
 
@@ -44,7 +60,16 @@ describe('rfc5322Date', () => {
   });
 });
 
-const base = { by: 'mx.gw.test', queueId: '0123456789BCDFGHJK', helo: 'client.test', ip: '192.0.2.7', peer: '192.0.2.7', protocol: 'ESMTPS', recipients: ['user@native.test'], date };
+const base = {
+  by: 'mx.gw.test',
+  queueId: '0123456789BCDFGHJK',
+  helo: 'client.test',
+  ip: '192.0.2.7',
+  peer: '192.0.2.7',
+  protocol: 'ESMTPS',
+  recipients: ['user@native.test'],
+  date,
+};
 
 describe('inboundReceived', () => {
   it('names client, our host, protocol, queue id, the single recipient and the date', () => {

@@ -31,7 +31,10 @@ describe('LocalMailboxes delivers each message to a mailbox once', () => {
   beforeEach(async () => {
     ({ dir, remove } = await tempDir('maildir-once'));
     ledger = new DeliveryLedger(redis, prefix);
-    mailboxes = new LocalMailboxes({ hostname: 'mx.native.test', mailbox: { maildir_root: dir }, domains: { mailbox: ['native.test'] } } as never, { ledger });
+    mailboxes = new LocalMailboxes(
+      { hostname: 'mx.native.test', mailbox: { maildir_root: dir }, domains: { mailbox: ['native.test'] } } as never,
+      { ledger },
+    );
   });
   afterEach(() => remove());
 

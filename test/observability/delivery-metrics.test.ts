@@ -4,16 +4,16 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
-import { createMetrics } from '../../src/observability/metrics.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
 import type { MailJob } from '../../src/queue/queues.js';
 import { Spool } from '../../src/spool/spool.js';
 import { testConfig } from '../support/config.js';
 import { pulledForPostfixRecord } from '../support/records.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
-import { startSink, type Sink } from '../support/smtp-sink.js';
+import { type Sink, startSink } from '../support/smtp-sink.js';
 import { staticResolver } from '../support/static-resolver.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -39,9 +39,18 @@ describe('delivery metrics', () => {
   });
 
   it('counts each recipient by outcome and observes latency of delivered ones', async () => {
-    const config = testConfig({ spool: { dir: dir }, outbound: { mta_sts: false, port_map: { 'mx.good.example': good.port, 'mx.hard.example': hard.port } } }, prefix);
+    const config = testConfig(
+      {
+        spool: { dir: dir },
+        outbound: { mta_sts: false, port_map: { 'mx.good.example': good.port, 'mx.hard.example': hard.port } },
+      },
+      prefix,
+    );
     const resolver = staticResolver({
-      mx: { 'good.example': [{ exchange: 'mx.good.example', priority: 10 }], 'hard.example': [{ exchange: 'mx.hard.example', priority: 10 }] },
+      mx: {
+        'good.example': [{ exchange: 'mx.good.example', priority: 10 }],
+        'hard.example': [{ exchange: 'mx.hard.example', priority: 10 }],
+      },
       a: { 'mx.good.example': ['127.0.0.1'], 'mx.hard.example': ['127.0.0.1'] },
     });
     const spool = new Spool(dir);
@@ -49,11 +58,27 @@ describe('delivery metrics', () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('From: a@example.org\r\nSubject: m\r\n\r\nhi\r\n')]));
     const arrival = new Date(Date.now() - 90_000).toISOString();
-    const entry = await draft.commit(pulledForPostfixRecord({ mailFrom: 'a@example.org', rcptTo: ['x@good.example', 'y@hard.example'] }, arrival));
+    const entry = await draft.commit(
+      pulledForPostfixRecord({ mailFrom: 'a@example.org', rcptTo: ['x@good.example', 'y@hard.example'] }, arrival),
+    );
     const metrics = createMetrics({ processMetrics: false });
     const delivery = new SmtpDelivery(config);
-    const processor = createOutboundProcessor({ config, spool, resolver, delivery, status: new DeliveryStatusStore(redis, prefix), log: pino({ level: 'silent' }), metrics });
-    const job = { data: { queueId: entry.queueId }, attemptsMade: 0, opts: { attempts: 5 }, timestamp: Date.now(), updateData: async () => undefined } as unknown as MailJob;
+    const processor = createOutboundProcessor({
+      config,
+      spool,
+      resolver,
+      delivery,
+      status: new DeliveryStatusStore(redis, prefix),
+      log: pino({ level: 'silent' }),
+      metrics,
+    });
+    const job = {
+      data: { queueId: entry.queueId },
+      attemptsMade: 0,
+      opts: { attempts: 5 },
+      timestamp: Date.now(),
+      updateData: async () => undefined,
+    } as unknown as MailJob;
     await expect(processor(job, { queueId: entry.queueId })).rejects.toThrow(/undeliverable/);
     delivery.close();
     const text = await metrics.registry.metrics();

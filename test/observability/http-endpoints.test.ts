@@ -40,10 +40,18 @@ describe('http endpoints', () => {
   });
 
   it('names the failed checks in a 503: an unwritable spool and a Redis that does not answer', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    const dead = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
     const { dir: gone, remove: removeGone } = await tempDir('readyz-gone');
     await rm(path.join(gone, 'tmp'), { recursive: true, force: true });
-    const app = buildHttpEndpoints({ metrics: createMetrics({ processMetrics: false }), checks: [redisCheck(dead), spoolWritableCheck(gone)], log });
+    const app = buildHttpEndpoints({
+      metrics: createMetrics({ processMetrics: false }),
+      checks: [redisCheck(dead), spoolWritableCheck(gone)],
+      log,
+    });
     const response = await app.inject('/readyz');
     expect(response.statusCode).toBe(503);
     const body = response.json<{ ready: boolean; failed: string[]; checks: Record<string, string> }>();
@@ -58,7 +66,10 @@ describe('http endpoints', () => {
   it('serves /metrics in Prometheus text format on the configured address', async () => {
     const metrics = createMetrics({ processMetrics: false });
     metrics.accepted('relay-in');
-    const endpoints = await startHttpEndpoints({ host: '127.0.0.1', port: 0, enabled: true }, { metrics, checks: [], log });
+    const endpoints = await startHttpEndpoints(
+      { host: '127.0.0.1', port: 0, enabled: true },
+      { metrics, checks: [], log },
+    );
     try {
       const response = await fetch(`http://${endpoints.address}/metrics`);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);

@@ -3,10 +3,10 @@
 // first-contact rules are reported applied live (not as restart-only keys).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { type RunningGateway, startGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { ConfigReloader, type ReloadOutcome } from '../../src/observability/reload.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
@@ -24,7 +24,11 @@ describe('SIGHUP reloads policy', () => {
   const prefix = testPrefix();
   const outcomes: ReloadOutcome[] = [];
   const file = (): string => path.join(dir, 'mailbridge.yaml');
-  const writeConfig = (users: string[], firstContact: Record<string, unknown>, mailbox = ['reload.test']): Promise<void> =>
+  const writeConfig = (
+    users: string[],
+    firstContact: Record<string, unknown>,
+    mailbox = ['reload.test'],
+  ): Promise<void> =>
     writeFile(
       file(),
       stringify({
@@ -48,7 +52,14 @@ describe('SIGHUP reloads policy', () => {
     gateway = await startGateway(config, log);
     const mx = gateway.listening.find((l) => l.service === 'smtp mx')!;
     port = Number(mx.address.slice(mx.address.lastIndexOf(':') + 1));
-    reloader = new ConfigReloader({ file: file(), env: {}, config, log, parts: gateway.reloadables, onReloaded: (o) => outcomes.push(o) });
+    reloader = new ConfigReloader({
+      file: file(),
+      env: {},
+      config,
+      log,
+      parts: gateway.reloadables,
+      onReloaded: (o) => outcomes.push(o),
+    });
     stopListening = reloader.listen();
   });
   afterAll(async () => {

@@ -4,13 +4,13 @@ import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { Writable } from 'node:stream';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { logLevelReloadable, smtpListenerTls, smtpServerInstaller } from '../../src/observability/live-settings.js';
 import { ConfigReloader, type ReloadOutcome } from '../../src/observability/reload.js';
@@ -64,11 +64,21 @@ describe('SIGHUP reload', () => {
   let reloader: ConfigReloader;
   let stopListening: () => void;
   const logged: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(JSON.parse(chunk.toString())), done()) }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(JSON.parse(chunk.toString())), done()) }),
+  );
   const outcomes: ReloadOutcome[] = [];
   const file = () => path.join(dir, 'mailbridge.yaml');
   const writeConfig = (extra: Record<string, unknown> = {}) =>
-    writeFile(file(), stringify({ spool: { dir }, smtp: { listeners: [{ role: 'mx', port: 0, tls: { key: 'key.pem', cert: 'cert.pem' } }] }, ...extra }));
+    writeFile(
+      file(),
+      stringify({
+        spool: { dir },
+        smtp: { listeners: [{ role: 'mx', port: 0, tls: { key: 'key.pem', cert: 'cert.pem' } }] },
+        ...extra,
+      }),
+    );
   const useCert = async (name: string) => {
     await copyFile(path.join(dir, `${name}.key`), path.join(dir, 'key.pem'));
     await copyFile(path.join(dir, `${name}.crt`), path.join(dir, 'cert.pem'));
@@ -77,16 +87,43 @@ describe('SIGHUP reload', () => {
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('reload'));
     for (const name of ['first', 'second']) {
-      await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}.mx.test`, '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.crt`)]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${name}.mx.test`,
+        '-keyout',
+        path.join(dir, `${name}.key`),
+        '-out',
+        path.join(dir, `${name}.crt`),
+      ]);
     }
     await useCert('first');
     await writeConfig();
     const config = await loadConfig(file());
     const listener = config.smtp.listeners[0]!;
-    server = new SMTPServer({ key: await readFile(listener.tls!.key), cert: await readFile(listener.tls!.cert), logger: false, authOptional: true, disabledCommands: ['AUTH'] });
+    server = new SMTPServer({
+      key: await readFile(listener.tls!.key),
+      cert: await readFile(listener.tls!.cert),
+      logger: false,
+      authOptional: true,
+      disabledCommands: ['AUTH'],
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.server.address() as net.AddressInfo).port;
-    reloader = new ConfigReloader({ file: file(), env: {}, config, log, parts: [smtpListenerTls(0, smtpServerInstaller(server)), logLevelReloadable(log)], onReloaded: (o) => outcomes.push(o) });
+    reloader = new ConfigReloader({
+      file: file(),
+      env: {},
+      config,
+      log,
+      parts: [smtpListenerTls(0, smtpServerInstaller(server)), logLevelReloadable(log)],
+      onReloaded: (o) => outcomes.push(o),
+    });
     stopListening = reloader.listen();
   });
   afterAll(async () => {
@@ -100,7 +137,12 @@ describe('SIGHUP reload', () => {
     expect(before.cn).toBe('first.mx.test');
     await useCert('second');
     const outcome = await hangUp(outcomes);
-    expect(outcome).toMatchObject({ ok: true, applied: ['smtp listener 0 tls', 'log level'], failed: [], needsRestart: [] });
+    expect(outcome).toMatchObject({
+      ok: true,
+      applied: ['smtp listener 0 tls', 'log level'],
+      failed: [],
+      needsRestart: [],
+    });
     const after = await startTls(port);
     expect(after.cn).toBe('second.mx.test');
     expect(await before.send('NOOP')).toMatch(/^250/);
@@ -125,7 +167,9 @@ describe('SIGHUP reload', () => {
     await writeConfig({ log: { level: 'warn' }, hostname: 'mx2.test' });
     await copyFile(path.join(dir, 'second.key'), path.join(dir, 'key.pem')); // cert.pem is still the first one
     const outcome = await reloader.reload();
-    expect(outcome.failed).toEqual([{ name: 'smtp listener 0 tls', error: expect.stringMatching(/key values mismatch/) }]);
+    expect(outcome.failed).toEqual([
+      { name: 'smtp listener 0 tls', error: expect.stringMatching(/key values mismatch/) },
+    ]);
     expect(outcome.applied).toEqual(['log level']);
     expect(outcome.needsRestart).toEqual(['hostname']);
     expect(log.level).toBe('warn');

@@ -4,14 +4,20 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import type { Hop, Route } from '../../src/outbound-smtp/mx-route.js';
 import { testConfig } from '../support/config.js';
-import { freePort, startSink, type Sink } from '../support/smtp-sink.js';
+import { freePort, type Sink, startSink } from '../support/smtp-sink.js';
 
-const message = 'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: deliver test\r\n\r\nbody line one\r\n.leading dot\r\n';
+const message =
+  'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: deliver test\r\n\r\nbody line one\r\n.leading dot\r\n';
 const open = async () => Readable.from([Buffer.from(message)]);
 const envelope = { from: 'alice@example.org', to: ['bob@example.net', 'carol@example.net'] };
 const delivery = new SmtpDelivery(testConfig({ spool: { dir: '/tmp/unused' }, hostname: 'gw.example.org' }));
 const route = (...hops: Hop[]): Route => ({ domain: 'example.net', kind: 'mx', hops });
-const hop = (port: number, protocol: 'smtp' | 'lmtp' = 'smtp'): Hop => ({ host: '127.0.0.1', port, protocol, mxName: 'mx.example.net' });
+const hop = (port: number, protocol: 'smtp' | 'lmtp' = 'smtp'): Hop => ({
+  host: '127.0.0.1',
+  port,
+  protocol,
+  mxName: 'mx.example.net',
+});
 
 let sinks: Sink[] = [];
 async function sink(flags: string[] = []): Promise<Sink> {
@@ -62,7 +68,9 @@ describe('SmtpDelivery', () => {
   it('reports a 5xx to RCPT as permanent with the remote text verbatim', async () => {
     const s = await sink(['-f', 'rcpt', '-B', '550 5.1.1 No such user (sink)']);
     const report = await delivery.deliver(route(hop(s.port)), envelope, open);
-    expect(report.results.every((r) => r.outcome === 'permanent' && r.reply === '550 5.1.1 No such user (sink)')).toBe(true);
+    expect(report.results.every((r) => r.outcome === 'permanent' && r.reply === '550 5.1.1 No such user (sink)')).toBe(
+      true,
+    );
   });
 
   it('reports a 5xx after the message as permanent for every recipient', async () => {
@@ -104,11 +112,17 @@ describe('SmtpDelivery', () => {
     try {
       const refused = await strict.deliver(route(hop(s.port)), envelope, open);
       // smtp-sink offers no STARTTLS and answers it with 500: still our policy, so transient
-      expect(refused.results.map((r) => [r.outcome, r.code, r.reply])).toEqual(envelope.to.map(() => ['transient', 'connection_failed', 'STARTTLS failed: 500 5.5.1 Error: unknown command']));
+      expect(refused.results.map((r) => [r.outcome, r.code, r.reply])).toEqual(
+        envelope.to.map(() => ['transient', 'connection_failed', 'STARTTLS failed: 500 5.5.1 Error: unknown command']),
+      );
       const enforced = await delivery.deliver(route(hop(s.port)), envelope, open, { verifyTls: true });
       expect(enforced.results.every((r) => r.outcome === 'transient')).toBe(true);
       expect(await s.messages()).toEqual([]);
-      const local = await strict.deliver({ domain: 'corp.example', kind: 'local', hops: [{ host: '127.0.0.1', port: s.port, protocol: 'smtp' }] }, envelope, open);
+      const local = await strict.deliver(
+        { domain: 'corp.example', kind: 'local', hops: [{ host: '127.0.0.1', port: s.port, protocol: 'smtp' }] },
+        envelope,
+        open,
+      );
       expect(local.results.every((r) => r.outcome === 'delivered')).toBe(true);
     } finally {
       strict.close();
@@ -117,7 +131,11 @@ describe('SmtpDelivery', () => {
 
   it('speaks LMTP to an LMTP hop', async () => {
     const s = await sink(['-L']);
-    const report = await delivery.deliver({ domain: 'corp.example', kind: 'local', hops: [{ host: '127.0.0.1', port: s.port, protocol: 'lmtp' }] }, envelope, open);
+    const report = await delivery.deliver(
+      { domain: 'corp.example', kind: 'local', hops: [{ host: '127.0.0.1', port: s.port, protocol: 'lmtp' }] },
+      envelope,
+      open,
+    );
     expect(report.results.every((r) => r.outcome === 'delivered')).toBe(true);
     expect((await s.messages())[0]).toContain('X-Client-Proto: LMTP');
   });

@@ -2,18 +2,18 @@
 // the delivery status store, DSNs queued back into it, and the log lines kept for assertions.
 
 import { Readable, Writable } from 'node:stream';
-import { MessageAcceptor } from '../../src/queue/accept.js';
 import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
 import type { MailResolver } from '../../src/dns/resolver.js';
-import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import type { DkimSigner } from '../../src/mail/dkim-signer.js';
-import { dsnViaAcceptor } from '../../src/queue/dsn-sink.js';
+import type { SpoolRecordInput } from '../../src/mail/spool-records.js';
+import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import { MtaStsPolicies, type PolicyFetcher } from '../../src/outbound-smtp/mta-sts.js';
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
+import { MessageAcceptor } from '../../src/queue/accept.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
-import type { SpoolRecordInput } from '../../src/mail/spool-records.js';
-import { createMailWorker, MailQueues, type MailJob } from '../../src/queue/queues.js';
+import { dsnViaAcceptor } from '../../src/queue/dsn-sink.js';
+import { createMailWorker, type MailJob, MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { Spool } from '../../src/spool/spool.js';
 import { deleteKeys } from '../support/redis.js';
@@ -54,9 +54,21 @@ export async function outboundHarness(
   const delivery = new SmtpDelivery(config);
   const sendDsn = dsnViaAcceptor(spool, acceptor);
   // no test may reach the network for a policy: only domains with an _mta-sts record get one
-  const fetcher = options.policyFetcher ?? (async (domain: string) => Promise.reject(new Error(`unexpected MTA-STS fetch for ${domain}`)));
+  const fetcher =
+    options.policyFetcher ??
+    (async (domain: string) => Promise.reject(new Error(`unexpected MTA-STS fetch for ${domain}`)));
   const mtaSts = new MtaStsPolicies(resolver, fetcher);
-  const processor = createOutboundProcessor({ config, spool, resolver, delivery, status, log, dkim: options.dkim, mtaSts, sendDsn });
+  const processor = createOutboundProcessor({
+    config,
+    spool,
+    resolver,
+    delivery,
+    status,
+    log,
+    dkim: options.dkim,
+    mtaSts,
+    sendDsn,
+  });
   const worker = createMailWorker(config, 'outbound', processor, workerConnection);
   worker.on('error', () => undefined);
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { makeDkimKey } from '../support/dkim-key.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
-import { startSink, type Sink } from '../support/smtp-sink.js';
+import { type Sink, startSink } from '../support/smtp-sink.js';
 import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
@@ -27,9 +27,24 @@ describe('a 50 MB message', () => {
     // the child runs plain JS: compile the sources it needs, and let them find our node_modules
     await run(process.execPath, [
       path.join(root, 'node_modules/typescript/bin/tsc'),
-      ...['--outDir', path.join(dir, 'dist'), '--rootDir', path.join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext'],
+      ...[
+        '--outDir',
+        path.join(dir, 'dist'),
+        '--rootDir',
+        path.join(root, 'src'),
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+      ],
       ...['--target', 'es2022', '--skipLibCheck', '--types', 'node', '--noCheck'],
-      ...['config/load.ts', 'queue/accept.ts', 'queue/redis-connection.ts', 'outbound-smtp/outbound-worker.ts', 'mail/dkim-signer.ts'].map((f) => path.join(root, 'src', f)),
+      ...[
+        'config/load.ts',
+        'queue/accept.ts',
+        'queue/redis-connection.ts',
+        'outbound-smtp/outbound-worker.ts',
+        'mail/dkim-signer.ts',
+      ].map((f) => path.join(root, 'src', f)),
     ]);
     await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
     sink = await startSink();
@@ -51,13 +66,31 @@ describe('a 50 MB message', () => {
       dkim: { domain: 'example.org', selector: 'mb1', key_file: key.keyFile, cache_threshold_bytes: 1024 * 1024 },
     };
     const started = Date.now();
-    const { stdout } = await run(process.execPath, [path.join(import.meta.dirname, 'large-message-child.mjs'), path.join(dir, 'dist'), stringify(config), String(messageBytes), 'mx.big.example'], {
-      cwd: dir,
-      maxBuffer: 1024 * 1024,
-    });
-    const report = JSON.parse(stdout.trim().split('\n').pop()!) as { spooled: number; state: string; recipient: { state: string }; rssBefore: number; maxRss: number };
+    const { stdout } = await run(
+      process.execPath,
+      [
+        path.join(import.meta.dirname, 'large-message-child.mjs'),
+        path.join(dir, 'dist'),
+        stringify(config),
+        String(messageBytes),
+        'mx.big.example',
+      ],
+      {
+        cwd: dir,
+        maxBuffer: 1024 * 1024,
+      },
+    );
+    const report = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      spooled: number;
+      state: string;
+      recipient: { state: string };
+      rssBefore: number;
+      maxRss: number;
+    };
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-    console.log(`50 MB message: spooled ${mb(report.spooled)}, peak RSS ${mb(report.maxRss)} (RSS before the job ${mb(report.rssBefore)}), ${Date.now() - started} ms`);
+    console.log(
+      `50 MB message: spooled ${mb(report.spooled)}, peak RSS ${mb(report.maxRss)} (RSS before the job ${mb(report.rssBefore)}), ${Date.now() - started} ms`,
+    );
     expect(report.state).toBe('completed');
     expect(report.recipient.state).toBe('delivered');
     expect(report.spooled).toBeGreaterThanOrEqual(messageBytes);

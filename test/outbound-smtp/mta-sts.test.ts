@@ -14,12 +14,16 @@ const route: Route = {
     { host: '127.0.0.12', port: 25, protocol: 'smtp', mxName: 'backup.other.test' },
   ],
 };
-const policyText = 'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\nmx: *.mail.example.net\r\nmax_age: 86400\r\n';
+const policyText =
+  'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\nmx: *.mail.example.net\r\nmax_age: 86400\r\n';
 
 describe('MtaStsPolicies.policyFor', () => {
   it('is none, and fetches nothing, for a domain without an _mta-sts record', async () => {
     const fetched: string[] = [];
-    const policies = new MtaStsPolicies(staticResolver({ mx: { 'example.net': [] } }), async (d) => (fetched.push(d), policyText));
+    const policies = new MtaStsPolicies(
+      staticResolver({ mx: { 'example.net': [] } }),
+      async (d) => (fetched.push(d), policyText),
+    );
     expect(await policies.policyFor('example.net')).toEqual({ mode: 'none' });
     expect(fetched).toEqual([]);
   });
@@ -38,10 +42,14 @@ describe('MtaStsPolicies.policyFor', () => {
     let now = 0;
     let fail = false;
     const resolver = staticResolver({ txt: { '_mta-sts.example.net': [['v=STSv1; id=1']] } });
-    const policies = new MtaStsPolicies(resolver, async () => {
-      if (fail) throw new Error('TLS handshake failed');
-      return policyText;
-    }, () => now);
+    const policies = new MtaStsPolicies(
+      resolver,
+      async () => {
+        if (fail) throw new Error('TLS handshake failed');
+        return policyText;
+      },
+      () => now,
+    );
     await policies.policyFor('example.net');
     fail = true;
     (resolver as unknown as { resolve: unknown }).resolve = async () => [['v=STSv1; id=2']];
@@ -77,7 +85,11 @@ describe('applyPolicy', () => {
     const testing = applyPolicy(route, { ...enforce, mode: 'testing' });
     expect(testing).toEqual({ route, verifyTls: false, wouldRefuse: ['backup.other.test'] });
     expect(applyPolicy(route, { mode: 'none' })).toEqual({ route, verifyTls: false, wouldRefuse: [] });
-    const relay: Route = { domain: 'example.net', kind: 'relayhost', hops: [{ host: '127.0.0.1', port: 25, protocol: 'smtp' }] };
+    const relay: Route = {
+      domain: 'example.net',
+      kind: 'relayhost',
+      hops: [{ host: '127.0.0.1', port: 25, protocol: 'smtp' }],
+    };
     expect(applyPolicy(relay, enforce).route).toBe(relay);
   });
 });

@@ -6,7 +6,11 @@ import { testConfig } from '../support/config.js';
 import { staticResolver } from '../support/static-resolver.js';
 
 const base = { spool: { dir: '/tmp/unused' } };
-const config = testConfig({ ...base, outbound: { port_map: { 'mx2.example.net': 2525 } }, domains: { postfix: { 'corp.example': { host: '127.0.0.1', port: 24, protocol: 'lmtp' } } } });
+const config = testConfig({
+  ...base,
+  outbound: { port_map: { 'mx2.example.net': 2525 } },
+  domains: { postfix: { 'corp.example': { host: '127.0.0.1', port: 24, protocol: 'lmtp' } } },
+});
 
 const zone = staticResolver({
   mx: {
@@ -18,14 +22,21 @@ const zone = staticResolver({
     'dotmx.example': [{ exchange: '.', priority: 0 }],
     'nomxaddr.example': [{ exchange: 'ghost.nomxaddr.example', priority: 10 }],
   },
-  a: { 'mx1.example.net': ['127.0.0.11'], 'mx2.example.net': ['127.0.0.12', '127.0.0.13'], 'implicit.example': ['127.0.0.20'] },
+  a: {
+    'mx1.example.net': ['127.0.0.11'],
+    'mx2.example.net': ['127.0.0.12', '127.0.0.13'],
+    'implicit.example': ['127.0.0.20'],
+  },
   aaaa: { 'mx1.example.net': ['::1'] },
   txt: { 'noaddr.example': [['v=spf1 -all']] },
   servfail: ['broken.example'],
 });
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(MailbridgeError);
   return (err as MailbridgeError).code;
 }
@@ -67,12 +78,20 @@ describe('routeFor', () => {
 
   it('sends domains.postfix entries to their own host and protocol, without DNS', async () => {
     zone.asked.length = 0;
-    expect(await routeFor('corp.example', config, zone)).toEqual({ domain: 'corp.example', kind: 'local', hops: [{ host: '127.0.0.1', port: 24, protocol: 'lmtp' }] });
+    expect(await routeFor('corp.example', config, zone)).toEqual({
+      domain: 'corp.example',
+      kind: 'local',
+      hops: [{ host: '127.0.0.1', port: 24, protocol: 'lmtp' }],
+    });
     expect(zone.asked).toEqual([]);
   });
 
   it('sends everything else to the relayhost when one is set', async () => {
     const relayed = testConfig({ ...base, outbound: { relayhost: { host: '127.0.0.1', port: 10025 } } });
-    expect(await routeFor('nullmx.example', relayed, zone)).toEqual({ domain: 'nullmx.example', kind: 'relayhost', hops: [{ host: '127.0.0.1', port: 10025, protocol: 'smtp' }] });
+    expect(await routeFor('nullmx.example', relayed, zone)).toEqual({
+      domain: 'nullmx.example',
+      kind: 'relayhost',
+      hops: [{ host: '127.0.0.1', port: 10025, protocol: 'smtp' }],
+    });
   });
 });

@@ -9,7 +9,9 @@ const chunks = (...parts: string[]) => Readable.from(parts.map((p) => Buffer.fro
 
 describe('prepend', () => {
   it('puts the header in front of every body byte', async () => {
-    expect((await buffer(prepend('Received: x\r\n', chunks('A: 1\r\n', '\r\nbody')))).toString()).toBe('Received: x\r\nA: 1\r\n\r\nbody');
+    expect((await buffer(prepend('Received: x\r\n', chunks('A: 1\r\n', '\r\nbody')))).toString()).toBe(
+      'Received: x\r\nA: 1\r\n\r\nbody',
+    );
   });
 
   it('destroys the body when the result is destroyed', async () => {

@@ -3,14 +3,14 @@
 import { dkimVerify } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDkimSigner } from '../../src/mail/dkim-signer.js';
-import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { testConfig } from '../support/config.js';
-import { startPostfix, type PrivatePostfix } from '../support/postfix.js';
+import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
+import { type PrivatePostfix, startPostfix } from '../support/postfix.js';
+import { smtpRecord } from '../support/records.js';
 import { testPrefix } from '../support/redis.js';
 import { staticResolver } from '../support/static-resolver.js';
 import { tempDir } from '../support/tmp.js';
-import { smtpRecord } from '../support/records.js';
-import { eventually, outboundHarness, type Harness } from './harness.js';
+import { eventually, type Harness, outboundHarness } from './harness.js';
 
 const message = [
   'From: Alice <alice@example.org>',
@@ -49,7 +49,10 @@ describe('delivery through a private Postfix', () => {
       testPrefix(),
     );
     const resolver = staticResolver({
-      mx: { 'test.example': [{ exchange: 'mx.test.example', priority: 10 }], 'elsewhere.example': [{ exchange: 'mx.test.example', priority: 10 }] },
+      mx: {
+        'test.example': [{ exchange: 'mx.test.example', priority: 10 }],
+        'elsewhere.example': [{ exchange: 'mx.test.example', priority: 10 }],
+      },
       a: { 'mx.test.example': ['127.0.0.1'] },
     });
     const dkim = await loadDkimSigner(config.dkim!, `${tmp.dir}/dkim-cache`);
@@ -62,27 +65,54 @@ describe('delivery through a private Postfix', () => {
   });
 
   it('lands the message in the Maildir over STARTTLS with a DKIM signature that verifies', async () => {
-    const queueId = await harness.submit(message, smtpRecord({ role: 'submission', user: 'alice@example.org', envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example'] } }));
+    const queueId = await harness.submit(
+      message,
+      smtpRecord({
+        role: 'submission',
+        user: 'alice@example.org',
+        envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example'] },
+      }),
+    );
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('completed');
-    const [stored] = await eventually(async () => ((await postfix.delivered()).length > 0 ? postfix.delivered() : undefined));
+    const [stored] = await eventually(async () =>
+      (await postfix.delivered()).length > 0 ? postfix.delivered() : undefined,
+    );
     const text = stored!.toString();
     expect(text).toContain('Delivered-To: bob@test.example');
     // opportunistic STARTTLS: taken although the certificate is self-signed
-    expect(text).toMatch(/^Received: from gw\.example\.org \(unknown \[127\.0\.0\.1\]\)\n\t\(using TLSv1\.[23] with cipher [\s\S]*?\tby mx\.test\.example \(Postfix\) with ESMTPS id /m);
-    expect(text).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example.org;\s+q=dns\/txt; s=mb1;/m);
-    expect(text).toContain('Received: from client.example ([127.0.0.1])\n\tby gw.example.org (mailbridge) with ESMTPA id INBOUND;');
-    expect(text.slice(text.indexOf('\nFrom: Alice')).replace(/\r?\n/g, '\r\n')).toContain(message.slice(message.indexOf('From: Alice')));
+    expect(text).toMatch(
+      /^Received: from gw\.example\.org \(unknown \[127\.0\.0\.1\]\)\n\t\(using TLSv1\.[23] with cipher [\s\S]*?\tby mx\.test\.example \(Postfix\) with ESMTPS id /m,
+    );
+    expect(text).toMatch(
+      /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example.org;\s+q=dns\/txt; s=mb1;/m,
+    );
+    expect(text).toContain(
+      'Received: from client.example ([127.0.0.1])\n\tby gw.example.org (mailbridge) with ESMTPA id INBOUND;',
+    );
+    expect(text.slice(text.indexOf('\nFrom: Alice')).replace(/\r?\n/g, '\r\n')).toContain(
+      message.slice(message.indexOf('From: Alice')),
+    );
     const verdict = await dkimVerify(stored!, { resolver: key.resolver });
     expect(verdict.results.map((r) => [r.signingDomain, r.status.result])).toEqual([['example.org', 'pass']]);
-    expect(await harness.status.recipient(queueId, 'bob@test.example')).toMatchObject({ state: 'delivered', reply: expect.stringMatching(/^250 2\.0\.0 Ok: queued as /) });
+    expect(await harness.status.recipient(queueId, 'bob@test.example')).toMatchObject({
+      state: 'delivered',
+      reply: expect.stringMatching(/^250 2\.0\.0 Ok: queued as /),
+    });
   });
 
   it('splits one transaction by recipient: the accepted one is delivered once, the deferred one retried', async () => {
     const before = (await postfix.delivered()).length;
     // 59 s of a 60 s lifetime gone: one retry at most, then the deferred recipient expires
     const createdAt = new Date(Date.now() - 59_000).toISOString();
-    const queueId = await harness.submit(message.replace('postfix-1', 'postfix-2'), smtpRecord({ role: 'mx', createdAt, envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example', 'x@elsewhere.example'] } }));
+    const queueId = await harness.submit(
+      message.replace('postfix-1', 'postfix-2'),
+      smtpRecord({
+        role: 'mx',
+        createdAt,
+        envelope: { mailFrom: 'alice@example.org', rcptTo: ['bob@test.example', 'x@elsewhere.example'] },
+      }),
+    );
     const job = await harness.finished(queueId);
     expect(await job.getState()).toBe('failed');
     const status = await harness.status.get(queueId);

@@ -19,8 +19,17 @@ describe('classifyReply', () => {
 
 describe('classifyError', () => {
   it('takes a nodemailer reply error at its word', () => {
-    const err = Object.assign(new Error('Recipient command failed'), { code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 <x@y.test>: No such user' });
-    expect(classifyError(err)).toEqual({ class: 'permanent', code: 'remote_permanent', reply: '550 5.1.1 <x@y.test>: No such user', connectionLevel: false });
+    const err = Object.assign(new Error('Recipient command failed'), {
+      code: 'EENVELOPE',
+      responseCode: 550,
+      response: '550 5.1.1 <x@y.test>: No such user',
+    });
+    expect(classifyError(err)).toEqual({
+      class: 'permanent',
+      code: 'remote_permanent',
+      reply: '550 5.1.1 <x@y.test>: No such user',
+      connectionLevel: false,
+    });
   });
 
   it('treats 421 as transient and worth another host', () => {
@@ -28,20 +37,39 @@ describe('classifyError', () => {
     expect(classifyError(err)).toMatchObject({ class: 'transient', code: 'remote_transient', connectionLevel: true });
   });
 
-  it.each(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ECONNECTION', 'ETLS'])('treats %s as a transient connection failure', (code) => {
-    const outcome = classifyError(Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }));
-    expect(outcome).toMatchObject({ class: 'transient', code: 'connection_failed', connectionLevel: true });
-    expect(outcome.reply).toContain(code);
-  });
+  it.each(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ECONNECTION', 'ETLS'])(
+    'treats %s as a transient connection failure',
+    (code) => {
+      const outcome = classifyError(Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code }));
+      expect(outcome).toMatchObject({ class: 'transient', code: 'connection_failed', connectionLevel: true });
+      expect(outcome.reply).toContain(code);
+    },
+  );
 
   it('looks through nodemailer ESOCKET to the socket error', () => {
-    const outcome = classifyError(Object.assign(new Error('connect failed'), { code: 'ESOCKET', originalCode: 'ECONNREFUSED' }));
-    expect(outcome).toMatchObject({ class: 'transient', code: 'connection_failed', reply: 'ECONNREFUSED: connect failed' });
+    const outcome = classifyError(
+      Object.assign(new Error('connect failed'), { code: 'ESOCKET', originalCode: 'ECONNREFUSED' }),
+    );
+    expect(outcome).toMatchObject({
+      class: 'transient',
+      code: 'connection_failed',
+      reply: 'ECONNREFUSED: connect failed',
+    });
   });
 
   it('treats a refused STARTTLS as transient even when the server said 5xx', () => {
-    const err = Object.assign(new Error('Error initiating TLS'), { code: 'ETLS', command: 'STARTTLS', responseCode: 500, response: '500 5.5.1 unknown command' });
-    expect(classifyError(err)).toEqual({ class: 'transient', code: 'connection_failed', reply: 'STARTTLS failed: 500 5.5.1 unknown command', connectionLevel: true });
+    const err = Object.assign(new Error('Error initiating TLS'), {
+      code: 'ETLS',
+      command: 'STARTTLS',
+      responseCode: 500,
+      response: '500 5.5.1 unknown command',
+    });
+    expect(classifyError(err)).toEqual({
+      class: 'transient',
+      code: 'connection_failed',
+      reply: 'STARTTLS failed: 500 5.5.1 unknown command',
+      connectionLevel: true,
+    });
   });
 
   it('keeps the meaning of a MailbridgeError', () => {
@@ -50,7 +78,11 @@ describe('classifyError', () => {
   });
 
   it('retries anything it does not recognise', () => {
-    expect(classifyError(new Error('boom'))).toMatchObject({ class: 'transient', code: 'internal_error', reply: 'boom' });
+    expect(classifyError(new Error('boom'))).toMatchObject({
+      class: 'transient',
+      code: 'internal_error',
+      reply: 'boom',
+    });
   });
 });
 

@@ -3,10 +3,20 @@
 import { describe, expect, it } from 'vitest';
 import { LivePolicy } from '../../src/policy/live-policy.js';
 
-const firstContact = { default: 'challenge', allow: [], deny: [], pow_bits: 16, challenge_ttl_s: 3600, users: [] } as const;
+const firstContact = {
+  default: 'challenge',
+  allow: [],
+  deny: [],
+  pow_bits: 16,
+  challenge_ttl_s: 3600,
+  users: [],
+} as const;
 
 describe('LivePolicy', () => {
-  const policy = new LivePolicy({ recipients: { 'corp.test': ['alice', 'Bob@corp.test'], 'bücher.test': ['anna'] }, first_contact: { ...firstContact, allow: [], deny: [], users: [] } });
+  const policy = new LivePolicy({
+    recipients: { 'corp.test': ['alice', 'Bob@corp.test'], 'bücher.test': ['anna'] },
+    first_contact: { ...firstContact, allow: [], deny: [], users: [] },
+  });
 
   it('accepts listed users whatever their case, postmaster always, and everyone at an unlisted domain', () => {
     expect(policy.accepts('corp.test', 'ALICE')).toBe(true);
@@ -19,8 +29,14 @@ describe('LivePolicy', () => {
   });
 
   it('apply() swaps recipient lists and first-contact rules together', () => {
-    const live = new LivePolicy({ recipients: { 'corp.test': ['alice'] }, first_contact: { ...firstContact, allow: [], deny: [], users: [] } });
-    live.apply({ recipients: {}, first_contact: { ...firstContact, default: 'deny', allow: ['friend.test'], deny: [], users: [] } });
+    const live = new LivePolicy({
+      recipients: { 'corp.test': ['alice'] },
+      first_contact: { ...firstContact, allow: [], deny: [], users: [] },
+    });
+    live.apply({
+      recipients: {},
+      first_contact: { ...firstContact, default: 'deny', allow: ['friend.test'], deny: [], users: [] },
+    });
     expect(live.accepts('corp.test', 'mallory')).toBe(true);
     expect(live.firstContact).toMatchObject({ default: 'deny', allow: ['friend.test'] });
   });

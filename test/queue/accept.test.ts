@@ -1,8 +1,9 @@
 // The cleanup role against a real Redis: 250 only after spool and job, 451 when either fails,
 // and a restart puts back any job lost between them.
-import { Readable } from 'node:stream';
+
 import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
@@ -16,7 +17,10 @@ import { deleteKeys, testPrefix } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
 const log = pino({ level: 'silent' });
-const meta = smtpRecord({ createdAt: new Date(0).toISOString(), envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] } });
+const meta = smtpRecord({
+  createdAt: new Date(0).toISOString(),
+  envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] },
+});
 
 async function draftWith(spool: Spool, body: string) {
   const draft = await spool.draft();

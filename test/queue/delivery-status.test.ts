@@ -23,27 +23,64 @@ describe('DeliveryStatusStore', () => {
 
   it('starts every recipient queued, and a second queued() changes nothing', async () => {
     await store.queued('Q1', ['a@x.test', 'b@y.test'], t0);
-    await store.record('Q1', { recipient: 'a@x.test', state: 'deferred', reply: '451 4.3.0 later', code: 'remote_transient', host: '127.0.0.1:25' }, t1);
+    await store.record(
+      'Q1',
+      {
+        recipient: 'a@x.test',
+        state: 'deferred',
+        reply: '451 4.3.0 later',
+        code: 'remote_transient',
+        host: '127.0.0.1:25',
+      },
+      t1,
+    );
     await store.queued('Q1', ['a@x.test', 'b@y.test'], t2);
     expect(await store.get('Q1')).toEqual([
-      { recipient: 'a@x.test', state: 'deferred', attempts: 1, reply: '451 4.3.0 later', code: 'remote_transient', host: '127.0.0.1:25', queuedAt: t0.toISOString(), lastAttemptAt: t1.toISOString() },
+      {
+        recipient: 'a@x.test',
+        state: 'deferred',
+        attempts: 1,
+        reply: '451 4.3.0 later',
+        code: 'remote_transient',
+        host: '127.0.0.1:25',
+        queuedAt: t0.toISOString(),
+        lastAttemptAt: t1.toISOString(),
+      },
       { recipient: 'b@y.test', state: 'queued', attempts: 0, queuedAt: t0.toISOString() },
     ]);
   });
 
   it('counts attempts and stamps the final state', async () => {
-    await store.record('Q1', { recipient: 'a@x.test', state: 'delivered', reply: '250 2.0.0 Ok', code: 'ok', host: '127.0.0.1:25' }, t2);
-    expect(await store.recipient('Q1', 'a@x.test')).toMatchObject({ state: 'delivered', attempts: 2, reply: '250 2.0.0 Ok', finalAt: t2.toISOString() });
+    await store.record(
+      'Q1',
+      { recipient: 'a@x.test', state: 'delivered', reply: '250 2.0.0 Ok', code: 'ok', host: '127.0.0.1:25' },
+      t2,
+    );
+    expect(await store.recipient('Q1', 'a@x.test')).toMatchObject({
+      state: 'delivered',
+      attempts: 2,
+      reply: '250 2.0.0 Ok',
+      finalAt: t2.toISOString(),
+    });
   });
 
   it('never overwrites a final state', async () => {
-    const after = await store.record('Q1', { recipient: 'a@x.test', state: 'deferred', reply: 'stale', code: 'remote_transient' }, t2);
+    const after = await store.record(
+      'Q1',
+      { recipient: 'a@x.test', state: 'deferred', reply: 'stale', code: 'remote_transient' },
+      t2,
+    );
     expect(after).toMatchObject({ state: 'delivered', reply: '250 2.0.0 Ok', attempts: 2 });
   });
 
   it('records an expiry without counting an attempt, and keeps text with quotes and slashes verbatim', async () => {
     const reply = 'delivery time expired; last reply: 421 4.4.2 "slow" down / later';
-    const status = await store.record('Q1', { recipient: 'b@y.test', state: 'expired', reply, code: 'lifetime_exceeded' }, t2, false);
+    const status = await store.record(
+      'Q1',
+      { recipient: 'b@y.test', state: 'expired', reply, code: 'lifetime_exceeded' },
+      t2,
+      false,
+    );
     expect(status).toMatchObject({ state: 'expired', attempts: 0, reply, finalAt: t2.toISOString() });
     expect(status.host).toBeUndefined();
   });

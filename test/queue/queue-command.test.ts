@@ -3,8 +3,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { queueCommand } from '../../src/cli/queue.js';
 import { redisUrl } from '../support/redis.js';
 import { queueFixture } from './queue-fixture.js';
@@ -35,34 +35,63 @@ describe('mailbridge queue', () => {
   it('says the queue is empty, then lists like postqueue -p', async () => {
     expect((await run('list')).stdout).toBe('Mail queue is empty\n');
     const id = await f.accept('inbound', ['bob@legacy.test', 'carol@legacy.test']);
-    await f.status.record(id, { recipient: 'bob@legacy.test', state: 'deferred', reply: '451 4.4.1 refused', code: 'connection_failed' }, new Date());
+    await f.status.record(
+      id,
+      { recipient: 'bob@legacy.test', state: 'deferred', reply: '451 4.4.1 refused', code: 'connection_failed' },
+      new Date(),
+    );
     const { code, stdout } = await run('list');
     expect(code).toBe(0);
     const lines = stdout.split('\n');
     expect(lines[0]).toMatch(/^-Queue ID- +--Size-- ----Arrival Time---- -Sender\/Recipient-------$/);
-    expect(lines[1]).toMatch(new RegExp(`^${id}  +\\d+ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ alice@alpha\\.test$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${id}  +\\d+ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ alice@alpha\\.test$`),
+    );
     expect(lines[2]).toMatch(/^ +\[inbound: waiting, 0 attempts made\]$/);
-    expect(lines.slice(3, 6).map((l) => l.trim())).toEqual(['(451 4.4.1 refused)', 'bob@legacy.test deferred', 'carol@legacy.test queued']);
+    expect(lines.slice(3, 6).map((l) => l.trim())).toEqual([
+      '(451 4.4.1 refused)',
+      'bob@legacy.test deferred',
+      'carol@legacy.test queued',
+    ]);
     expect(stdout).toMatch(/-- 1 Kbytes in 1 Request\.\n$/);
   });
 
   it('prints one JSON object per line with --json, and show prints meta and headers', async () => {
     const { stdout } = await run('list', '--json');
-    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records[0]).toMatchObject({ queue_name: 'inbound', state: 'waiting', sender: 'alice@alpha.test', spooled: true });
-    expect(records[0]!.recipients).toContainEqual({ address: 'bob@legacy.test', state: 'deferred', attempts: 1, delay_reason: '451 4.4.1 refused' });
+    const records = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records[0]).toMatchObject({
+      queue_name: 'inbound',
+      state: 'waiting',
+      sender: 'alice@alpha.test',
+      spooled: true,
+    });
+    expect(records[0]!.recipients).toContainEqual({
+      address: 'bob@legacy.test',
+      state: 'deferred',
+      attempts: 1,
+      delay_reason: '451 4.4.1 refused',
+    });
     const id = records[0]!.queue_id as string;
     const shown = await run('show', id);
     expect(shown.stdout).toContain(`queue id:    ${id}\n`);
     expect(shown.stdout).toContain('headers:\n  From: alice@alpha.test\n');
-    expect(JSON.parse((await run('show', id, '--json')).stdout)).toMatchObject({ queue_id: id, header_lines: ['From: alice@alpha.test', 'To: bob@legacy.test', 'Subject: queued'] });
+    expect(JSON.parse((await run('show', id, '--json')).stdout)).toMatchObject({
+      queue_id: id,
+      header_lines: ['From: alice@alpha.test', 'To: bob@legacy.test', 'Subject: queued'],
+    });
   });
 
   it('retries, flushes and deletes, with sysexits codes for usage and unknown ids', async () => {
     const id = await f.accept('outbound');
     expect(await run('retry', id)).toMatchObject({ code: 0, stdout: `${id}: outbound waiting -> unchanged\n` });
     expect((await run('flush')).stdout).toContain('outbound: 0 delayed job(s) run now\n');
-    expect(await run('delete', id)).toMatchObject({ code: 0, stdout: `${id}: deleted (spool entry, jobs: outbound, 1 recipient(s) marked deleted)\n` });
+    expect(await run('delete', id)).toMatchObject({
+      code: 0,
+      stdout: `${id}: deleted (spool entry, jobs: outbound, 1 recipient(s) marked deleted)\n`,
+    });
     expect(await run('show', id)).toMatchObject({ code: 65, stderr: `mailbridge queue: ${id}: no such message\n` });
     expect((await run('delete', 'nonsense')).code).toBe(64);
     expect((await run('retry')).code).toBe(64);

@@ -1,8 +1,7 @@
 // A spool, the four queues and the status store on a private Redis prefix, and `accept` to queue
 // a small SMTP-born message with a job in any queue; shared by the queue inspection and CLI tests.
 import { Readable } from 'node:stream';
-import type { Config } from '../../src/config/schema.js';
-import type { QueueName } from '../../src/config/schema.js';
+import type { Config, QueueName } from '../../src/config/schema.js';
 import type { JobDataByQueue } from '../../src/mail/jobs.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
 import { MailQueues } from '../../src/queue/queues.js';

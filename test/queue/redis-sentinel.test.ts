@@ -5,10 +5,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
 import { MailQueues } from '../../src/queue/queues.js';
+import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
 import { testConfig } from '../support/config.js';
-import { startRedisServer, type RedisProcess } from '../support/redis-server.js';
+import { type RedisProcess, startRedisServer } from '../support/redis-server.js';
 import { tempDir } from '../support/tmp.js';
 
 const master = 'mbtest';
@@ -41,19 +41,46 @@ describe('Redis Sentinel', () => {
       return path.join(made.dir, name);
     };
     primary = await startRedisServer(['--save', '', '--appendonly', 'no', '--dir', await folder('primary')]);
-    replica = await startRedisServer(['--save', '', '--appendonly', 'no', '--dir', await folder('replica'), '--replicaof', '127.0.0.1', String(primary.port)]);
+    replica = await startRedisServer([
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      await folder('replica'),
+      '--replicaof',
+      '127.0.0.1',
+      String(primary.port),
+    ]);
     servers.push(primary, replica);
     const replicaClient = new Redis(replica.url);
-    await eventually(async () => ((await replicaClient.info('replication')).includes('master_link_status:up') ? true : undefined), 'the replica to sync');
+    await eventually(
+      async () => ((await replicaClient.info('replication')).includes('master_link_status:up') ? true : undefined),
+      'the replica to sync',
+    );
     replicaClient.disconnect();
     const conf = path.join(made.dir, 'sentinel.conf');
     await writeFile(
       conf,
-      [`sentinel monitor ${master} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${master} 500`, `sentinel failover-timeout ${master} 3000`, `dir ${made.dir}`, ''].join('\n'),
+      [
+        `sentinel monitor ${master} 127.0.0.1 ${primary.port} 1`,
+        `sentinel down-after-milliseconds ${master} 500`,
+        `sentinel failover-timeout ${master} 3000`,
+        `dir ${made.dir}`,
+        '',
+      ].join('\n'),
     );
     sentinel = await startRedisServer([conf, '--sentinel']);
     servers.push(sentinel);
-    const config = testConfig({ spool: { dir: made.dir }, redis: { url: 'redis://127.0.0.1:1', prefix: '{mbsentinel}', sentinels: [{ host: '127.0.0.1', port: sentinel.port }], sentinel_master: master } });
+    const config = testConfig({
+      spool: { dir: made.dir },
+      redis: {
+        url: 'redis://127.0.0.1:1',
+        prefix: '{mbsentinel}',
+        sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+        sentinel_master: master,
+      },
+    });
     producer = createRedisConnection(config, 'producer');
     producer.on('error', () => undefined);
     await waitReady(producer);

@@ -6,7 +6,9 @@ const postfix = { initial_delay_s: 300, max_delay_s: 4000, lifetime_s: 432_000, 
 
 describe('retry policy', () => {
   it("follows Postfix's schedule: 300 s doubling to a 4000 s cap", () => {
-    expect([1, 2, 3, 4, 5, 6].map((n) => retryDelayMs(postfix, n, 0.5) / 1000)).toEqual([300, 600, 1200, 2400, 4000, 4000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => retryDelayMs(postfix, n, 0.5) / 1000)).toEqual([
+      300, 600, 1200, 2400, 4000, 4000,
+    ]);
   });
 
   it('fits its attempts into the five-day lifetime', () => {
@@ -40,10 +42,15 @@ describe('retry policy', () => {
 
   it('without jitter, delays never shrink', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 200 }), (initial, max, n) => {
-        const policy = { initial_delay_s: initial, max_delay_s: max, lifetime_s: 1, jitter: 0 };
-        expect(retryDelayMs(policy, n + 1, 0)).toBeGreaterThanOrEqual(retryDelayMs(policy, n, 0));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.integer({ min: 1, max: 200 }),
+        (initial, max, n) => {
+          const policy = { initial_delay_s: initial, max_delay_s: max, lifetime_s: 1, jitter: 0 };
+          expect(retryDelayMs(policy, n + 1, 0)).toBeGreaterThanOrEqual(retryDelayMs(policy, n, 0));
+        },
+      ),
     );
   });
 
@@ -57,13 +64,20 @@ describe('retry policy', () => {
       }
     };
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3600 }), fc.integer({ min: 1, max: 7200 }), fc.integer({ min: 1, max: 200_000 }), (initial, max, lifetime) => {
-        const policy = { initial_delay_s: initial, max_delay_s: max, lifetime_s: lifetime, jitter: 0 };
-        expect(attemptsWithin(policy)).toBe(walked(policy));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 3600 }),
+        fc.integer({ min: 1, max: 7200 }),
+        fc.integer({ min: 1, max: 200_000 }),
+        (initial, max, lifetime) => {
+          const policy = { initial_delay_s: initial, max_delay_s: max, lifetime_s: lifetime, jitter: 0 };
+          expect(attemptsWithin(policy)).toBe(walked(policy));
+        },
+      ),
     );
     // a 2 s cap over five days: 216,000 attempts, counted without a loop of that length
-    expect(attemptsWithin({ ...postfix, initial_delay_s: 1, max_delay_s: 2 })).toBe(walked({ ...postfix, initial_delay_s: 1, max_delay_s: 2 }));
+    expect(attemptsWithin({ ...postfix, initial_delay_s: 1, max_delay_s: 2 })).toBe(
+      walked({ ...postfix, initial_delay_s: 1, max_delay_s: 2 }),
+    );
   });
 
   it('knows when the lifetime is over', () => {

@@ -15,7 +15,10 @@ const stopOnce = (queueId) => {
   stopped = true;
   return hang(queueId);
 };
-const spool = new Spool(dir, { instance: 'writer', onStep: (step, queueId) => (step === stopAt ? stopOnce(queueId) : undefined) });
+const spool = new Spool(dir, {
+  instance: 'writer',
+  onStep: (step, queueId) => (step === stopAt ? stopOnce(queueId) : undefined),
+});
 await spool.init();
 const half = Buffer.alloc(64 * 1024, 'a');
 
@@ -27,7 +30,12 @@ async function writeOne() {
     yield half;
   }
   await draft.writeBody(Readable.from(body()));
-  await draft.commit({ kind: 'dsn', queue: 'outbound', createdAt: new Date(0).toISOString(), envelope: { mailFrom: '', rcptTo: ['b@y.test'] } });
+  await draft.commit({
+    kind: 'dsn',
+    queue: 'outbound',
+    createdAt: new Date(0).toISOString(),
+    envelope: { mailFrom: '', rcptTo: ['b@y.test'] },
+  });
   return draft.queueId;
 }
 

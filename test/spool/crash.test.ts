@@ -2,9 +2,9 @@
 // checks the promise: a complete entry is never lost and a partial one is never listed; also with
 // many writes committing at once (sharing folder fsyncs), killed wherever the others happen to be.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Spool } from '../../src/spool/spool.js';
 import { tempDir } from '../support/tmp.js';
@@ -12,7 +12,9 @@ import { tempDir } from '../support/tmp.js';
 const writer = path.join(import.meta.dirname, 'crash-writer.mjs');
 
 async function killAt(dir: string, step: string, parallel = 1): Promise<string> {
-  const child = spawn(process.execPath, [writer, dir, step, String(parallel)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [writer, dir, step, String(parallel)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   for await (const chunk of child.stdout) {
     out += String(chunk);

@@ -2,14 +2,17 @@ import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { isQueueId, newQueueId } from '../../src/spool/queue-id.js';
+import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { smtpRecord } from '../support/records.js';
 import { tempDir } from '../support/tmp.js';
-import fc from 'fast-check';
 
-const meta = smtpRecord({ createdAt: '2026-11-23T00:00:00.000Z', envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] } });
+const meta = smtpRecord({
+  createdAt: '2026-11-23T00:00:00.000Z',
+  envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] },
+});
 
 describe('Spool', () => {
   let dir: string;
@@ -53,7 +56,9 @@ describe('Spool', () => {
 
   it('stops at the size limit and leaves nothing listed', async () => {
     const draft = await spool.draft();
-    await expect(draft.writeBody(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toBeInstanceOf(BodyTooLargeError);
+    await expect(draft.writeBody(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), 1000)).rejects.toBeInstanceOf(
+      BodyTooLargeError,
+    );
     await draft.discard();
     expect(await spool.recover()).toEqual({ entries: [], unreadable: [] });
   });
@@ -87,7 +92,12 @@ describe('Spool', () => {
     const kept = await good.commit(meta);
     const bad = await spool.draft();
     await bad.writeBody(Readable.from([Buffer.from('bad')]));
-    const odd = await bad.commit({ kind: 'test', createdAt: meta.createdAt, envelope: meta.envelope, queue: 'inbound' } as never);
+    const odd = await bad.commit({
+      kind: 'test',
+      createdAt: meta.createdAt,
+      envelope: meta.envelope,
+      queue: 'inbound',
+    } as never);
     await expect(spool.read(odd.queueId)).rejects.toThrow(/invalid record: kind/);
     const recovered = await spool.recover();
     expect(recovered.entries.map((e) => e.queueId)).toEqual([kept.queueId]);
@@ -101,10 +111,12 @@ describe('Spool', () => {
     const routes = [{ rcpt: 'b@y.test', kind: 'native', domain: 'y.test' }];
     const entry = await draft.commit({ ...meta, routes } as never);
     const read = await spool.read(entry.queueId);
-    expect(read.meta.kind === 'smtp' && read.meta.routes).toEqual([{ rcpt: 'b@y.test', kind: 'mailbox', domain: 'y.test' }]);
+    expect(read.meta.kind === 'smtp' && read.meta.routes).toEqual([
+      { rcpt: 'b@y.test', kind: 'mailbox', domain: 'y.test' },
+    ]);
   });
 
-  it('recover() on a shared folder keeps other instances\' live drafts and removes a dead one\'s after a day', async () => {
+  it("recover() on a shared folder keeps other instances' live drafts and removes a dead one's after a day", async () => {
     const live = new Spool(dir, { instance: 'live' });
     const dead = new Spool(dir, { instance: 'dead' });
     const liveDraft = await live.draft();
@@ -117,7 +129,9 @@ describe('Spool', () => {
 
     await new Spool(dir, { instance: 'starting' }).recover();
     expect(await readdir(live.tmpDir)).toEqual([liveDraft.queueId]);
-    expect((await readdir(path.join(dir, 'tmp'))).sort()).toEqual(['live', 'starting', path.basename(spool.tmpDir)].sort());
+    expect((await readdir(path.join(dir, 'tmp'))).sort()).toEqual(
+      ['live', 'starting', path.basename(spool.tmpDir)].sort(),
+    );
     expect((await liveDraft.commit(meta)).queueId).toBe(liveDraft.queueId);
   });
 
@@ -166,12 +180,17 @@ describe('Spool', () => {
 describe('queue ids', () => {
   it('are valid, unique per random part and sort by time', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 1, max: 2 ** 20 }), fc.uint8Array({ minLength: 5, maxLength: 5 }), (t, dt, r) => {
-        const a = newQueueId(t, Buffer.from(r));
-        const b = newQueueId(t + dt, Buffer.from(r));
-        expect(isQueueId(a)).toBe(true);
-        expect(a < b).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 47 }),
+        fc.integer({ min: 1, max: 2 ** 20 }),
+        fc.uint8Array({ minLength: 5, maxLength: 5 }),
+        (t, dt, r) => {
+          const a = newQueueId(t, Buffer.from(r));
+          const b = newQueueId(t + dt, Buffer.from(r));
+          expect(isQueueId(a)).toBe(true);
+          expect(a < b).toBe(true);
+        },
+      ),
     );
   });
 });

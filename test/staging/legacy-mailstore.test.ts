@@ -3,7 +3,7 @@
 import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLegacyMailstore, type LegacyMailstore } from '../../src/staging/legacy-mailstore.js';
+import { type LegacyMailstore, startLegacyMailstore } from '../../src/staging/legacy-mailstore.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -19,7 +19,8 @@ async function send(port: number, to: string, header: string): Promise<string> {
   }
 }
 
-const files = (dir: string, user: string, sub = 'new') => readdir(path.join(dir, 'legacy.test', 'Maildir', user, sub)).catch(() => []);
+const files = (dir: string, user: string, sub = 'new') =>
+  readdir(path.join(dir, 'legacy.test', 'Maildir', user, sub)).catch(() => []);
 
 describe('legacy mailstore dedupe by Message-ID', () => {
   let dir: string;
@@ -35,7 +36,9 @@ describe('legacy mailstore dedupe by Message-ID', () => {
   });
 
   it('stores a repeated Message-ID once per mailbox and says 250 to every copy', async () => {
-    const replies = await Promise.all(Array.from({ length: 4 }, () => send(store.port, 'dave@legacy.test', 'Message-ID: <same@alpha.test>\r\n')));
+    const replies = await Promise.all(
+      Array.from({ length: 4 }, () => send(store.port, 'dave@legacy.test', 'Message-ID: <same@alpha.test>\r\n')),
+    );
     expect(replies.every((r) => r.startsWith('250'))).toBe(true);
     expect(await files(dir, 'dave')).toHaveLength(1);
     // another mailbox is another copy

@@ -5,12 +5,21 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../support/redis.js';
-import { startStagingProcess, type StagingProcess } from '../support/staging-process.js';
-import { tempDir } from '../support/tmp.js';
+import { type StagingProcess, startStagingProcess } from '../support/staging-process.js';
 import { sendWithSwaks } from '../support/swaks.js';
+import { tempDir } from '../support/tmp.js';
 
 async function startStaging(dir: string): Promise<StagingProcess> {
-  return startStagingProcess(['--domains', 'alpha.test,beta.test', '--legacy', 'legacy.test', '--dir', dir, '--redis', redisUrl]);
+  return startStagingProcess([
+    '--domains',
+    'alpha.test,beta.test',
+    '--legacy',
+    'legacy.test',
+    '--dir',
+    dir,
+    '--redis',
+    redisUrl,
+  ]);
 }
 
 async function waitForFile(dir: string, timeoutMs = 15_000): Promise<string[]> {
@@ -52,7 +61,12 @@ describe('mailbridge staging', () => {
   });
 
   it('delivers legacy SMTP mail to a native user, with Authentication-Results', async () => {
-    const reply = await sendWithSwaks({ server: first.ready.domains['alpha.test']!.mx, from: 'carol@legacy.test', to: 'Bob@alpha.test', subject: 'to alpha' });
+    const reply = await sendWithSwaks({
+      server: first.ready.domains['alpha.test']!.mx,
+      from: 'carol@legacy.test',
+      to: 'Bob@alpha.test',
+      subject: 'to alpha',
+    });
     expect(reply).toMatch(/250 2\.0\.0 Ok: queued as \w+/);
     const box = path.join(dir, 'alpha.test', 'Maildir', 'bob', 'new');
     const files = await waitForFile(box);
@@ -60,7 +74,9 @@ describe('mailbridge staging', () => {
     const text = await readFile(path.join(box, files[0]!), 'utf8');
     expect(text).toMatch(/^Authentication-Results: mx\.alpha\.test;[\s\S]*spf=pass[\s\S]*dmarc=pass/m);
     expect(text).toContain('Subject: to alpha');
-    const plan = JSON.parse(await readFile(path.join(dir, 'staging.json'), 'utf8')) as { native: Record<string, { metrics: number }> };
+    const plan = JSON.parse(await readFile(path.join(dir, 'staging.json'), 'utf8')) as {
+      native: Record<string, { metrics: number }>;
+    };
     const metrics = await (await fetch(`http://127.0.0.1:${plan.native['alpha.test']!.metrics}/metrics`)).text();
     expect(metrics).toMatch(/^mailbridge_messages_accepted_total\{role="mx"\} 1$/m);
     const ready = await fetch(`http://127.0.0.1:${plan.native['alpha.test']!.metrics}/readyz`);
@@ -69,9 +85,20 @@ describe('mailbridge staging', () => {
 
   it('relays a submission from postmaster to a legacy domain, DKIM-signed, only after AUTH', async () => {
     const alpha = first.ready.domains['alpha.test']!;
-    const refused = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'dave@legacy.test', subject: 'no auth' });
+    const refused = await sendWithSwaks({
+      server: alpha.submission,
+      from: 'postmaster@alpha.test',
+      to: 'dave@legacy.test',
+      subject: 'no auth',
+    });
     expect(refused).toMatch(/530 5\.7\.0/);
-    const reply = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'dave@legacy.test', subject: 'to legacy', auth: { user: alpha.user, password: alpha.password } });
+    const reply = await sendWithSwaks({
+      server: alpha.submission,
+      from: 'postmaster@alpha.test',
+      to: 'dave@legacy.test',
+      subject: 'to legacy',
+      auth: { user: alpha.user, password: alpha.password },
+    });
     expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
     const box = path.join(dir, 'legacy.test', 'Maildir', 'dave', 'new');
     const files = await waitForFile(box);
@@ -81,13 +108,21 @@ describe('mailbridge staging', () => {
 
   it('carries native mail alpha -> beta over PMTP: challenge solved, pulled, delivered with its trust class', async () => {
     const alpha = first.ready.domains['alpha.test']!;
-    const reply = await sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'erin@beta.test', subject: 'over pmtp', auth: { user: alpha.user, password: alpha.password } });
+    const reply = await sendWithSwaks({
+      server: alpha.submission,
+      from: 'postmaster@alpha.test',
+      to: 'erin@beta.test',
+      subject: 'over pmtp',
+      auth: { user: alpha.user, password: alpha.password },
+    });
     expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
     const box = path.join(dir, 'beta.test', 'Maildir', 'erin', 'new');
     const files = await waitForFile(box, 25_000);
     expect(files).toHaveLength(1);
     const text = await readFile(path.join(box, files[0]!), 'utf8');
-    expect(text).toMatch(/^Authentication-Results: mx\.beta\.test;\s+pmtp=pass header\.d=alpha\.test policy\.trust=challenged/m);
+    expect(text).toMatch(
+      /^Authentication-Results: mx\.beta\.test;\s+pmtp=pass header\.d=alpha\.test policy\.trust=challenged/m,
+    );
     expect(text).toContain('Subject: over pmtp');
   });
 
@@ -97,7 +132,17 @@ describe('mailbridge staging', () => {
     // accepted just before the kill: some are still queued when the process dies
     const alpha = first.ready.domains['alpha.test']!;
     const subjects = Array.from({ length: 12 }, (_, i) => `burst ${i}`);
-    const replies = await Promise.all(subjects.map((subject) => sendWithSwaks({ server: alpha.submission, from: 'postmaster@alpha.test', to: 'frank@legacy.test', subject, auth: { user: alpha.user, password: alpha.password } })));
+    const replies = await Promise.all(
+      subjects.map((subject) =>
+        sendWithSwaks({
+          server: alpha.submission,
+          from: 'postmaster@alpha.test',
+          to: 'frank@legacy.test',
+          subject,
+          auth: { user: alpha.user, password: alpha.password },
+        }),
+      ),
+    );
     for (const reply of replies) expect(reply).toMatch(/250 2\.0\.0 Ok: queued as/);
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
@@ -109,7 +154,9 @@ describe('mailbridge staging', () => {
       const deadline = Date.now() + 80_000;
       let landed: string[] = [];
       while (Date.now() < deadline) {
-        const texts = await Promise.all((await readdir(box).catch(() => [])).map((f) => readFile(path.join(box, f), 'utf8')));
+        const texts = await Promise.all(
+          (await readdir(box).catch(() => [])).map((f) => readFile(path.join(box, f), 'utf8')),
+        );
         landed = texts.map((t) => /^Subject: (.*)$/m.exec(t)?.[1] ?? '');
         if (new Set(landed).size >= subjects.length) break;
         await new Promise((r) => setTimeout(r, 200));

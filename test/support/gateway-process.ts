@@ -1,6 +1,6 @@
 // The built CLI (`node dist/cli/main.js start -c FILE`) as a child process, for tests that must
 // kill -9 a real gateway: resolves once the mx listener and the start line are printed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 const main = path.join(import.meta.dirname, '../../dist/cli/main.js');

@@ -26,7 +26,15 @@ export async function startMailbridge(dir: string, recipe: Record<string, unknow
   const prefix = testPrefix();
   const file = path.join(dir, 'mailbridge.yaml');
   const logFile = path.join(dir, 'mailbridge.log');
-  await writeFile(file, stringify({ metrics: { port: 0 }, ...recipe, redis: { url: redisUrl, prefix }, log: { level: 'debug', file: logFile } }));
+  await writeFile(
+    file,
+    stringify({
+      metrics: { port: 0 },
+      ...recipe,
+      redis: { url: redisUrl, prefix },
+      log: { level: 'debug', file: logFile },
+    }),
+  );
   const config = await loadConfig(file);
   const gateway = await startGateway(config, createLogger(config));
   return {
@@ -66,7 +74,8 @@ export async function recipeBlock(letter: 'a' | 'b' | 'c', lang: '' | 'yaml', in
   const doc = await readFile(path.join(import.meta.dirname, '../../docs/postfix.md'), 'utf8');
   const section = doc.split(/^## /m).find((s) => s.startsWith(`(${letter})`)) ?? '';
   const blocks = [...section.matchAll(/^```(\w*)\n([^]*?)^```/gm)].filter((m) => m[1] === lang).map((m) => m[2]!);
-  if (blocks[index] === undefined) throw new Error(`docs/postfix.md recipe (${letter}) has no code block ${lang} #${index}`);
+  if (blocks[index] === undefined)
+    throw new Error(`docs/postfix.md recipe (${letter}) has no code block ${lang} #${index}`);
   return blocks[index];
 }
 
@@ -77,12 +86,18 @@ export function mainCf(text: string): Record<string, string> {
 }
 
 /** Polls until `files` returns at least `count` files; the failure message carries `logs`. */
-export async function waitForFiles(files: () => Promise<Buffer[]>, count: number, logs: () => Promise<string>, timeoutMs = 15_000): Promise<Buffer[]> {
+export async function waitForFiles(
+  files: () => Promise<Buffer[]>,
+  count: number,
+  logs: () => Promise<string>,
+  timeoutMs = 15_000,
+): Promise<Buffer[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await files();
     if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`expected ${count} file(s), found ${found.length}; logs:\n${(await logs()).slice(-6000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`expected ${count} file(s), found ${found.length}; logs:\n${(await logs()).slice(-6000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

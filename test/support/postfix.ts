@@ -2,11 +2,13 @@
 // on a free loopback port, delivering every recipient of `domain` into one Maildir (or one per
 // listed user) behind STARTTLS. Recipes add main.cf and master.cf lines and lookup tables.
 
-import { startPrivatePostfix, type PrivatePostfix, type PrivatePostfixOptions } from '../../bench/private-postfix.js';
+import { type PrivatePostfix, type PrivatePostfixOptions, startPrivatePostfix } from '../../bench/private-postfix.js';
 import { freePort } from './smtp-sink.js';
 
 export type { PrivatePostfix };
-export type PostfixOptions = Omit<PrivatePostfixOptions, 'port' | 'discard' | 'maxSessions'> & { readonly domain: string };
+export type PostfixOptions = Omit<PrivatePostfixOptions, 'port' | 'discard' | 'maxSessions'> & {
+  readonly domain: string;
+};
 
 export async function startPostfix(options: PostfixOptions): Promise<PrivatePostfix> {
   return startPrivatePostfix({ ...options, port: await freePort() });

@@ -1,6 +1,6 @@
 // Private redis-server processes for tests that must stop, kill or fail over a Redis (never the
 // shared one): a free loopback port, extra arguments as given, PING-ready before it is returned.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from './smtp-sink.js';
 
@@ -13,17 +13,35 @@ export interface RedisProcess {
 }
 
 /** `args` go after the port, e.g. ['--appendonly', 'yes', '--dir', dir] or [configFile, '--sentinel']. */
-export async function startRedisServer(args: readonly string[] = ['--save', '', '--appendonly', 'no'], port?: number): Promise<RedisProcess> {
+export async function startRedisServer(
+  args: readonly string[] = ['--save', '', '--appendonly', 'no'],
+  port?: number,
+): Promise<RedisProcess> {
   const chosen = port ?? (await freePort());
   const first = args[0]?.startsWith('--') === false ? [args[0]] : [];
-  const child = spawn('redis-server', [...first, '--bind', '127.0.0.1', '--port', String(chosen), ...args.slice(first.length)], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [...first, '--bind', '127.0.0.1', '--port', String(chosen), ...args.slice(first.length)],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${chosen}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   probe.on('error', () => undefined);
   try {
     for (let i = 0; ; i++) {
       if (child.exitCode !== null) throw new Error(`redis-server on ${chosen} exited with ${child.exitCode}`);
-      const up = await probe.connect().then(() => probe.ping(), () => undefined).catch(() => undefined);
+      const up = await probe
+        .connect()
+        .then(
+          () => probe.ping(),
+          () => undefined,
+        )
+        .catch(() => undefined);
       if (up === 'PONG') break;
       if (i > 400) throw new Error(`redis-server on ${chosen} does not answer`);
       probe.disconnect();

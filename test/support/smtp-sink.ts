@@ -1,7 +1,7 @@
 // Postfix's smtp-sink as a real SMTP/LMTP peer on loopback, with its fault flags
 // (-r CMD: 4xx, -f CMD: 5xx, -Q CMD: 421, -L: LMTP). Accepted messages land as files in `dir`.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -28,13 +28,18 @@ export async function startSink(options: { port?: number; flags?: string[] } = {
   const { dir, remove } = await tempDir('sink');
   // smtp-sink drops to nobody before writing dumps
   await chmod(dir, 0o777);
-  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-d', path.join(dir, 'msg.'), ...(options.flags ?? []), `127.0.0.1:${port}`, '64'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    '/usr/sbin/smtp-sink',
+    ['-u', 'nobody', '-d', path.join(dir, 'msg.'), ...(options.flags ?? []), `127.0.0.1:${port}`, '64'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   await waitListening(port, child);
   return {
     port,
-    messages: async () => Promise.all((await readdir(dir)).sort().map((name) => readFile(path.join(dir, name), 'utf8'))),
+    messages: async () =>
+      Promise.all((await readdir(dir)).sort().map((name) => readFile(path.join(dir, name), 'utf8'))),
     stop: async () => {
       await stopChild(child);
       await remove();

@@ -1,6 +1,6 @@
 // The built CLI's `mailbridge staging` as a child process: resolves with its one JSON ready line,
 // for tests that drive the whole network from outside, kill it with -9 and start it again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 

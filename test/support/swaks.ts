@@ -23,7 +23,8 @@ export async function sendWithSwaks(options: SwaksOptions): Promise<string> {
   if (options.data !== undefined) args.push('--data', options.data);
   if (options.localInterface !== undefined) args.push('--local-interface', options.localInterface);
   if (options.ehlo !== undefined) args.push('--ehlo', options.ehlo);
-  if (options.auth) args.push('--auth', 'PLAIN', '--auth-user', options.auth.user, '--auth-password', options.auth.password);
+  if (options.auth)
+    args.push('--auth', 'PLAIN', '--auth-user', options.auth.user, '--auth-password', options.auth.password);
   try {
     const { stdout } = await run('swaks', args);
     return stdout;

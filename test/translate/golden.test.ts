@@ -5,8 +5,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { describe, expect, it } from 'vitest';
-import type { Manifest } from '../../src/native/protocol/message-format.js';
 import { pmtpAuthenticationResults, receivedHeader } from '../../src/mail/trace-fields.js';
+import type { Manifest } from '../../src/native/protocol/message-format.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL, chunked, collect, memorySink, reader } from './support.js';
@@ -15,8 +15,18 @@ const dir = path.join(import.meta.dirname, 'golden');
 const names = (await readdir(dir)).filter((f) => f.endsWith('.eml')).map((f) => f.slice(0, -4));
 const arrival = { ...ARRIVAL, ownAuthservIds: ['mx.b.example'] };
 const trace = [
-  receivedHeader({ by: 'gw.b.example', queueId: '0ABCDEFGHJ12345678', protocol: 'PMTP', date: new Date(Date.UTC(2026, 0, 1)) }),
-  pmtpAuthenticationResults({ authservId: 'gw.b.example', result: 'pass', domain: 'gw.b.example', trust: 'allowlisted' }),
+  receivedHeader({
+    by: 'gw.b.example',
+    queueId: '0ABCDEFGHJ12345678',
+    protocol: 'PMTP',
+    date: new Date(Date.UTC(2026, 0, 1)),
+  }),
+  pmtpAuthenticationResults({
+    authservId: 'gw.b.example',
+    result: 'pass',
+    domain: 'gw.b.example',
+    trust: 'allowlisted',
+  }),
 ];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -73,7 +83,9 @@ describe('golden dkim-signed', () => {
       if (name === 'sel1._domainkey.a.example' && type === 'TXT') return [[record]];
       throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
     };
-    const out = await collect(pmtpToRfc5322(manifest, reader(manifest, parts, eml), { trace, hop: { smtputf8: false, eightBitMime: false } }));
+    const out = await collect(
+      pmtpToRfc5322(manifest, reader(manifest, parts, eml), { trace, hop: { smtputf8: false, eightBitMime: false } }),
+    );
     const result = await dkimVerify(out, { resolver });
     expect(result.results.map((r) => [r.signingDomain, r.status.result])).toEqual([['a.example', 'pass']]);
   });

@@ -1,16 +1,18 @@
 // Header handling, piece by piece: RFC 2047 decoding, splitting a header section, mapping fields to
 // manifest headers and the `from` address, encoding them back, and the trace fields.
 import { describe, expect, it } from 'vitest';
+import { traceBlock } from '../../src/mail/trace-fields.js';
 import { decodeStructured, decodeWords } from '../../src/translate/encoded-words.js';
 import { encodeHeaders } from '../../src/translate/header-encoding.js';
 import { fromAddress, manifestHeaders } from '../../src/translate/header-mapping.js';
 import { HeaderSectionCollector, MAX_HEADER_SECTION, parseHeaderSection } from '../../src/translate/header-section.js';
-import { traceBlock } from '../../src/mail/trace-fields.js';
 
 describe('RFC 2047 decoding', () => {
   it('decodes B and Q words, joins adjacent words and multi-byte characters split between them', () => {
     expect(decodeWords('=?UTF-8?B?SGVsbG8=?= =?utf-8?q?_w=C3=B6rld?= !')).toBe('Hello wörld !');
-    expect(decodeWords('=?utf-8?B?w6k=?= \t =?ISO-8859-1?Q?=E9?= =?bogus?q?x?= =?utf-8?q?=C3=A9?=')).toBe('éé=?bogus?q?x?=é');
+    expect(decodeWords('=?utf-8?B?w6k=?= \t =?ISO-8859-1?Q?=E9?= =?bogus?q?x?= =?utf-8?q?=C3=A9?=')).toBe(
+      'éé=?bogus?q?x?=é',
+    );
     expect(decodeWords('=?utf-8?B?SsM=?= =?utf-8?B?tnJn?=')).toBe('Jörg');
     expect(decodeWords('=?utf-8*de?q?Gr=C3=BC=C3=9Fe?=')).toBe('Grüße');
   });
@@ -53,7 +55,9 @@ describe('header section', () => {
 
   it('refuses a header section larger than it reads', () => {
     const collector = new HeaderSectionCollector();
-    expect(() => collector.push(Buffer.alloc(MAX_HEADER_SECTION + 10, 0x41))).toThrow(expect.objectContaining({ code: 'header_too_large' }));
+    expect(() => collector.push(Buffer.alloc(MAX_HEADER_SECTION + 10, 0x41))).toThrow(
+      expect.objectContaining({ code: 'header_too_large' }),
+    );
   });
 });
 
@@ -88,11 +92,15 @@ describe('header encoding', () => {
     const out = encodeHeaders([['x-long', Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ')]], false);
     expect(out.split('\r\n').every((l) => l.length <= 78)).toBe(true);
     expect(out.startsWith('x-long: word0 ')).toBe(true);
-    expect(out.replace(/\r\n(?=[ \t])/g, '')).toBe(`x-long: ${Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ')}\r\n`);
+    expect(out.replace(/\r\n(?=[ \t])/g, '')).toBe(
+      `x-long: ${Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ')}\r\n`,
+    );
   });
 
   it('refuses UTF-8 with no 7-bit form in a structured field', () => {
-    expect(() => encodeHeaders([['Message-ID', '<grüße@a.example>']], false)).toThrow(expect.objectContaining({ code: 'smtputf8_required' }));
+    expect(() => encodeHeaders([['Message-ID', '<grüße@a.example>']], false)).toThrow(
+      expect.objectContaining({ code: 'smtputf8_required' }),
+    );
     expect(encodeHeaders([['Message-ID', '<grüße@a.example>']], true)).toBe('Message-ID: <grüße@a.example>\r\n');
   });
 });
@@ -100,8 +108,12 @@ describe('header encoding', () => {
 describe('trace fields', () => {
   it('joins well-formed fields, folded ones included, and refuses anything else by position', () => {
     const folded = 'Authentication-Results: gw.b.example;\r\n\tspf=none;\r\n\tdkim=none\r\n';
-    expect(traceBlock([folded, 'Received: by gw (mailbridge) id X; date\r\n']).toString()).toBe(`${folded}Received: by gw (mailbridge) id X; date\r\n`);
-    expect(() => traceBlock([folded, 'Received: no CRLF'])).toThrow(expect.objectContaining({ code: 'trace_invalid', message: expect.stringContaining('field 1') }));
+    expect(traceBlock([folded, 'Received: by gw (mailbridge) id X; date\r\n']).toString()).toBe(
+      `${folded}Received: by gw (mailbridge) id X; date\r\n`,
+    );
+    expect(() => traceBlock([folded, 'Received: no CRLF'])).toThrow(
+      expect.objectContaining({ code: 'trace_invalid', message: expect.stringContaining('field 1') }),
+    );
     expect(() => traceBlock(['X: a\r\n\r\n'])).toThrow(expect.objectContaining({ code: 'trace_invalid' }));
     expect(() => traceBlock(['X: a\0b\r\n'])).toThrow(expect.objectContaining({ code: 'trace_invalid' }));
   });

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { Part } from '../../src/native/protocol/message-format.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
-import { rfc5322ToPmtp, type PartSink } from '../../src/translate/rfc5322-to-pmtp.js';
+import { type PartSink, rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL } from './support.js';
 
 const BLOCK = randomBytes(57 * 1024); // a multiple of 57 bytes: whole 76-character base64 lines
@@ -72,7 +72,11 @@ async function convertBothWays(blocks: number) {
   const sent: number[] = [];
   for (const useOriginal of [true, false]) {
     let bytes = 0;
-    for await (const chunk of pmtpToRfc5322(manifest, read, { trace: [], hop: { smtputf8: false, eightBitMime: false }, useOriginal })) {
+    for await (const chunk of pmtpToRfc5322(manifest, read, {
+      trace: [],
+      hop: { smtputf8: false, eightBitMime: false },
+      useOriginal,
+    })) {
       bytes += chunk.length;
       probe.sample();
     }

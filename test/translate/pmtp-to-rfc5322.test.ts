@@ -3,17 +3,19 @@
 import { isAscii } from 'node:buffer';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { describePart, type Manifest } from '../../src/native/protocol/message-format.js';
 import { pmtpAuthenticationResults } from '../../src/mail/trace-fields.js';
-import { TranslateError } from '../../src/translate/translate-error.js';
+import { describePart, type Manifest } from '../../src/native/protocol/message-format.js';
 import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
+import { TranslateError } from '../../src/translate/translate-error.js';
 import { ARRIVAL, chunked, collect, crlf, memorySink, NOW, reader } from './support.js';
 
 const TEXT = Buffer.from('Grüße aus München ☕\nZweite Zeile\n.\nEnde\n', 'utf8');
 const HTML = Buffer.from('<p>Grüße aus <b>München</b> ☕</p>', 'utf8');
 const BINARY = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256));
-const TRACE = [pmtpAuthenticationResults({ authservId: 'gw.b.example', result: 'pass', domain: 'a.example', trust: 'new-verified' })];
+const TRACE = [
+  pmtpAuthenticationResults({ authservId: 'gw.b.example', result: 'pass', domain: 'a.example', trust: 'new-verified' }),
+];
 const SEVEN_BIT = { smtputf8: false, eightBitMime: false };
 const UTF8_HOP = { smtputf8: true, eightBitMime: true };
 
@@ -35,7 +37,12 @@ function pmtpBorn(headers: Manifest['headers'] = []): { manifest: Manifest; part
     parts: [
       describePart(TEXT, { type: 'text/plain; charset=utf-8', role: 'body' }),
       describePart(HTML, { type: 'text/html; charset=utf-8', role: 'alternative' }),
-      describePart(BINARY, { type: 'application/pdf', role: 'attachment', disposition: 'attachment', filename: 'Übersicht 2026.pdf' }),
+      describePart(BINARY, {
+        type: 'application/pdf',
+        role: 'attachment',
+        disposition: 'attachment',
+        filename: 'Übersicht 2026.pdf',
+      }),
     ],
     created: NOW,
   };
@@ -46,7 +53,10 @@ const render = (manifest: Manifest, parts: Buffer[], hop = SEVEN_BIT, original?:
   collect(pmtpToRfc5322(manifest, reader(manifest, parts, original), { trace: TRACE, hop, useOriginal }));
 
 async function expectCode(promise: Promise<unknown>, code: string) {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TranslateError);
   expect((err as TranslateError).code).toBe(code);
 }
@@ -56,11 +66,15 @@ describe('PMTP-born mail', () => {
     const { manifest, parts } = pmtpBorn();
     const out = await render(manifest, parts);
     expect(isAscii(out)).toBe(true);
-    expect(out.toString('latin1')).toMatch(/^Authentication-Results: gw\.b\.example;\r\n\tpmtp=pass header\.d=a\.example policy\.trust=new-verified\r\nFrom: /);
+    expect(out.toString('latin1')).toMatch(
+      /^Authentication-Results: gw\.b\.example;\r\n\tpmtp=pass header\.d=a\.example policy\.trust=new-verified\r\nFrom: /,
+    );
     const parsed = await simpleParser(out, { skipTextToHtml: true, skipTextLinks: true });
     expect(parsed.subject).toBe('Grüße aus München ☕ — Übersicht');
     expect(parsed.from?.value).toEqual([{ name: 'Jörg Müller', address: 'jorg@a.example' }]);
-    expect((Array.isArray(parsed.to) ? parsed.to[0] : parsed.to)?.value).toEqual([{ name: 'Zoë, Q.', address: 'zoe@b.example' }]);
+    expect((Array.isArray(parsed.to) ? parsed.to[0] : parsed.to)?.value).toEqual([
+      { name: 'Zoë, Q.', address: 'zoe@b.example' },
+    ]);
     expect(parsed.messageId).toBe('<born-1@a.example>');
     expect(parsed.text).toBe('Grüße aus München ☕\nZweite Zeile\n.\nEnde\n');
     expect(parsed.html).toBe(HTML.toString('utf8'));
@@ -118,12 +132,23 @@ describe('SMTP-born mail', () => {
   }
 
   it('fails with original_mismatch when the original part was tampered with, and composes on request', async () => {
-    const eml = crlf(['From: Alice <alice@a.example>', 'To: bob@b.example', 'Subject: Grüße', 'Message-ID: <s1@a.example>', '', 'Körper', 'Ende']);
+    const eml = crlf([
+      'From: Alice <alice@a.example>',
+      'To: bob@b.example',
+      'Subject: Grüße',
+      'Message-ID: <s1@a.example>',
+      '',
+      'Körper',
+      'Ende',
+    ]);
     const { manifest, parts } = await converted(eml);
     const flipped = Buffer.from(eml);
     flipped[flipped.length - 3]! ^= 0x20;
     await expectCode(render(manifest, parts, UTF8_HOP, flipped), 'original_mismatch');
-    await expectCode(render(manifest, parts, UTF8_HOP, Buffer.concat([eml, Buffer.from('x\r\n')])), 'original_mismatch');
+    await expectCode(
+      render(manifest, parts, UTF8_HOP, Buffer.concat([eml, Buffer.from('x\r\n')])),
+      'original_mismatch',
+    );
     const composed = await simpleParser(await render(manifest, parts, SEVEN_BIT, flipped, false));
     expect(composed.subject).toBe('Grüße');
     expect(composed.messageId).toBe('<s1@a.example>');

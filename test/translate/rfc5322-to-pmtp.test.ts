@@ -1,8 +1,8 @@
 // RFC 5322 → PMTP: part roles, the `from` fallback, the sink contract and signing the result.
 import { describe, expect, it } from 'vitest';
-import { manifestDigest, type Manifest } from '../../src/native/protocol/message-format.js';
+import { type Manifest, manifestDigest } from '../../src/native/protocol/message-format.js';
 import { signManifest, verifyManifestSignatures } from '../../src/native/protocol/message-signature.js';
-import { rfc5322ToPmtp, type PartSink } from '../../src/translate/rfc5322-to-pmtp.js';
+import { type PartSink, rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { KEYS, lookupOf } from '../native/protocol/fixtures.js';
 import { ARRIVAL, chunked, crlf, memorySink, NOW, PROVENANCE } from './support.js';
 
@@ -76,7 +76,13 @@ describe('rfc5322ToPmtp', () => {
   });
 
   it('fails with sink_incomplete when the sink stops reading a part, and passes a sink error through', async () => {
-    const lines = ['From: a@a.example', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', 'AAAA'.repeat(5000)];
+    const lines = [
+      'From: a@a.example',
+      'Content-Type: application/pdf',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'AAAA'.repeat(5000),
+    ];
     const lazy: PartSink = async () => undefined;
     await expect(rfc5322ToPmtp(chunked(crlf(lines)), ARRIVAL, lazy)).rejects.toMatchObject({ code: 'sink_incomplete' });
     const broken: PartSink = async (_i, _m, octets) => {
@@ -88,8 +94,21 @@ describe('rfc5322ToPmtp', () => {
   it('produces a manifest the gateway can sign as origin', async () => {
     const { manifest } = await convert(['From: Alice <alice@a.example>', 'Subject: hi', '', 'hello']);
     const digest = manifestDigest(manifest);
-    const sig = signManifest({ manifestDigest: digest, previous: [], role: 'origin', domain: 'gw.b.example', keyId: KEYS.g.keyId, privateKey: KEYS.g.privateKey, created: NOW });
-    const verdict = await verifyManifestSignatures({ manifestDigest: digest, signatures: [sig], keyLookup: lookupOf({ 'gw.b.example': [KEYS.g] }), now: NOW });
+    const sig = signManifest({
+      manifestDigest: digest,
+      previous: [],
+      role: 'origin',
+      domain: 'gw.b.example',
+      keyId: KEYS.g.keyId,
+      privateKey: KEYS.g.privateKey,
+      created: NOW,
+    });
+    const verdict = await verifyManifestSignatures({
+      manifestDigest: digest,
+      signatures: [sig],
+      keyLookup: lookupOf({ 'gw.b.example': [KEYS.g] }),
+      now: NOW,
+    });
     expect(verdict.ok).toBe(true);
   });
 });

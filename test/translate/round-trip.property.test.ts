@@ -8,38 +8,63 @@ import { pmtpToRfc5322 } from '../../src/translate/pmtp-to-rfc5322.js';
 import { rfc5322ToPmtp } from '../../src/translate/rfc5322-to-pmtp.js';
 import { ARRIVAL, chunked, collect, memorySink, reader } from './support.js';
 
-const TRACE = ['Received: by gw.b.example (mailbridge) with PMTP id 0ABCDEFGHJ12345678;\r\n\tThu, 01 Jan 2026 00:00:00 +0000\r\n'];
+const TRACE = [
+  'Received: by gw.b.example (mailbridge) with PMTP id 0ABCDEFGHJ12345678;\r\n\tThu, 01 Jan 2026 00:00:00 +0000\r\n',
+];
 
-const word = fc.oneof(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }));
+const word = fc.oneof(
+  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }),
+);
 const clean = (w: string) => w.replace(/[\r\n\0]/g, '').trim() || 'x';
 /** Words joined by a space or a fold. */
 const headerValue = fc
   .array(fc.tuple(word, fc.constantFrom(' ', ' ', '\r\n ', '\r\n\t')), { minLength: 1, maxLength: 6 })
   .map((words) => words.map(([w, sep], i) => (i === 0 ? '' : sep) + clean(w)).join(''));
-const header = fc.tuple(fc.constantFrom('Subject', 'To', 'Cc', 'X-Note', 'Comments', 'Keywords', 'X-Mailer', 'Reply-To'), headerValue);
+const header = fc.tuple(
+  fc.constantFrom('Subject', 'To', 'Cc', 'X-Note', 'Comments', 'Keywords', 'X-Mailer', 'Reply-To'),
+  headerValue,
+);
 
 /** One line of any octets but CR and LF (sometimes text that looks like a header field), never a lone ".". */
 const line = fc
-  .oneof(fc.uint8Array({ maxLength: 90 }), fc.string({ unit: 'grapheme-ascii', maxLength: 40 }).map((s) => Buffer.from(`Note: ${s}`)))
+  .oneof(
+    fc.uint8Array({ maxLength: 90 }),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 40 }).map((s) => Buffer.from(`Note: ${s}`)),
+  )
   .map((bytes) => {
     const clean = Buffer.from(bytes.filter((b) => b !== 0x0a && b !== 0x0d));
     return clean.equals(Buffer.from('.')) ? Buffer.from('..') : clean;
   });
-const textBody = fc.array(line, { maxLength: 20 }).map((lines) => Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\r\n')])));
+const textBody = fc
+  .array(line, { maxLength: 20 })
+  .map((lines) => Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\r\n')])));
 
 const multipart = fc.tuple(textBody, fc.uint8Array({ maxLength: 400 })).map(([text, attachment]) => {
   const b64 = Buffer.from(attachment).toString('base64').replace(/.{76}/g, '$&\r\n');
   return Buffer.concat([
-    Buffer.from('MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b-1"\r\n\r\n--b-1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'),
+    Buffer.from(
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b-1"\r\n\r\n--b-1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n',
+    ),
     text,
-    Buffer.from(`\r\n--b-1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b-1--\r\n`),
+    Buffer.from(
+      `\r\n--b-1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b-1--\r\n`,
+    ),
   ]);
 });
 
 const message = fc
-  .tuple(fc.array(header, { maxLength: 8 }), fc.oneof(textBody.map((b) => Buffer.concat([Buffer.from('\r\n'), b])), multipart))
+  .tuple(
+    fc.array(header, { maxLength: 8 }),
+    fc.oneof(
+      textBody.map((b) => Buffer.concat([Buffer.from('\r\n'), b])),
+      multipart,
+    ),
+  )
   .map(([headers, rest]) => {
-    const lines = ['From: Alice <alice@a.example>', ...headers.map(([n, v]) => `${n}: ${v}`)].map((l) => `${l}\r\n`).join('');
+    const lines = ['From: Alice <alice@a.example>', ...headers.map(([n, v]) => `${n}: ${v}`)]
+      .map((l) => `${l}\r\n`)
+      .join('');
     // the multipart variant carries its own MIME fields, then the empty line
     return Buffer.concat([Buffer.from(lines, 'utf8'), rest]);
   });

@@ -2,14 +2,18 @@
 // chunked, and a "." line is escaped as "=2E" only when asked to.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { wireGuard, type WireRules } from '../../src/translate/wire-guard.js';
+import { type WireRules, wireGuard } from '../../src/translate/wire-guard.js';
 import { chunked, collect } from './support.js';
 
 const STRICT: WireRules = { smtputf8: false, eightBitMime: false, dotLines: 'reject' };
-const run = (text: string | Buffer, rules: WireRules = STRICT, sizes = [1]) => collect(wireGuard(chunked(Buffer.from(text), sizes), rules));
+const run = (text: string | Buffer, rules: WireRules = STRICT, sizes = [1]) =>
+  collect(wireGuard(chunked(Buffer.from(text), sizes), rules));
 
 async function codeOf(text: string | Buffer, rules: WireRules = STRICT, sizes = [1]) {
-  return run(text, rules, sizes).then(() => 'ok', (e: { code?: string }) => e.code);
+  return run(text, rules, sizes).then(
+    () => 'ok',
+    (e: { code?: string }) => e.code,
+  );
 }
 
 describe('wireGuard', () => {
@@ -30,7 +34,9 @@ describe('wireGuard', () => {
     }
     const escape = { ...STRICT, dotLines: 'escape' } as const;
     for (const sizes of [[1], [2], [3], [64]]) {
-      expect((await run('A: b\r\n\r\nx\r\n.\r\n.\r\ny\r\n', escape, sizes)).toString()).toBe('A: b\r\n\r\nx\r\n=2E\r\n=2E\r\ny\r\n');
+      expect((await run('A: b\r\n\r\nx\r\n.\r\n.\r\ny\r\n', escape, sizes)).toString()).toBe(
+        'A: b\r\n\r\nx\r\n=2E\r\n=2E\r\ny\r\n',
+      );
     }
   });
 
@@ -48,11 +54,17 @@ describe('wireGuard', () => {
   it('agrees with a line-by-line reference on generated input', async () => {
     const piece = fc.constantFrom('a', 'ü', '.', '\r', '\n', '\r\n', ':', ' ');
     await fc.assert(
-      fc.asyncProperty(fc.array(piece, { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), async (pieces, sizes) => {
-        const text = pieces.join('');
-        const found = reference(text);
-        expect(found.length === 0 ? ['ok'] : found).toContain(await codeOf(text, { ...STRICT, smtputf8: true }, sizes));
-      }),
+      fc.asyncProperty(
+        fc.array(piece, { maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+        async (pieces, sizes) => {
+          const text = pieces.join('');
+          const found = reference(text);
+          expect(found.length === 0 ? ['ok'] : found).toContain(
+            await codeOf(text, { ...STRICT, smtputf8: true }, sizes),
+          );
+        },
+      ),
     );
   });
 });

@@ -5,17 +5,38 @@ import { sha256Base64Url } from '../../src/native/protocol/bytes.js';
 import { canonicalJson } from '../../src/native/protocol/canonical-json.js';
 import { signDelegation } from '../../src/native/protocol/delegation.js';
 import { formatDiscoveryRecord } from '../../src/native/protocol/dns-discovery.js';
-import { currentKeyEntry, domainKeyFromSeed, oldKeyEntry, signKeySet, type DomainKey } from '../../src/native/protocol/domain-keys.js';
+import {
+  currentKeyEntry,
+  type DomainKey,
+  domainKeyFromSeed,
+  oldKeyEntry,
+  signKeySet,
+} from '../../src/native/protocol/domain-keys.js';
 import { fetchUrl } from '../../src/native/protocol/endpoints.js';
 import { requestDerivedComponents, signatureBase } from '../../src/native/protocol/http-signature-base.js';
-import { contentSize, describePart, manifestDigest, type Manifest } from '../../src/native/protocol/message-format.js';
+import { contentSize, describePart, type Manifest, manifestDigest } from '../../src/native/protocol/message-format.js';
 import { encodeMessageStream, type MessageHead } from '../../src/native/protocol/message-framing.js';
-import { signManifest, type MessageSignature, type SignatureRole } from '../../src/native/protocol/message-signature.js';
-import { challengeId, issueChallenge, leadingZeroBits, solveChallenge, workHash } from '../../src/native/protocol/proof-of-work.js';
-import { REQUEST_COMPONENTS, RESPONSE_COMPONENTS, signRequest, signResponse } from '../../src/native/protocol/request-signature.js';
+import {
+  type MessageSignature,
+  type SignatureRole,
+  signManifest,
+} from '../../src/native/protocol/message-signature.js';
+import {
+  challengeId,
+  issueChallenge,
+  leadingZeroBits,
+  solveChallenge,
+  workHash,
+} from '../../src/native/protocol/proof-of-work.js';
+import {
+  REQUEST_COMPONENTS,
+  RESPONSE_COMPONENTS,
+  signRequest,
+  signResponse,
+} from '../../src/native/protocol/request-signature.js';
 import { issueSenderToken } from '../../src/native/protocol/sender-token.js';
-import { parseDictionary, serializeMember } from '../../src/native/protocol/structured-fields.js';
 import { statementBytes } from '../../src/native/protocol/signed-statement.js';
+import { parseDictionary, serializeMember } from '../../src/native/protocol/structured-fields.js';
 
 export const VECTOR_NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -45,7 +66,11 @@ function canonical() {
     [9007199254740991, -9007199254740991, 0, -1, [], {}],
   ];
   return {
-    valid: inputs.map((input) => ({ input, canonical: canonicalJson(input), canonical_hex: Buffer.from(canonicalJson(input)).toString('hex') })),
+    valid: inputs.map((input) => ({
+      input,
+      canonical: canonicalJson(input),
+      canonical_hex: Buffer.from(canonicalJson(input)).toString('hex'),
+    })),
     /** JSON texts that parse, but whose values canonical JSON refuses. */
     invalid_values: ['1.5', '-0', '9007199254740992', '1e400', '"\\ud800"'],
     /** Texts whose values are fine but which are not canonically spelled. */
@@ -73,7 +98,12 @@ function message() {
     parts: [
       describePart(parts[0]!, { type: 'text/plain; charset=utf-8', role: 'body' }),
       describePart(parts[1]!, { type: 'text/html; charset=utf-8', role: 'alternative' }),
-      describePart(parts[2]!, { type: 'application/octet-stream', role: 'attachment', disposition: 'attachment', filename: 'data.bin' }),
+      describePart(parts[2]!, {
+        type: 'application/octet-stream',
+        role: 'attachment',
+        disposition: 'attachment',
+        filename: 'data.bin',
+      }),
     ],
     created: VECTOR_NOW,
   };
@@ -85,7 +115,18 @@ function message() {
   ];
   const signatures = signers.reduce<MessageSignature[]>((prev, [role, domain, name]) => {
     const k = key(name);
-    return [...prev, signManifest({ manifestDigest: digest, previous: prev, role, domain, keyId: k.keyId, privateKey: k.privateKey, created: VECTOR_NOW })];
+    return [
+      ...prev,
+      signManifest({
+        manifestDigest: digest,
+        previous: prev,
+        role,
+        domain,
+        keyId: k.keyId,
+        privateKey: k.privateKey,
+        created: VECTOR_NOW,
+      }),
+    ];
   }, []);
   const head: MessageHead = { manifest, signatures: signatures.slice(0, 1) };
   return {
@@ -114,7 +155,12 @@ function message() {
       expires: VECTOR_NOW + 5 * 86_400,
       fetch: fetchUrl('https://mx.a.example', manifest.id),
     },
-    stream_full_base64: b64(encodeMessageStream(head, parts.map((data, index) => ({ index, data })))),
+    stream_full_base64: b64(
+      encodeMessageStream(
+        head,
+        parts.map((data, index) => ({ index, data })),
+      ),
+    ),
     stream_text_base64: b64(encodeMessageStream(head, [{ index: 0, data: parts[0]! }])),
   };
 }
@@ -139,7 +185,13 @@ function requestSignature() {
   const a = key('a.example');
   const b = key('b.example');
   const request = { method: 'POST', url: 'https://mx.b.example/pmtp/v1/notices', body: '{"notices":[]}' };
-  const sign = { origin: 'a.example', destination: 'b.example', created: VECTOR_NOW, expires: VECTOR_NOW + 60, nonce: 'bm9uY2Utbm9uY2Utbm9uY2U' };
+  const sign = {
+    origin: 'a.example',
+    destination: 'b.example',
+    created: VECTOR_NOW,
+    expires: VECTOR_NOW + 60,
+    nonce: 'bm9uY2Utbm9uY2Utbm9uY2U',
+  };
   const headers = signRequest(request, {
     signer: { domain: 'a.example', keyId: a.keyId, privateKey: a.privateKey },
     destination: sign.destination,
@@ -157,14 +209,31 @@ function requestSignature() {
   const response = { status: 200, body: '{"results":[]}' };
   const responseHeaders = signResponse(
     { status: response.status, requestHeaders: headers },
-    { signer: { domain: 'b.example', keyId: b.keyId, privateKey: b.privateKey }, destination: 'a.example', body: Buffer.from(response.body), created: VECTOR_NOW, nonce: 'cmVzcG9uc2UtcmVzcG9uc2U' },
+    {
+      signer: { domain: 'b.example', keyId: b.keyId, privateKey: b.privateKey },
+      destination: 'a.example',
+      body: Buffer.from(response.body),
+      created: VECTOR_NOW,
+      nonce: 'cmVzcG9uc2UtcmVzcG9uc2U',
+    },
   );
   const requestSig = serializeMember(parseDictionary(headers.signature!).get('pmtp')!);
   const responseBase = signatureBase(
-    RESPONSE_COMPONENTS.map((c) => [c, c.name === '@status' ? '200' : c.name === 'signature' ? requestSig : responseHeaders[c.name]!] as const),
+    RESPONSE_COMPONENTS.map(
+      (c) =>
+        [c, c.name === '@status' ? '200' : c.name === 'signature' ? requestSig : responseHeaders[c.name]!] as const,
+    ),
     params(responseHeaders),
   );
-  return { request, sign, signature_base: requestBase, headers, response, response_signature_base: responseBase, response_headers: responseHeaders };
+  return {
+    request,
+    sign,
+    signature_base: requestBase,
+    headers,
+    response,
+    response_signature_base: responseBase,
+    response_headers: responseHeaders,
+  };
 }
 
 function senderToken() {
@@ -176,17 +245,40 @@ function senderToken() {
     expires: VECTOR_NOW + 3600,
     max_uses: 3,
   };
-  return { input, signer: 'b.example', token: issueSenderToken(input, key('b.example').privateKey), valid_for_sender: 'orders@shop.example', now: VECTOR_NOW };
+  return {
+    input,
+    signer: 'b.example',
+    token: issueSenderToken(input, key('b.example').privateKey),
+    valid_for_sender: 'orders@shop.example',
+    now: VECTOR_NOW,
+  };
 }
 
 function delegation() {
-  const input = { domain: 'b.example', recipient: 'bob@b.example', endpoint: 'https://bob-laptop.b.example:7443', expires: VECTOR_NOW + 3600 };
-  return { input, signer: 'b.example', now: VECTOR_NOW, proof: signDelegation({ ...input, privateKey: key('b.example').privateKey }) };
+  const input = {
+    domain: 'b.example',
+    recipient: 'bob@b.example',
+    endpoint: 'https://bob-laptop.b.example:7443',
+    expires: VECTOR_NOW + 3600,
+  };
+  return {
+    input,
+    signer: 'b.example',
+    now: VECTOR_NOW,
+    proof: signDelegation({ ...input, privateKey: key('b.example').privateKey }),
+  };
 }
 
 function proofOfWork() {
   const secret = Buffer.alloc(32, 7);
-  const input = { bits: 12, salt_hex: '01'.repeat(16), noticeId: 'q7Jt3nX0bWc1yZ9aKm4LpA', sender: 'alice@a.example', recipient: 'bob@b.example', expires: VECTOR_NOW + 600 };
+  const input = {
+    bits: 12,
+    salt_hex: '01'.repeat(16),
+    noticeId: 'q7Jt3nX0bWc1yZ9aKm4LpA',
+    sender: 'alice@a.example',
+    recipient: 'bob@b.example',
+    expires: VECTOR_NOW + 600,
+  };
   const challenge = issueChallenge({ ...input, salt: Buffer.from(input.salt_hex, 'hex'), secret });
   const solution = solveChallenge(challenge)!;
   const hash = workHash(challenge, solution);
@@ -207,7 +299,11 @@ function dnsTxt() {
   return {
     valid: [
       { text: `v=PMTP1; e=https://mx.a.example; fp=${fp}`, endpoint: 'https://mx.a.example', fingerprint: fp },
-      { text: `v=PMTP1;e=https://mx.a.example:8443;fp=${fp};x=ignored`, endpoint: 'https://mx.a.example:8443', fingerprint: fp },
+      {
+        text: `v=PMTP1;e=https://mx.a.example:8443;fp=${fp};x=ignored`,
+        endpoint: 'https://mx.a.example:8443',
+        fingerprint: fp,
+      },
     ],
     invalid: [
       `e=https://mx.a.example; v=PMTP1; fp=${fp}`,

@@ -1,7 +1,7 @@
 // Coalesces acks for one origin domain into one signed POST /pmtp/v1/acks (up to 1000 entries),
 // with the same adaptive rule as notices: alone it leaves at once, under load the next batch fills
 // while earlier ones are in flight. Each caller gets its own entry's result.
-import { ackResponseSchema, type AckBatch, type AckResponse } from '../protocol/ack.js';
+import { type AckBatch, type AckResponse, ackResponseSchema } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import type { PmtpClient } from './pmtp-client.js';
 
@@ -59,7 +59,10 @@ export class AckBatcher {
   private async post(destination: string, items: Waiting[]): Promise<void> {
     try {
       const body: AckBatch = { origin: this.self, destination, acks: items.map((w) => w.entry) };
-      const response = await this.client.json({ destination, method: 'POST', path: PATHS.acks, body, signedResponse: true }, ackResponseSchema);
+      const response = await this.client.json(
+        { destination, method: 'POST', path: PATHS.acks, body, signedResponse: true },
+        ackResponseSchema,
+      );
       items.forEach((w, i) => {
         const r = response.results[i];
         if (r && r.id === w.entry.id && r.version === w.entry.version) w.resolve(r);

@@ -2,8 +2,9 @@
 // its server info): each caller awaits its own notice's result while one signed POST carries many.
 // Adaptive, like Nagle: with no request in flight a notice leaves at once; while requests are in
 // flight the next batch fills up. (id, version) never repeats in a batch.
-import { batchResponseSchema, type Notice, type NoticeResult } from '../protocol/notice.js';
+
 import { PATHS } from '../protocol/endpoints.js';
+import { batchResponseSchema, type Notice, type NoticeResult } from '../protocol/notice.js';
 import type { PmtpClient } from './pmtp-client.js';
 
 interface Waiting {
@@ -84,7 +85,8 @@ export class NoticeBatcher {
         },
         batchResponseSchema,
       );
-      if (response.results.length !== batch.items.length) throw new Error('notice answer does not have one result per notice');
+      if (response.results.length !== batch.items.length)
+        throw new Error('notice answer does not have one result per notice');
       batch.items.forEach((w, i) => {
         const result = response.results[i];
         if (result && result.id === w.notice.id && result.version === w.notice.version) w.resolve(result);

@@ -1,15 +1,16 @@
 // Outgoing PMTP/1 HTTP: signs every request with our domain key, checks the signed answers
 // (bound to our request, from the domain we asked), turns every failure into a PmtpRequestError.
 // Uses Node's fetch (undici); plain http only to loopback endpoints (isEndpoint enforces it).
-import { isStatusCode } from '../../codes.js';
+
 import type { z } from 'zod';
-import type { HeaderBag } from '../protocol/http-signature-base.js';
-import { signRequest, verifyResponse } from '../protocol/request-signature.js';
-import { errorBodySchema, serverInfoSchema, PATHS, type ServerInfo } from '../protocol/endpoints.js';
-import { isEndpoint } from '../protocol/protocol-fields.js';
+import { isStatusCode } from '../../codes.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import type { PeerDirectory } from '../keys/peer-directory.js';
+import { errorBodySchema, PATHS, type ServerInfo, serverInfoSchema } from '../protocol/endpoints.js';
+import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
+import { isEndpoint } from '../protocol/protocol-fields.js';
+import { signRequest, verifyResponse } from '../protocol/request-signature.js';
 
 export interface PmtpClientDeps {
   readonly keys: LocalKeyRing;
@@ -61,8 +62,15 @@ export class PmtpClient {
     if (!isEndpoint(endpoint)) throw new PmtpRequestError('fetch_url_invalid', `refusing endpoint ${endpoint}`, false);
     const url = `${endpoint}${options.path}`;
     const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body), 'utf8');
-    const signed = signRequest({ method: options.method, url }, { signer: this.deps.keys.signer, destination: options.destination, body, created: this.deps.nowS() });
-    const requestHeaders = { ...signed, ...options.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const signed = signRequest(
+      { method: options.method, url },
+      { signer: this.deps.keys.signer, destination: options.destination, body, created: this.deps.nowS() },
+    );
+    const requestHeaders = {
+      ...signed,
+      ...options.headers,
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+    };
     let response: Response;
     countTrip(options.method, url);
     try {
@@ -74,7 +82,11 @@ export class PmtpClient {
         redirect: 'error',
       });
     } catch (err) {
-      throw new PmtpRequestError('connection_failed', `${options.method} ${url}: ${err instanceof Error ? err.message : String(err)}`, true);
+      throw new PmtpRequestError(
+        'connection_failed',
+        `${options.method} ${url}: ${err instanceof Error ? err.message : String(err)}`,
+        true,
+      );
     }
     if (response.status >= 300) throw await errorFrom(response);
     return { status: response.status, headers: response.headers, response, requestHeaders };
@@ -88,9 +100,22 @@ export class PmtpClient {
       const headers: HeaderBag = Object.fromEntries(raw.headers);
       const verdict = await verifyResponse(
         { status: raw.status, headers, body: bytes },
-        { domain: this.deps.keys.domain, now: this.deps.nowS(), keyLookup: this.deps.directory.keyLookup, maxSkewS: this.deps.clockSkewS, requestHeaders: raw.requestHeaders, expectedOrigin: options.destination },
+        {
+          domain: this.deps.keys.domain,
+          now: this.deps.nowS(),
+          keyLookup: this.deps.directory.keyLookup,
+          maxSkewS: this.deps.clockSkewS,
+          requestHeaders: raw.requestHeaders,
+          expectedOrigin: options.destination,
+        },
       );
-      if (!verdict.ok) throw new PmtpRequestError(verdict.code, `response signature: ${verdict.detail}`, verdict.code === 'unknown_key', raw.status);
+      if (!verdict.ok)
+        throw new PmtpRequestError(
+          verdict.code,
+          `response signature: ${verdict.detail}`,
+          verdict.code === 'unknown_key',
+          raw.status,
+        );
     }
     let value: unknown;
     try {
@@ -99,7 +124,13 @@ export class PmtpClient {
       throw new PmtpRequestError('malformed_request', 'response is not JSON', false, raw.status);
     }
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new PmtpRequestError('malformed_request', `unexpected response shape: ${parsed.error.message.slice(0, 200)}`, false, raw.status);
+    if (!parsed.success)
+      throw new PmtpRequestError(
+        'malformed_request',
+        `unexpected response shape: ${parsed.error.message.slice(0, 200)}`,
+        false,
+        raw.status,
+      );
     return parsed.data;
   }
 
@@ -129,7 +160,11 @@ export async function fetchJson(url: string, timeoutMs: number): Promise<unknown
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
   } catch (err) {
-    throw new PmtpRequestError('connection_failed', `GET ${url}: ${err instanceof Error ? err.message : String(err)}`, true);
+    throw new PmtpRequestError(
+      'connection_failed',
+      `GET ${url}: ${err instanceof Error ? err.message : String(err)}`,
+      true,
+    );
   }
   if (!response.ok) throw await errorFrom(response);
   try {
@@ -153,9 +188,22 @@ async function errorFrom(response: Response): Promise<PmtpRequestError> {
   if (parsed?.success) {
     const e = parsed.data.error;
     // a peer's code outside our table is kept in the text, never passed on as a code of ours
-    if (isStatusCode(e.code)) return new PmtpRequestError(e.code, e.message, e.retryable || transient, response.status, retryAfterS);
+    if (isStatusCode(e.code))
+      return new PmtpRequestError(e.code, e.message, e.retryable || transient, response.status, retryAfterS);
     const retryable = e.retryable || transient;
-    return new PmtpRequestError(retryable ? 'remote_transient' : 'remote_permanent', `${e.code}: ${e.message}`, retryable, response.status, retryAfterS);
+    return new PmtpRequestError(
+      retryable ? 'remote_transient' : 'remote_permanent',
+      `${e.code}: ${e.message}`,
+      retryable,
+      response.status,
+      retryAfterS,
+    );
   }
-  return new PmtpRequestError(transient ? 'remote_transient' : 'remote_permanent', `HTTP ${response.status}`, transient, response.status, retryAfterS);
+  return new PmtpRequestError(
+    transient ? 'remote_transient' : 'remote_permanent',
+    `HTTP ${response.status}`,
+    transient,
+    response.status,
+    retryAfterS,
+  );
 }

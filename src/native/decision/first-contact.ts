@@ -3,15 +3,23 @@
 // honoured) and a proof-of-work solution (single use). Returns the decision and its side effects.
 import { randomBytes } from 'node:crypto';
 import type { FirstContactSettings } from '../../policy/live-policy.js';
-import { sameAddress } from '../protocol/address.js';
-import { decideFirstContact, firstContactPolicySchema, type FirstContactDecision, type FirstContactPolicy } from '../protocol/first-contact-policy.js';
-import type { Notice } from '../protocol/notice.js';
-import { issueChallenge, verifySolution, type PowChallenge } from '../protocol/proof-of-work.js';
-import { verifySenderToken } from '../protocol/sender-token.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import { sameAddress } from '../protocol/address.js';
+import {
+  decideFirstContact,
+  type FirstContactDecision,
+  type FirstContactPolicy,
+  firstContactPolicySchema,
+} from '../protocol/first-contact-policy.js';
+import type { Notice } from '../protocol/notice.js';
+import { issueChallenge, type PowChallenge, verifySolution } from '../protocol/proof-of-work.js';
+import { verifySenderToken } from '../protocol/sender-token.js';
 
 /** The parts of the PMTP context this file uses. */
-export type FirstContactDeps = Pick<PmtpContext, 'contacts' | 'directory' | 'nowS' | 'policy' | 'powSecret' | 'stamps' | 'tokens'>;
+export type FirstContactDeps = Pick<
+  PmtpContext,
+  'contacts' | 'directory' | 'nowS' | 'policy' | 'powSecret' | 'stamps' | 'tokens'
+>;
 
 const policies = new WeakMap<object, FirstContactPolicy>();
 
@@ -30,15 +38,18 @@ export function policyOf(fc: FirstContactSettings): FirstContactPolicy {
     default: fc.default,
     allow: split(fc.allow),
     deny: split(fc.deny),
-    users: fc.users.map((u) => ({ address: u.address, ...(u.default ? { default: u.default } : {}), allow: split(u.allow), deny: split(u.deny) })),
+    users: fc.users.map((u) => ({
+      address: u.address,
+      ...(u.default ? { default: u.default } : {}),
+      allow: split(u.allow),
+      deny: split(u.deny),
+    })),
   });
   policies.set(fc, policy);
   return policy;
 }
 
-export type Verdict =
-  | FirstContactDecision
-  | { decision: 'reject'; code: 'challenge_failed' | 'challenge_spent' };
+export type Verdict = FirstContactDecision | { decision: 'reject'; code: 'challenge_failed' | 'challenge_spent' };
 
 /** Decides for one recipient; `use` names this (origin, notice, recipient) for single-use counting. */
 export async function decideRecipient(
@@ -57,26 +68,47 @@ export async function decideRecipient(
   let challenge: { ok: boolean } | undefined;
   for (const entry of notice.pow ?? []) {
     if (!sameAddress(entry.challenge.recipient, recipient)) continue;
-    const checked = verifySolution(entry.challenge, entry.solution, { secret: rt.powSecret, now, noticeId: notice.id, sender: notice.sender, recipient });
+    const checked = verifySolution(entry.challenge, entry.solution, {
+      secret: rt.powSecret,
+      now,
+      noticeId: notice.id,
+      sender: notice.sender,
+      recipient,
+    });
     if (!checked.ok) {
       if (checked.code === 'challenge_expired') continue;
       return { decision: 'reject', code: 'challenge_failed' };
     }
-    if (!(await rt.stamps.spend(checked.value.stampId, use, checked.value.expires))) return { decision: 'reject', code: 'challenge_spent' };
+    if (!(await rt.stamps.spend(checked.value.stampId, use, checked.value.expires)))
+      return { decision: 'reject', code: 'challenge_spent' };
     challenge = { ok: true };
   }
   let token: { id: string; maxUses?: number; expires: number } | undefined;
   for (const t of notice.tokens ?? []) {
-    const checked = await verifySenderToken(t, { sender: notice.sender, recipient, now, keyLookup: rt.directory.keyLookup });
+    const checked = await verifySenderToken(t, {
+      sender: notice.sender,
+      recipient,
+      now,
+      keyLookup: rt.directory.keyLookup,
+    });
     if (checked.ok) {
-      token = { id: checked.value.token_id, expires: checked.value.expires, ...(checked.value.max_uses ? { maxUses: checked.value.max_uses } : {}) };
+      token = {
+        id: checked.value.token_id,
+        expires: checked.value.expires,
+        ...(checked.value.max_uses ? { maxUses: checked.value.max_uses } : {}),
+      };
       break;
     }
   }
-  let verdict = decideFirstContact({ ...base, ...(challenge ? { challenge } : {}), ...(token ? { token: { ok: true } } : {}) });
+  let verdict = decideFirstContact({
+    ...base,
+    ...(challenge ? { challenge } : {}),
+    ...(token ? { token: { ok: true } } : {}),
+  });
   if (verdict.decision === 'accept' && verdict.trust === 'token' && token) {
     const used = await rt.tokens.use(token.id, use, token.maxUses, token.expires);
-    if (used !== 'ok') verdict = decideFirstContact({ ...base, ...(challenge ? { challenge } : {}), token: { ok: false } });
+    if (used !== 'ok')
+      verdict = decideFirstContact({ ...base, ...(challenge ? { challenge } : {}), token: { ok: false } });
   }
   if (verdict.decision === 'accept' && verdict.trust === 'challenged') await rt.contacts.add(recipient, notice.sender);
   return verdict;

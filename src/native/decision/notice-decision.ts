@@ -3,13 +3,19 @@
 // (a newer version supersedes an unpulled one), and the per-recipient disposition and state.
 import { randomBytes } from 'node:crypto';
 import { errorBody } from '../../codes.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf } from '../protocol/address.js';
 import { signDelegation } from '../protocol/delegation.js';
-import { checkNotice, type Disposition, type Notice, type NoticeResult, type RecipientDisposition } from '../protocol/notice.js';
-import { isFinal, transition, type RecipientEvent, type RecipientState } from '../protocol/recipient-state.js';
-import type { PmtpContext } from '../pmtp-context.js';
+import {
+  checkNotice,
+  type Disposition,
+  type Notice,
+  type NoticeResult,
+  type RecipientDisposition,
+} from '../protocol/notice.js';
+import { isFinal, type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
 import type { InboundRecipient } from '../state/inbound-notices.js';
-import { decideRecipient, newChallenge, type FirstContactDeps } from './first-contact.js';
+import { decideRecipient, type FirstContactDeps, newChallenge } from './first-contact.js';
 
 /** The parts of the PMTP context this file uses. */
 export type NoticeDecisionDeps = Pick<PmtpContext, 'config' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'> &
@@ -26,20 +32,35 @@ export interface HandledNotice {
 const REOPENED: ReadonlySet<RecipientState> = new Set(['challenged', 'deferred']);
 
 function failed(notice: Notice, code: Parameters<typeof errorBody>[0], detail: string): HandledNotice {
-  return { result: { id: notice.id, version: notice.version, error: errorBody(code, detail).error }, pull: false, decide: false };
+  return {
+    result: { id: notice.id, version: notice.version, error: errorBody(code, detail).error },
+    pull: false,
+    decide: false,
+  };
 }
 
-export async function handleNotice(rt: NoticeDecisionDeps, origin: string, notice: Notice, originEndpoint: string): Promise<HandledNotice> {
+export async function handleNotice(
+  rt: NoticeDecisionDeps,
+  origin: string,
+  notice: Notice,
+  originEndpoint: string,
+): Promise<HandledNotice> {
   const checked = checkNotice(notice, { destination: rt.domain, now: rt.nowS(), originEndpoint });
   if (!checked.ok) return failed(notice, checked.code, checked.detail);
   const head = await rt.inbound.head(origin, notice.id);
-  if (head && notice.version < head.version) return failed(notice, 'version_superseded', `version ${head.version} is current`);
+  if (head && notice.version < head.version)
+    return failed(notice, 'version_superseded', `version ${head.version} is current`);
   if (head && notice.version === head.version && head.digest !== notice.manifest_digest) {
     return failed(notice, 'notice_conflict', 'this (id, version) was announced with another manifest digest');
   }
   if (!head || notice.version > head.version) {
     const { version, manifest_digest: digest, size, sender, expires } = notice;
-    await rt.inbound.setHead(origin, notice.id, { version, digest, size, sender, expires, receivedAt: rt.nowS() }, rt.nowS());
+    await rt.inbound.setHead(
+      origin,
+      notice.id,
+      { version, digest, size, sender, expires, receivedAt: rt.nowS() },
+      rt.nowS(),
+    );
   }
   // Mail a gateway converted (sender outside the origin) is authenticated only by its provenance.
   const authenticated = domainOf(notice.sender) === origin;
@@ -50,7 +71,11 @@ export async function handleNotice(rt: NoticeDecisionDeps, origin: string, notic
   for (const recipient of notice.recipients) {
     const stored = await rt.inbound.recipient(origin, notice.id, recipient);
     const hasCredentials = (notice.pow?.length ?? 0) + (notice.tokens?.length ?? 0) > 0;
-    if (stored && stored.version === notice.version && !(REOPENED.has(stored.state) && hasCredentials && authenticated)) {
+    if (
+      stored &&
+      stored.version === notice.version &&
+      !(REOPENED.has(stored.state) && hasCredentials && authenticated)
+    ) {
       // a repeated notice (the origin retries when our answer was lost, e.g. we died before
       // queueing the pull): an accepted recipient still waiting needs its pull; the job id dedupes
       if (stored.state === 'accepted') pull = true;
@@ -58,11 +83,18 @@ export async function handleNotice(rt: NoticeDecisionDeps, origin: string, notic
       continue;
     }
     if (stored && stored.version < notice.version && (stored.state === 'fetched' || isFinal(stored.state))) {
-      recipients.push({ recipient, disposition: 'rejected', code: 'already_fetched', text: 'an earlier version was already fetched' });
+      recipients.push({
+        recipient,
+        disposition: 'rejected',
+        code: 'already_fetched',
+        text: 'an earlier version was already fetched',
+      });
       continue;
     }
     const decided = await decideOne(rt, { origin, notice, recipient, authenticated, tooLarge });
-    const saved = await rt.inbound.updateRecipient(origin, notice.id, recipient, (cur) => nextRecord(cur, notice.version, recipient, decided));
+    const saved = await rt.inbound.updateRecipient(origin, notice.id, recipient, (cur) =>
+      nextRecord(cur, notice.version, recipient, decided),
+    );
     if (decided.event === 'accept' && saved?.state === 'accepted') pull = true;
     if (decided.event === 'defer') decide = true;
     recipients.push({ recipient, ...(saved?.disposition ?? decided.disposition) });
@@ -76,7 +108,12 @@ interface Decided {
   readonly trust?: InboundRecipient['trust'];
 }
 
-function nextRecord(cur: InboundRecipient | undefined, version: number, recipient: string, d: Decided): InboundRecipient | undefined {
+function nextRecord(
+  cur: InboundRecipient | undefined,
+  version: number,
+  recipient: string,
+  d: Decided,
+): InboundRecipient | undefined {
   let state: RecipientState = cur?.state ?? 'notified';
   if (cur && cur.version < version) {
     const edited = transition(state, 'edit');
@@ -94,28 +131,66 @@ async function decideOne(
 ): Promise<Decided> {
   const { origin, notice, recipient } = input;
   if (!rt.policy.accepts(rt.domain, recipient.slice(0, recipient.lastIndexOf('@')))) {
-    return { event: 'reject', disposition: { disposition: 'rejected', code: 'recipient_unknown', text: 'no such recipient' } };
+    return {
+      event: 'reject',
+      disposition: { disposition: 'rejected', code: 'recipient_unknown', text: 'no such recipient' },
+    };
   }
   const redirect = rt.config.pmtp.redirects.find((r) => r.recipient === recipient);
   if (redirect) {
     const endpoint = new URL(redirect.endpoint).origin;
-    const delegation = signDelegation({ domain: rt.domain, recipient, endpoint, expires: rt.nowS() + redirect.valid_s, privateKey: rt.keys.current.privateKey });
+    const delegation = signDelegation({
+      domain: rt.domain,
+      recipient,
+      endpoint,
+      expires: rt.nowS() + redirect.valid_s,
+      privateKey: rt.keys.current.privateKey,
+    });
     return { event: 'redirect', disposition: { disposition: 'redirect', endpoint, delegation } };
   }
-  if (input.tooLarge) return { event: 'reject', disposition: { disposition: 'rejected', code: 'message_too_large', text: 'message exceeds our size limit' } };
+  if (input.tooLarge)
+    return {
+      event: 'reject',
+      disposition: { disposition: 'rejected', code: 'message_too_large', text: 'message exceeds our size limit' },
+    };
   if (!input.authenticated) {
     const cookie = randomBytes(24).toString('base64url');
     await rt.inbound.setCookie(cookie, { origin, id: notice.id, recipient }, notice.expires);
     const { defer_min_poll_s: min, defer_max_poll_s: max } = rt.config.pmtp;
-    return { event: 'defer', disposition: { disposition: 'deferred', cookie, min_poll_s: min, max_poll_s: Math.max(min, max) } };
+    return {
+      event: 'defer',
+      disposition: { disposition: 'deferred', cookie, min_poll_s: min, max_poll_s: Math.max(min, max) },
+    };
   }
-  return fromVerdict(rt, notice, recipient, await decideRecipient(rt, { notice, recipient, senderAuthenticated: true, use: `${origin}/${notice.id}/${recipient}` }));
+  return fromVerdict(
+    rt,
+    notice,
+    recipient,
+    await decideRecipient(rt, {
+      notice,
+      recipient,
+      senderAuthenticated: true,
+      use: `${origin}/${notice.id}/${recipient}`,
+    }),
+  );
 }
 
-export function fromVerdict(rt: NoticeDecisionDeps, notice: Notice, recipient: string, verdict: Awaited<ReturnType<typeof decideRecipient>>): Decided {
-  if (verdict.decision === 'accept') return { event: 'accept', disposition: { disposition: 'accepted' }, trust: verdict.trust };
+export function fromVerdict(
+  rt: NoticeDecisionDeps,
+  notice: Notice,
+  recipient: string,
+  verdict: Awaited<ReturnType<typeof decideRecipient>>,
+): Decided {
+  if (verdict.decision === 'accept')
+    return { event: 'accept', disposition: { disposition: 'accepted' }, trust: verdict.trust };
   if (verdict.decision === 'reject') {
-    return { event: 'reject', disposition: { disposition: 'rejected', code: verdict.code, text: errorBody(verdict.code).error.message } };
+    return {
+      event: 'reject',
+      disposition: { disposition: 'rejected', code: verdict.code, text: errorBody(verdict.code).error.message },
+    };
   }
-  return { event: 'challenge', disposition: { disposition: 'challenge', challenge: newChallenge(rt, notice, recipient) } };
+  return {
+    event: 'challenge',
+    disposition: { disposition: 'challenge', challenge: newChallenge(rt, notice, recipient) },
+  };
 }

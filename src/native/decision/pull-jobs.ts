@@ -5,7 +5,13 @@
 import { decideJobId, pullJobId } from '../../mail/jobs.js';
 import type { MailQueues } from '../../queue/queues.js';
 
-export async function queuePull(queues: Pick<MailQueues, 'add'>, origin: string, id: string, version: number, mode: 'full' | 'decide'): Promise<void> {
+export async function queuePull(
+  queues: Pick<MailQueues, 'add'>,
+  origin: string,
+  id: string,
+  version: number,
+  mode: 'full' | 'decide',
+): Promise<void> {
   const jobId = mode === 'full' ? pullJobId(origin, id, version) : decideJobId(origin, id, version);
   await queues.add('pull', { mode, origin, id, version }, { jobId });
 }

@@ -4,7 +4,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../../config/schema.js';
-import { currentKeyEntry, keyIdOf, oldKeyEntry, signKeySet, type KeySet } from '../protocol/domain-keys.js';
+import { currentKeyEntry, type KeySet, keyIdOf, oldKeyEntry, signKeySet } from '../protocol/domain-keys.js';
 import { rawPublicKey, toPrivateKey } from '../protocol/ed25519.js';
 import type { Signer } from '../protocol/request-signature.js';
 

@@ -6,11 +6,11 @@ import type { MailResolver } from '../../dns/resolver.js';
 import { isNoData } from '../../dns/resolver.js';
 import { tryFromBase64Url } from '../protocol/bytes.js';
 import { discoveryName, selectDiscoveryRecord } from '../protocol/dns-discovery.js';
-import { keyIdOf, keySetLookup, keyValidAt, verifyKeySet, type KeySet } from '../protocol/domain-keys.js';
+import { type KeySet, keyIdOf, keySetLookup, keyValidAt, verifyKeySet } from '../protocol/domain-keys.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import { keysUrl } from '../protocol/endpoints.js';
-import { isEndpoint } from '../protocol/protocol-fields.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
+import { isEndpoint } from '../protocol/protocol-fields.js';
 
 export interface PeerRecord {
   readonly endpoint: string;
@@ -26,7 +26,11 @@ export interface PeerDirectoryDeps {
   readonly fetchJson: (url: string) => Promise<unknown>;
   readonly nowS: () => number;
   /** Our own domain answers from memory. */
-  readonly self?: { readonly domain: string; readonly endpoint: () => string; readonly keySet: (nowS: number) => KeySet };
+  readonly self?: {
+    readonly domain: string;
+    readonly endpoint: () => string;
+    readonly keySet: (nowS: number) => KeySet;
+  };
 }
 
 const DISCOVERY_TTL_S = 3600;
@@ -98,8 +102,13 @@ export class PeerDirectory {
     let set = record.staticKeys;
     if (!set) {
       const document = await this.deps.fetchJson(keysUrl(record.endpoint, domain));
-      const verified = verifyKeySet(document, { domain, now, ...(record.fingerprint ? { pinnedKeyId: record.fingerprint } : {}) });
-      if (!verified.ok) throw new PmtpRequestError('unknown_key', `key set of ${domain}: ${verified.code} ${verified.detail}`, true);
+      const verified = verifyKeySet(document, {
+        domain,
+        now,
+        ...(record.fingerprint ? { pinnedKeyId: record.fingerprint } : {}),
+      });
+      if (!verified.ok)
+        throw new PmtpRequestError('unknown_key', `key set of ${domain}: ${verified.code} ${verified.detail}`, true);
       set = verified.value;
     }
     const until = Math.min(...set.keys.map((k) => k.valid_until));
@@ -111,14 +120,25 @@ export class PeerDirectory {
     const entry = this.deps.config.pmtp.directory[domain];
     if (!entry) return undefined;
     const endpoint = new URL(entry.endpoint).origin;
-    if (!isEndpoint(endpoint)) throw new PmtpRequestError('discovery_record_invalid', `directory endpoint of ${domain} is not an https origin`, false);
+    if (!isEndpoint(endpoint))
+      throw new PmtpRequestError(
+        'discovery_record_invalid',
+        `directory endpoint of ${domain} is not an https origin`,
+        false,
+      );
     const keys = entry.keys.flatMap((k) => {
       const raw = tryFromBase64Url(k.public_key);
-      return raw && raw.length === 32 && keyIdOf(raw) === k.id ? [{ key_id: k.id, public_key: k.public_key, valid_until: FAR_FUTURE }] : [];
+      return raw && raw.length === 32 && keyIdOf(raw) === k.id
+        ? [{ key_id: k.id, public_key: k.public_key, valid_until: FAR_FUTURE }]
+        : [];
     });
     const staticKeys: KeySet | undefined =
       keys.length > 0 ? { v: 1, domain, published: 0, keys, old_keys: [], signatures: [] } : undefined;
-    return { endpoint, ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}), ...(staticKeys ? { staticKeys } : {}) };
+    return {
+      endpoint,
+      ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
+      ...(staticKeys ? { staticKeys } : {}),
+    };
   }
 
   private async fromDns(domain: string): Promise<PeerRecord> {

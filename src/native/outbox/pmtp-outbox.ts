@@ -2,15 +2,18 @@
 // order, meta = manifest, signatures, recipients per destination) and queues its notices, with
 // the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
 import { Readable } from 'node:stream';
-import { domainOf } from '../protocol/address.js';
-import { contentSize, manifestDigest, parseManifest, type Manifest } from '../protocol/message-format.js';
-import { originAligned, signManifest, type MessageSignature } from '../protocol/message-signature.js';
 import { expiryJobId } from '../../mail/jobs.js';
 import type { OutboxRecord } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import { domainOf } from '../protocol/address.js';
+import { contentSize, type Manifest, manifestDigest, parseManifest } from '../protocol/message-format.js';
+import { type MessageSignature, originAligned, signManifest } from '../protocol/message-signature.js';
 
 /** The parts of the PMTP context this file uses. */
-export type OutboxDeps = Pick<PmtpContext, 'acceptor' | 'config' | 'domain' | 'keys' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'>;
+export type OutboxDeps = Pick<
+  PmtpContext,
+  'acceptor' | 'config' | 'domain' | 'keys' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'
+>;
 
 export interface SubmitInput {
   readonly manifest: Manifest;
@@ -39,30 +42,54 @@ export class PmtpOutbox {
     const parsed = parseManifest(input.manifest);
     if (!parsed.ok) throw new TypeError(`manifest: ${parsed.detail}`);
     const manifest = parsed.value;
-    if (!originAligned(manifest, rt.domain)) throw new TypeError(`${rt.domain} may not originate mail from ${manifest.from}`);
+    if (!originAligned(manifest, rt.domain))
+      throw new TypeError(`${rt.domain} may not originate mail from ${manifest.from}`);
     const destinations = groupByDomain(input.recipients);
     if (manifest.provenance) {
       // Bcc privacy: gateway manifests list SMTP recipients, so there must be one per destination
       const domains = Object.keys(destinations);
       const listed = manifest.provenance.rcpt_to.map((r) => domainOf(r));
-      if (domains.length !== 1 || listed.some((d) => d !== domains[0])) throw new TypeError('a manifest with provenance must go to exactly its own destination domain');
+      if (domains.length !== 1 || listed.some((d) => d !== domains[0]))
+        throw new TypeError('a manifest with provenance must go to exactly its own destination domain');
     }
     const previousCurrent = await rt.outbox.current(manifest.id);
-    if (previousCurrent && previousCurrent.version > manifest.version) throw new TypeError(`version ${manifest.version} of ${manifest.id} is older than the current ${previousCurrent.version}`);
+    if (previousCurrent && previousCurrent.version > manifest.version)
+      throw new TypeError(
+        `version ${manifest.version} of ${manifest.id} is older than the current ${previousCurrent.version}`,
+      );
     if (previousCurrent?.version === manifest.version) {
       // the same version again: the hand-off job that submitted it ran a second time (its process
       // died after the submit). The copy accepted first is the one notices name; replacing it would
       // strand the peers' pulls, so keep it and only redo the idempotent bookkeeping.
       await this.record(manifest.id, manifest.version, previousCurrent.queueId, previousCurrent.expires, destinations);
-      return { queueId: previousCurrent.queueId, id: manifest.id, version: manifest.version, digest: previousCurrent.digest };
+      return {
+        queueId: previousCurrent.queueId,
+        id: manifest.id,
+        version: manifest.version,
+        digest: previousCurrent.digest,
+      };
     }
     const digest = manifestDigest(manifest);
     const previous = input.signatures ?? [];
     const signatures = previous.some((s) => s.role === 'origin' && s.domain === rt.domain)
       ? [...previous]
-      : [signManifest({ manifestDigest: digest, previous: [], role: 'origin', domain: rt.domain, keyId: rt.keys.current.keyId, privateKey: rt.keys.current.privateKey, created: rt.nowS() }), ...previous];
+      : [
+          signManifest({
+            manifestDigest: digest,
+            previous: [],
+            role: 'origin',
+            domain: rt.domain,
+            keyId: rt.keys.current.keyId,
+            privateKey: rt.keys.current.privateKey,
+            created: rt.nowS(),
+          }),
+          ...previous,
+        ];
     const draft = await rt.spool.draft();
-    const source = input.body instanceof Uint8Array ? Readable.from([Buffer.from(input.body)]) : Readable.from(input.body as Iterable<Uint8Array>);
+    const source =
+      input.body instanceof Uint8Array
+        ? Readable.from([Buffer.from(input.body)])
+        : Readable.from(input.body as Iterable<Uint8Array>);
     try {
       await draft.writeBody(source, contentSize(manifest));
     } catch (err) {
@@ -79,19 +106,36 @@ export class PmtpOutbox {
       queue: 'notice',
       createdAt: new Date(rt.nowMs()).toISOString(),
       envelope: { mailFrom: manifest.from, rcptTo: [...input.recipients] },
-      pmtp: { id: manifest.id, version: manifest.version, digest, manifest, signatures, expires, destinations, ...(input.tokens?.length ? { tokens: [...input.tokens] } : {}) },
+      pmtp: {
+        id: manifest.id,
+        version: manifest.version,
+        digest,
+        manifest,
+        signatures,
+        expires,
+        destinations,
+        ...(input.tokens?.length ? { tokens: [...input.tokens] } : {}),
+      },
     };
     const entry = await rt.acceptor.accept(draft, meta);
     await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
     await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
-    if (previousCurrent && previousCurrent.queueId !== entry.queueId) await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
+    if (previousCurrent && previousCurrent.queueId !== entry.queueId)
+      await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
   }
 
   /** Per-destination recipients, status and the expiry job of an accepted version: each step idempotent. */
-  private async record(id: string, version: number, queueId: string, expires: number, destinations: Record<string, string[]>): Promise<void> {
+  private async record(
+    id: string,
+    version: number,
+    queueId: string,
+    expires: number,
+    destinations: Record<string, string[]>,
+  ): Promise<void> {
     const { rt } = this;
-    for (const [domain, recipients] of Object.entries(destinations)) await rt.outbox.setDomain(id, domain, version, recipients, false);
+    for (const [domain, recipients] of Object.entries(destinations))
+      await rt.outbox.setDomain(id, domain, version, recipients, false);
     await rt.status.index(queueId, id);
     await rt.status.notified(id, version, destinations, rt.nowS());
     // after the lifetime: undecided recipients expire and the stored copy is dropped; the job id
@@ -104,7 +148,8 @@ export class PmtpOutbox {
   async edit(input: SubmitInput): Promise<Submitted> {
     const current = await this.rt.outbox.current(input.manifest.id);
     if (!current) throw new TypeError(`no message ${input.manifest.id} to edit`);
-    if (input.manifest.version !== current.version + 1) throw new TypeError(`the edit must be version ${current.version + 1}`);
+    if (input.manifest.version !== current.version + 1)
+      throw new TypeError(`the edit must be version ${current.version + 1}`);
     return this.submit(input);
   }
 
@@ -119,8 +164,16 @@ export class PmtpOutbox {
       if (targets.length === 0) continue;
       for (const r of targets) await rt.status.apply(id, r, event, rt.nowS());
       if (recipient === undefined) await rt.outbox.withdraw(id, domain, reason);
-      const data = { action: 'withdraw', queueId: current.queueId, domain, reason, ...(recipient ? { recipient } : {}) } as const;
-      await rt.queues.add('notice', data, { jobId: `withdraw-${current.queueId}-${domain}-${reason}${recipient ? `-${recipient.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}` });
+      const data = {
+        action: 'withdraw',
+        queueId: current.queueId,
+        domain,
+        reason,
+        ...(recipient ? { recipient } : {}),
+      } as const;
+      await rt.queues.add('notice', data, {
+        jobId: `withdraw-${current.queueId}-${domain}-${reason}${recipient ? `-${recipient.replace(/[^A-Za-z0-9._-]/g, '_')}` : ''}`,
+      });
     }
   }
 }

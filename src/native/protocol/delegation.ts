@@ -1,11 +1,12 @@
 // Redirect delegation proofs: a recipient domain's signed statement that notices for it (or for one
 // of its recipients) should go to another endpoint until an expiry. A sender follows a redirect only
 // with a proof that verifies under the recipient domain's key set.
-import type { StatusCode } from '../../codes.js';
+
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { parseAddress, sameAddress } from './address.js';
 import { keyIdOf } from './domain-keys.js';
-import { toPrivateKey, type KeyLookup, type PrivateKeyInput } from './ed25519.js';
+import { type KeyLookup, type PrivateKeyInput, toPrivateKey } from './ed25519.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, ed25519Signature, endpoint, keyId, unixTime } from './protocol-fields.js';
 import { signStatement, verifyStatement } from './signed-statement.js';

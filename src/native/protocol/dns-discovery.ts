@@ -11,10 +11,7 @@ export interface DiscoveryRecord {
   fingerprint: string;
 }
 
-export type DiscoveryErrorCode = Extract<
-  StatusCode,
-  'discovery_record_missing' | 'discovery_record_invalid'
->;
+export type DiscoveryErrorCode = Extract<StatusCode, 'discovery_record_missing' | 'discovery_record_invalid'>;
 
 const TAG = /^[a-z][a-z0-9_]{0,15}$/;
 const KEY_ID = /^ed25519:[A-Za-z0-9_-]{43}$/;
@@ -56,7 +53,9 @@ export function parseDiscoveryRecord(text: string): Result<DiscoveryRecord, 'dis
  * Picks the PMTP/1 record from a TXT lookup (each record as its character-strings, which are
  * concatenated). Other TXT records are ignored; zero or several PMTP/1 records are errors.
  */
-export function selectDiscoveryRecord(records: readonly (readonly string[])[]): Result<DiscoveryRecord, DiscoveryErrorCode> {
+export function selectDiscoveryRecord(
+  records: readonly (readonly string[])[],
+): Result<DiscoveryRecord, DiscoveryErrorCode> {
   const candidates = records.map((chunks) => chunks.join('')).filter((txt) => /^v=PMTP1\s*(;|$)/.test(txt.trim()));
   if (candidates.length === 0) return fail('discovery_record_missing', 'no v=PMTP1 TXT record');
   if (candidates.length > 1) return fail('discovery_record_invalid', 'more than one v=PMTP1 TXT record');

@@ -1,20 +1,21 @@
 // Domain keys: Ed25519 key generation, key ids, and the self-signed key set a domain publishes at
 // /.well-known/pmtp/keys (current keys with valid_until, old keys with expired_at), so keys rotate
 // without breaking mail that was signed before a key retired.
-import type { StatusCode } from '../../codes.js';
+
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { sha256Base64Url, toBase64Url, tryFromBase64Url } from './bytes.js';
-import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import {
+  type KeyLookup,
+  type PrivateKeyInput,
+  type PublicKeyInput,
   privateKeyFromSeed,
   rawPublicKey,
   rawSeed,
   toPublicKey,
-  type KeyLookup,
-  type PrivateKeyInput,
-  type PublicKeyInput,
 } from './ed25519.js';
+import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { base64url, domain, ed25519Signature, keyId, unixTime } from './protocol-fields.js';
 import { signStatement, verifyStatement } from './signed-statement.js';
 
@@ -54,9 +55,15 @@ export const keySetSchema = z.strictObject({
   v: z.literal(1),
   domain,
   published: unixTime,
-  keys: z.array(z.strictObject({ key_id: keyId, public_key: publicKeyField, valid_until: unixTime })).min(1).max(20),
+  keys: z
+    .array(z.strictObject({ key_id: keyId, public_key: publicKeyField, valid_until: unixTime }))
+    .min(1)
+    .max(20),
   old_keys: z.array(z.strictObject({ key_id: keyId, public_key: publicKeyField, expired_at: unixTime })).max(100),
-  signatures: z.array(z.strictObject({ key_id: keyId, sig: ed25519Signature })).min(1).max(20),
+  signatures: z
+    .array(z.strictObject({ key_id: keyId, sig: ed25519Signature }))
+    .min(1)
+    .max(20),
 });
 export type KeySet = z.infer<typeof keySetSchema>;
 export type UnsignedKeySet = Omit<KeySet, 'signatures'>;
@@ -80,7 +87,8 @@ export type KeySetErrorCode = Extract<
 export function signKeySet(unsigned: UnsignedKeySet, signers: readonly PrivateKeyInput[]): KeySet {
   const signatures = signers.map((privateKey) => {
     const id = keyIdOf(privateKey instanceof Uint8Array ? privateKeyFromSeed(privateKey) : privateKey);
-    if (!unsigned.keys.some((k) => k.key_id === id)) throw new TypeError(`signer ${id} is not a current key of the set`);
+    if (!unsigned.keys.some((k) => k.key_id === id))
+      throw new TypeError(`signer ${id} is not a current key of the set`);
     return { key_id: id, sig: signStatement('pmtp1/keyset', unsigned, privateKey) };
   });
   return { ...unsigned, signatures };
@@ -118,7 +126,9 @@ export function verifyKeySet(document: unknown, options: VerifyKeySetOptions): R
   const { signatures, ...unsigned } = set;
   const signedBy = signatures.filter((s) => {
     const key = live.find((k) => k.key_id === s.key_id);
-    return key !== undefined && verifyStatement('pmtp1/keyset', unsigned, s.sig, Buffer.from(key.public_key, 'base64url'));
+    return (
+      key !== undefined && verifyStatement('pmtp1/keyset', unsigned, s.sig, Buffer.from(key.public_key, 'base64url'))
+    );
   });
   if (signedBy.length === 0) return fail('keyset_invalid', 'not signed by a current key of the set');
   if (options.pinnedKeyId !== undefined && !signedBy.some((s) => s.key_id === options.pinnedKeyId)) {

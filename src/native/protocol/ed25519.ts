@@ -1,6 +1,6 @@
 // Ed25519 key handling: raw 32-byte keys or Node KeyObjects in, sign and verify out.
 // Verification never throws: any malformed key or signature simply fails.
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { ProtocolError } from './protocol-error.js';
 
 /** A private key: a KeyObject or the 32-byte RFC 8032 seed. */

@@ -1,8 +1,8 @@
 // The HTTP surface of PMTP/1: endpoint paths, the server info document and the error body.
 // Paths are fixed under the endpoint origin that DNS (or static config) gives for a domain.
 import { z } from 'zod';
-import { positiveInt } from './protocol-fields.js';
 import { VIEWS } from './message-views.js';
+import { positiveInt } from './protocol-fields.js';
 
 export const PATHS = {
   keys: '/.well-known/pmtp/keys',

@@ -18,7 +18,12 @@ export const firstContactPolicySchema = z.object({
   /** Per-recipient overrides: their default replaces the global one, their lists add to the global ones. */
   users: z
     .array(
-      z.object({ address, default: z.enum(DEFAULTS).optional(), allow: listSchema.optional(), deny: listSchema.optional() }),
+      z.object({
+        address,
+        default: z.enum(DEFAULTS).optional(),
+        allow: listSchema.optional(),
+        deny: listSchema.optional(),
+      }),
     )
     .default([]),
 });

@@ -2,11 +2,11 @@
 // component values from a request or response, the `@signature-params` line, and the base string.
 import { sha256 } from './bytes.js';
 import {
+  type Member,
+  type Parameters,
   parseDictionary,
   serializeInnerList,
   serializeItem,
-  type Member,
-  type Parameters,
 } from './structured-fields.js';
 
 /** Header fields as Node gives them (lowercase names) or as a plain record. */

@@ -53,7 +53,9 @@ const verdict = z.enum(VERDICTS);
 /** What the gateway saw when the message arrived by SMTP; signed by the gateway as origin. */
 export const provenanceSchema = z.strictObject({
   spf: z.strictObject({ result: verdict, domain: z.string().max(253) }),
-  dkim: z.array(z.strictObject({ result: verdict, domain: z.string().max(253), selector: z.string().max(253) })).max(50),
+  dkim: z
+    .array(z.strictObject({ result: verdict, domain: z.string().max(253), selector: z.string().max(253) }))
+    .max(50),
   dmarc: z.strictObject({ result: verdict, domain: z.string().max(253) }),
   arc: z.strictObject({ result: verdict }),
   client_ip: z.union([z.ipv4(), z.ipv6()]),

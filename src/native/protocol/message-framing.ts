@@ -1,15 +1,16 @@
 // Wire framing of a message for pull: magic, a head frame (canonical {manifest, signatures}), one
 // frame per carried part, an end frame. Lengths are declared up front so a reader can stream part by
 // part, verifying each part's digest as it completes, with no boundary scanning; 8-bit clean.
-import type { StatusCode } from '../../codes.js';
+
 import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { sha256Base64Url } from './bytes.js';
 import { canonicalBytes, parseCanonicalJson } from './canonical-json.js';
-import { describeIssue, ProtocolError } from './protocol-error.js';
-import { parseManifest, type Manifest } from './message-format.js';
-import { messageSignatureSchema, type MessageSignature } from './message-signature.js';
+import { type Manifest, parseManifest } from './message-format.js';
+import { type MessageSignature, messageSignatureSchema } from './message-signature.js';
 import { partsForView, type StreamView } from './message-views.js';
+import { describeIssue, ProtocolError } from './protocol-error.js';
 
 export const STREAM_MAGIC = Buffer.from('PMTP/1\n', 'ascii');
 export const PART_TRAILER = Buffer.from('\n', 'ascii');
@@ -18,7 +19,10 @@ export const DEFAULT_MAX_HEAD_BYTES = 1 << 20;
 const MAX_LINE = 40;
 const LF = 0x0a;
 
-const headSchema = z.strictObject({ manifest: z.unknown(), signatures: z.array(messageSignatureSchema).min(1).max(100) });
+const headSchema = z.strictObject({
+  manifest: z.unknown(),
+  signatures: z.array(messageSignatureSchema).min(1).max(100),
+});
 export interface MessageHead {
   manifest: Manifest;
   signatures: MessageSignature[];
@@ -36,7 +40,10 @@ export function partFrameHeader(index: number, length: number): Buffer {
 }
 
 /** A whole stream in memory (servers stream the same frames from disk). Parts in ascending order. */
-export function encodeMessageStream(head: MessageHead, parts: ReadonlyArray<{ index: number; data: Uint8Array }>): Buffer {
+export function encodeMessageStream(
+  head: MessageHead,
+  parts: ReadonlyArray<{ index: number; data: Uint8Array }>,
+): Buffer {
   const chunks = [streamPrefix(head)];
   let last = -1;
   for (const { index, data } of parts) {
@@ -198,7 +205,13 @@ export class MessageStreamReader {
     const length = Number(match?.[2]);
     const declared = manifest.parts[index];
     const last = this.received.at(-1) ?? -1;
-    if (!match || !declared || index <= last || declared.length !== length || (this.required && !this.required.has(index))) {
+    if (
+      !match ||
+      !declared ||
+      index <= last ||
+      declared.length !== length ||
+      (this.required && !this.required.has(index))
+    ) {
       return this.fail(events, 'frame_malformed', `unexpected part frame "${line}"`);
     }
     this.current = { index, hash: createHash('sha256'), sha256: declared.sha256 };

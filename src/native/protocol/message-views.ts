@@ -2,8 +2,8 @@
 // `hash` and `signers` let a recipient decide before it downloads anything; `headers` and `text`
 // are framed streams carrying a subset of the parts of `full`.
 import { z } from 'zod';
-import { mediaTypeOf, type Manifest } from './message-format.js';
-import { messageSignatureSchema, type MessageSignature } from './message-signature.js';
+import { type Manifest, mediaTypeOf } from './message-format.js';
+import { type MessageSignature, messageSignatureSchema } from './message-signature.js';
 import { messageId, positiveInt, sha256Digest } from './protocol-fields.js';
 
 export const VIEWS = ['hash', 'signers', 'headers', 'text', 'full'] as const;

@@ -1,13 +1,14 @@
 // Notices and their answers: a notice tells a recipient domain that a message waits for some of its
 // recipients; a batch carries many notices from one origin to one destination; the answer gives a
 // disposition per recipient. Idempotent by (id, version): resending yields the current dispositions.
-import type { StatusCode } from '../../codes.js';
+
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { parseAddress } from './address.js';
 import { delegationSchema } from './delegation.js';
 import { errorSchema, fetchUrl } from './endpoints.js';
-import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { powChallengeSchema } from './proof-of-work.js';
+import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, endpoint, messageId, positiveInt, sha256Digest, unixTime } from './protocol-fields.js';
 
 export const MAX_RECIPIENTS_PER_NOTICE = 1000;
@@ -28,7 +29,10 @@ export const noticeSchema = z.object({
   /** Sender tokens, each naming the recipient it is for. */
   tokens: z.array(z.string().max(4096)).max(100).optional(),
   /** Solved challenges, each naming its recipient. */
-  pow: z.array(z.object({ challenge: powChallengeSchema, solution: z.string().max(64) })).max(100).optional(),
+  pow: z
+    .array(z.object({ challenge: powChallengeSchema, solution: z.string().max(64) }))
+    .max(100)
+    .optional(),
 });
 export type Notice = z.infer<typeof noticeSchema>;
 
@@ -39,10 +43,7 @@ export const noticeBatchSchema = z.object({
 });
 export type NoticeBatch = z.infer<typeof noticeBatchSchema>;
 
-export type BatchCode = Extract<
-  StatusCode,
-  'batch_invalid' | 'batch_too_large' | 'wrong_origin' | 'wrong_destination'
->;
+export type BatchCode = Extract<StatusCode, 'batch_invalid' | 'batch_too_large' | 'wrong_origin' | 'wrong_destination'>;
 
 export interface BatchContext {
   /** The domain that signed the request (verified), which must be the batch origin. */

@@ -1,9 +1,10 @@
 // Hashcash-style proof of work for first contact: the recipient server issues a challenge bound to
 // one notice, sender and recipient, MACs it so it can be checked without state, and the sender finds
 // a solution whose SHA-256 work hash starts with `bits` zero bits. One tunable cost, not a defence alone.
-import type { StatusCode } from '../../codes.js';
+
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { sameAddress } from './address.js';
 import { sha256, sha256Base64Url, toBase64Url } from './bytes.js';
 import { canonicalBytes } from './canonical-json.js';

@@ -1,33 +1,40 @@
 // PMTP/1's profile of RFC 9421: every server-to-server request is signed by the sending domain and
 // names its destination domain, so it cannot be replayed elsewhere; responses can be signed too and
 // bound to their request. Nonce replay tracking is the caller's (expose nonce + expires).
-import type { StatusCode } from '../../codes.js';
+
 import { randomBytes } from 'node:crypto';
+import type { StatusCode } from '../../codes.js';
 import { isDomain } from './address.js';
 import { toBase64Url } from './bytes.js';
 import { ed25519Sign, ed25519Verify, type KeyLookup, type PrivateKeyInput } from './ed25519.js';
 import {
+  type ComponentId,
   component,
   contentDigest,
   contentDigestMatches,
   dictionaryMember,
   fieldValue,
+  type HeaderBag,
   requestDerivedComponents,
   signatureBase,
   signatureParamsValue,
-  type ComponentId,
-  type HeaderBag,
 } from './http-signature-base.js';
-import { isInnerList, serializeItem, serializeMember, type Parameters } from './structured-fields.js';
+import { isInnerList, type Parameters, serializeItem, serializeMember } from './structured-fields.js';
 
 export const SIGNATURE_LABEL = 'pmtp';
 export const SIGNATURE_TAG = 'pmtp1';
 const COVERED_HEADERS = ['content-digest', 'pmtp-origin', 'pmtp-destination'];
 /** The request's own signature, as a response component (`req` flag): binds response to request. */
-const REQUEST_SIGNATURE = component('signature', [['req', true], ['key', SIGNATURE_LABEL]]);
-export const REQUEST_COMPONENTS: readonly ComponentId[] = ['@method', '@target-uri', '@authority', ...COVERED_HEADERS].map(
-  (n) => component(n),
-);
+const REQUEST_SIGNATURE = component('signature', [
+  ['req', true],
+  ['key', SIGNATURE_LABEL],
+]);
+export const REQUEST_COMPONENTS: readonly ComponentId[] = [
+  '@method',
+  '@target-uri',
+  '@authority',
+  ...COVERED_HEADERS,
+].map((n) => component(n));
 export const RESPONSE_COMPONENTS: readonly ComponentId[] = [
   component('@status'),
   ...COVERED_HEADERS.map((n) => component(n)),
@@ -56,7 +63,15 @@ export interface SignOptions {
 
 export type SignatureCode = Extract<
   StatusCode,
-  'signature_missing' | 'signature_malformed' | 'signature_invalid' | 'signature_expired' | 'signature_not_yet_valid' | 'wrong_destination' | 'wrong_origin' | 'digest_mismatch' | 'unknown_key'
+  | 'signature_missing'
+  | 'signature_malformed'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'signature_not_yet_valid'
+  | 'wrong_destination'
+  | 'wrong_origin'
+  | 'digest_mismatch'
+  | 'unknown_key'
 >;
 
 export type SignatureVerification =

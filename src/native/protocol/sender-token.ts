@@ -1,13 +1,14 @@
 // Pre-approved sender tokens: a recipient's domain lets one sender address or domain reach one
 // recipient without a challenge, until an expiry and (counted by the server) up to max_uses times.
 // Compact form: base64url(canonical JSON payload) "." base64url(Ed25519 signature).
-import type { StatusCode } from '../../codes.js';
+
 import { z } from 'zod';
+import type { StatusCode } from '../../codes.js';
 import { parseAddress, sameAddress } from './address.js';
 import { toBase64Url, tryFromBase64Url } from './bytes.js';
 import { canonicalBytes, parseCanonicalJson } from './canonical-json.js';
 import { keyIdOf } from './domain-keys.js';
-import { ed25519Sign, ed25519Verify, toPrivateKey, type KeyLookup, type PrivateKeyInput } from './ed25519.js';
+import { ed25519Sign, ed25519Verify, type KeyLookup, type PrivateKeyInput, toPrivateKey } from './ed25519.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, keyId, positiveInt, unixTime } from './protocol-fields.js';
 import { statementBytes } from './signed-statement.js';
@@ -35,7 +36,13 @@ export function issueSenderToken(input: SenderTokenInput, privateKey: PrivateKey
 
 export type SenderTokenCode = Extract<
   StatusCode,
-  'token_malformed' | 'token_wrong_issuer' | 'token_wrong_recipient' | 'token_expired' | 'unknown_key' | 'token_invalid' | 'token_scope_mismatch'
+  | 'token_malformed'
+  | 'token_wrong_issuer'
+  | 'token_wrong_recipient'
+  | 'token_expired'
+  | 'unknown_key'
+  | 'token_invalid'
+  | 'token_scope_mismatch'
 >;
 
 export interface VerifySenderTokenContext {
@@ -74,7 +81,8 @@ export async function verifySenderToken(
   if (context.now > claims.expires) return fail('token_expired', `expired at ${claims.expires}`);
   const key = await context.keyLookup(claims.issuer, claims.key_id, context.now);
   if (key === undefined) return fail('unknown_key', `${claims.issuer} has no valid key ${claims.key_id}`);
-  if (!ed25519Verify(key, statementBytes('pmtp1/sender-token', json), sig)) return fail('token_invalid', 'bad signature');
+  if (!ed25519Verify(key, statementBytes('pmtp1/sender-token', json), sig))
+    return fail('token_invalid', 'bad signature');
   const inScope =
     'address' in claims.scope
       ? sameAddress(claims.scope.address, context.sender)

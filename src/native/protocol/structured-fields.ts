@@ -133,7 +133,8 @@ export function parseDictionary(text: string): Map<string, Member> {
 function serializeBareItem(value: BareItem): string {
   if (typeof value === 'boolean') return value ? '?1' : '?0';
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || Math.abs(value) > 999_999_999_999_999) throw new StructuredFieldError('bad integer');
+    if (!Number.isSafeInteger(value) || Math.abs(value) > 999_999_999_999_999)
+      throw new StructuredFieldError('bad integer');
     return String(value);
   }
   if (typeof value === 'string') {
@@ -141,7 +142,8 @@ function serializeBareItem(value: BareItem): string {
     return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
   }
   if (value instanceof Uint8Array) return `:${Buffer.from(value).toString('base64')}:`;
-  if (!TOKEN.test(value.token) || TOKEN.exec(value.token)?.[0] !== value.token) throw new StructuredFieldError('bad token');
+  if (!TOKEN.test(value.token) || TOKEN.exec(value.token)?.[0] !== value.token)
+    throw new StructuredFieldError('bad token');
   return value.token;
 }
 

@@ -2,24 +2,25 @@
 // after its pull; we move those recipients to their final state (an ack implies the fetch) and
 // drop the stored message once every recipient is final. Idempotent; the answer is signed.
 import type { FastifyInstance } from 'fastify';
-import { ackBatchSchema, type AckResponse } from '../protocol/ack.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import { type AckResponse, ackBatchSchema } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
-import type { PmtpContext } from '../pmtp-context.js';
-import { sendError, sendSigned, type ReplyDeps } from './replies.js';
+import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> &
-  ReplyDeps;
+export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> & ReplyDeps;
 
 export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
     const requester = request.pmtpOrigin ?? '';
     const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
     if (!parsed.success) return sendError(reply, 'malformed_request', 'not an ack batch');
-    if (parsed.data.origin !== requester) return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
-    if (parsed.data.destination !== rt.domain) return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
+    if (parsed.data.origin !== requester)
+      return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
+    if (parsed.data.destination !== rt.domain)
+      return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
     const results: AckResponse['results'] = [];
     for (const ack of parsed.data.acks) {
       const domain = await rt.outbox.domain(ack.id, requester);
@@ -33,11 +34,19 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       for (const r of ack.recipients) {
         if (!domain.recipients.includes(r.recipient)) continue;
         const events = r.result === 'delivered' ? (['accept', 'fetch', 'deliver'] as const) : (['reject'] as const);
-        await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {}, ack.version);
+        await rt.status.apply(
+          ack.id,
+          r.recipient,
+          events,
+          rt.nowS(),
+          r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {},
+          ack.version,
+        );
       }
       results.push({ id: ack.id, version: ack.version, status: 'recorded' });
       const all = await rt.status.get(ack.id);
-      if (queueId && all.length > 0 && all.every((s) => isFinal(s.state))) await rt.spool.remove(queueId).catch(() => undefined);
+      if (queueId && all.length > 0 && all.every((s) => isFinal(s.state)))
+        await rt.spool.remove(queueId).catch(() => undefined);
     }
     return sendSigned(rt, request, reply, { results } satisfies AckResponse);
   });

@@ -4,11 +4,11 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { isStatusCode } from '../../codes.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { registerAckRoutes, type AckRouteDeps } from './ack-routes.js';
-import { registerNoticeRoutes, type NoticeRouteDeps } from './notice-routes.js';
-import { registerPullRoutes, type PullRouteDeps } from './pull-routes.js';
+import { type AckRouteDeps, registerAckRoutes } from './ack-routes.js';
+import { type NoticeRouteDeps, registerNoticeRoutes } from './notice-routes.js';
+import { type PullRouteDeps, registerPullRoutes } from './pull-routes.js';
 import { sendError } from './replies.js';
-import { requestAuthHook, type RequestAuthDeps } from './request-auth.js';
+import { type RequestAuthDeps, requestAuthHook } from './request-auth.js';
 import { registerWellKnownRoutes, type WellKnownDeps } from './well-known-routes.js';
 
 /** The parts of the PMTP context this file uses. */
@@ -38,12 +38,16 @@ export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): Fastify
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, request, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return sendError(reply, 'payload_too_large', err.message);
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, 'malformed_request', err.message, err.statusCode === 415 ? 400 : err.statusCode);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
+      return sendError(reply, 'payload_too_large', err.message);
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+      return sendError(reply, 'malformed_request', err.message, err.statusCode === 415 ? 400 : err.statusCode);
     rt.log.error({ err, url: request.url }, 'pmtp request failed');
     return sendError(reply, isStatusCode(err.code ?? '') ? (err.code as 'internal_error') : 'internal_error');
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, 'message_not_found', `no route ${request.method} ${request.url.split('?')[0]}`, 404));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'message_not_found', `no route ${request.method} ${request.url.split('?')[0]}`, 404),
+  );
 
   registerWellKnownRoutes(app, rt);
   app.register(async (signed) => {
@@ -54,4 +58,3 @@ export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): Fastify
   });
   return app;
 }
-

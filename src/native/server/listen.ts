@@ -3,13 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { isLoopback, type Config } from '../../config/schema.js';
+import { type Config, isLoopback } from '../../config/schema.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { buildPmtpApp, type AppDeps } from './app.js';
+import { type AppDeps, buildPmtpApp } from './app.js';
 
 /** The parts of the PMTP context this file uses. */
-export type ListenerDeps = Pick<PmtpContext, 'config'> &
-  AppDeps;
+export type ListenerDeps = Pick<PmtpContext, 'config'> & AppDeps;
 
 export interface PmtpListener {
   readonly app: FastifyInstance;

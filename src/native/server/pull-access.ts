@@ -2,8 +2,8 @@
 // unknown id) gets 403 not_notified; a superseded version, a withdrawn or expired message 410.
 import type { FastifyReply } from 'fastify';
 import type { StatusCode } from '../../codes.js';
-import type { SpoolEntry } from '../../spool/spool.js';
 import type { OutboxRecord } from '../../mail/spool-records.js';
+import type { SpoolEntry } from '../../spool/spool.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { OutboxDomain } from '../state/outbox-index.js';
 import { sendError } from './replies.js';
@@ -27,9 +27,11 @@ export async function grantPull(
   const current = await rt.outbox.current(id);
   if (!domain?.notified || !current) return { code: 'not_notified', detail: `${requester} was not notified of ${id}` };
   const version = versionParam === undefined ? current.version : Number(versionParam);
-  if (!Number.isSafeInteger(version) || version < 1 || version > current.version) return { code: 'not_notified', detail: `no version ${versionParam}` };
+  if (!Number.isSafeInteger(version) || version < 1 || version > current.version)
+    return { code: 'not_notified', detail: `no version ${versionParam}` };
   if (version < current.version) return { code: 'version_superseded', detail: `version ${current.version} is current` };
-  if (domain.version !== current.version) return { code: 'not_notified', detail: `${requester} was not yet notified of version ${version}` };
+  if (domain.version !== current.version)
+    return { code: 'not_notified', detail: `${requester} was not yet notified of version ${version}` };
   if (domain.withdrawn) return { code: 'message_retracted', detail: `withdrawn (${domain.withdrawn})` };
   if (rt.nowS() > current.expires) return { code: 'message_expired', detail: `expired at ${current.expires}` };
   const entry = await rt.spool.read(current.queueId).catch(() => undefined);

@@ -3,17 +3,24 @@
 // GET …/parts/{index} serves one part's raw octets with Range. A full pull marks recipients fetched.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { PmtpContext } from '../pmtp-context.js';
 import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
 import { partOffsets } from '../protocol/message-format.js';
-import { PART_TRAILER, STREAM_END, partFrameHeader, streamPrefix } from '../protocol/message-framing.js';
-import { hashView, isStreamView, partsForView, signersView, VIEWS, type StreamView, type View } from '../protocol/message-views.js';
-import type { PmtpContext } from '../pmtp-context.js';
-import { grantPull, refuse, type PullGrant, type PullAccessDeps } from './pull-access.js';
+import { PART_TRAILER, partFrameHeader, STREAM_END, streamPrefix } from '../protocol/message-framing.js';
+import {
+  hashView,
+  isStreamView,
+  partsForView,
+  type StreamView,
+  signersView,
+  VIEWS,
+  type View,
+} from '../protocol/message-views.js';
+import { grantPull, type PullAccessDeps, type PullGrant, refuse } from './pull-access.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
-export type PullRouteDeps = Pick<PmtpContext, 'log' | 'nowS' | 'spool' | 'status'> &
-  PullAccessDeps;
+export type PullRouteDeps = Pick<PmtpContext, 'log' | 'nowS' | 'spool' | 'status'> & PullAccessDeps;
 
 export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): void {
   app.get('/pmtp/v1/messages/:id', async (request, reply) => {
@@ -21,7 +28,8 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     const { view = 'full', version } = request.query as { view?: string; version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
     if (!('entry' in grant)) return refuse(reply, grant);
-    if (!(VIEWS as readonly string[]).includes(view)) return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);
+    if (!(VIEWS as readonly string[]).includes(view))
+      return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);
     const { manifest, digest, signatures } = grant.meta.pmtp;
     const chosen = view as View;
     if (!isStreamView(chosen)) {
@@ -29,7 +37,13 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     }
     const prefix = streamPrefix({ manifest, signatures });
     const indices = partsForView(manifest, chosen);
-    const length = prefix.length + STREAM_END.length + indices.reduce((n, i) => n + partFrameHeader(i, manifest.parts[i]?.length ?? 0).length + (manifest.parts[i]?.length ?? 0) + 1, 0);
+    const length =
+      prefix.length +
+      STREAM_END.length +
+      indices.reduce(
+        (n, i) => n + partFrameHeader(i, manifest.parts[i]?.length ?? 0).length + (manifest.parts[i]?.length ?? 0) + 1,
+        0,
+      );
     return reply
       .header('content-type', MESSAGE_STREAM_TYPE)
       .header('content-length', String(length))
@@ -46,9 +60,18 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     if (!part) return sendError(reply, 'message_not_found', `no part ${index}`);
     const offset = partOffsets(grant.meta.pmtp.manifest)[i] ?? 0;
     const range = parseRange(request.headers.range, part.length);
-    if (range === 'invalid') return sendError(reply.header('content-range', `bytes */${part.length}`), 'malformed_request', 'unsatisfiable range', 416);
+    if (range === 'invalid')
+      return sendError(
+        reply.header('content-range', `bytes */${part.length}`),
+        'malformed_request',
+        'unsatisfiable range',
+        416,
+      );
     const [start, end] = range ?? [0, part.length - 1];
-    reply.header('content-type', part.type).header('accept-ranges', 'bytes').header('content-length', String(Math.max(0, end - start + 1)));
+    reply
+      .header('content-type', part.type)
+      .header('accept-ranges', 'bytes')
+      .header('content-length', String(Math.max(0, end - start + 1)));
     if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${part.length}`);
     if (end < start) return reply.send(Buffer.alloc(0));
     const { stream } = await rt.spool.openBody(grant.entry.queueId, { start: offset + start, end: offset + end });
@@ -56,7 +79,13 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
   });
 }
 
-async function* streamView(rt: PullRouteDeps, grant: PullGrant, view: StreamView, requester: string, prefix: Buffer): AsyncGenerator<Buffer> {
+async function* streamView(
+  rt: PullRouteDeps,
+  grant: PullGrant,
+  view: StreamView,
+  requester: string,
+  prefix: Buffer,
+): AsyncGenerator<Buffer> {
   const { manifest, id, version } = grant.meta.pmtp;
   const offsets = partOffsets(manifest);
   yield prefix;
@@ -72,7 +101,8 @@ async function* streamView(rt: PullRouteDeps, grant: PullGrant, view: StreamView
   }
   yield STREAM_END;
   if (view === 'full') {
-    for (const recipient of grant.domain.recipients) await rt.status.apply(id, recipient, ['accept', 'fetch'], rt.nowS(), {}, version);
+    for (const recipient of grant.domain.recipients)
+      await rt.status.apply(id, recipient, ['accept', 'fetch'], rt.nowS(), {}, version);
     rt.log.debug({ id, version, requester }, 'pmtp message pulled');
   }
 }

@@ -2,13 +2,16 @@
 // signature over the raw body against the URL built from OUR public endpoint (never Host),
 // nonce replay, per-origin-domain budget. Failures answer 401/400/429 with typed bodies.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PmtpContext } from '../pmtp-context.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
-import type { PmtpContext } from '../pmtp-context.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
-export type RequestAuthDeps = Pick<PmtpContext, 'config' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'>;
+export type RequestAuthDeps = Pick<
+  PmtpContext,
+  'config' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'
+>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,7 +38,12 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     const perIp = await rt.rate.hit(`ip:${request.ip}`, rt.nowMs());
     if (!perIp.allowed) return sendError(reply.header('retry-after', String(perIp.retryAfterS)), 'rate_limited');
     const verdict = await verifyRequest(
-      { method: request.method, url: `${rt.endpoint()}${request.url}`, headers: request.headers as HeaderBag, body: rawBody(request) },
+      {
+        method: request.method,
+        url: `${rt.endpoint()}${request.url}`,
+        headers: request.headers as HeaderBag,
+        body: rawBody(request),
+      },
       { domain: rt.domain, now: rt.nowS(), keyLookup: rt.directory.keyLookup, maxSkewS: rt.config.pmtp.clock_skew_s },
     );
     if (!verdict.ok) {
@@ -46,7 +54,8 @@ export function requestAuthHook(rt: RequestAuthDeps) {
       return sendError(reply, 'nonce_replayed', `nonce ${verdict.nonce} was already used`);
     }
     const perDomain = await rt.rate.hit(`domain:${verdict.origin}`, rt.nowMs());
-    if (!perDomain.allowed) return sendError(reply.header('retry-after', String(perDomain.retryAfterS)), 'rate_limited');
+    if (!perDomain.allowed)
+      return sendError(reply.header('retry-after', String(perDomain.retryAfterS)), 'rate_limited');
     request.pmtpOrigin = verdict.origin;
     return undefined;
   };

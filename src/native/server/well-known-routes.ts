@@ -1,10 +1,10 @@
 // Unsigned discovery documents: our self-signed key set (GET /.well-known/pmtp/keys?domain=D)
 // and the server information a sender reads before batching (max batch, limits, views).
 import type { FastifyInstance } from 'fastify';
+import type { PmtpContext } from '../pmtp-context.js';
 import { PATHS, type ServerInfo } from '../protocol/endpoints.js';
 import { VIEWS } from '../protocol/message-views.js';
 import { MAX_RECIPIENTS_PER_NOTICE } from '../protocol/notice.js';
-import type { PmtpContext } from '../pmtp-context.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
@@ -25,7 +25,8 @@ export function serverInfo(rt: WellKnownDeps): ServerInfo {
 export function registerWellKnownRoutes(app: FastifyInstance, rt: WellKnownDeps): void {
   app.get(PATHS.keys, async (request, reply) => {
     const { domain } = request.query as { domain?: string };
-    if (domain !== undefined && domain !== rt.domain) return sendError(reply, 'message_not_found', `no keys for ${domain} here`);
+    if (domain !== undefined && domain !== rt.domain)
+      return sendError(reply, 'message_not_found', `no keys for ${domain} here`);
     return reply.header('cache-control', 'max-age=3600').send(rt.keys.keySet(rt.nowS()));
   });
   app.get(PATHS.server, async (_request, reply) => reply.header('cache-control', 'max-age=3600').send(serverInfo(rt)));

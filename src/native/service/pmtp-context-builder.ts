@@ -12,6 +12,7 @@ import type { Spool } from '../../spool/spool.js';
 import { fetchJson, PmtpClient } from '../client/pmtp-client.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PeerDirectory } from '../keys/peer-directory.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
@@ -20,7 +21,6 @@ import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
-import type { PmtpContext } from '../pmtp-context.js';
 
 export interface PmtpContextDeps {
   readonly spool: Spool;
@@ -36,7 +36,12 @@ export interface PmtpContextDeps {
   readonly policy?: LivePolicy;
 }
 
-export function buildPmtpContext(config: Config, keys: LocalKeyRing, deps: PmtpContextDeps, endpoint: () => string): PmtpContext {
+export function buildPmtpContext(
+  config: Config,
+  keys: LocalKeyRing,
+  deps: PmtpContextDeps,
+  endpoint: () => string,
+): PmtpContext {
   const nowMs = deps.now ?? Date.now;
   const nowS = () => Math.floor(nowMs() / 1000);
   const prefix = config.redis.prefix;

@@ -1,20 +1,21 @@
 // Composition entry points for src/gateway.ts: `startPmtpService` (keys, context, listener,
 // outbox) and `startPmtpWorkers` (the notice and pull processors with their own blocking Redis
 // connection). Config is passed down; nothing here reads the environment.
-import type { Config } from '../../config/schema.js';
+
 import type { Redis } from 'ioredis';
+import type { Config } from '../../config/schema.js';
+import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createMailWorker } from '../../queue/queues.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
-import { loadKeyRing, type LocalKeyRing } from '../keys/local-keys.js';
+import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
 import { PmtpOutbox } from '../outbox/pmtp-outbox.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { startPmtpListener } from '../server/listen.js';
 import { allowlistCorrespondents } from '../state/contacts.js';
 import { CircuitBreaker } from '../workers/circuit-breaker.js';
-import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createNoticeProcessor } from '../workers/notice-worker.js';
 import { createPullProcessor } from '../workers/pull-worker.js';
-import type { PmtpContext } from '../pmtp-context.js';
 import { buildPmtpContext, type PmtpContextDeps } from './pmtp-context-builder.js';
 
 export interface PmtpService {
@@ -36,7 +37,10 @@ export interface PmtpWorkers {
   close(): Promise<void>;
 }
 
-export async function startPmtpService(config: Config, deps: PmtpContextDeps & { keys?: LocalKeyRing }): Promise<PmtpService> {
+export async function startPmtpService(
+  config: Config,
+  deps: PmtpContextDeps & { keys?: LocalKeyRing },
+): Promise<PmtpService> {
   const keys = deps.keys ?? (await loadKeyRing(config));
   let endpoint = config.pmtp.public_url ? new URL(config.pmtp.public_url).origin : '';
   const context = buildPmtpContext(config, keys, deps, () => endpoint);
@@ -54,7 +58,10 @@ export async function startPmtpService(config: Config, deps: PmtpContextDeps & {
   };
 }
 
-export function startPmtpWorkers(context: PmtpContext, deps: { localDelivery: LocalDelivery; redis: Redis }): PmtpWorkers {
+export function startPmtpWorkers(
+  context: PmtpContext,
+  deps: { localDelivery: LocalDelivery; redis: Redis },
+): PmtpWorkers {
   const { config } = context;
   const connection = createRedisConnection(config, 'worker');
   connection.on('error', (err) => context.log.warn({ err: err.message }, 'redis worker connection error'));
@@ -63,10 +70,17 @@ export function startPmtpWorkers(context: PmtpContext, deps: { localDelivery: Lo
     pauseMs: config.pmtp.breaker_pause_s * 1000,
   });
   const batcher = new NoticeBatcher(context.client, context.domain);
-  const notice = createMailWorker(config, 'notice', createNoticeProcessor({ rt: context, batcher, breaker }), connection);
+  const notice = createMailWorker(
+    config,
+    'notice',
+    createNoticeProcessor({ rt: context, batcher, breaker }),
+    connection,
+  );
   const pull = createMailWorker(config, 'pull', createPullProcessor(context, deps.localDelivery), connection);
   for (const worker of [notice, pull]) {
-    worker.on('failed', (job, err) => context.log.warn({ queue: worker.name, jobId: job?.id, err: err.message }, 'pmtp job failed'));
+    worker.on('failed', (job, err) =>
+      context.log.warn({ queue: worker.name, jobId: job?.id, err: err.message }, 'pmtp job failed'),
+    );
     worker.on('error', (err) => context.log.warn({ queue: worker.name, err: err.message }, 'pmtp worker error'));
   }
   return {

@@ -35,6 +35,10 @@ function normalise(address: string): string {
  * Call when a local user sends mail: every recipient becomes one of the sender's contacts, so
  * their replies skip first-contact checks.
  */
-export async function allowlistCorrespondents(contacts: ContactStore, localSender: string, recipients: readonly string[]): Promise<void> {
+export async function allowlistCorrespondents(
+  contacts: ContactStore,
+  localSender: string,
+  recipients: readonly string[],
+): Promise<void> {
   for (const recipient of recipients) await contacts.add(localSender, recipient);
 }

@@ -54,10 +54,18 @@ export class InboundNoticeStore {
 
   async setHead(origin: string, id: string, head: InboundHead, nowS: number): Promise<void> {
     const key = this.key(origin, id);
-    await this.redis.multi().hset(key, 'head', JSON.stringify(head)).expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S)).exec();
+    await this.redis
+      .multi()
+      .hset(key, 'head', JSON.stringify(head))
+      .expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S))
+      .exec();
   }
 
-  async updateHead(origin: string, id: string, update: (h: InboundHead | undefined) => InboundHead | undefined): Promise<InboundHead | undefined> {
+  async updateHead(
+    origin: string,
+    id: string,
+    update: (h: InboundHead | undefined) => InboundHead | undefined,
+  ): Promise<InboundHead | undefined> {
     return updateJsonField(this.redis, this.key(origin, id), 'head', update);
   }
 

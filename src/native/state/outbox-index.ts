@@ -36,7 +36,13 @@ export class OutboxIndex {
   /** Makes `next` current unless a newer version already is; keeps the key until expiry. */
   async setCurrent(id: string, next: OutboxCurrent): Promise<boolean> {
     const ttl = Math.max(60, next.expires - Math.floor(Date.now() / 1000) + 7 * 86_400);
-    const stored = await updateJsonField<OutboxCurrent>(this.redis, this.key(id), 'current', (cur) => (cur && cur.version >= next.version ? undefined : next), ttl);
+    const stored = await updateJsonField<OutboxCurrent>(
+      this.redis,
+      this.key(id),
+      'current',
+      (cur) => (cur && cur.version >= next.version ? undefined : next),
+      ttl,
+    );
     await this.redis.hset(this.key(id), `v:${next.version}`, next.queueId);
     return stored?.version === next.version && stored.queueId === next.queueId;
   }
@@ -51,7 +57,13 @@ export class OutboxIndex {
   }
 
   /** Records the recipients of `domain` for `version`; `notified` once the notice goes out. */
-  async setDomain(id: string, domain: string, version: number, recipients: readonly string[], notified: boolean): Promise<void> {
+  async setDomain(
+    id: string,
+    domain: string,
+    version: number,
+    recipients: readonly string[],
+    notified: boolean,
+  ): Promise<void> {
     await updateJsonField<OutboxDomain>(this.redis, this.key(id), `d:${domain}`, (cur) => {
       if (cur && cur.version > version) return undefined;
       if (cur && cur.version === version && cur.notified && !notified) return undefined;
@@ -60,11 +72,17 @@ export class OutboxIndex {
   }
 
   async withdraw(id: string, domain: string, reason: 'retracted' | 'given_up'): Promise<void> {
-    await updateJsonField<OutboxDomain>(this.redis, this.key(id), `d:${domain}`, (cur) => (cur ? { ...cur, withdrawn: reason } : undefined));
+    await updateJsonField<OutboxDomain>(this.redis, this.key(id), `d:${domain}`, (cur) =>
+      cur ? { ...cur, withdrawn: reason } : undefined,
+    );
   }
 
   async domains(id: string): Promise<Record<string, OutboxDomain>> {
     const all = await this.redis.hgetall(this.key(id));
-    return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('d:')).map(([k, v]) => [k.slice(2), JSON.parse(v) as OutboxDomain]));
+    return Object.fromEntries(
+      Object.entries(all)
+        .filter(([k]) => k.startsWith('d:'))
+        .map(([k, v]) => [k.slice(2), JSON.parse(v) as OutboxDomain]),
+    );
   }
 }

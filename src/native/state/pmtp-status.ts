@@ -2,7 +2,7 @@
 // moved only by legal transitions (recipient-state.ts) with compare-and-set in Redis. Answers
 // `mailbridge status` for PMTP mail; keyed by message id, with an index from spool queue ids.
 import type { Redis } from 'ioredis';
-import { transition, type RecipientEvent, type RecipientState } from '../protocol/recipient-state.js';
+import { type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
 
 export interface PmtpRecipientStatus {
@@ -44,15 +44,26 @@ export class PmtpStatusStore {
   }
 
   /** New recipients start `notified`; on an edit, existing ones take the `edit` event. */
-  async notified(messageId: string, version: number, byDomain: Record<string, readonly string[]>, nowS: number): Promise<void> {
+  async notified(
+    messageId: string,
+    version: number,
+    byDomain: Record<string, readonly string[]>,
+    nowS: number,
+  ): Promise<void> {
     for (const [domain, recipients] of Object.entries(byDomain)) {
       for (const recipient of recipients) {
-        await updateJsonField<PmtpRecipientStatus>(this.redis, this.key(messageId), recipient, (current) => {
-          if (!current) return { recipient, domain, state: 'notified', version, updatedAt: nowS };
-          if (current.version >= version) return undefined;
-          const next = transition(current.state, 'edit');
-          return next.ok ? { recipient, domain, state: next.state, version, updatedAt: nowS } : undefined;
-        }, RETENTION_S);
+        await updateJsonField<PmtpRecipientStatus>(
+          this.redis,
+          this.key(messageId),
+          recipient,
+          (current) => {
+            if (!current) return { recipient, domain, state: 'notified', version, updatedAt: nowS };
+            if (current.version >= version) return undefined;
+            const next = transition(current.state, 'edit');
+            return next.ok ? { recipient, domain, state: next.state, version, updatedAt: nowS } : undefined;
+          },
+          RETENTION_S,
+        );
       }
     }
   }
@@ -70,17 +81,23 @@ export class PmtpStatusStore {
     version?: number,
   ): Promise<PmtpRecipientStatus | undefined> {
     const chain = typeof events === 'string' ? [events] : events;
-    return updateJsonField<PmtpRecipientStatus>(this.redis, this.key(messageId), recipient, (current) => {
-      if (!current || (version !== undefined && current.version !== version)) return undefined;
-      let state = current.state;
-      for (const event of chain) {
-        const next = transition(state, event);
-        if (next.ok) state = next.state;
-        else if (chain.length === 1) return undefined;
-      }
-      if (state === current.state && Object.keys(extra).length === 0) return undefined;
-      return { ...current, ...extra, state, updatedAt: nowS };
-    }, RETENTION_S);
+    return updateJsonField<PmtpRecipientStatus>(
+      this.redis,
+      this.key(messageId),
+      recipient,
+      (current) => {
+        if (!current || (version !== undefined && current.version !== version)) return undefined;
+        let state = current.state;
+        for (const event of chain) {
+          const next = transition(state, event);
+          if (next.ok) state = next.state;
+          else if (chain.length === 1) return undefined;
+        }
+        if (state === current.state && Object.keys(extra).length === 0) return undefined;
+        return { ...current, ...extra, state, updatedAt: nowS };
+      },
+      RETENTION_S,
+    );
   }
 
   async get(messageId: string): Promise<PmtpRecipientStatus[]> {

@@ -43,7 +43,11 @@ export class SenderTokenStore {
     return `${this.prefix}:pmtp:${part}`;
   }
 
-  async issue(input: Omit<SenderTokenInput, 'token_id' | 'issuer'> & { issuer: string }, privateKey: PrivateKeyInput, nowS: number): Promise<IssuedToken> {
+  async issue(
+    input: Omit<SenderTokenInput, 'token_id' | 'issuer'> & { issuer: string },
+    privateKey: PrivateKeyInput,
+    nowS: number,
+  ): Promise<IssuedToken> {
     const tokenId = `tok_${randomBytes(12).toString('base64url')}`;
     const token = issueSenderToken({ ...input, token_id: tokenId }, privateKey);
     const issued: IssuedToken = {
@@ -61,7 +65,16 @@ export class SenderTokenStore {
 
   /** Counts one use atomically, unless revoked or used up. */
   async use(tokenId: string, use: string, maxUses: number | undefined, expiresS: number): Promise<TokenUse> {
-    const result = await this.redis.eval(useScript, 2, this.k(`token-uses:${tokenId}`), this.k('token-revoked'), tokenId, use, String(maxUses ?? 0), String(expiresS + 86_400));
+    const result = await this.redis.eval(
+      useScript,
+      2,
+      this.k(`token-uses:${tokenId}`),
+      this.k('token-revoked'),
+      tokenId,
+      use,
+      String(maxUses ?? 0),
+      String(expiresS + 86_400),
+    );
     return result === -1 ? 'token_revoked' : result === -2 ? 'token_exhausted' : 'ok';
   }
 
@@ -76,7 +89,10 @@ export class SenderTokenStore {
     const out: TokenListing[] = [];
     for (const raw of Object.values(all)) {
       const t = JSON.parse(raw) as IssuedToken;
-      const [uses, revoked] = await Promise.all([this.redis.scard(this.k(`token-uses:${t.tokenId}`)), this.redis.sismember(this.k('token-revoked'), t.tokenId)]);
+      const [uses, revoked] = await Promise.all([
+        this.redis.scard(this.k(`token-uses:${t.tokenId}`)),
+        this.redis.sismember(this.k('token-revoked'), t.tokenId),
+      ]);
       out.push({ ...t, uses, revoked: revoked === 1 });
     }
     return out.sort((a, b) => a.issuedAt - b.issuedAt || a.tokenId.localeCompare(b.tokenId));

@@ -21,7 +21,10 @@ export class CircuitBreaker {
   }
 
   async state(domain: string, nowMs: number): Promise<BreakerState> {
-    const [failures, until] = (await this.redis.hmget(this.key(domain), 'failures', 'open_until')).map(Number) as [number, number];
+    const [failures, until] = (await this.redis.hmget(this.key(domain), 'failures', 'open_until')).map(Number) as [
+      number,
+      number,
+    ];
     if (until > nowMs) return { open: true, untilMs: until };
     if (failures < this.options.failures) return { open: false };
     // half-open: exactly one job probes the domain; the others wait to be promoted by its success
@@ -46,7 +49,11 @@ export class CircuitBreaker {
 
   /** Closes the breaker; if it had tripped or counted failures, promotes every parked job. */
   async success(domain: string): Promise<number> {
-    const [[, failures]] = (await this.redis.multi().hget(this.key(domain), 'failures').del(this.key(domain), `${this.key(domain)}:probe`).exec()) as [[unknown, string | null]];
+    const [[, failures]] = (await this.redis
+      .multi()
+      .hget(this.key(domain), 'failures')
+      .del(this.key(domain), `${this.key(domain)}:probe`)
+      .exec()) as [[unknown, string | null]];
     if (failures === null) return 0;
     const parkedKey = `${this.key(domain)}:parked`;
     const parked = await this.redis.smembers(parkedKey);

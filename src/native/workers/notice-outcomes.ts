@@ -2,11 +2,11 @@
 // status poll within min/max; challenge → solve (bounded bits) for a re-send; redirect → follow
 // only with a valid delegation proof, at most three times; rejected → final. Never a bounce.
 import { errorBody, isStatusCode } from '../../codes.js';
+import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { verifyDelegation } from '../protocol/delegation.js';
 import type { Disposition, NoticeResult } from '../protocol/notice.js';
-import { solveChallenge, type PowChallenge } from '../protocol/proof-of-work.js';
-import type { PmtpContext } from '../pmtp-context.js';
-import { jobSafe, type DomainNoticeJob, type NoticeJob } from '../../mail/jobs.js';
+import { type PowChallenge, solveChallenge } from '../protocol/proof-of-work.js';
 
 /** The parts of the PMTP context this file uses. */
 export type OutcomeDeps = Pick<PmtpContext, 'config' | 'directory' | 'log' | 'nowS' | 'queues' | 'status'>;
@@ -28,13 +28,24 @@ export interface OutcomeContext {
 }
 
 /** Applies one notice result; returns the challenges it solved, to be sent back at once. */
-export async function applyNoticeResult(ctx: OutcomeContext, result: NoticeResult, sent: readonly string[]): Promise<Solved[]> {
+export async function applyNoticeResult(
+  ctx: OutcomeContext,
+  result: NoticeResult,
+  sent: readonly string[],
+): Promise<Solved[]> {
   const { rt, id, version } = ctx;
   if ('error' in result) {
     const code = result.error.code;
     if (code === 'version_superseded') return [];
     for (const r of sent) {
-      await rt.status.apply(id, r, code === 'notice_expired' ? 'expire' : 'reject', rt.nowS(), { code, text: result.error.message }, version);
+      await rt.status.apply(
+        id,
+        r,
+        code === 'notice_expired' ? 'expire' : 'reject',
+        rt.nowS(),
+        { code, text: result.error.message },
+        version,
+      );
     }
     return [];
   }
@@ -46,10 +57,15 @@ export async function applyNoticeResult(ctx: OutcomeContext, result: NoticeResul
   return solved;
 }
 
-export async function applyDisposition(ctx: OutcomeContext, recipient: string, d: Disposition): Promise<Solved | undefined> {
+export async function applyDisposition(
+  ctx: OutcomeContext,
+  recipient: string,
+  d: Disposition,
+): Promise<Solved | undefined> {
   const { rt, id, version, job } = ctx;
   const now = rt.nowS();
-  const reject = (code: Parameters<typeof errorBody>[0], text?: string) => rt.status.apply(id, recipient, 'reject', now, { code, text: text ?? errorBody(code).error.message }, version);
+  const reject = (code: Parameters<typeof errorBody>[0], text?: string) =>
+    rt.status.apply(id, recipient, 'reject', now, { code, text: text ?? errorBody(code).error.message }, version);
   switch (d.disposition) {
     case 'accepted':
       await rt.status.apply(id, recipient, 'accept', now, {}, version);
@@ -61,13 +77,28 @@ export async function applyDisposition(ctx: OutcomeContext, recipient: string, d
       await rt.status.apply(id, recipient, 'defer', now, { cookie: d.cookie, endpoint: ctx.endpoint }, version);
       const polls = (job.action === 'poll' ? (job.polls ?? 0) : 0) + 1;
       const pollUntil = job.action === 'poll' && job.pollUntil ? job.pollUntil : now + d.max_poll_s;
-      const data: NoticeJob = { action: 'poll', queueId: job.queueId, domain: job.domain, recipient, cookie: d.cookie, endpoint: ctx.endpoint, pollUntil, polls };
-      await rt.queues.add('notice', data, { jobId: `poll-${job.queueId}-${jobSafe(recipient)}-${polls}`, delayMs: d.min_poll_s * 1000 });
+      const data: NoticeJob = {
+        action: 'poll',
+        queueId: job.queueId,
+        domain: job.domain,
+        recipient,
+        cookie: d.cookie,
+        endpoint: ctx.endpoint,
+        pollUntil,
+        polls,
+      };
+      await rt.queues.add('notice', data, {
+        jobId: `poll-${job.queueId}-${jobSafe(recipient)}-${polls}`,
+        delayMs: d.min_poll_s * 1000,
+      });
       return undefined;
     }
     case 'challenge': {
       if (d.challenge.bits > rt.config.pmtp.max_pow_bits) {
-        await reject('challenge_too_hard', `asked for ${d.challenge.bits} bits, we solve at most ${rt.config.pmtp.max_pow_bits}`);
+        await reject(
+          'challenge_too_hard',
+          `asked for ${d.challenge.bits} bits, we solve at most ${rt.config.pmtp.max_pow_bits}`,
+        );
         return undefined;
       }
       await rt.status.apply(id, recipient, 'challenge', now, {}, version);
@@ -84,14 +115,29 @@ export async function applyDisposition(ctx: OutcomeContext, recipient: string, d
         await reject('redirect_loop');
         return undefined;
       }
-      const proof = await verifyDelegation(d.delegation, { recipient, endpoint: d.endpoint, now, keyLookup: rt.directory.keyLookup });
+      const proof = await verifyDelegation(d.delegation, {
+        recipient,
+        endpoint: d.endpoint,
+        now,
+        keyLookup: rt.directory.keyLookup,
+      });
       if (!proof.ok) {
-        rt.log.warn({ id, recipient, endpoint: d.endpoint, code: proof.code }, 'refused redirect without a valid delegation');
+        rt.log.warn(
+          { id, recipient, endpoint: d.endpoint, code: proof.code },
+          'refused redirect without a valid delegation',
+        );
         await reject('delegation_invalid', `${proof.code}: ${proof.detail}`);
         return undefined;
       }
       await rt.status.apply(id, recipient, 'redirect', now, { endpoint: d.endpoint }, version);
-      const data: NoticeJob = { action: 'notify', queueId: job.queueId, domain: job.domain, recipients: [recipient], endpoint: d.endpoint, redirects };
+      const data: NoticeJob = {
+        action: 'notify',
+        queueId: job.queueId,
+        domain: job.domain,
+        recipients: [recipient],
+        endpoint: d.endpoint,
+        redirects,
+      };
       await rt.queues.add('notice', data, { jobId: `redirect-${job.queueId}-${jobSafe(recipient)}-${redirects}` });
       return undefined;
     }

@@ -3,21 +3,30 @@
 // polls deferred recipients, withdraws. Backoff per job with jitter and cap; a per-destination
 // circuit breaker parks jobs for a dead domain and releases them all when it answers again.
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { expiryJobId, type DomainNoticeJob, type NoticeJob } from '../../mail/jobs.js';
+import { type DomainNoticeJob, expiryJobId, type NoticeJob } from '../../mail/jobs.js';
 import type { OutboxFacts } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
-import { withdrawResponseSchema } from '../protocol/ack.js';
-import { fetchUrl, PATHS } from '../protocol/endpoints.js';
-import { statusResponseSchema, type Notice } from '../protocol/notice.js';
-import { isFinal } from '../protocol/recipient-state.js';
-import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import { withdrawResponseSchema } from '../protocol/ack.js';
+import { fetchUrl, PATHS } from '../protocol/endpoints.js';
+import { type Notice, statusResponseSchema } from '../protocol/notice.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
+import { isFinal } from '../protocol/recipient-state.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { applyDisposition, applyNoticeResult, codeOrFallback, type OutcomeContext, type OutcomeDeps } from './notice-outcomes.js';
+import {
+  applyDisposition,
+  applyNoticeResult,
+  codeOrFallback,
+  type OutcomeContext,
+  type OutcomeDeps,
+} from './notice-outcomes.js';
 
 /** The parts of the PMTP context this file uses. */
-export type NoticeWorkerContext = Pick<PmtpContext, 'client' | 'directory' | 'endpoint' | 'log' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'> &
+export type NoticeWorkerContext = Pick<
+  PmtpContext,
+  'client' | 'directory' | 'endpoint' | 'log' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'
+> &
   OutcomeDeps;
 
 export interface NoticeWorkerDeps {
@@ -33,7 +42,9 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
     if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
     if (data.action === 'expire') {
-      for (const s of await rt.status.get(facts.id)) if (s.version === facts.version) await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
+      for (const s of await rt.status.get(facts.id))
+        if (s.version === facts.version)
+          await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
       await rt.spool.remove(data.queueId);
       return 'expired';
     }
@@ -61,11 +72,19 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
         return 'duplicate-copy';
       }
       for (const domain of Object.keys(facts.destinations)) {
-        await rt.queues.add('notice', { action: 'notify', queueId: data.queueId, domain }, { jobId: `notice-${data.queueId}-${domain}` });
+        await rt.queues.add(
+          'notice',
+          { action: 'notify', queueId: data.queueId, domain },
+          { jobId: `notice-${data.queueId}-${domain}` },
+        );
       }
       // after a crash recovery this re-creates the expiry job too (same id: a no-op otherwise)
       const untilExpiry = Math.max(0, (facts.expires - rt.nowS()) * 1000) + 60_000;
-      await rt.queues.add('notice', { action: 'expire', queueId: data.queueId }, { jobId: expiryJobId(data.queueId), delayMs: untilExpiry });
+      await rt.queues.add(
+        'notice',
+        { action: 'expire', queueId: data.queueId },
+        { jobId: expiryJobId(data.queueId), delayMs: untilExpiry },
+      );
       return 'fanned-out';
     }
     const domain = data.domain;
@@ -90,11 +109,25 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
   const { id, version } = facts;
   const current = await rt.outbox.current(id);
   if (current && current.version > version) return 'superseded';
-  const endpoint = (job.action === 'withdraw' ? undefined : job.endpoint) ?? (await rt.directory.endpointOf(job.domain));
+  const endpoint =
+    (job.action === 'withdraw' ? undefined : job.endpoint) ?? (await rt.directory.endpointOf(job.domain));
   const ctx: OutcomeContext = { rt, job, id, version, endpoint };
   if (job.action === 'withdraw') {
-    const query = new URLSearchParams({ version: String(version), reason: job.reason, ...(job.recipient ? { recipient: job.recipient } : {}) });
-    await rt.client.json({ destination: job.domain, endpoint, method: 'DELETE', path: `${PATHS.notice(id)}?${query}`, signedResponse: true }, withdrawResponseSchema);
+    const query = new URLSearchParams({
+      version: String(version),
+      reason: job.reason,
+      ...(job.recipient ? { recipient: job.recipient } : {}),
+    });
+    await rt.client.json(
+      {
+        destination: job.domain,
+        endpoint,
+        method: 'DELETE',
+        path: `${PATHS.notice(id)}?${query}`,
+        signedResponse: true,
+      },
+      withdrawResponseSchema,
+    );
     return 'withdrawn';
   }
   if (job.action === 'poll') return poll(deps, ctx, job);
@@ -120,34 +153,76 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
   };
   let solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, notice), open);
   for (let round = 0; solved.length > 0 && round < 2; round++) {
-    const again: Notice = { ...notice, recipients: solved.map((s) => s.recipient), pow: solved.map(({ challenge, solution }) => ({ challenge, solution })) };
+    const again: Notice = {
+      ...notice,
+      recipients: solved.map((s) => s.recipient),
+      pow: solved.map(({ challenge, solution }) => ({ challenge, solution })),
+    };
     solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, again), again.recipients);
   }
   return 'sent';
 }
 
-async function poll(deps: NoticeWorkerDeps, ctx: OutcomeContext, job: Extract<NoticeJob, { action: 'poll' }>): Promise<string> {
+async function poll(
+  deps: NoticeWorkerDeps,
+  ctx: OutcomeContext,
+  job: Extract<NoticeJob, { action: 'poll' }>,
+): Promise<string> {
   const { rt } = deps;
   const { recipient } = job;
   const status = await rt.status.recipient(ctx.id, recipient);
   if (!status || status.state !== 'deferred' || status.cookie !== job.cookie) return 'not-deferred';
-  const answer = await rt.client.json({ destination: job.domain, endpoint: ctx.endpoint, method: 'GET', path: PATHS.status(job.cookie), signedResponse: true }, statusResponseSchema);
+  const answer = await rt.client.json(
+    {
+      destination: job.domain,
+      endpoint: ctx.endpoint,
+      method: 'GET',
+      path: PATHS.status(job.cookie),
+      signedResponse: true,
+    },
+    statusResponseSchema,
+  );
   if (answer.disposition === 'deferred' && job.pollUntil !== undefined && rt.nowS() >= job.pollUntil) {
-    await rt.status.apply(ctx.id, recipient, 'give-up', rt.nowS(), { code: 'lifetime_exceeded', text: 'no decision within max_poll_s' }, ctx.version);
-    await rt.queues.add('notice', { action: 'withdraw', queueId: job.queueId, domain: job.domain, reason: 'given_up', recipient }, { jobId: `giveup-${job.queueId}-${job.polls ?? 0}` });
+    await rt.status.apply(
+      ctx.id,
+      recipient,
+      'give-up',
+      rt.nowS(),
+      { code: 'lifetime_exceeded', text: 'no decision within max_poll_s' },
+      ctx.version,
+    );
+    await rt.queues.add(
+      'notice',
+      { action: 'withdraw', queueId: job.queueId, domain: job.domain, reason: 'given_up', recipient },
+      { jobId: `giveup-${job.queueId}-${job.polls ?? 0}` },
+    );
     return 'given-up';
   }
   const solved = await applyDisposition(ctx, recipient, answer);
   if (solved) {
-    await rt.queues.add('notice', { action: 'notify', queueId: job.queueId, domain: job.domain, recipients: [recipient], endpoint: ctx.endpoint }, { jobId: `resend-${job.queueId}-${job.polls ?? 0}` });
+    await rt.queues.add(
+      'notice',
+      { action: 'notify', queueId: job.queueId, domain: job.domain, recipients: [recipient], endpoint: ctx.endpoint },
+      { jobId: `resend-${job.queueId}-${job.polls ?? 0}` },
+    );
   }
   return `polled:${answer.disposition}`;
 }
 
-async function handleFailure(deps: NoticeWorkerDeps, job: MailJob, data: DomainNoticeJob, token: string | undefined, facts: OutboxFacts, err: unknown): Promise<string> {
+async function handleFailure(
+  deps: NoticeWorkerDeps,
+  job: MailJob,
+  data: DomainNoticeJob,
+  token: string | undefined,
+  facts: OutboxFacts,
+  err: unknown,
+): Promise<string> {
   const { rt } = deps;
   const { domain } = data;
-  const failure = err instanceof PmtpRequestError ? err : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
+  const failure =
+    err instanceof PmtpRequestError
+      ? err
+      : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
   const peerDown = failure.retryable && (failure.httpStatus === undefined || failure.httpStatus >= 500);
   if (peerDown) {
     // parked jobs are promoted the moment the domain answers again, whatever their backoff
@@ -166,7 +241,15 @@ async function handleFailure(deps: NoticeWorkerDeps, job: MailJob, data: DomainN
   if (!failure.retryable || lastAttempt) {
     const event = failure.retryable ? 'expire' : 'reject';
     const recipients = data.action === 'notify' ? (data.recipients ?? facts.destinations[domain] ?? []) : [];
-    for (const r of recipients) await rt.status.apply(facts.id, r, event, rt.nowS(), { code: codeOrFallback(failure.code), text: failure.message }, facts.version);
+    for (const r of recipients)
+      await rt.status.apply(
+        facts.id,
+        r,
+        event,
+        rt.nowS(),
+        { code: codeOrFallback(failure.code), text: failure.message },
+        facts.version,
+      );
     rt.log.warn({ queueId: data.queueId, domain, code: failure.code }, 'notice delivery stopped');
     throw new UnrecoverableError(failure.message);
   }

@@ -2,33 +2,43 @@
 // promptly (never on user action: fetch timing must not become a read receipt), verifies it,
 // spools it, hands it to LocalDelivery, then sends the signed ack. Retries resume where they
 // stopped (a pulled message is not pulled again; delivered recipients are not delivered again).
-import { UnrecoverableError } from 'bullmq';
+
 import { Readable } from 'node:stream';
-import type { AckBatch } from '../protocol/ack.js';
-import { AckBatcher } from '../client/ack-batcher.js';
-import type { TrustClass } from '../protocol/first-contact-policy.js';
-import { isFinal, transition, type RecipientEvent } from '../protocol/recipient-state.js';
-import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
-import type { PmtpContext } from '../pmtp-context.js';
-import type { InboundRecipient } from '../state/inbound-notices.js';
-import { decideDeferred, type DecideDeps } from './decide-deferred.js';
-import { pullJobId, type PullJob } from '../../mail/jobs.js';
+import { UnrecoverableError } from 'bullmq';
+import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
-import { partOffsets, type Manifest } from '../protocol/message-format.js';
-import { pullView, type PullViewDeps } from './pulled-message.js';
+import { AckBatcher } from '../client/ack-batcher.js';
+import type { PmtpContext } from '../pmtp-context.js';
+import type { AckBatch } from '../protocol/ack.js';
+import type { TrustClass } from '../protocol/first-contact-policy.js';
+import { type Manifest, partOffsets } from '../protocol/message-format.js';
+import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
+import { isFinal, type RecipientEvent, transition } from '../protocol/recipient-state.js';
+import type { InboundRecipient } from '../state/inbound-notices.js';
+import { type DecideDeps, decideDeferred } from './decide-deferred.js';
+import { type PullViewDeps, pullView } from './pulled-message.js';
 
 /** The parts of the PMTP context this file uses. */
 export type PullWorkerDeps = Pick<PmtpContext, 'client' | 'config' | 'domain' | 'inbound' | 'nowMs' | 'spool'> &
   DecideDeps &
   PullViewDeps;
 
-const WITHDRAWN: Record<string, 'retract' | 'expire'> = { message_retracted: 'retract', version_superseded: 'retract', message_expired: 'expire' };
+const WITHDRAWN: Record<string, 'retract' | 'expire'> = {
+  message_retracted: 'retract',
+  version_superseded: 'retract',
+  message_expired: 'expire',
+};
 
-export function createPullProcessor(rt: PullWorkerDeps, localDelivery: LocalDelivery, acks: AckBatcher = new AckBatcher(rt.client, rt.domain)) {
-  const sendAck: SendAck = (origin, id, version, digest, recipients) => acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
+export function createPullProcessor(
+  rt: PullWorkerDeps,
+  localDelivery: LocalDelivery,
+  acks: AckBatcher = new AckBatcher(rt.client, rt.domain),
+) {
+  const sendAck: SendAck = (origin, id, version, digest, recipients) =>
+    acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
   return async (job: MailJob, data: PullJob): Promise<string> => {
     let origin: string;
     let id: string;
@@ -46,14 +56,16 @@ export function createPullProcessor(rt: PullWorkerDeps, localDelivery: LocalDeli
       return await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
     } catch (err) {
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
-        for (const r of await rt.inbound.recipients(origin, id)) await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
+        for (const r of await rt.inbound.recipients(origin, id))
+          await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
         await rt.inbound.forgetHead(origin, id);
         return `withdrawn:${err.code}`;
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (lastAttempt || (err instanceof PmtpRequestError && !err.retryable)) {
         // never pulled: the recipients' wait ends here (the origin sees no ack and expires them too)
-        for (const r of await rt.inbound.recipients(origin, id)) if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'expire');
+        for (const r of await rt.inbound.recipients(origin, id))
+          if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'expire');
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       }
       throw err;
@@ -61,19 +73,47 @@ export function createPullProcessor(rt: PullWorkerDeps, localDelivery: LocalDeli
   };
 }
 
-async function pullAndDeliver(rt: PullWorkerDeps, localDelivery: LocalDelivery, sendAck: SendAck, origin: string, id: string, version: number): Promise<string> {
+async function pullAndDeliver(
+  rt: PullWorkerDeps,
+  localDelivery: LocalDelivery,
+  sendAck: SendAck,
+  origin: string,
+  id: string,
+  version: number,
+): Promise<string> {
   const head = await rt.inbound.head(origin, id);
   if (!head || head.version !== version) return 'superseded';
   let queueId = head.queueId;
   if (!queueId) {
-    const accepted = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && r.state === 'accepted');
+    const accepted = (await rt.inbound.recipients(origin, id)).filter(
+      (r) => r.version === version && r.state === 'accepted',
+    );
     if (accepted.length === 0) return 'nothing-accepted';
     const draft = await rt.spool.draft();
-    const pulled = await pullView(rt, { origin, id, version, digest: head.digest, view: 'full', draft, maxBytes: rt.config.limits.message_size_bytes });
+    const pulled = await pullView(rt, {
+      origin,
+      id,
+      version,
+      digest: head.digest,
+      view: 'full',
+      draft,
+      maxBytes: rt.config.limits.message_size_bytes,
+    });
     if (!pulled.ok) {
       if (pulled.retry) throw new PmtpRequestError('message_invalid', pulled.detail, true);
       for (const r of accepted) await setState(rt, origin, id, r, 'reject', { code: pulled.code, text: pulled.detail });
-      await sendAck(origin, id, version, head.digest, accepted.map((r) => ({ recipient: r.recipient, result: 'rejected' as const, code: pulled.code, text: pulled.detail.slice(0, 900) })));
+      await sendAck(
+        origin,
+        id,
+        version,
+        head.digest,
+        accepted.map((r) => ({
+          recipient: r.recipient,
+          result: 'rejected' as const,
+          code: pulled.code,
+          text: pulled.detail.slice(0, 900),
+        })),
+      );
       return `rejected:${pulled.code}`;
     }
     const meta: Omit<ReceivedRecord, 'queueId'> = {
@@ -83,13 +123,21 @@ async function pullAndDeliver(rt: PullWorkerDeps, localDelivery: LocalDelivery, 
       jobId: pullJobId(origin, id, version),
       createdAt: new Date(rt.nowMs()).toISOString(),
       envelope: { mailFrom: pulled.head.manifest.from, rcptTo: accepted.map((r) => r.recipient) },
-      pmtp: { origin, id, version, digest: head.digest, manifest: pulled.head.manifest, signatures: pulled.head.signatures },
+      pmtp: {
+        origin,
+        id,
+        version,
+        digest: head.digest,
+        manifest: pulled.head.manifest,
+        signatures: pulled.head.signatures,
+      },
     };
     queueId = (await draft.commit(meta)).queueId;
     await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId } : undefined));
   }
   // outside the pull itself: a run that died after recording the copy but before this still owes it
-  for (const r of await rt.inbound.recipients(origin, id)) if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'fetch');
+  for (const r of await rt.inbound.recipients(origin, id))
+    if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'fetch');
   const entry = await rt.spool.read(queueId).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
@@ -98,10 +146,13 @@ async function pullAndDeliver(rt: PullWorkerDeps, localDelivery: LocalDelivery, 
     // gone: another run (one recovered from the spool after a crash) delivered it and removed the copy
     const open = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && !isFinal(r.state));
     if (open.length === 0) return 'already-delivered';
-    throw new UnrecoverableError(`spool entry ${queueId} of ${origin}/${id} is gone while ${open.length} recipient(s) wait`);
+    throw new UnrecoverableError(
+      `spool entry ${queueId} of ${origin}/${id} is gone while ${open.length} recipient(s) wait`,
+    );
   }
   const meta = entry.meta;
-  if (meta.kind !== 'pmtp-received') throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
+  if (meta.kind !== 'pmtp-received')
+    throw new UnrecoverableError(`spool entry ${queueId} is not a received PMTP message`);
   const recipients = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version);
   const due = recipients.filter((r) => r.state === 'fetched');
   const byTrust = new Map<TrustClass, InboundRecipient[]>();
@@ -121,20 +172,52 @@ async function pullAndDeliver(rt: PullWorkerDeps, localDelivery: LocalDelivery, 
       const rec = group.find((r) => r.recipient === result.recipient);
       if (!rec) continue;
       if (result.status === 'deferred') deferred++;
-      else await setState(rt, origin, id, rec, result.status === 'delivered' ? 'deliver' : 'reject', { code: result.code ?? 'content_rejected', text: result.text ?? '' });
+      else
+        await setState(rt, origin, id, rec, result.status === 'delivered' ? 'deliver' : 'reject', {
+          code: result.code ?? 'content_rejected',
+          text: result.text ?? '',
+        });
     }
   }
-  const final = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && (r.state === 'delivered' || r.state === 'rejected') && recipients.some((x) => x.recipient === r.recipient));
+  const final = (await rt.inbound.recipients(origin, id)).filter(
+    (r) =>
+      r.version === version &&
+      (r.state === 'delivered' || r.state === 'rejected') &&
+      recipients.some((x) => x.recipient === r.recipient),
+  );
   if (final.length > 0) {
-    await sendAck(origin, id, version, meta.pmtp.digest, final.map((r) => r.state === 'delivered' ? { recipient: r.recipient, result: 'delivered' as const } : { recipient: r.recipient, result: 'rejected' as const, code: r.code ?? 'content_rejected', text: r.text ?? '' }));
+    await sendAck(
+      origin,
+      id,
+      version,
+      meta.pmtp.digest,
+      final.map((r) =>
+        r.state === 'delivered'
+          ? { recipient: r.recipient, result: 'delivered' as const }
+          : {
+              recipient: r.recipient,
+              result: 'rejected' as const,
+              code: r.code ?? 'content_rejected',
+              text: r.text ?? '',
+            },
+      ),
+    );
   }
-  if (deferred > 0) throw new PmtpRequestError('delivery_failed', `${deferred} recipient(s) deferred by local delivery`, true);
+  if (deferred > 0)
+    throw new PmtpRequestError('delivery_failed', `${deferred} recipient(s) deferred by local delivery`, true);
   const left = (await rt.inbound.recipients(origin, id)).filter((r) => r.version === version && !isFinal(r.state));
   if (left.length === 0) await rt.spool.remove(queueId);
   return 'delivered';
 }
 
-async function setState(rt: PullWorkerDeps, origin: string, id: string, rec: InboundRecipient, event: RecipientEvent, extra: { code?: string; text?: string } = {}): Promise<void> {
+async function setState(
+  rt: PullWorkerDeps,
+  origin: string,
+  id: string,
+  rec: InboundRecipient,
+  event: RecipientEvent,
+  extra: { code?: string; text?: string } = {},
+): Promise<void> {
   await rt.inbound.updateRecipient(origin, id, rec.recipient, (cur) => {
     if (!cur) return undefined;
     const next = transition(cur.state, event);
@@ -142,7 +225,13 @@ async function setState(rt: PullWorkerDeps, origin: string, id: string, rec: Inb
   });
 }
 
-type SendAck = (origin: string, id: string, version: number, digest: string, recipients: AckBatch['acks'][number]['recipients']) => Promise<void>;
+type SendAck = (
+  origin: string,
+  id: string,
+  version: number,
+  digest: string,
+  recipients: AckBatch['acks'][number]['recipients'],
+) => Promise<void>;
 
 /** Part `index`'s octets, out of a received entry's body (the parts in manifest order). */
 async function partStream(spool: Spool, queueId: string, manifest: Manifest, index: number): Promise<Readable> {

@@ -4,11 +4,11 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { SpoolDraft } from '../../spool/spool.js';
+import type { PmtpContext } from '../pmtp-context.js';
 import { MESSAGE_STREAM_TYPE, PATHS } from '../protocol/endpoints.js';
-import { MessageStreamReader, type MessageHead } from '../protocol/message-framing.js';
+import { type MessageHead, MessageStreamReader } from '../protocol/message-framing.js';
 import { originAligned, verifyManifestSignatures } from '../protocol/message-signature.js';
 import type { StreamView } from '../protocol/message-views.js';
-import type { PmtpContext } from '../pmtp-context.js';
 
 /** The parts of the PMTP context this file uses. */
 export type PullViewDeps = Pick<PmtpContext, 'client' | 'directory' | 'nowS'>;
@@ -18,10 +18,22 @@ export type PullSuccess = { ok: true; head: MessageHead };
 
 export async function pullView(
   rt: PullViewDeps,
-  input: { origin: string; id: string; version: number; digest: string; view: StreamView; draft?: SpoolDraft; maxBytes: number },
+  input: {
+    origin: string;
+    id: string;
+    version: number;
+    digest: string;
+    view: StreamView;
+    draft?: SpoolDraft;
+    maxBytes: number;
+  },
 ): Promise<PullSuccess | PullFailure> {
   const { origin, id, version, digest, view } = input;
-  const raw = await rt.client.open({ destination: origin, method: 'GET', path: `${PATHS.message(id)}?view=${view}&version=${version}` });
+  const raw = await rt.client.open({
+    destination: origin,
+    method: 'GET',
+    path: `${PATHS.message(id)}?view=${view}&version=${version}`,
+  });
   if (!(raw.headers.get('content-type') ?? '').startsWith(MESSAGE_STREAM_TYPE)) {
     return { ok: false, code: 'message_invalid', detail: 'not a message stream', retry: false };
   }
@@ -33,13 +45,42 @@ export async function pullView(
   let failure: PullFailure | undefined;
   const handle = async (events: ReturnType<MessageStreamReader['push']>) => {
     for (const event of events) {
-      if (event.type === 'error') failure = { ok: false, code: 'message_invalid', detail: `${event.code}: ${event.detail}`, retry: event.code === 'truncated' };
+      if (event.type === 'error')
+        failure = {
+          ok: false,
+          code: 'message_invalid',
+          detail: `${event.code}: ${event.detail}`,
+          retry: event.code === 'truncated',
+        };
       else if (event.type === 'head') {
         head = event.head;
-        const verdict = await verifyManifestSignatures({ manifestDigest: event.manifestDigest, signatures: head.signatures, keyLookup: rt.directory.keyLookup, now: rt.nowS() });
-        if (!verdict.ok) failure = { ok: false, code: 'message_invalid', detail: `signatures: ${verdict.checks.map((c) => c.status).join(',')}`, retry: false };
-        else if (!originAligned(head.manifest, verdict.origin ?? '')) failure = { ok: false, code: 'origin_unaligned', detail: `origin ${verdict.origin} vs from ${head.manifest.from}`, retry: false };
-        else if (verdict.servingDomain !== origin) failure = { ok: false, code: 'message_invalid', detail: `served by ${origin}, signed for ${verdict.servingDomain}`, retry: false };
+        const verdict = await verifyManifestSignatures({
+          manifestDigest: event.manifestDigest,
+          signatures: head.signatures,
+          keyLookup: rt.directory.keyLookup,
+          now: rt.nowS(),
+        });
+        if (!verdict.ok)
+          failure = {
+            ok: false,
+            code: 'message_invalid',
+            detail: `signatures: ${verdict.checks.map((c) => c.status).join(',')}`,
+            retry: false,
+          };
+        else if (!originAligned(head.manifest, verdict.origin ?? ''))
+          failure = {
+            ok: false,
+            code: 'origin_unaligned',
+            detail: `origin ${verdict.origin} vs from ${head.manifest.from}`,
+            retry: false,
+          };
+        else if (verdict.servingDomain !== origin)
+          failure = {
+            ok: false,
+            code: 'message_invalid',
+            detail: `served by ${origin}, signed for ${verdict.servingDomain}`,
+            retry: false,
+          };
       } else if (event.type === 'part-data' && input.draft && !sink.write(event.data)) await once(sink, 'drain');
       if (failure) return;
     }

@@ -2,18 +2,31 @@
 // pin, a key set signed by another key than the pin is refused, and an unknown key id triggers
 // at most one refetch a minute.
 import { describe, expect, it } from 'vitest';
-import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
-import { currentKeyEntry, generateDomainKey, signKeySet, type KeySet } from '../../../src/native/protocol/domain-keys.js';
 import { PeerDirectory } from '../../../src/native/keys/peer-directory.js';
+import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
+import {
+  currentKeyEntry,
+  generateDomainKey,
+  type KeySet,
+  signKeySet,
+} from '../../../src/native/protocol/domain-keys.js';
 import { testConfig } from '../../support/config.js';
 import { staticResolver } from '../../support/static-resolver.js';
 import { KEYS, NOW } from '../protocol/fixtures.js';
 
 function keySetOf(key: typeof KEYS.a, domain = 'a.example'): KeySet {
-  return signKeySet({ v: 1, domain, published: NOW, keys: [currentKeyEntry(key.publicKey, NOW + 86_400)], old_keys: [] }, [key.privateKey]);
+  return signKeySet(
+    { v: 1, domain, published: NOW, keys: [currentKeyEntry(key.publicKey, NOW + 86_400)], old_keys: [] },
+    [key.privateKey],
+  );
 }
 
-function directory(options: { directory?: Record<string, unknown>; txt?: Record<string, string[][]>; documents?: Record<string, unknown>; now?: () => number }) {
+function directory(options: {
+  directory?: Record<string, unknown>;
+  txt?: Record<string, string[][]>;
+  documents?: Record<string, unknown>;
+  now?: () => number;
+}) {
   const fetched: string[] = [];
   const config = testConfig({ spool: { dir: '/tmp' }, pmtp: { directory: options.directory ?? {} } });
   const dir = new PeerDirectory({
@@ -31,7 +44,10 @@ function directory(options: { directory?: Record<string, unknown>; txt?: Record<
 describe('PeerDirectory', () => {
   it('discovers by DNS, verifies the pinned key set and looks keys up', async () => {
     const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.a.keyId });
-    const { dir, fetched } = directory({ txt: { '_pmtp.a.example': [[record]] }, documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) } });
+    const { dir, fetched } = directory({
+      txt: { '_pmtp.a.example': [[record]] },
+      documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) },
+    });
     expect(await dir.endpointOf('a.example')).toBe('https://mx.a.example');
     expect(await dir.keyLookup('a.example', KEYS.a.keyId, NOW)).toEqual(KEYS.a.publicKey);
     expect(await dir.keyLookup('a.example', KEYS.a.keyId, NOW)).toEqual(KEYS.a.publicKey);
@@ -40,15 +56,27 @@ describe('PeerDirectory', () => {
 
   it('refuses a key set not signed by the pinned key', async () => {
     const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.aOld.keyId });
-    const { dir } = directory({ txt: { '_pmtp.a.example': [[record]] }, documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) } });
+    const { dir } = directory({
+      txt: { '_pmtp.a.example': [[record]] },
+      documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) },
+    });
     await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
     expect(await dir.keyLookup('a.example', KEYS.a.keyId, NOW)).toBeUndefined();
   });
 
   it('lets the static directory override DNS; entries with keys need no fetch', async () => {
     const { dir, fetched } = directory({
-      directory: { 'a.example': { endpoint: 'http://127.0.0.1:9', keys: [{ id: KEYS.a.keyId, public_key: KEYS.a.publicKey.toString('base64url') }] } },
-      txt: { '_pmtp.a.example': [[formatDiscoveryRecord({ endpoint: 'https://elsewhere.example', fingerprint: KEYS.a.keyId })]] },
+      directory: {
+        'a.example': {
+          endpoint: 'http://127.0.0.1:9',
+          keys: [{ id: KEYS.a.keyId, public_key: KEYS.a.publicKey.toString('base64url') }],
+        },
+      },
+      txt: {
+        '_pmtp.a.example': [
+          [formatDiscoveryRecord({ endpoint: 'https://elsewhere.example', fingerprint: KEYS.a.keyId })],
+        ],
+      },
     });
     expect(await dir.endpointOf('a.example')).toBe('http://127.0.0.1:9');
     expect(await dir.keyLookup('a.example', KEYS.a.keyId, NOW)).toEqual(KEYS.a.publicKey);
@@ -57,7 +85,10 @@ describe('PeerDirectory', () => {
 
   it('answers discovery_record_missing for a domain without PMTP', async () => {
     const { dir } = directory({});
-    await expect(dir.endpointOf('legacy.example')).rejects.toMatchObject({ code: 'discovery_record_missing', retryable: false });
+    await expect(dir.endpointOf('legacy.example')).rejects.toMatchObject({
+      code: 'discovery_record_missing',
+      retryable: false,
+    });
   });
 
   it('refetches on an unknown key id at most once a minute', async () => {
@@ -65,9 +96,22 @@ describe('PeerDirectory', () => {
     const fresh = generateDomainKey();
     const url = 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example';
     const documents: Record<string, unknown> = { [url]: keySetOf(KEYS.a) };
-    const { dir, fetched } = directory({ directory: { 'a.example': { endpoint: 'https://mx.a.example' } }, documents, now: () => now });
+    const { dir, fetched } = directory({
+      directory: { 'a.example': { endpoint: 'https://mx.a.example' } },
+      documents,
+      now: () => now,
+    });
     await dir.keySet('a.example');
-    documents[url] = signKeySet({ v: 1, domain: 'a.example', published: NOW, keys: [currentKeyEntry(KEYS.a.publicKey, NOW + 86_400), currentKeyEntry(fresh.publicKey, NOW + 86_400)], old_keys: [] }, [KEYS.a.privateKey]);
+    documents[url] = signKeySet(
+      {
+        v: 1,
+        domain: 'a.example',
+        published: NOW,
+        keys: [currentKeyEntry(KEYS.a.publicKey, NOW + 86_400), currentKeyEntry(fresh.publicKey, NOW + 86_400)],
+        old_keys: [],
+      },
+      [KEYS.a.privateKey],
+    );
     expect(await dir.keyLookup('a.example', fresh.keyId, now)).toBeUndefined();
     now += 61;
     expect(await dir.keyLookup('a.example', fresh.keyId, now)).toEqual(fresh.publicKey);

@@ -31,23 +31,34 @@ describe('addresses and domains', () => {
     expect(isDomain(d)).toBe(true);
   });
 
-  it.each(['A.example', 'localhost', 'a.example.', '-a.example', 'a..example', 'bücher.example', `${'x'.repeat(64)}.example`])(
-    'domain %s is invalid',
-    (d) => {
-      expect(isDomain(d)).toBe(false);
-    },
-  );
+  it.each([
+    'A.example',
+    'localhost',
+    'a.example.',
+    '-a.example',
+    'a..example',
+    'bücher.example',
+    `${'x'.repeat(64)}.example`,
+  ])('domain %s is invalid', (d) => {
+    expect(isDomain(d)).toBe(false);
+  });
 
   it('accepts UTF-8 local parts without quoting', () => {
     expect(parseAddress('Zoë.Ünicode+tag@B.Example')).toEqual({ local: 'Zoë.Ünicode+tag', domain: 'b.example' });
   });
 
-  it.each(['bob', '@b.example', 'bob@', 'b ob@b.example', '"bob"@b.example', 'a<b@b.example', 'bob@b', `${'x'.repeat(65)}@b.example`])(
-    'address %j is invalid',
-    (a) => {
-      expect(isAddress(a)).toBe(false);
-    },
-  );
+  it.each([
+    'bob',
+    '@b.example',
+    'bob@',
+    'b ob@b.example',
+    '"bob"@b.example',
+    'a<b@b.example',
+    'bob@b',
+    `${'x'.repeat(65)}@b.example`,
+  ])('address %j is invalid', (a) => {
+    expect(isAddress(a)).toBe(false);
+  });
 
   it('compares local parts exactly and domains case-insensitively', () => {
     expect(sameAddress('bob@B.example', 'bob@b.EXAMPLE')).toBe(true);

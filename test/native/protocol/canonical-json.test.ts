@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, MAX_JSON_DEPTH, parseCanonicalJson, type JsonValue } from '../../../src/native/protocol/canonical-json.js';
+import {
+  canonicalJson,
+  type JsonValue,
+  MAX_JSON_DEPTH,
+  parseCanonicalJson,
+} from '../../../src/native/protocol/canonical-json.js';
 import { ProtocolError } from '../../../src/native/protocol/protocol-error.js';
 
 const json: fc.Arbitrary<JsonValue> = fc.letrec<{ value: JsonValue }>((tie) => ({
@@ -33,7 +38,9 @@ describe('canonicalJson', () => {
   });
 
   it('escapes only quote, backslash and C0 controls', () => {
-    expect(canonicalJson('"\\\b\f\n\r\t\u0000\u001f\u007f\u2028é😀')).toBe('"\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\u007f\u2028é😀"');
+    expect(canonicalJson('"\\\b\f\n\r\t\u0000\u001f\u007f\u2028é😀')).toBe(
+      '"\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\u007f\u2028é😀"',
+    );
   });
 
   it('writes no whitespace and keeps array order', () => {

@@ -3,7 +3,13 @@ import { signDelegation, verifyDelegation } from '../../../src/native/protocol/d
 import { KEYS, lookupOf, NOW } from './fixtures.js';
 
 const endpoint = 'https://bob-laptop.b.example:7443';
-const proof = signDelegation({ domain: 'b.example', recipient: 'bob@b.example', endpoint, expires: NOW + 3600, privateKey: KEYS.b.privateKey });
+const proof = signDelegation({
+  domain: 'b.example',
+  recipient: 'bob@b.example',
+  endpoint,
+  expires: NOW + 3600,
+  privateKey: KEYS.b.privateKey,
+});
 const context = { recipient: 'bob@b.example', endpoint, now: NOW, keyLookup: lookupOf({ 'b.example': [KEYS.b] }) };
 const verify = (p: unknown, changes: Partial<typeof context> = {}) => verifyDelegation(p, { ...context, ...changes });
 
@@ -31,7 +37,9 @@ describe('redirect delegation', () => {
 
   it('detects tampering and junk', async () => {
     expect(await verify({ ...proof, expires: NOW + 99_999 })).toMatchObject({ code: 'delegation_invalid' });
-    expect(await verify({ ...proof, endpoint: 'http://bob-laptop.b.example' }, { endpoint: 'http://bob-laptop.b.example' })).toMatchObject({
+    expect(
+      await verify({ ...proof, endpoint: 'http://bob-laptop.b.example' }, { endpoint: 'http://bob-laptop.b.example' }),
+    ).toMatchObject({
       code: 'delegation_malformed',
     });
     expect(await verify('x')).toMatchObject({ code: 'delegation_malformed' });

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { discoveryName, formatDiscoveryRecord, parseDiscoveryRecord, selectDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
+import {
+  discoveryName,
+  formatDiscoveryRecord,
+  parseDiscoveryRecord,
+  selectDiscoveryRecord,
+} from '../../../src/native/protocol/dns-discovery.js';
 import { KEYS } from './fixtures.js';
 
 const fp = KEYS.a.keyId;
@@ -39,12 +44,16 @@ describe('_pmtp TXT record', () => {
   it('format and parse are inverse (property)', () => {
     const hosts = fc.domain().filter((d) => d === d.toLowerCase());
     fc.assert(
-      fc.property(hosts, fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443), (host, port) => {
-        const record = { endpoint: `https://${host}:${port}`, fingerprint: fp };
-        const parsed = parseDiscoveryRecord(formatDiscoveryRecord(record));
-        if (parsed.ok) expect(parsed.value).toEqual(record);
-        else expect(new URL(record.endpoint).origin).not.toBe(record.endpoint);
-      }),
+      fc.property(
+        hosts,
+        fc.integer({ min: 1, max: 65535 }).filter((p) => p !== 443),
+        (host, port) => {
+          const record = { endpoint: `https://${host}:${port}`, fingerprint: fp };
+          const parsed = parseDiscoveryRecord(formatDiscoveryRecord(record));
+          if (parsed.ok) expect(parsed.value).toEqual(record);
+          else expect(new URL(record.endpoint).origin).not.toBe(record.endpoint);
+        },
+      ),
     );
   });
 

@@ -4,14 +4,14 @@ import {
   currentKeyEntry,
   domainKeyFromSeed,
   generateDomainKey,
+  type KeySet,
   keyIdOf,
   keySetLookup,
   keyValidAt,
   oldKeyEntry,
   signKeySet,
-  verifyKeySet,
-  type KeySet,
   type UnsignedKeySet,
+  verifyKeySet,
 } from '../../../src/native/protocol/domain-keys.js';
 import { ed25519Sign, ed25519Verify } from '../../../src/native/protocol/ed25519.js';
 import { KEYS, NOW } from './fixtures.js';
@@ -68,7 +68,9 @@ describe('key sets', () => {
   });
 
   it('rejects a set signed only by a key not in keys (attacker adds their own signature)', () => {
-    const attacker = signKeySet({ ...unsigned, keys: [currentKeyEntry(KEYS.b.publicKey, NOW + DAY)] }, [KEYS.b.privateKey]);
+    const attacker = signKeySet({ ...unsigned, keys: [currentKeyEntry(KEYS.b.publicKey, NOW + DAY)] }, [
+      KEYS.b.privateKey,
+    ]);
     const spliced = { ...keySet, signatures: attacker.signatures };
     expect(check(spliced)).toMatchObject({ ok: false, code: 'keyset_invalid' });
   });
@@ -88,10 +90,10 @@ describe('key sets', () => {
   });
 
   it('signing with two keys lets the DNS pin move during rotation', () => {
-    const rotating = signKeySet({ ...unsigned, keys: [...unsigned.keys, currentKeyEntry(KEYS.c.publicKey, NOW + DAY)] }, [
-      KEYS.a.privateKey,
-      KEYS.c.privateKey,
-    ]);
+    const rotating = signKeySet(
+      { ...unsigned, keys: [...unsigned.keys, currentKeyEntry(KEYS.c.publicKey, NOW + DAY)] },
+      [KEYS.a.privateKey, KEYS.c.privateKey],
+    );
     expect(check(rotating, { pinnedKeyId: KEYS.a.keyId }).ok).toBe(true);
     expect(check(rotating, { pinnedKeyId: KEYS.c.keyId }).ok).toBe(true);
   });

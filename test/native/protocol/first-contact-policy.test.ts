@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decideFirstContact, firstContactPolicySchema, type FirstContactInput } from '../../../src/native/protocol/first-contact-policy.js';
+import {
+  decideFirstContact,
+  type FirstContactInput,
+  firstContactPolicySchema,
+} from '../../../src/native/protocol/first-contact-policy.js';
 
 const policy = firstContactPolicySchema.parse({
   default: 'challenge',
@@ -29,18 +33,58 @@ describe('first-contact policy', () => {
     ['invalid token', { token: { ok: false } }, { decision: 'challenge', reason: 'first_contact' }],
     ['solved challenge', { challenge: { ok: true } }, { decision: 'accept', trust: 'challenged' }],
     ['failed challenge', { challenge: { ok: false } }, { decision: 'challenge', reason: 'first_contact' }],
-    ['denied address, even if a contact', { sender: 'spam@bad.example', onRecipientAllowlist: true }, { decision: 'reject', code: 'sender_denied' }],
-    ['denied domain, even with a token', { sender: 'a@worse.example', token: { ok: true } }, { decision: 'reject', code: 'sender_denied' }],
+    [
+      'denied address, even if a contact',
+      { sender: 'spam@bad.example', onRecipientAllowlist: true },
+      { decision: 'reject', code: 'sender_denied' },
+    ],
+    [
+      'denied domain, even with a token',
+      { sender: 'a@worse.example', token: { ok: true } },
+      { decision: 'reject', code: 'sender_denied' },
+    ],
     ['user default allow', { recipient: 'bob@b.example' }, { decision: 'accept', trust: 'new-verified' }],
-    ['user allowlist', { recipient: 'bob@b.example', sender: 'mum@home.example' }, { decision: 'accept', trust: 'allowlisted' }],
+    [
+      'user allowlist',
+      { recipient: 'bob@b.example', sender: 'mum@home.example' },
+      { decision: 'accept', trust: 'allowlisted' },
+    ],
     ['user allowlist is per user', { sender: 'mum@home.example' }, { decision: 'challenge', reason: 'first_contact' }],
-    ['user deny beats global allow', { recipient: 'ceo@b.example', sender: 'x@partner.example' }, { decision: 'reject', code: 'sender_denied' }],
-    ['user default deny ignores challenges', { recipient: 'ceo@b.example', challenge: { ok: true } }, { decision: 'reject', code: 'first_contact_denied' }],
-    ['user default deny still takes tokens', { recipient: 'ceo@b.example', token: { ok: true } }, { decision: 'accept', trust: 'token' }],
-    ['unauthenticated contact is not trusted', { senderAuthenticated: false, onRecipientAllowlist: true }, { decision: 'challenge', reason: 'unauthenticated_sender' }],
-    ['unauthenticated token is not trusted', { senderAuthenticated: false, token: { ok: true } }, { decision: 'challenge', reason: 'unauthenticated_sender' }],
-    ['unauthenticated under default allow', { senderAuthenticated: false, recipient: 'bob@b.example' }, { decision: 'challenge', reason: 'unauthenticated_sender' }],
-    ['unauthenticated but solved', { senderAuthenticated: false, challenge: { ok: true } }, { decision: 'accept', trust: 'challenged' }],
+    [
+      'user deny beats global allow',
+      { recipient: 'ceo@b.example', sender: 'x@partner.example' },
+      { decision: 'reject', code: 'sender_denied' },
+    ],
+    [
+      'user default deny ignores challenges',
+      { recipient: 'ceo@b.example', challenge: { ok: true } },
+      { decision: 'reject', code: 'first_contact_denied' },
+    ],
+    [
+      'user default deny still takes tokens',
+      { recipient: 'ceo@b.example', token: { ok: true } },
+      { decision: 'accept', trust: 'token' },
+    ],
+    [
+      'unauthenticated contact is not trusted',
+      { senderAuthenticated: false, onRecipientAllowlist: true },
+      { decision: 'challenge', reason: 'unauthenticated_sender' },
+    ],
+    [
+      'unauthenticated token is not trusted',
+      { senderAuthenticated: false, token: { ok: true } },
+      { decision: 'challenge', reason: 'unauthenticated_sender' },
+    ],
+    [
+      'unauthenticated under default allow',
+      { senderAuthenticated: false, recipient: 'bob@b.example' },
+      { decision: 'challenge', reason: 'unauthenticated_sender' },
+    ],
+    [
+      'unauthenticated but solved',
+      { senderAuthenticated: false, challenge: { ok: true } },
+      { decision: 'accept', trust: 'challenged' },
+    ],
     ['recipient domain case', { recipient: 'bob@B.EXAMPLE' }, { decision: 'accept', trust: 'new-verified' }],
   ])('%s', (_, changes, expected) => {
     expect(decideFirstContact(input(changes))).toEqual(expected);
@@ -48,6 +92,8 @@ describe('first-contact policy', () => {
 
   it('validates policy documents', () => {
     expect(firstContactPolicySchema.safeParse({ default: 'maybe' }).success).toBe(false);
-    expect(firstContactPolicySchema.safeParse({ default: 'deny', allow: { domains: ['Bad Domain'] } }).success).toBe(false);
+    expect(firstContactPolicySchema.safeParse({ default: 'deny', allow: { domains: ['Bad Domain'] } }).success).toBe(
+      false,
+    );
   });
 });

@@ -1,8 +1,8 @@
 // Shared test fixtures: fixed domain keys (RFC 8032 test seeds), a sample message, key lookups.
-import { domainKeyFromSeed, type DomainKey } from '../../../src/native/protocol/domain-keys.js';
+import { type DomainKey, domainKeyFromSeed } from '../../../src/native/protocol/domain-keys.js';
 import type { KeyLookup } from '../../../src/native/protocol/ed25519.js';
-import { describePart, manifestDigest, type Manifest } from '../../../src/native/protocol/message-format.js';
-import { signManifest, type MessageSignature } from '../../../src/native/protocol/message-signature.js';
+import { describePart, type Manifest, manifestDigest } from '../../../src/native/protocol/message-format.js';
+import { type MessageSignature, signManifest } from '../../../src/native/protocol/message-signature.js';
 
 export const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -39,7 +39,12 @@ export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
     parts: [
       describePart(TEXT, { type: 'text/plain; charset=utf-8', role: 'body' }),
       describePart(HTML, { type: 'text/html; charset=utf-8', role: 'alternative' }),
-      describePart(ATTACHMENT, { type: 'application/octet-stream', role: 'attachment', disposition: 'attachment', filename: 'data.bin' }),
+      describePart(ATTACHMENT, {
+        type: 'application/octet-stream',
+        role: 'attachment',
+        disposition: 'attachment',
+        filename: 'data.bin',
+      }),
     ],
     created: NOW,
     ...overrides,

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ackBatchSchema, ackResponseSchema, withdrawQuerySchema, withdrawResponseSchema } from '../../../src/native/protocol/ack.js';
+import {
+  ackBatchSchema,
+  ackResponseSchema,
+  withdrawQuerySchema,
+  withdrawResponseSchema,
+} from '../../../src/native/protocol/ack.js';
 import { errorBody, errorBodySchema, PATHS, serverInfoSchema } from '../../../src/native/protocol/endpoints.js';
 import { manifestDigest } from '../../../src/native/protocol/message-format.js';
-import { hashView, hashViewSchema, isStreamView, signersView, signersViewSchema, VIEWS } from '../../../src/native/protocol/message-views.js';
+import {
+  hashView,
+  hashViewSchema,
+  isStreamView,
+  signersView,
+  signersViewSchema,
+  VIEWS,
+} from '../../../src/native/protocol/message-views.js';
 import { originSignature, sampleManifest } from './fixtures.js';
 
 const manifest = sampleManifest();
@@ -10,7 +22,11 @@ const digest = manifestDigest(manifest);
 
 describe('JSON views', () => {
   it('hash and signers views carry the digest and signatures', () => {
-    expect(hashViewSchema.parse(hashView(manifest, digest))).toEqual({ id: manifest.id, version: 1, manifest_digest: digest });
+    expect(hashViewSchema.parse(hashView(manifest, digest))).toEqual({
+      id: manifest.id,
+      version: 1,
+      manifest_digest: digest,
+    });
     const signers = signersView(manifest, digest, [originSignature(manifest)]);
     expect(signersViewSchema.safeParse(signers).success).toBe(true);
     expect(signersViewSchema.safeParse({ ...signers, signatures: [] }).success).toBe(false);
@@ -25,19 +41,36 @@ describe('acks and withdrawals', () => {
   const ack = {
     origin: 'b.example',
     destination: 'a.example',
-    acks: [{ id: manifest.id, version: 1, manifest_digest: digest, recipients: [{ recipient: 'bob@b.example', result: 'delivered' }] }],
+    acks: [
+      {
+        id: manifest.id,
+        version: 1,
+        manifest_digest: digest,
+        recipients: [{ recipient: 'bob@b.example', result: 'delivered' }],
+      },
+    ],
   };
 
   it('parses acks and their answers', () => {
     expect(ackBatchSchema.safeParse(ack).success).toBe(true);
     const rejected = { recipient: 'bob@b.example', result: 'rejected', code: 'content_rejected', text: 'no' };
     expect(ackBatchSchema.safeParse({ ...ack, acks: [{ ...ack.acks[0], recipients: [rejected] }] }).success).toBe(true);
-    expect(ackBatchSchema.safeParse({ ...ack, acks: [{ ...ack.acks[0], recipients: [{ recipient: 'bob@b.example', result: 'read' }] }] }).success).toBe(false);
-    expect(ackResponseSchema.safeParse({ results: [{ id: manifest.id, version: 1, status: 'recorded' }] }).success).toBe(true);
+    expect(
+      ackBatchSchema.safeParse({
+        ...ack,
+        acks: [{ ...ack.acks[0], recipients: [{ recipient: 'bob@b.example', result: 'read' }] }],
+      }).success,
+    ).toBe(false);
+    expect(
+      ackResponseSchema.safeParse({ results: [{ id: manifest.id, version: 1, status: 'recorded' }] }).success,
+    ).toBe(true);
   });
 
   it('parses withdrawal queries from URL strings', () => {
-    expect(withdrawQuerySchema.parse({ version: '2', reason: 'retracted' })).toEqual({ version: 2, reason: 'retracted' });
+    expect(withdrawQuerySchema.parse({ version: '2', reason: 'retracted' })).toEqual({
+      version: 2,
+      reason: 'retracted',
+    });
     expect(withdrawQuerySchema.safeParse({ version: '0', reason: 'retracted' }).success).toBe(false);
     expect(withdrawQuerySchema.safeParse({ version: '1', reason: 'bored' }).success).toBe(false);
     const answer = { id: manifest.id, version: 1, recipients: [{ recipient: 'bob@b.example', outcome: 'too_late' }] };
@@ -52,10 +85,20 @@ describe('endpoints', () => {
   });
 
   it('validates server info and error bodies', () => {
-    const info = { v: 1, protocol: 'PMTP/1', max_batch: 50, max_recipients: 1000, max_message_bytes: 1 << 20, max_pow_bits: 24, views: [...VIEWS] };
+    const info = {
+      v: 1,
+      protocol: 'PMTP/1',
+      max_batch: 50,
+      max_recipients: 1000,
+      max_message_bytes: 1 << 20,
+      max_pow_bits: 24,
+      views: [...VIEWS],
+    };
     expect(serverInfoSchema.safeParse(info).success).toBe(true);
     expect(serverInfoSchema.safeParse({ ...info, max_batch: 0 }).success).toBe(false);
-    expect(errorBodySchema.parse(errorBody('not_notified', 'no', false))).toEqual({ error: { code: 'not_notified', message: 'no', retryable: false } });
+    expect(errorBodySchema.parse(errorBody('not_notified', 'no', false))).toEqual({
+      error: { code: 'not_notified', message: 'no', retryable: false },
+    });
     expect(errorBodySchema.safeParse(errorBody('Not Notified', 'no', false)).success).toBe(false);
   });
 });

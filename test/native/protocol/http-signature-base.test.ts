@@ -10,12 +10,12 @@ import {
   signatureParamsValue,
 } from '../../../src/native/protocol/http-signature-base.js';
 import {
-  parseDictionary,
-  serializeInnerList,
-  StructuredFieldError,
   type BareItem,
   type InnerList,
   type Parameters,
+  parseDictionary,
+  StructuredFieldError,
+  serializeInnerList,
 } from '../../../src/native/protocol/structured-fields.js';
 
 describe('RFC 9421 / RFC 9530 published examples', () => {
@@ -24,9 +24,17 @@ describe('RFC 9421 / RFC 9530 published examples', () => {
     const seed = Buffer.from('n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU', 'base64url');
     const ids = ['date', '@method', '@path', '@authority', 'content-type', 'content-length'].map((n) => component(n));
     const values = ['Tue, 20 Apr 2021 02:07:55 GMT', 'POST', '/foo', 'example.com', 'application/json', '18'];
-    const params = signatureParamsValue(ids, [['created', 1618884473], ['keyid', 'test-key-ed25519']]);
-    expect(params).toBe('("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519"');
-    const base = signatureBase(ids.map((id, i) => [id, values[i]!] as const), params);
+    const params = signatureParamsValue(ids, [
+      ['created', 1618884473],
+      ['keyid', 'test-key-ed25519'],
+    ]);
+    expect(params).toBe(
+      '("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519"',
+    );
+    const base = signatureBase(
+      ids.map((id, i) => [id, values[i]!] as const),
+      params,
+    );
     expect(ed25519Sign(seed, Buffer.from(base)).toString('base64')).toBe(
       'wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==',
     );
@@ -35,7 +43,9 @@ describe('RFC 9421 / RFC 9530 published examples', () => {
   it('reproduces the RFC 9530 sha-256 example', () => {
     const body = Buffer.from('{"hello": "world"}');
     expect(contentDigest(body)).toBe('sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:');
-    expect(contentDigestMatches('sha-512=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:', body)).toBe('match');
+    expect(contentDigestMatches('sha-512=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:', body)).toBe(
+      'match',
+    );
     expect(contentDigestMatches(contentDigest(body), Buffer.from('{}'))).toBe('mismatch');
     expect(contentDigestMatches('sha-256=abc', body)).toBe('malformed');
     expect(contentDigestMatches('md5=:AAAA:', body)).toBe('malformed');
@@ -52,9 +62,12 @@ describe('derived components', () => {
     expect(requestDerivedComponents('GET', 'http://127.0.0.1:8080/x')?.['@authority']).toBe('127.0.0.1:8080');
   });
 
-  it.each(['/relative', 'ftp://b.example/x', 'https://u:p@b.example/x', 'https://b.example/x#frag'])('refuses %s', (url) => {
-    expect(requestDerivedComponents('GET', url)).toBeUndefined();
-  });
+  it.each(['/relative', 'ftp://b.example/x', 'https://u:p@b.example/x', 'https://b.example/x#frag'])(
+    'refuses %s',
+    (url) => {
+      expect(requestDerivedComponents('GET', url)).toBeUndefined();
+    },
+  );
 
   it('refuses component values with line breaks', () => {
     expect(() => signatureBase([[component('x'), 'a\nb']], '()')).toThrow();
@@ -63,11 +76,19 @@ describe('derived components', () => {
 
 describe('structured fields', () => {
   it('parses dictionaries with inner lists, parameters and byte sequences', () => {
-    const dict = parseDictionary('pmtp=("@method" "signature";req;key="pmtp");created=1;alg="ed25519", other=:AQI=:;x, flag');
+    const dict = parseDictionary(
+      'pmtp=("@method" "signature";req;key="pmtp");created=1;alg="ed25519", other=:AQI=:;x, flag',
+    );
     const pmtp = dict.get('pmtp') as InnerList;
     expect(pmtp.items.map((i) => i.value)).toEqual(['@method', 'signature']);
-    expect(pmtp.items[1]!.params).toEqual([['req', true], ['key', 'pmtp']]);
-    expect(pmtp.params).toEqual([['created', 1], ['alg', 'ed25519']]);
+    expect(pmtp.items[1]!.params).toEqual([
+      ['req', true],
+      ['key', 'pmtp'],
+    ]);
+    expect(pmtp.params).toEqual([
+      ['created', 1],
+      ['alg', 'ed25519'],
+    ]);
     expect(dict.get('other')).toEqual({ value: Buffer.from([1, 2]), params: [['x', true]] });
     expect(dict.get('flag')).toEqual({ value: true, params: [] });
   });
@@ -89,9 +110,15 @@ describe('structured fields', () => {
 
   it('inner lists survive serialise → parse (property)', () => {
     const str = fc.string({ unit: fc.constantFrom(...'az09 "\\-_:;/'.split('')), maxLength: 8 });
-    const item = fc.record({ value: fc.oneof(str, fc.integer({ min: -1e9, max: 1e9 }), fc.boolean()), params: fc.constant<Parameters>([]) });
+    const item = fc.record({
+      value: fc.oneof(str, fc.integer({ min: -1e9, max: 1e9 }), fc.boolean()),
+      params: fc.constant<Parameters>([]),
+    });
     const param = fc.tuple(fc.constantFrom('created', 'keyid'), str) as fc.Arbitrary<[string, BareItem]>;
-    const list: fc.Arbitrary<InnerList> = fc.record({ items: fc.array(item, { maxLength: 5 }), params: fc.array(param, { maxLength: 1 }) });
+    const list: fc.Arbitrary<InnerList> = fc.record({
+      items: fc.array(item, { maxLength: 5 }),
+      params: fc.array(param, { maxLength: 1 }),
+    });
     fc.assert(
       fc.property(list, (l) => {
         const text = `k=${serializeInnerList(l)}`;

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { contentSize, manifestDigest, mediaTypeOf, parseManifest, type Manifest, type Provenance } from '../../../src/native/protocol/message-format.js';
+import {
+  contentSize,
+  type Manifest,
+  manifestDigest,
+  mediaTypeOf,
+  type Provenance,
+  parseManifest,
+} from '../../../src/native/protocol/message-format.js';
 import { sampleManifest } from './fixtures.js';
 
 const provenance: Provenance = {
@@ -61,7 +68,12 @@ describe('parseManifest', () => {
 
   it('requires provenance for an original-rfc5322 part, and at most one', () => {
     const m = sampleManifest();
-    const original = { type: 'message/rfc822', length: 1, sha256: m.parts[0]!.sha256, role: 'original-rfc5322' as const };
+    const original = {
+      type: 'message/rfc822',
+      length: 1,
+      sha256: m.parts[0]!.sha256,
+      role: 'original-rfc5322' as const,
+    };
     expect(parseManifest({ ...m, parts: [original] })).toMatchObject({ ok: false });
     expect(parseManifest({ ...m, provenance, parts: [original, original] })).toMatchObject({ ok: false });
   });

@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describePart, manifestDigest, type Manifest } from '../../../src/native/protocol/message-format.js';
+import { describePart, type Manifest, manifestDigest } from '../../../src/native/protocol/message-format.js';
 import {
   encodeMessageStream,
-  MessageStreamReader,
   type MessageHead,
+  MessageStreamReader,
   type StreamEvent,
   type StreamReaderOptions,
 } from '../../../src/native/protocol/message-framing.js';
-import { partsForView } from '../../../src/native/protocol/message-views.js';
 import { verifyManifestSignatures } from '../../../src/native/protocol/message-signature.js';
+import { partsForView } from '../../../src/native/protocol/message-views.js';
 import { KEYS, lookupOf, NOW, originSignature, PART_DATA, sampleManifest } from './fixtures.js';
 
 function headOf(manifest: Manifest): MessageHead {
@@ -17,7 +17,10 @@ function headOf(manifest: Manifest): MessageHead {
 }
 
 function fullStream(manifest: Manifest, data: Buffer[]): Buffer {
-  return encodeMessageStream(headOf(manifest), data.map((d, index) => ({ index, data: d })));
+  return encodeMessageStream(
+    headOf(manifest),
+    data.map((d, index) => ({ index, data: d })),
+  );
 }
 
 /** What a reader saw, independent of chunking: the head digest, each part's bytes, the outcome. */
@@ -51,10 +54,14 @@ function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-const partsArb = fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }).map((arrays) => arrays.map((a) => Buffer.from(a)));
+const partsArb = fc
+  .array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 })
+  .map((arrays) => arrays.map((a) => Buffer.from(a)));
 const messageArb = partsArb.map((data) => {
   const manifest = sampleManifest({
-    parts: data.map((d, i) => describePart(d, { type: 'application/octet-stream', role: i === 0 ? 'body' : 'attachment' })),
+    parts: data.map((d, i) =>
+      describePart(d, { type: 'application/octet-stream', role: i === 0 ? 'body' : 'attachment' }),
+    ),
   });
   return { manifest, data, stream: fullStream(manifest, data) };
 });
@@ -87,24 +94,29 @@ describe('message stream framing', () => {
 
   it('detects any single-byte change, by framing or by signature check (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(messageArb, fc.nat(), fc.integer({ min: 1, max: 255 }), async ({ manifest, stream }, at, mask) => {
-        const tampered = Buffer.from(stream);
-        const i = at % tampered.length;
-        tampered[i] = tampered[i]! ^ mask;
-        const digest = manifestDigest(manifest);
-        const events = read([tampered], { expectedDigest: digest, view: 'full' });
-        if (summarise(events).outcome?.startsWith('error ')) return;
-        // Framing passed, so the change is in the signatures, which the digest does not cover.
-        const head = events.find((e) => e.type === 'head');
-        if (head?.type !== 'head') throw new Error('no head');
-        const verdict = await verifyManifestSignatures({
-          manifestDigest: head.manifestDigest,
-          signatures: head.head.signatures,
-          keyLookup: lookupOf({ 'a.example': [KEYS.a] }),
-          now: NOW,
-        });
-        expect(verdict.ok).toBe(false);
-      }),
+      fc.asyncProperty(
+        messageArb,
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async ({ manifest, stream }, at, mask) => {
+          const tampered = Buffer.from(stream);
+          const i = at % tampered.length;
+          tampered[i] = tampered[i]! ^ mask;
+          const digest = manifestDigest(manifest);
+          const events = read([tampered], { expectedDigest: digest, view: 'full' });
+          if (summarise(events).outcome?.startsWith('error ')) return;
+          // Framing passed, so the change is in the signatures, which the digest does not cover.
+          const head = events.find((e) => e.type === 'head');
+          if (head?.type !== 'head') throw new Error('no head');
+          const verdict = await verifyManifestSignatures({
+            manifestDigest: head.manifestDigest,
+            signatures: head.head.signatures,
+            keyLookup: lookupOf({ 'a.example': [KEYS.a] }),
+            now: NOW,
+          });
+          expect(verdict.ok).toBe(false);
+        },
+      ),
     );
   });
 
@@ -157,7 +169,10 @@ describe('message stream framing', () => {
 describe('stream views', () => {
   const manifest = sampleManifest();
   const subset = (indices: number[]) =>
-    encodeMessageStream(headOf(manifest), indices.map((index) => ({ index, data: PART_DATA[index]! })));
+    encodeMessageStream(
+      headOf(manifest),
+      indices.map((index) => ({ index, data: PART_DATA[index]! })),
+    );
 
   it('text view carries exactly the text/plain body part', () => {
     expect(partsForView(manifest, 'text')).toEqual([0]);
@@ -172,7 +187,12 @@ describe('stream views', () => {
 
   it('full view needs every part, in ascending order', () => {
     expect(summarise(read([subset([0, 2])], { view: 'full' })).outcome).toBe('error frame_malformed');
-    expect(() => encodeMessageStream(headOf(manifest), [{ index: 1, data: PART_DATA[1]! }, { index: 0, data: PART_DATA[0]! }])).toThrow();
+    expect(() =>
+      encodeMessageStream(headOf(manifest), [
+        { index: 1, data: PART_DATA[1]! },
+        { index: 0, data: PART_DATA[0]! },
+      ]),
+    ).toThrow();
   });
 
   it('a message without a text body has an empty text view', () => {

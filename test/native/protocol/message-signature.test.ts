@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { manifestDigest } from '../../../src/native/protocol/message-format.js';
 import {
+  type MessageSignature,
   originAligned,
+  type SignatureRole,
   signManifest,
   verifyManifestSignatures,
-  type MessageSignature,
-  type SignatureRole,
 } from '../../../src/native/protocol/message-signature.js';
 import { KEYS, lookupOf, NOW, sampleManifest } from './fixtures.js';
 
@@ -13,13 +13,28 @@ const manifest = sampleManifest();
 const digest = manifestDigest(manifest);
 const lookup = lookupOf({ 'a.example': [KEYS.a], 'c.example': [KEYS.c], 'g.example': [KEYS.g] });
 
-function add(previous: MessageSignature[], role: SignatureRole, domain: string, key = KEYS.a, created = NOW): MessageSignature[] {
-  const sig = signManifest({ manifestDigest: digest, previous, role, domain, keyId: key.keyId, privateKey: key.privateKey, created });
+function add(
+  previous: MessageSignature[],
+  role: SignatureRole,
+  domain: string,
+  key = KEYS.a,
+  created = NOW,
+): MessageSignature[] {
+  const sig = signManifest({
+    manifestDigest: digest,
+    previous,
+    role,
+    domain,
+    keyId: key.keyId,
+    privateKey: key.privateKey,
+    created,
+  });
   return [...previous, sig];
 }
 
 const chain = add(add(add([], 'origin', 'a.example'), 'author', 'c.example', KEYS.c), 'hop', 'g.example', KEYS.g);
-const verify = (signatures: unknown, d = digest) => verifyManifestSignatures({ manifestDigest: d, signatures, keyLookup: lookup, now: NOW });
+const verify = (signatures: unknown, d = digest) =>
+  verifyManifestSignatures({ manifestDigest: d, signatures, keyLookup: lookup, now: NOW });
 const statuses = async (signatures: unknown, d = digest) => (await verify(signatures, d)).checks.map((c) => c.status);
 
 describe('message signatures', () => {
@@ -66,8 +81,17 @@ describe('message signatures', () => {
   });
 
   it('never throws on junk', async () => {
-    expect(await statuses([{ role: 'origin' }, 'x', null, chain[0]])).toEqual(['malformed', 'malformed', 'malformed', 'valid']);
-    expect(await statuses([{ ...chain[0]!, created: 1.5 }, chain[1], chain[2]])).toEqual(['malformed', 'valid', 'invalid']);
+    expect(await statuses([{ role: 'origin' }, 'x', null, chain[0]])).toEqual([
+      'malformed',
+      'malformed',
+      'malformed',
+      'valid',
+    ]);
+    expect(await statuses([{ ...chain[0]!, created: 1.5 }, chain[1], chain[2]])).toEqual([
+      'malformed',
+      'valid',
+      'invalid',
+    ]);
     expect((await verify({ not: 'an array' })).ok).toBe(false);
     expect((await verify([])).ok).toBe(false);
   });

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { signDelegation } from '../../../src/native/protocol/delegation.js';
 import { fetchUrl, keysUrl } from '../../../src/native/protocol/endpoints.js';
 import { contentSize, manifestDigest } from '../../../src/native/protocol/message-format.js';
 import {
   batchResponseSchema,
   checkNotice,
   dispositionSchema,
+  type Notice,
   parseNoticeBatch,
   statusResponseSchema,
-  type Notice,
 } from '../../../src/native/protocol/notice.js';
 import { issueChallenge } from '../../../src/native/protocol/proof-of-work.js';
-import { signDelegation } from '../../../src/native/protocol/delegation.js';
 import { KEYS, NOW, sampleManifest } from './fixtures.js';
 
 const manifest = sampleManifest();
@@ -39,7 +39,9 @@ describe('notice batches', () => {
   });
 
   it('enforces the announced batch size and (id, version) uniqueness', () => {
-    expect(parseNoticeBatch({ ...batch, notices: [notice, { ...notice, version: 2 }] }, { ...context, maxBatch: 1 })).toMatchObject({
+    expect(
+      parseNoticeBatch({ ...batch, notices: [notice, { ...notice, version: 2 }] }, { ...context, maxBatch: 1 }),
+    ).toMatchObject({
       code: 'batch_too_large',
     });
     expect(parseNoticeBatch({ ...batch, notices: [notice, notice] }, context)).toMatchObject({ code: 'batch_invalid' });
@@ -83,7 +85,12 @@ describe('dispositions', () => {
     expires: NOW + 60,
     secret: Buffer.alloc(32),
   });
-  const delegation = signDelegation({ domain: 'b.example', endpoint: 'https://mx2.b.example', expires: NOW + 60, privateKey: KEYS.b.privateKey });
+  const delegation = signDelegation({
+    domain: 'b.example',
+    endpoint: 'https://mx2.b.example',
+    expires: NOW + 60,
+    privateKey: KEYS.b.privateKey,
+  });
   const all = [
     { disposition: 'accepted' },
     { disposition: 'deferred', cookie: 'c00kie-c00kie-c00kie', min_poll_s: 60, max_poll_s: 3600 },
@@ -101,7 +108,9 @@ describe('dispositions', () => {
       ],
     };
     expect(batchResponseSchema.safeParse(response).success).toBe(true);
-    expect(statusResponseSchema.safeParse({ id: notice.id, version: 1, recipient: 'bob@b.example', ...all[1] }).success).toBe(true);
+    expect(
+      statusResponseSchema.safeParse({ id: notice.id, version: 1, recipient: 'bob@b.example', ...all[1] }).success,
+    ).toBe(true);
   });
 
   it.each([
@@ -118,7 +127,11 @@ describe('dispositions', () => {
 
 describe('endpoint URLs', () => {
   it('builds fetch and key set URLs under the endpoint origin', () => {
-    expect(fetchUrl('https://mx.a.example:8443', 'q7Jt3nX0bWc1yZ9aKm4LpA')).toBe('https://mx.a.example:8443/pmtp/v1/messages/q7Jt3nX0bWc1yZ9aKm4LpA');
-    expect(keysUrl('https://mx.a.example', 'a.example')).toBe('https://mx.a.example/.well-known/pmtp/keys?domain=a.example');
+    expect(fetchUrl('https://mx.a.example:8443', 'q7Jt3nX0bWc1yZ9aKm4LpA')).toBe(
+      'https://mx.a.example:8443/pmtp/v1/messages/q7Jt3nX0bWc1yZ9aKm4LpA',
+    );
+    expect(keysUrl('https://mx.a.example', 'a.example')).toBe(
+      'https://mx.a.example/.well-known/pmtp/keys?domain=a.example',
+    );
   });
 });

@@ -3,10 +3,10 @@ import {
   challengeId,
   issueChallenge,
   leadingZeroBits,
+  type PowChallenge,
   solveChallenge,
   verifySolution,
   workHash,
-  type PowChallenge,
 } from '../../../src/native/protocol/proof-of-work.js';
 import { NOW } from './fixtures.js';
 
@@ -20,7 +20,13 @@ const challenge = issueChallenge({
   expires: NOW + 600,
   secret,
 });
-const context = { secret, now: NOW, noticeId: challenge.notice_id, sender: 'alice@a.example', recipient: 'bob@b.example' };
+const context = {
+  secret,
+  now: NOW,
+  noticeId: challenge.notice_id,
+  sender: 'alice@a.example',
+  recipient: 'bob@b.example',
+};
 const solution = solveChallenge(challenge)!;
 
 describe('proof of work', () => {
@@ -33,11 +39,16 @@ describe('proof of work', () => {
 
   it('solves and verifies, with a stable stamp id', () => {
     expect(leadingZeroBits(workHash(challenge, solution))).toBeGreaterThanOrEqual(10);
-    expect(verifySolution(challenge, solution, context)).toEqual({ ok: true, value: { stampId: challengeId(challenge), expires: NOW + 600 } });
+    expect(verifySolution(challenge, solution, context)).toEqual({
+      ok: true,
+      value: { stampId: challengeId(challenge), expires: NOW + 600 },
+    });
   });
 
   it('rejects a solution without enough work', () => {
-    const lazy = Array.from({ length: 50 }, (_, i) => String(i)).find((s) => leadingZeroBits(workHash(challenge, s)) < 10)!;
+    const lazy = Array.from({ length: 50 }, (_, i) => String(i)).find(
+      (s) => leadingZeroBits(workHash(challenge, s)) < 10,
+    )!;
     expect(verifySolution(challenge, lazy, context)).toMatchObject({ ok: false, code: 'pow_insufficient' });
     expect(verifySolution(challenge, 'not valid!', context)).toMatchObject({ ok: false, code: 'pow_insufficient' });
     expect(verifySolution(challenge, 42, context)).toMatchObject({ ok: false, code: 'pow_insufficient' });
@@ -45,13 +56,22 @@ describe('proof of work', () => {
 
   it('expires (valid while now ≤ expires)', () => {
     expect(verifySolution(challenge, solution, { ...context, now: NOW + 600 }).ok).toBe(true);
-    expect(verifySolution(challenge, solution, { ...context, now: NOW + 601 })).toMatchObject({ ok: false, code: 'challenge_expired' });
+    expect(verifySolution(challenge, solution, { ...context, now: NOW + 601 })).toMatchObject({
+      ok: false,
+      code: 'challenge_expired',
+    });
   });
 
   it('is bound to its recipient, sender and notice', () => {
-    expect(verifySolution(challenge, solution, { ...context, recipient: 'carol@b.example' })).toMatchObject({ code: 'challenge_mismatch' });
-    expect(verifySolution(challenge, solution, { ...context, sender: 'mallory@a.example' })).toMatchObject({ code: 'challenge_mismatch' });
-    expect(verifySolution(challenge, solution, { ...context, noticeId: 'AAAAAAAAAAAAAAAAAAAAAA' })).toMatchObject({ code: 'challenge_mismatch' });
+    expect(verifySolution(challenge, solution, { ...context, recipient: 'carol@b.example' })).toMatchObject({
+      code: 'challenge_mismatch',
+    });
+    expect(verifySolution(challenge, solution, { ...context, sender: 'mallory@a.example' })).toMatchObject({
+      code: 'challenge_mismatch',
+    });
+    expect(verifySolution(challenge, solution, { ...context, noticeId: 'AAAAAAAAAAAAAAAAAAAAAA' })).toMatchObject({
+      code: 'challenge_mismatch',
+    });
     expect(verifySolution(challenge, solution, { ...context, recipient: 'bob@B.EXAMPLE' }).ok).toBe(true);
   });
 
@@ -59,8 +79,12 @@ describe('proof of work', () => {
     const easier: PowChallenge = { ...challenge, bits: 1 };
     expect(verifySolution(easier, '0', context)).toMatchObject({ ok: false, code: 'challenge_invalid' });
     const rebound: PowChallenge = { ...challenge, recipient: 'carol@b.example' };
-    expect(verifySolution(rebound, solution, { ...context, recipient: 'carol@b.example' })).toMatchObject({ code: 'challenge_invalid' });
-    expect(verifySolution(challenge, solution, { ...context, secret: Buffer.alloc(32, 8) })).toMatchObject({ code: 'challenge_invalid' });
+    expect(verifySolution(rebound, solution, { ...context, recipient: 'carol@b.example' })).toMatchObject({
+      code: 'challenge_invalid',
+    });
+    expect(verifySolution(challenge, solution, { ...context, secret: Buffer.alloc(32, 8) })).toMatchObject({
+      code: 'challenge_invalid',
+    });
     expect(verifySolution({ ...challenge, extra: 1 }, solution, context)).toMatchObject({ code: 'challenge_invalid' });
   });
 

@@ -6,9 +6,9 @@ import {
   isFinal,
   RECIPIENT_EVENTS,
   RECIPIENT_STATES,
-  transition,
   type RecipientEvent,
   type RecipientState,
+  transition,
 } from '../../../src/native/protocol/recipient-state.js';
 
 function run(events: RecipientEvent[], from: RecipientState = 'notified'): RecipientState | string {
@@ -47,7 +47,13 @@ describe('recipient state machine', () => {
       expect(isFinal(state)).toBe(true);
       expect(allowedEvents(state)).toEqual([]);
     }
-    expect(RECIPIENT_STATES.filter((s) => !isFinal(s))).toEqual(['notified', 'deferred', 'challenged', 'accepted', 'fetched']);
+    expect(RECIPIENT_STATES.filter((s) => !isFinal(s))).toEqual([
+      'notified',
+      'deferred',
+      'challenged',
+      'accepted',
+      'fetched',
+    ]);
   });
 
   it('every state is reachable from notified', () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { HeaderBag } from '../../../src/native/protocol/http-signature-base.js';
 import {
+  type SignOptions,
   signRequest,
   signResponse,
+  type VerifyOptions,
   verifyRequest,
   verifyResponse,
-  type SignOptions,
-  type VerifyOptions,
 } from '../../../src/native/protocol/request-signature.js';
 import { KEYS, lookupOf, NOW } from './fixtures.js';
 
@@ -38,7 +38,14 @@ describe('request signatures', () => {
   });
 
   it('verifies and exposes origin, key, nonce and expiry', async () => {
-    expect(await verify()).toEqual({ ok: true, origin: 'a.example', keyId: KEYS.a.keyId, nonce: 'bm9uY2Utbm9uY2Utbm9uY2U', created: NOW, expires: NOW + 60 });
+    expect(await verify()).toEqual({
+      ok: true,
+      origin: 'a.example',
+      keyId: KEYS.a.keyId,
+      nonce: 'bm9uY2Utbm9uY2Utbm9uY2U',
+      created: NOW,
+      expires: NOW + 60,
+    });
   });
 
   it('tolerates header name case and array values', async () => {
@@ -48,7 +55,9 @@ describe('request signatures', () => {
 
   it('cannot be replayed to another domain', async () => {
     expect(await code({}, { domain: 'c.example' })).toBe('wrong_destination');
-    expect(await code(withHeaders({ 'pmtp-destination': 'c.example' }), { domain: 'c.example' })).toBe('signature_invalid');
+    expect(await code(withHeaders({ 'pmtp-destination': 'c.example' }), { domain: 'c.example' })).toBe(
+      'signature_invalid',
+    );
   });
 
   it('covers method, URI and authority', async () => {
@@ -81,9 +90,15 @@ describe('request signatures', () => {
   });
 
   it('needs a key the origin really has', async () => {
-    const wrongKey = signRequest({ method: 'POST', url }, { ...options, signer: { ...signer, privateKey: KEYS.b.privateKey } });
+    const wrongKey = signRequest(
+      { method: 'POST', url },
+      { ...options, signer: { ...signer, privateKey: KEYS.b.privateKey } },
+    );
     expect(await code({ headers: wrongKey })).toBe('signature_invalid');
-    const unknown = signRequest({ method: 'POST', url }, { ...options, signer: { ...signer, keyId: KEYS.c.keyId, privateKey: KEYS.c.privateKey } });
+    const unknown = signRequest(
+      { method: 'POST', url },
+      { ...options, signer: { ...signer, keyId: KEYS.c.keyId, privateKey: KEYS.c.privateKey } },
+    );
     expect(await code({ headers: unknown })).toBe('unknown_key');
   });
 
@@ -93,7 +108,9 @@ describe('request signatures', () => {
     expect(await code(withHeaders({ signature: 'other=:AAAA:' }))).toBe('signature_missing');
     expect(await code(withHeaders({ signature: 'pmtp=:AAAA:' }))).toBe('signature_malformed');
     expect(await code(withHeaders({ 'signature-input': 'pmtp=("@method");created=1' }))).toBe('signature_malformed');
-    expect(await code(withHeaders({ 'signature-input': headers['signature-input']!.replace('ed25519"', 'rsa"') }))).toBe('signature_malformed');
+    expect(
+      await code(withHeaders({ 'signature-input': headers['signature-input']!.replace('ed25519"', 'rsa"') })),
+    ).toBe('signature_malformed');
     expect(await code(withHeaders({ 'signature-input': 'pmtp=(' }))).toBe('signature_malformed');
     expect(await code({ url: 'not a url' })).toBe('signature_malformed');
     expect(await code({ method: 'PO\nST' })).toBe('signature_malformed');

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../src/native/protocol/canonical-json.js';
-import { issueSenderToken, verifySenderToken, type SenderTokenInput } from '../../../src/native/protocol/sender-token.js';
+import {
+  issueSenderToken,
+  type SenderTokenInput,
+  verifySenderToken,
+} from '../../../src/native/protocol/sender-token.js';
 import { KEYS, lookupOf, NOW } from './fixtures.js';
 
 const base: SenderTokenInput = {
@@ -23,14 +27,22 @@ describe('sender tokens', () => {
 
   it('address scope: exact local part, case-insensitive domain', async () => {
     expect((await verify(token, { sender: 'orders@SHOP.example' })).ok).toBe(true);
-    expect(await verify(token, { sender: 'Orders@shop.example' })).toMatchObject({ ok: false, code: 'token_scope_mismatch' });
-    expect(await verify(token, { sender: 'orders@evil.example' })).toMatchObject({ ok: false, code: 'token_scope_mismatch' });
+    expect(await verify(token, { sender: 'Orders@shop.example' })).toMatchObject({
+      ok: false,
+      code: 'token_scope_mismatch',
+    });
+    expect(await verify(token, { sender: 'orders@evil.example' })).toMatchObject({
+      ok: false,
+      code: 'token_scope_mismatch',
+    });
   });
 
   it('domain scope covers any sender of that domain', async () => {
     const domainToken = issueSenderToken({ ...base, scope: { domain: 'shop.example' } }, KEYS.b.privateKey);
     expect((await verify(domainToken, { sender: 'news@Shop.Example' })).ok).toBe(true);
-    expect(await verify(domainToken, { sender: 'news@shop.example.evil' })).toMatchObject({ code: 'token_scope_mismatch' });
+    expect(await verify(domainToken, { sender: 'news@shop.example.evil' })).toMatchObject({
+      code: 'token_scope_mismatch',
+    });
   });
 
   it('expires (valid while now ≤ expires)', async () => {
@@ -41,7 +53,10 @@ describe('sender tokens', () => {
   it('must be issued by the recipient domain, for that recipient', async () => {
     const foreign = issueSenderToken({ ...base, issuer: 'c.example', recipient: 'bob@c.example' }, KEYS.c.privateKey);
     expect(await verify(foreign)).toMatchObject({ ok: false, code: 'token_wrong_issuer' });
-    expect(await verify(token, { recipient: 'carol@b.example' })).toMatchObject({ ok: false, code: 'token_wrong_recipient' });
+    expect(await verify(token, { recipient: 'carol@b.example' })).toMatchObject({
+      ok: false,
+      code: 'token_wrong_recipient',
+    });
   });
 
   it('fails with a forged or unknown key', async () => {

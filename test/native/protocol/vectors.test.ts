@@ -34,7 +34,8 @@ describe('vectors equal the current output', () => {
 
 const keys: Array<{ name: string; seed_hex: string; public_key_hex: string; key_id: string }> = load('keys.json');
 const rawKey = (name: string) => Buffer.from(keys.find((k) => k.name === name)!.public_key_hex, 'hex');
-const nodeKey = (name: string) => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: rawKey(name).toString('base64url') }, format: 'jwk' });
+const nodeKey = (name: string) =>
+  createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: rawKey(name).toString('base64url') }, format: 'jwk' });
 const lookup: KeyLookup = (domain, keyId) => {
   const k = keys.find((entry) => entry.name === domain && entry.key_id === keyId);
   return k ? Buffer.from(k.public_key_hex, 'hex') : undefined;
@@ -43,9 +44,14 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 
 describe('vectors verify independently', () => {
   it('keys: RFC 8032 public keys and key ids', () => {
-    expect(rawKey('a.example').toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
-    expect(rawKey('b.example').toString('hex')).toBe('fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025');
-    for (const k of keys) expect(k.key_id).toBe(`ed25519:${sha256(Buffer.from(k.public_key_hex, 'hex')).toString('base64url')}`);
+    expect(rawKey('a.example').toString('hex')).toBe(
+      'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+    );
+    expect(rawKey('b.example').toString('hex')).toBe(
+      'fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025',
+    );
+    for (const k of keys)
+      expect(k.key_id).toBe(`ed25519:${sha256(Buffer.from(k.public_key_hex, 'hex')).toString('base64url')}`);
   });
 
   it('canonical JSON', () => {
@@ -62,14 +68,23 @@ describe('vectors verify independently', () => {
     const v = load('message.json');
     expect(canonicalJson(v.manifest)).toBe(v.manifest_canonical);
     expect(sha256(v.manifest_canonical).toString('base64url')).toBe(v.manifest_digest);
-    v.parts_base64.forEach((p: string, i: number) => expect(sha256(Buffer.from(p, 'base64')).toString('base64url')).toBe(v.manifest.parts[i].sha256));
-    const verdict = await verifyManifestSignatures({ manifestDigest: v.manifest_digest, signatures: v.signatures, keyLookup: lookup, now: VECTOR_NOW });
+    v.parts_base64.forEach((p: string, i: number) =>
+      expect(sha256(Buffer.from(p, 'base64')).toString('base64url')).toBe(v.manifest.parts[i].sha256),
+    );
+    const verdict = await verifyManifestSignatures({
+      manifestDigest: v.manifest_digest,
+      signatures: v.signatures,
+      keyLookup: lookup,
+      now: VECTOR_NOW,
+    });
     expect(verdict).toMatchObject({ ok: true, origin: 'a.example', servingDomain: 'g.example' });
     const hopSig = Buffer.from(v.signatures[2].sig, 'base64url');
     expect(cryptoVerify(null, Buffer.from(v.hop_signing_input_hex, 'hex'), nodeKey('g.example'), hopSig)).toBe(true);
     const read = (b64: string, view: 'full' | 'text') => {
       const reader = new MessageStreamReader({ expectedDigest: v.notice.manifest_digest, view });
-      return [...reader.push(Buffer.from(b64, 'base64')), ...reader.finish()].filter((e: StreamEvent) => e.type === 'end' || e.type === 'error');
+      return [...reader.push(Buffer.from(b64, 'base64')), ...reader.finish()].filter(
+        (e: StreamEvent) => e.type === 'end' || e.type === 'error',
+      );
     };
     expect(read(v.stream_full_base64, 'full')).toEqual([{ type: 'end', parts: [0, 1, 2] }]);
     expect(read(v.stream_text_base64, 'text')).toEqual([{ type: 'end', parts: [0] }]);
@@ -79,7 +94,9 @@ describe('vectors verify independently', () => {
     const v = load('keyset.json');
     const pin = parseDiscoveryRecord(v.dns_txt);
     expect(pin.ok).toBe(true);
-    expect(verifyKeySet(v.keyset, { domain: 'a.example', now: v.now, pinnedKeyId: pin.ok ? pin.value.fingerprint : '' })).toMatchObject({ ok: true });
+    expect(
+      verifyKeySet(v.keyset, { domain: 'a.example', now: v.now, pinnedKeyId: pin.ok ? pin.value.fingerprint : '' }),
+    ).toMatchObject({ ok: true });
     const sig = Buffer.from(v.keyset.signatures[0].sig, 'base64url');
     expect(cryptoVerify(null, Buffer.from(v.signing_input_hex, 'hex'), nodeKey('a.example'), sig)).toBe(true);
   });
@@ -88,12 +105,22 @@ describe('vectors verify independently', () => {
     const v = load('request-signature.json');
     const sigOf = (h: Record<string, string>) => Buffer.from(h.signature!.slice('pmtp=:'.length, -1), 'base64');
     expect(cryptoVerify(null, Buffer.from(v.signature_base), nodeKey('a.example'), sigOf(v.headers))).toBe(true);
-    expect(cryptoVerify(null, Buffer.from(v.response_signature_base), nodeKey('b.example'), sigOf(v.response_headers))).toBe(true);
+    expect(
+      cryptoVerify(null, Buffer.from(v.response_signature_base), nodeKey('b.example'), sigOf(v.response_headers)),
+    ).toBe(true);
     const body = Buffer.from(v.request.body);
     const request = { method: v.request.method, url: v.request.url, headers: v.headers, body };
-    expect(await verifyRequest(request, { domain: 'b.example', now: v.sign.created, keyLookup: lookup })).toMatchObject({ ok: true });
+    expect(await verifyRequest(request, { domain: 'b.example', now: v.sign.created, keyLookup: lookup })).toMatchObject(
+      { ok: true },
+    );
     const response = { status: v.response.status, headers: v.response_headers, body: Buffer.from(v.response.body) };
-    const context = { domain: 'a.example', now: VECTOR_NOW, keyLookup: lookup, requestHeaders: v.headers, expectedOrigin: 'b.example' };
+    const context = {
+      domain: 'a.example',
+      now: VECTOR_NOW,
+      keyLookup: lookup,
+      requestHeaders: v.headers,
+      expectedOrigin: 'b.example',
+    };
     expect(await verifyResponse(response, context)).toMatchObject({ ok: true });
   });
 
@@ -102,14 +129,34 @@ describe('vectors verify independently', () => {
     const tokenContext = { sender: t.valid_for_sender, recipient: t.input.recipient, now: t.now, keyLookup: lookup };
     expect(await verifySenderToken(t.token, tokenContext)).toMatchObject({ ok: true });
     const d = load('delegation.json');
-    expect(await verifyDelegation(d.proof, { recipient: d.input.recipient, endpoint: d.input.endpoint, now: d.now, keyLookup: lookup })).toMatchObject({ ok: true });
+    expect(
+      await verifyDelegation(d.proof, {
+        recipient: d.input.recipient,
+        endpoint: d.input.endpoint,
+        now: d.now,
+        keyLookup: lookup,
+      }),
+    ).toMatchObject({ ok: true });
     const p = load('proof-of-work.json');
-    const powContext = { secret: Buffer.from(p.secret_hex, 'hex'), now: p.now, noticeId: p.input.noticeId, sender: p.input.sender, recipient: p.input.recipient };
-    expect(verifySolution(p.challenge, p.solution, powContext)).toMatchObject({ ok: true, value: { stampId: p.challenge_id } });
+    const powContext = {
+      secret: Buffer.from(p.secret_hex, 'hex'),
+      now: p.now,
+      noticeId: p.input.noticeId,
+      sender: p.input.sender,
+      recipient: p.input.recipient,
+    };
+    expect(verifySolution(p.challenge, p.solution, powContext)).toMatchObject({
+      ok: true,
+      value: { stampId: p.challenge_id },
+    });
     expect(sha256(`${p.challenge_id}:${p.solution}`).toString('hex')).toBe(p.work_hash_hex);
     expect(leadingZeroBits(Buffer.from(p.work_hash_hex, 'hex'))).toBeGreaterThanOrEqual(p.input.bits);
     const dns = load('dns-txt.json');
-    for (const r of dns.valid) expect(parseDiscoveryRecord(r.text)).toEqual({ ok: true, value: { endpoint: r.endpoint, fingerprint: r.fingerprint } });
+    for (const r of dns.valid)
+      expect(parseDiscoveryRecord(r.text)).toEqual({
+        ok: true,
+        value: { endpoint: r.endpoint, fingerprint: r.fingerprint },
+      });
     for (const text of dns.invalid) expect(parseDiscoveryRecord(text).ok).toBe(false);
   });
 });

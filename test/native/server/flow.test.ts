@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
 import { batchResponseSchema } from '../../../src/native/protocol/notice.js';
-import { startPair, textMessage, until, type PmtpNode } from './harness.js';
+import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
 describe('PMTP/1 between two servers', () => {
   let a: PmtpNode;
@@ -16,7 +16,11 @@ describe('PMTP/1 between two servers', () => {
 
   it('notice, pull and ack end delivered', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'Hello Bob, lunch? ☕\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
     const status = await until(async () => {
       const s = await a.service.context.status.get(sent.id);
       return s[0]?.state === 'delivered' ? s : undefined;
@@ -42,10 +46,25 @@ describe('PMTP/1 between two servers', () => {
       const recipient = `user${i}@b.example`;
       const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: [recipient] });
       ids.push(sent.id);
-      notices.push({ id: sent.id, version: 1, size: msg.body.length, manifest_digest: sent.digest, sender: 'alice@a.example', recipients: [recipient], expires: rt.nowS() + 3600, fetch: fetchUrl(a.endpoint, sent.id) });
+      notices.push({
+        id: sent.id,
+        version: 1,
+        size: msg.body.length,
+        manifest_digest: sent.digest,
+        sender: 'alice@a.example',
+        recipients: [recipient],
+        expires: rt.nowS() + 3600,
+        fetch: fetchUrl(a.endpoint, sent.id),
+      });
     }
     const response = await rt.client.json(
-      { destination: 'b.example', method: 'POST', path: PATHS.notices, body: { origin: 'a.example', destination: 'b.example', notices }, signedResponse: true },
+      {
+        destination: 'b.example',
+        method: 'POST',
+        path: PATHS.notices,
+        body: { origin: 'a.example', destination: 'b.example', notices },
+        signedResponse: true,
+      },
       batchResponseSchema,
     );
     expect(response.results).toHaveLength(1000);

@@ -7,16 +7,21 @@ import type { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
-import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
-import { generateDomainKey, type DomainKey } from '../../../src/native/protocol/domain-keys.js';
-import { describePart, type Manifest } from '../../../src/native/protocol/message-format.js';
-import { startPmtpService, startPmtpWorkers, type PmtpService, type PmtpWorkers } from '../../../src/native/service/pmtp-service.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/mail/pulled-delivery.js';
+import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
+import { type DomainKey, generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
+import { describePart, type Manifest } from '../../../src/native/protocol/message-format.js';
+import {
+  type PmtpService,
+  type PmtpWorkers,
+  startPmtpService,
+  startPmtpWorkers,
+} from '../../../src/native/service/pmtp-service.js';
 import { openAcceptStack } from '../../../src/queue/accept-stack.js';
-import { staticResolver } from '../../support/static-resolver.js';
 import { testConfig } from '../../support/config.js';
 import { deleteKeys, redisUrl, testPrefix } from '../../support/redis.js';
 import { freePort } from '../../support/smtp-sink.js';
+import { staticResolver } from '../../support/static-resolver.js';
 import { tempDir } from '../../support/tmp.js';
 
 export interface Delivered {
@@ -87,7 +92,15 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
   const log = pino({ level: process.env.PMTP_TEST_LOG ?? 'silent' });
   const stack = await openAcceptStack(config, log);
   const { spool, queues, acceptor, producer } = stack;
-  const service = await startPmtpService(config, { spool, queues, acceptor, resolver: staticResolver({}), log, redis: producer, ...(options.keyRing ? { keys: options.keyRing } : {}) });
+  const service = await startPmtpService(config, {
+    spool,
+    queues,
+    acceptor,
+    resolver: staticResolver({}),
+    log,
+    redis: producer,
+    ...(options.keyRing ? { keys: options.keyRing } : {}),
+  });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {
     domain: options.domain,
@@ -122,10 +135,22 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
   return node;
 }
 
-export async function startPair(options: { a?: Partial<NodeOptions>; b?: Partial<NodeOptions> } = {}): Promise<{ a: PmtpNode; b: PmtpNode; close(): Promise<void> }> {
+export async function startPair(
+  options: { a?: Partial<NodeOptions>; b?: Partial<NodeOptions> } = {},
+): Promise<{ a: PmtpNode; b: PmtpNode; close(): Promise<void> }> {
   const [pa, pb] = [await freePort(), await freePort()];
-  const a = await startNode({ domain: 'a.example', port: pa, peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } }, ...options.a });
-  const b = await startNode({ domain: 'b.example', port: pb, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } }, ...options.b });
+  const a = await startNode({
+    domain: 'a.example',
+    port: pa,
+    peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
+    ...options.a,
+  });
+  const b = await startNode({
+    domain: 'b.example',
+    port: pb,
+    peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
+    ...options.b,
+  });
   return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
 }
 
@@ -134,7 +159,13 @@ export function newMessageId(): string {
   return `m${Date.now().toString(36)}${(counter++).toString(36).padStart(6, '0')}xxxxxxxx`.slice(0, 22);
 }
 
-export function textMessage(from: string, to: string, text: string, id = newMessageId(), version = 1): { manifest: Manifest; body: Buffer } {
+export function textMessage(
+  from: string,
+  to: string,
+  text: string,
+  id = newMessageId(),
+  version = 1,
+): { manifest: Manifest; body: Buffer } {
   const body = Buffer.from(text, 'utf8');
   const attachment = Buffer.from([0, 0xff, 0x0a, 0x0d, 0x2e, 0x0d, 0x0a, 0]);
   const manifest: Manifest = {
@@ -142,8 +173,15 @@ export function textMessage(from: string, to: string, text: string, id = newMess
     id,
     version,
     from,
-    headers: [['From', from], ['To', to], ['Subject', `hello ${version}`]],
-    parts: [describePart(body, { type: 'text/plain; charset=utf-8', role: 'body' }), describePart(attachment, { type: 'application/octet-stream', role: 'attachment' })],
+    headers: [
+      ['From', from],
+      ['To', to],
+      ['Subject', `hello ${version}`],
+    ],
+    parts: [
+      describePart(body, { type: 'text/plain; charset=utf-8', role: 'body' }),
+      describePart(attachment, { type: 'application/octet-stream', role: 'attachment' }),
+    ],
     created: Math.floor(Date.now() / 1000),
   };
   return { manifest, body: Buffer.concat([body, attachment]) };

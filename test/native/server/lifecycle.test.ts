@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PATHS } from '../../../src/native/protocol/endpoints.js';
 import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
-import { startPair, textMessage, until, type PmtpNode } from './harness.js';
+import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
 describe('before the pull', () => {
   let pair: { a: PmtpNode; b: PmtpNode; close(): Promise<void> } | undefined;
@@ -11,7 +11,11 @@ describe('before the pull', () => {
 
   async function acceptedAtB(a: PmtpNode, b: PmtpNode, text = 'v1\r\n') {
     const msg = textMessage('alice@a.example', 'bob@b.example', text);
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'accepted');
     expect((await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state).toBe('accepted');
     return { sent, msg };
@@ -23,10 +27,20 @@ describe('before the pull', () => {
     const { sent } = await acceptedAtB(a, b);
     await a.service.outbox.retract(sent.id);
     expect((await a.service.context.status.get(sent.id))[0]?.state).toBe('retracted');
-    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'retracted');
+    await until(
+      async () =>
+        (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'retracted',
+    );
     expect(await b.service.context.inbound.head('a.example', sent.id)).toBeUndefined();
-    const pull = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
-    await expect(pull).rejects.toMatchObject({ httpStatus: 410, code: 'message_retracted' } satisfies Partial<PmtpRequestError>);
+    const pull = b.service.context.client.open({
+      destination: 'a.example',
+      method: 'GET',
+      path: `${PATHS.message(sent.id)}?view=full&version=1`,
+    });
+    await expect(pull).rejects.toMatchObject({
+      httpStatus: 410,
+      code: 'message_retracted',
+    } satisfies Partial<PmtpRequestError>);
     b.startWorkers();
     await new Promise((r) => setTimeout(r, 500));
     expect(b.delivered).toHaveLength(0);
@@ -38,8 +52,14 @@ describe('before the pull', () => {
     const { sent } = await acceptedAtB(a, b);
     const v2 = textMessage('alice@a.example', 'bob@b.example', 'v2, corrected\r\n', sent.id, 2);
     await a.service.outbox.edit({ manifest: v2.manifest, body: v2.body, recipients: ['bob@b.example'] });
-    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.version === 2);
-    const old = b.service.context.client.open({ destination: 'a.example', method: 'GET', path: `${PATHS.message(sent.id)}?view=full&version=1` });
+    await until(
+      async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.version === 2,
+    );
+    const old = b.service.context.client.open({
+      destination: 'a.example',
+      method: 'GET',
+      path: `${PATHS.message(sent.id)}?view=full&version=1`,
+    });
     await expect(old).rejects.toMatchObject({ httpStatus: 410, code: 'version_superseded' });
     b.startWorkers();
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
@@ -54,6 +74,9 @@ describe('before the pull', () => {
     const { sent } = await acceptedAtB(a, b);
     await a.service.outbox.retract(sent.id, 'given_up');
     expect((await a.service.context.status.get(sent.id))[0]?.state).toBe('given-up');
-    await until(async () => (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'given-up');
+    await until(
+      async () =>
+        (await b.service.context.inbound.recipient('a.example', sent.id, 'bob@b.example'))?.state === 'given-up',
+    );
   });
 });

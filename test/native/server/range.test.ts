@@ -9,6 +9,7 @@ describe('parseRange', () => {
     expect(parseRange('bytes=5-', 10)).toEqual([5, 9]);
     expect(parseRange('bytes=-3', 10)).toEqual([7, 9]);
     expect(parseRange('bytes=8-100', 10)).toEqual([8, 9]);
-    for (const bad of ['bytes=10-', 'bytes=4-2', 'bytes=-', 'items=1-2', 'bytes=1-2,4-5']) expect(parseRange(bad, 10)).toBe('invalid');
+    for (const bad of ['bytes=10-', 'bytes=4-2', 'bytes=-', 'items=1-2', 'bytes=1-2,4-5'])
+      expect(parseRange(bad, 10)).toBe('invalid');
   });
 });

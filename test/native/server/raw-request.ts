@@ -9,18 +9,47 @@ export interface RawCall {
   readonly body?: Buffer;
 }
 
-export function signedCall(options: { key: DomainKey; origin: string; destination: string; method: string; url: string; body?: unknown; created?: number; expires?: number }): RawCall {
-  const body = options.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(options.body) ? options.body : Buffer.from(JSON.stringify(options.body));
+export function signedCall(options: {
+  key: DomainKey;
+  origin: string;
+  destination: string;
+  method: string;
+  url: string;
+  body?: unknown;
+  created?: number;
+  expires?: number;
+}): RawCall {
+  const body =
+    options.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.isBuffer(options.body)
+        ? options.body
+        : Buffer.from(JSON.stringify(options.body));
   const created = options.created ?? Math.floor(Date.now() / 1000);
   const headers = signRequest(
     { method: options.method, url: options.url },
-    { signer: { domain: options.origin, keyId: options.key.keyId, privateKey: options.key.privateKey }, destination: options.destination, body, created, ...(options.expires ? { expires: options.expires } : {}) },
+    {
+      signer: { domain: options.origin, keyId: options.key.keyId, privateKey: options.key.privateKey },
+      destination: options.destination,
+      body,
+      created,
+      ...(options.expires ? { expires: options.expires } : {}),
+    },
   );
-  return { url: options.url, method: options.method, headers: { ...headers, 'content-type': 'application/json' }, ...(options.body === undefined ? {} : { body }) };
+  return {
+    url: options.url,
+    method: options.method,
+    headers: { ...headers, 'content-type': 'application/json' },
+    ...(options.body === undefined ? {} : { body }),
+  };
 }
 
 export async function send(call: RawCall): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(call.url, { method: call.method, headers: call.headers, ...(call.body ? { body: call.body } : {}) });
+  const res = await fetch(call.url, {
+    method: call.method,
+    headers: call.headers,
+    ...(call.body ? { body: call.body } : {}),
+  });
   const text = await res.text();
   let json: unknown;
   try {

@@ -3,14 +3,14 @@
 // gateway mail deferred until the recipient has checked its provenance.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
-import { signDelegation } from '../../../src/native/protocol/delegation.js';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
+import { signDelegation } from '../../../src/native/protocol/delegation.js';
+import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { manifestDigest } from '../../../src/native/protocol/message-format.js';
 import { signManifest } from '../../../src/native/protocol/message-signature.js';
 import { applyDisposition } from '../../../src/native/workers/notice-outcomes.js';
 import { freePort } from '../../support/smtp-sink.js';
-import { startNode, textMessage, until, type PmtpNode } from './harness.js';
+import { type PmtpNode, startNode, textMessage, until } from './harness.js';
 
 describe('redirects', () => {
   let a: PmtpNode;
@@ -19,16 +19,34 @@ describe('redirects', () => {
   beforeAll(async () => {
     const [pa, pb, pd] = [await freePort(), await freePort(), await freePort()];
     const peersOfB = { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } };
-    a = await startNode({ domain: 'a.example', port: pa, peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } } });
-    b = await startNode({ domain: 'b.example', port: pb, peers: peersOfB, pmtp: { redirects: [{ recipient: 'bob@b.example', endpoint: `http://127.0.0.1:${pd}` }] } });
+    a = await startNode({
+      domain: 'a.example',
+      port: pa,
+      peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
+    });
+    b = await startNode({
+      domain: 'b.example',
+      port: pb,
+      peers: peersOfB,
+      pmtp: { redirects: [{ recipient: 'bob@b.example', endpoint: `http://127.0.0.1:${pd}` }] },
+    });
     // bob's own server: acts for b.example with a key in b.example's key set
-    delegate = await startNode({ domain: 'b.example', port: pd, peers: peersOfB, keyFile: path.join(path.dirname(b.config.pmtp.key_file!), 'pmtp.key') });
+    delegate = await startNode({
+      domain: 'b.example',
+      port: pd,
+      peers: peersOfB,
+      keyFile: path.join(path.dirname(b.config.pmtp.key_file!), 'pmtp.key'),
+    });
   });
   afterAll(async () => Promise.all([a?.close(), b?.close(), delegate?.close()]));
 
   it('follows a redirect to a proven delegate, which pulls and acks', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'to your laptop\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     expect(b.delivered).toHaveLength(0);
     expect(delegate.delivered.map((d) => d.request.manifest.id)).toEqual([sent.id]);
@@ -36,18 +54,44 @@ describe('redirects', () => {
 
   it('refuses a redirect to an impostor endpoint', async () => {
     const msg = textMessage('alice@a.example', 'eve@b.example', 'x\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['eve@b.example'] });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['eve@b.example'],
+    });
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
     const rt = a.service.context;
     const added: string[] = [];
-    const spyRt = { ...rt, queues: { add: async (_q: string, _d: unknown, o: { jobId: string }) => void added.push(o.jobId) } } as unknown as typeof rt;
+    const spyRt = {
+      ...rt,
+      queues: { add: async (_q: string, _d: unknown, o: { jobId: string }) => void added.push(o.jobId) },
+    } as unknown as typeof rt;
     // a second recipient of the same message, not yet decided, receives a forged redirect
     await rt.status.notified(sent.id, 1, { 'b.example': ['mallory@b.example'] }, rt.nowS());
-    const forged = signDelegation({ domain: 'b.example', recipient: 'mallory@b.example', endpoint: 'https://evil.example', expires: rt.nowS() + 60, privateKey: generateDomainKey().privateKey });
-    const ctx = { rt: spyRt, job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' }, id: sent.id, version: 1, endpoint: b.endpoint };
-    await applyDisposition(ctx, 'mallory@b.example', { disposition: 'redirect', endpoint: 'https://evil.example', delegation: forged });
+    const forged = signDelegation({
+      domain: 'b.example',
+      recipient: 'mallory@b.example',
+      endpoint: 'https://evil.example',
+      expires: rt.nowS() + 60,
+      privateKey: generateDomainKey().privateKey,
+    });
+    const ctx = {
+      rt: spyRt,
+      job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' },
+      id: sent.id,
+      version: 1,
+      endpoint: b.endpoint,
+    };
+    await applyDisposition(ctx, 'mallory@b.example', {
+      disposition: 'redirect',
+      endpoint: 'https://evil.example',
+      delegation: forged,
+    });
     expect(added).toEqual([]);
-    expect(await rt.status.recipient(sent.id, 'mallory@b.example')).toMatchObject({ state: 'rejected', code: 'delegation_invalid' });
+    expect(await rt.status.recipient(sent.id, 'mallory@b.example')).toMatchObject({
+      state: 'rejected',
+      code: 'delegation_invalid',
+    });
   });
 });
 
@@ -60,16 +104,39 @@ describe('key rotation', () => {
   beforeAll(async () => {
     const [pa, pb] = [await freePort(), await freePort()];
     const ring = buildKeyRing('a.example', newKey, [{ ...oldKey, expiredAt: now - 100 }], 30);
-    a = await startNode({ domain: 'a.example', port: pa, key: newKey, keyRing: ring, peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } } });
-    b = await startNode({ domain: 'b.example', port: pb, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } } });
+    a = await startNode({
+      domain: 'a.example',
+      port: pa,
+      key: newKey,
+      keyRing: ring,
+      peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
+    });
+    b = await startNode({
+      domain: 'b.example',
+      port: pb,
+      peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
+    });
   });
   afterAll(async () => Promise.all([a?.close(), b?.close()]));
 
   async function sendSignedByOldKey(created: number) {
     const msg = textMessage('alice@a.example', 'bob@b.example', `signed at ${created}\r\n`);
     const digest = manifestDigest(msg.manifest);
-    const signature = signManifest({ manifestDigest: digest, previous: [], role: 'origin', domain: 'a.example', keyId: oldKey.keyId, privateKey: oldKey.privateKey, created });
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'], signatures: [signature] });
+    const signature = signManifest({
+      manifestDigest: digest,
+      previous: [],
+      role: 'origin',
+      domain: 'a.example',
+      keyId: oldKey.keyId,
+      privateKey: oldKey.privateKey,
+      created,
+    });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+      signatures: [signature],
+    });
     return until(async () => {
       const s = (await a.service.context.status.get(sent.id))[0];
       return s && (s.state === 'delivered' || s.state === 'rejected') ? s : undefined;
@@ -89,9 +156,19 @@ describe('gateway mail', () => {
   let b: PmtpNode;
   beforeAll(async () => {
     const [pa, pb] = [await freePort(), await freePort()];
-    a = await startNode({ domain: 'a.example', port: pa, peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } } });
+    a = await startNode({
+      domain: 'a.example',
+      port: pa,
+      peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
+    });
     // b's workers start once a has seen the deferral, so the order below is deterministic
-    b = await startNode({ domain: 'b.example', port: pb, peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } }, pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30 }, workers: false });
+    b = await startNode({
+      domain: 'b.example',
+      port: pb,
+      peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
+      pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30 },
+      workers: false,
+    });
   });
   afterAll(async () => Promise.all([a?.close(), b?.close()]));
 

@@ -3,7 +3,7 @@
 // keeps the first stored copy, the peer still pulls and delivers it once, and restart recovery
 // leaves the outbox's copy alone while its expiry job waits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPair, textMessage, until, type PmtpNode } from './harness.js';
+import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
 describe('the same message submitted twice', () => {
   let a: PmtpNode;
@@ -16,12 +16,25 @@ describe('the same message submitted twice', () => {
 
   it('keeps the copy the notices name, so the pull and the delivery still succeed once', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'sent once, submitted twice\r\n');
-    const first = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
+    const first = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
     await until(async () => (await a.service.context.status.get(first.id))[0]?.state === 'accepted');
-    const again = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
+    const again = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
     expect(again).toEqual(first);
-    expect(await a.service.context.outbox.current(first.id)).toMatchObject({ queueId: first.queueId, digest: first.digest });
-    await expect(a.service.context.spool.openBody(first.queueId).then((b) => (b.stream.destroy(), true))).resolves.toBe(true);
+    expect(await a.service.context.outbox.current(first.id)).toMatchObject({
+      queueId: first.queueId,
+      digest: first.digest,
+    });
+    await expect(a.service.context.spool.openBody(first.queueId).then((b) => (b.stream.destroy(), true))).resolves.toBe(
+      true,
+    );
 
     b.startWorkers();
     await until(async () => (await a.service.context.status.get(first.id))[0]?.state === 'delivered');
@@ -33,13 +46,22 @@ describe('the same message submitted twice', () => {
     await a.service.outbox.submit({ manifest: v1.manifest, body: v1.body, recipients: ['bob@b.example'] });
     const v2 = textMessage('alice@a.example', 'bob@b.example', 'v2\r\n', v1.manifest.id, 2);
     await a.service.outbox.edit({ manifest: v2.manifest, body: v2.body, recipients: ['bob@b.example'] });
-    await expect(a.service.outbox.submit({ manifest: v1.manifest, body: v1.body, recipients: ['bob@b.example'] })).rejects.toThrow(/older than the current 2/);
+    await expect(
+      a.service.outbox.submit({ manifest: v1.manifest, body: v1.body, recipients: ['bob@b.example'] }),
+    ).rejects.toThrow(/older than the current 2/);
   });
 
   it('restart recovery does not requeue a stored copy whose expiry job waits', async () => {
     const msg = textMessage('alice@a.example', 'bob@b.example', 'kept for pulls\r\n');
-    const sent = await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: ['bob@b.example'] });
-    await until(async () => ['accepted', 'delivered'].includes((await a.service.context.status.get(sent.id))[0]?.state ?? '') || undefined);
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
+    await until(
+      async () =>
+        ['accepted', 'delivered'].includes((await a.service.context.status.get(sent.id))[0]?.state ?? '') || undefined,
+    );
     const { requeued } = await a.service.context.acceptor.recover();
     expect(requeued).not.toContain(sent.queueId);
   });
