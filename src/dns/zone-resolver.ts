@@ -17,7 +17,10 @@ export function zoneResolver(records: readonly ZoneRecord[]): MailResolver {
   const existing = new Set<string>(['']); // every name and every ancestor: empty non-terminals exist
   for (const record of records) {
     let data = names.get(record.name);
-    if (!data) names.set(record.name, (data = { sets: new Map() }));
+    if (!data) {
+      data = { sets: new Map() };
+      names.set(record.name, data);
+    }
     if (record.type === 'CNAME') data.cname = record.value;
     const set = data.sets.get(record.type) ?? [];
     set.push(record);

@@ -14,8 +14,7 @@ export function authenticationResults(mta: string, outcome: MailauthOutcome, ver
       verdict.dkim.some((d) => d.unsignedTail && d.domain === row.signingDomain && d.selector === row.selector);
     rows.push(tail ? row.info.replace(/^dkim=pass\b/, 'dkim=policy (unsigned body tail after l=)') : row.info);
   });
-  if (outcome.spf && outcome.spf.info) rows.push(outcome.spf.info);
-  if (outcome.arc && outcome.arc.info) rows.push(outcome.arc.info);
+  for (const result of [outcome.spf, outcome.arc]) if (result !== false && result?.info) rows.push(result.info);
   if (verdict.dmarcOverridden || !outcome.dmarc || !outcome.dmarc.info) {
     const from = verdict.fromDomain ? ` header.from=${verdict.fromDomain}` : '';
     rows.push(`dmarc=${verdict.dmarc} (${commentText(verdict.reason)})${from}`);

@@ -116,14 +116,14 @@ async function stagingZone(plan: StagingPlan, userZone: string | undefined): Pro
     );
   }
   for (const domain of Object.keys(plan.legacy)) lines.push(...common(domain));
-  const generated = lines.join('\n') + '\n';
+  const generated = `${lines.join('\n')}\n`;
   if (!userZone) return generated;
   // the user's records win: they describe the extra world the staging network talks to
   const merged = mergeZones(
     parseZoneFile(generated, { file: 'staging' }),
     parseZoneFile(await readFile(userZone, 'utf8'), { file: userZone }),
   );
-  return merged.map(recordLine).join('\n') + '\n';
+  return `${merged.map(recordLine).join('\n')}\n`;
 }
 
 function recordLine(r: ReturnType<typeof parseZoneFile>[number]): string {

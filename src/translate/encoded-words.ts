@@ -68,9 +68,9 @@ export function decodeWords(text: string, render: (decoded: string) => string = 
   return out + text.slice(last);
 }
 
-const escape = (chars: RegExp) => (s: string) => s.replace(chars, '\\$&');
-const inQuotes = escape(/["\\]/g);
-const inComment = escape(/[()\\]/g);
+const backslashed = (chars: RegExp) => (s: string) => s.replace(chars, '\\$&');
+const inQuotes = backslashed(/["\\]/g);
+const inComment = backslashed(/[()\\]/g);
 const asPhrase = (s: string) => (SPECIALS.test(s) ? `"${inQuotes(s)}"` : s);
 
 /** Index just past the quoted string or comment opening at `start`, honouring quoted-pairs and nesting. */

@@ -24,7 +24,7 @@ describe('password hashes', () => {
   it('refuses tampered and unsafe hashes without throwing', async () => {
     const hash = await hashPassword('pw', { N: 1024 });
     const parts = hash.split('$');
-    expect(await verifyPassword('pw', [...parts.slice(0, 5), 'AAAA' + parts[5]!.slice(4)].join('$'))).toBe(false);
+    expect(await verifyPassword('pw', [...parts.slice(0, 5), `AAAA${parts[5]!.slice(4)}`].join('$'))).toBe(false);
     expect(await verifyPassword('pw', hash.replace('$1024$', '$1000$'))).toBe(false); // not a power of two
     expect(await verifyPassword('pw', hash.replace('$1024$', `$${2 ** 24}$`))).toBe(false); // memory bomb
     expect(await verifyPassword('pw', 'plain')).toBe(false);

@@ -105,7 +105,7 @@ describe('recipe (c): Postfix smtpd_proxy_filter in front of mailbridge', () => 
     );
     const text = stored!.toString();
     expect(text).toMatch(
-      /^Authentication-Results: mx\.legacy\.example;[^]*spf=pass \([^)]*127\.0\.0\.2[^)]*\) smtp\.mailfrom=bob@sender\.example[^]*dmarc=pass/m,
+      /^Authentication-Results: mx\.legacy\.example;[\s\S]*spf=pass \([^)]*127\.0\.0\.2[^)]*\) smtp\.mailfrom=bob@sender\.example[\s\S]*dmarc=pass/m,
     );
     expect(text).toMatch(
       /^Received: from out\.sender\.example \(\[127\.0\.0\.2\]\) \(via \[127\.0\.0\.1\]\)\n\tby mx\.legacy\.example \(mailbridge\)/m,

@@ -6,7 +6,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MailbridgeError } from '../../src/codes.js';
+import type { MailbridgeError } from '../../src/codes.js';
 import { MessageDataFilter } from '../../src/inbound-smtp/data-filter.js';
 import { LineLimits } from '../../src/inbound-smtp/line-limits.js';
 import { type BareNewlinePolicy, NewlineHygiene } from '../../src/inbound-smtp/newline-hygiene.js';

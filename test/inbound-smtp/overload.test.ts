@@ -67,7 +67,9 @@ describe('overload: sessions that stall give up their slots', () => {
     }
     // 2,000 bytes/s each, twice the default min_data_rate_bps
     const line = `${'x'.repeat(198)}\r\n`;
-    const flowing = setInterval(() => senders.forEach((c) => c.write(line)), 100);
+    const flowing = setInterval(() => {
+      for (const c of senders) c.write(line);
+    }, 100);
     try {
       await sleep(1500);
       const refused = await RawSmtp.connect(port, '127.0.3.4');

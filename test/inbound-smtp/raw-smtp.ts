@@ -13,9 +13,8 @@ export class RawSmtp {
     socket.setEncoding('latin1');
     socket.on('data', (text: string) => {
       this.buffered += text;
-      let nl: number;
       let current: string[] = [];
-      while ((nl = this.buffered.indexOf('\r\n')) >= 0) {
+      for (let nl = this.buffered.indexOf('\r\n'); nl >= 0; nl = this.buffered.indexOf('\r\n')) {
         const line = this.buffered.slice(0, nl);
         this.buffered = this.buffered.slice(nl + 2);
         current.push(line);

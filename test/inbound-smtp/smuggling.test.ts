@@ -44,7 +44,7 @@ describe('smuggling', () => {
     const c = await RawSmtp.connect(port);
     const replies: string[] = [];
     if (pipelined) {
-      c.write(envelope + payload(end) + 'QUIT\r\n');
+      c.write(`${envelope + payload(end)}QUIT\r\n`);
     } else {
       for (const line of envelope.trim().split('\r\n')) replies.push(await c.command(line));
       c.write(payload(end));

@@ -66,7 +66,12 @@ describe('SIGHUP reload', () => {
   const logged: Record<string, unknown>[] = [];
   const log = pino(
     { level: 'info' },
-    new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(JSON.parse(chunk.toString())), done()) }),
+    new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        logged.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    }),
   );
   const outcomes: ReloadOutcome[] = [];
   const file = () => path.join(dir, 'mailbridge.yaml');

@@ -20,10 +20,10 @@ const policyText =
 describe('MtaStsPolicies.policyFor', () => {
   it('is none, and fetches nothing, for a domain without an _mta-sts record', async () => {
     const fetched: string[] = [];
-    const policies = new MtaStsPolicies(
-      staticResolver({ mx: { 'example.net': [] } }),
-      async (d) => (fetched.push(d), policyText),
-    );
+    const policies = new MtaStsPolicies(staticResolver({ mx: { 'example.net': [] } }), async (d) => {
+      fetched.push(d);
+      return policyText;
+    });
     expect(await policies.policyFor('example.net')).toEqual({ mode: 'none' });
     expect(fetched).toEqual([]);
   });
@@ -31,7 +31,10 @@ describe('MtaStsPolicies.policyFor', () => {
   it('fetches the policy the TXT id announces, and keeps it while the id stays the same', async () => {
     const fetched: string[] = [];
     const resolver = staticResolver({ txt: { '_mta-sts.example.net': [['v=STSv1; id=20240101']] } });
-    const policies = new MtaStsPolicies(resolver, async (d) => (fetched.push(d), policyText));
+    const policies = new MtaStsPolicies(resolver, async (d) => {
+      fetched.push(d);
+      return policyText;
+    });
     const policy = await policies.policyFor('example.net');
     expect(policy).toMatchObject({ mode: 'enforce', mx: ['mx1.example.net', '*.mail.example.net'], maxAge: 86400 });
     await policies.policyFor('example.net');

@@ -11,7 +11,12 @@ import { queueFixture } from './queue-fixture.js';
 
 function sink(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
-  const stream = new Writable({ write: (chunk: Buffer, _enc, done) => (chunks.push(chunk.toString()), done()) });
+  const stream = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
   return { stream, text: () => chunks.join('') };
 }
 

@@ -73,7 +73,7 @@ export async function recipeYaml(letter: 'a' | 'b' | 'c'): Promise<RecipeYaml> {
 export async function recipeBlock(letter: 'a' | 'b' | 'c', lang: '' | 'yaml', index: number): Promise<string> {
   const doc = await readFile(path.join(import.meta.dirname, '../../docs/postfix.md'), 'utf8');
   const section = doc.split(/^## /m).find((s) => s.startsWith(`(${letter})`)) ?? '';
-  const blocks = [...section.matchAll(/^```(\w*)\n([^]*?)^```/gm)].filter((m) => m[1] === lang).map((m) => m[2]!);
+  const blocks = [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)].filter((m) => m[1] === lang).map((m) => m[2]!);
   if (blocks[index] === undefined)
     throw new Error(`docs/postfix.md recipe (${letter}) has no code block ${lang} #${index}`);
   return blocks[index];

@@ -41,7 +41,9 @@ function rssProbe() {
   const base = process.memoryUsage().rss;
   let peak = base;
   return {
-    sample: () => void (peak = Math.max(peak, process.memoryUsage().rss)),
+    sample: () => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    },
     growthMb: () => Math.round((peak - base) / 1048576),
   };
 }

@@ -32,9 +32,9 @@ describe('wireGuard', () => {
     for (const text of ['.\r\nA: b\r\n', 'A: b\r\n\r\nx\r\n.\r\ny\r\n', 'A: b\r\n\r\nx\r\n.']) {
       for (const sizes of [[1], [2], [3], [64]]) expect(await codeOf(text, STRICT, sizes)).toBe('dot_line');
     }
-    const escape = { ...STRICT, dotLines: 'escape' } as const;
+    const escapeDots = { ...STRICT, dotLines: 'escape' } as const;
     for (const sizes of [[1], [2], [3], [64]]) {
-      expect((await run('A: b\r\n\r\nx\r\n.\r\n.\r\ny\r\n', escape, sizes)).toString()).toBe(
+      expect((await run('A: b\r\n\r\nx\r\n.\r\n.\r\ny\r\n', escapeDots, sizes)).toString()).toBe(
         'A: b\r\n\r\nx\r\n=2E\r\n=2E\r\ny\r\n',
       );
     }

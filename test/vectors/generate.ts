@@ -113,21 +113,22 @@ function message() {
     ['author', 'c.example', 'c.example'],
     ['hop', 'g.example', 'g.example'],
   ];
-  const signatures = signers.reduce<MessageSignature[]>((prev, [role, domain, name]) => {
+  const signatures: MessageSignature[] = [];
+  for (const [role, domain, name] of signers) {
     const k = key(name);
-    return [
-      ...prev,
+    const previous = [...signatures];
+    signatures.push(
       signManifest({
         manifestDigest: digest,
-        previous: prev,
+        previous,
         role,
         domain,
         keyId: k.keyId,
         privateKey: k.privateKey,
         created: VECTOR_NOW,
       }),
-    ];
-  }, []);
+    );
+  }
   const head: MessageHead = { manifest, signatures: signatures.slice(0, 1) };
   return {
     parts_base64: parts.map(b64),

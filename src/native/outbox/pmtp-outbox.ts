@@ -180,6 +180,11 @@ export class PmtpOutbox {
 
 export function groupByDomain(recipients: readonly string[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const r of recipients) (out[domainOf(r)] ??= []).includes(r) || out[domainOf(r)]!.push(r);
+  for (const r of recipients) {
+    const domain = domainOf(r);
+    const listed = out[domain] ?? [];
+    if (!listed.includes(r)) listed.push(r);
+    out[domain] = listed;
+  }
   return out;
 }

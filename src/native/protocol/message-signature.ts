@@ -84,7 +84,10 @@ function placement(sigs: ReadonlyArray<MessageSignature | undefined>): boolean[]
   const seen = new Set<string>();
   return sigs.map((sig) => {
     if (!sig) return false;
-    if (sig.role === 'hop') return (seenHop = true);
+    if (sig.role === 'hop') {
+      seenHop = true;
+      return true;
+    }
     const key = `${sig.role} ${sig.domain}`;
     const fine = !seenHop && !seen.has(key) && (sig.role !== 'origin' || origins === 0);
     if (sig.role === 'origin') origins++;

@@ -61,7 +61,7 @@ export async function decideDeferred(rt: DecideDeps, origin: string, id: string,
           }
         : fromVerdict(rt, notice, w.recipient, verdict as Parameters<typeof fromVerdict>[3]);
     const saved = await rt.inbound.updateRecipient(origin, id, w.recipient, (cur) => {
-      if (!cur || cur.state !== 'deferred') return undefined;
+      if (cur?.state !== 'deferred') return undefined;
       const next = transition(cur.state, decided.event);
       return next.ok
         ? {

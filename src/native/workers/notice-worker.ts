@@ -171,7 +171,7 @@ async function poll(
   const { rt } = deps;
   const { recipient } = job;
   const status = await rt.status.recipient(ctx.id, recipient);
-  if (!status || status.state !== 'deferred' || status.cookie !== job.cookie) return 'not-deferred';
+  if (status?.state !== 'deferred' || status.cookie !== job.cookie) return 'not-deferred';
   const answer = await rt.client.json(
     {
       destination: job.domain,

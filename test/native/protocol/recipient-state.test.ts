@@ -63,7 +63,10 @@ describe('recipient state machine', () => {
       for (const state of [...seen]) {
         for (const event of allowedEvents(state)) {
           const next = transition(state, event);
-          if (next.ok && !seen.has(next.state)) (grew = true), seen.add(next.state);
+          if (next.ok && !seen.has(next.state)) {
+            grew = true;
+            seen.add(next.state);
+          }
         }
       }
     }

@@ -15,7 +15,7 @@ import { verifyRequest, verifyResponse } from '../../../src/native/protocol/requ
 import { verifySenderToken } from '../../../src/native/protocol/sender-token.js';
 import { buildVectors, VECTOR_NOW } from '../../vectors/generate.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- vectors are untyped JSON by nature */
+// biome-ignore lint/suspicious/noExplicitAny: the vectors are untyped JSON, read as other implementers would
 const load = (name: string): any => JSON.parse(readFileSync(new URL(`../../vectors/${name}`, import.meta.url), 'utf8'));
 const built = buildVectors();
 if (process.env.UPDATE_VECTORS === '1') {
@@ -68,9 +68,9 @@ describe('vectors verify independently', () => {
     const v = load('message.json');
     expect(canonicalJson(v.manifest)).toBe(v.manifest_canonical);
     expect(sha256(v.manifest_canonical).toString('base64url')).toBe(v.manifest_digest);
-    v.parts_base64.forEach((p: string, i: number) =>
-      expect(sha256(Buffer.from(p, 'base64')).toString('base64url')).toBe(v.manifest.parts[i].sha256),
-    );
+    for (const [i, p] of (v.parts_base64 as string[]).entries()) {
+      expect(sha256(Buffer.from(p, 'base64')).toString('base64url')).toBe(v.manifest.parts[i].sha256);
+    }
     const verdict = await verifyManifestSignatures({
       manifestDigest: v.manifest_digest,
       signatures: v.signatures,

@@ -2,7 +2,7 @@
 // pull (its workers start later) so the sender acts first.
 import { afterEach, describe, expect, it } from 'vitest';
 import { PATHS } from '../../../src/native/protocol/endpoints.js';
-import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
+import type { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
 describe('before the pull', () => {

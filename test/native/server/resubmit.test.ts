@@ -32,9 +32,12 @@ describe('the same message submitted twice', () => {
       queueId: first.queueId,
       digest: first.digest,
     });
-    await expect(a.service.context.spool.openBody(first.queueId).then((b) => (b.stream.destroy(), true))).resolves.toBe(
-      true,
-    );
+    await expect(
+      a.service.context.spool.openBody(first.queueId).then((b) => {
+        b.stream.destroy();
+        return true;
+      }),
+    ).resolves.toBe(true);
 
     b.startWorkers();
     await until(async () => (await a.service.context.status.get(first.id))[0]?.state === 'delivered');
