@@ -48,7 +48,3 @@ export const errorSchema = z.object({
 /** Every non-2xx PMTP/1 response body. */
 export const errorBodySchema = z.object({ error: errorSchema });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
-
-export function errorBody(code: string, message: string, retryable: boolean): ErrorBody {
-  return { error: { code, message, retryable } };
-}
