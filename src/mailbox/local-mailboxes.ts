@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { MailboxDelivery, MailboxRecipientResult } from '../mail/mailbox-delivery.js';
+import { isRedisFault } from '../queue/redis-faults.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
 import { deliverToMaildir, findInMaildir, stableMaildirName } from './maildir.js';
 
@@ -54,6 +55,8 @@ export class LocalMailboxes implements MailboxDelivery {
           )),
         });
       } catch (err) {
+        // the ledger's Redis failing is ours to retry in seconds, not this mailbox's failure
+        if (isRedisFault(err)) throw err;
         results.push({ recipient, delivered: false, error: err instanceof Error ? err.message : String(err) });
       }
     }

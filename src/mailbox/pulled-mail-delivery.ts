@@ -9,6 +9,7 @@ import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../mail/pulled-delivery.js';
 import { pmtpAuthenticationResults, receivedHeader } from '../mail/trace-fields.js';
 import type { MessageAcceptor } from '../queue/accept.js';
+import { isRedisFault } from '../queue/redis-faults.js';
 import type { Spool } from '../spool/spool.js';
 import { type NextHop, pmtpToRfc5322 } from '../translate/pmtp-to-rfc5322.js';
 import { TranslateError } from '../translate/translate-error.js';
@@ -80,6 +81,8 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
           );
           results.push(...postfix.map((recipient): LocalDeliveryResult => ({ recipient, status: 'delivered' })));
         } catch (err) {
+          // Redis down: the pull job waits for it and goes again in seconds (src/queue/redis-faults.ts)
+          if (isRedisFault(err)) throw err;
           deps.log.warn({ err, pmtpId: request.manifest.id }, 'could not queue pulled mail for Postfix');
           results.push(
             ...postfix.map(

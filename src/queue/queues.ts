@@ -2,10 +2,12 @@
 // the PMTP message to pull), never message bytes; each queue's retry schedule comes from config
 // (Postfix's by default). A worker's processor gets job data already validated for its queue.
 
-import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { MailbridgeError } from '../codes.js';
 import type { Config, QueueName } from '../config/schema.js';
 import { type JobDataByQueue, parseJobData, spoolIdOf } from '../mail/jobs.js';
+import { isRedisFault, redisFaultDelayMs } from './redis-faults.js';
 import { attemptsWithin, type RetryPolicy, retryDelayMs } from './retry-policy.js';
 
 export const queueNames: readonly QueueName[] = ['inbound', 'notice', 'pull', 'outbound'];
@@ -50,7 +52,9 @@ export class MailQueues {
     options: { jobId?: string; delayMs?: number } = {},
   ): Promise<MailJob> {
     // BullMQ would wait for a dead Redis forever; an SMTP client must hear 451 instead
-    if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
+    if (this.connection.status !== 'ready') {
+      throw new MailbridgeError('queue_unavailable', `Redis connection is ${this.connection.status}`);
+    }
     const jobId = options.jobId ?? spoolIdOf(data);
     if (jobId === undefined) throw new TypeError(`a ${name} job that names no spool entry needs a job id`);
     const policy = retryPolicyFor(this.config, name);
@@ -87,7 +91,20 @@ export function createMailWorker<Q extends QueueName>(
     const parsed = parseJobData(name, job.data);
     // data no release of ours wrote can never run: fail it where `mailbridge queue` shows it
     if (!parsed.ok) throw new UnrecoverableError(parsed.detail);
-    return processor(job, parsed.data, token);
+    try {
+      return await processor(job, parsed.data, token);
+    } catch (err) {
+      if (token === undefined || !isRedisFault(err)) throw err;
+      // our Redis failed, not the destination: once it answers again (this connection waits for it)
+      // the job goes again in seconds, and moveToDelayed spends no attempt of the retry schedule
+      const delayed = await job.moveToDelayed(Date.now() + redisFaultDelayMs(random()), token).then(
+        () => true,
+        () => false,
+      );
+      // the lock lapsed during a long outage: the stalled-job check hands the job back instead
+      if (!delayed) throw err;
+      throw new DelayedError();
+    }
   };
   return new Worker(name, run, {
     connection,

@@ -6,6 +6,7 @@ import { DelayedError, UnrecoverableError } from 'bullmq';
 import { type DomainNoticeJob, expiryJobId, type NoticeJob } from '../../mail/jobs.js';
 import type { OutboxFacts } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
+import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
@@ -219,6 +220,8 @@ async function handleFailure(
 ): Promise<string> {
   const { rt } = deps;
   const { domain } = data;
+  // our Redis failing says nothing about the destination: no breaker, no attempt (the worker retries in seconds)
+  if (isRedisFault(err)) throw err;
   const failure =
     err instanceof PmtpRequestError
       ? err

@@ -9,6 +9,7 @@ import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
+import { isRedisFault } from '../../queue/redis-faults.js';
 import type { Spool } from '../../spool/spool.js';
 import { AckBatcher } from '../client/ack-batcher.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -55,6 +56,8 @@ export function createPullProcessor(
       if (data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
       return await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
     } catch (err) {
+      // our Redis, not the origin: no attempt spent, no recipient expired (the worker retries in seconds)
+      if (isRedisFault(err)) throw err;
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
         for (const r of await rt.inbound.recipients(origin, id))
           await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
