@@ -26,7 +26,11 @@ import { DeliveryStatusStore } from './queue/delivery-status.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
+import { SpoolReconciler } from './queue/spool-reconciler.js';
 import { Spool } from './spool/spool.js';
+
+/** An entry this young may be between its rename and its job add: the reconciler leaves it alone. */
+const reconcileGraceMs = 60_000;
 
 export interface ListeningAddress {
   readonly service: string;
@@ -85,6 +89,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // before any listener opens: a live draft must never be mistaken for crash debris
     const recovered = await acceptor.recover();
     log.info({ spooled: recovered.entries, requeued: recovered.requeued.length }, 'spool recovered');
+    // and again while running: the spool is the truth, an entry that loses its job gets it back
+    const reconciler = new SpoolReconciler(acceptor, producer, log, {
+      intervalMs: config.queues.reconcile_interval_s * 1000,
+      graceMs: reconcileGraceMs,
+      prefix: config.redis.prefix,
+    });
+    reconciler.start();
+    parts.push({ name: 'spool-reconciler', close: () => reconciler.close() });
 
     const resolver = await buildResolver(config);
     // one policy object for SMTP (RCPT) and PMTP (notices), so a SIGHUP changes both at once

@@ -169,6 +169,8 @@ export const configSchema = z
         retry: retryPolicy.prefault({}),
         // BullMQ's lock time: renewed at half of it; a dead process's active job is taken over within about twice this
         stalled_job_timeout_s: seconds.default(30),
+        // how often the spool is scanned for entries without a live job (0: only at start)
+        reconcile_interval_s: z.number().int().nonnegative().default(60),
         inbound: queueSettings.prefault({}),
         notice: queueSettings.prefault({}),
         pull: queueSettings.prefault({}),

@@ -67,19 +67,50 @@ export class MessageAcceptor {
     for (const bad of unreadable)
       this.log.error({ queueId: bad.queueId, err: bad.detail }, 'spool entry unreadable; left for an operator');
     const requeued: string[] = [];
-    for (const entry of entries) {
-      if (await this.hasLiveJob(entry, entry.meta.queue)) continue;
-      const job = entryJob(entry.meta);
-      await this.queues.add(job.queue, job.data);
-      requeued.push(entry.queueId);
-      this.log.warn({ queueId: entry.queueId, queue: job.queue }, 'requeued spool entry that had no job');
-    }
+    for (const entry of entries) if (await this.requeueIfOrphaned(entry)) requeued.push(entry.queueId);
     return { entries: entries.length, requeued, unreadable: unreadable.map((u) => u.queueId) };
   }
 
   /**
+   * While running, like Postfix's qmgr scanning its queue folder: the spool is the truth, so an entry
+   * whose job was lost (Redis restored from an older AOF, a job removed by hand, one that failed) gets
+   * it back. Entries younger than `olderThanMs` are skipped: their writer may be adding the job now.
+   */
+  async reconcile(olderThanMs: number, now: number = Date.now()): Promise<{ entries: number; requeued: string[] }> {
+    const requeued: string[] = [];
+    const ids = await this.spool.list();
+    for (const queueId of ids) {
+      const entry = await this.spool.read(queueId).catch((err: NodeJS.ErrnoException) => {
+        // finished and removed since the listing, or unreadable (recovery at start reports those)
+        if (err.code !== 'ENOENT')
+          this.log.error({ queueId, err: err.message }, 'spool entry unreadable; left for an operator');
+        return undefined;
+      });
+      if (!entry || now - Date.parse(entry.meta.createdAt) < olderThanMs) continue;
+      if (await this.requeueIfOrphaned(entry)) requeued.push(queueId);
+    }
+    return { entries: ids.length, requeued };
+  }
+
+  /** Gives `entry` its job back unless one is live; a finished job of the same id is removed first, or the add would be a no-op. */
+  private async requeueIfOrphaned(entry: SpoolEntry): Promise<boolean> {
+    if (await this.hasLiveJob(entry, entry.meta.queue)) return false;
+    const job = entryJob(entry.meta);
+    const finished = await this.queues.queue(job.queue).getJob(entry.queueId);
+    const was = finished ? await finished.getState() : undefined;
+    if (finished) await finished.remove();
+    await this.queues.add(job.queue, job.data);
+    this.log.warn(
+      { queueId: entry.queueId, queue: job.queue, previous: was ?? 'none' },
+      'requeued spool entry that had no live job',
+    );
+    return true;
+  }
+
+  /**
    * A job named after the queue id may sit in any stage's queue; an entry's own queue may also
-   * hold its expiry job or the job its meta names (a PMTP pull), so only that queue is asked for them.
+   * hold its expiry job or the job its record names (a PMTP pull), so only that queue is asked for
+   * them. A completed or failed job is not live: it will never touch the entry again.
    */
   private async hasLiveJob(entry: SpoolEntry, queue: QueueName): Promise<boolean> {
     const owner = entry.meta.kind === 'pmtp-received' ? entry.meta.jobId : undefined;
@@ -87,7 +118,8 @@ export class MessageAcceptor {
     for (const name of queueNames) {
       for (const id of name === queue ? [entry.queueId, ...ownQueueIds] : [entry.queueId]) {
         const job = await this.queues.queue(name).getJob(id);
-        if (job && !(await job.isCompleted())) return true;
+        const state = job ? await job.getState() : 'unknown';
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return true;
       }
     }
     return false;

@@ -4,12 +4,14 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailbridgeError } from '../../src/codes.js';
 import { MessageAcceptor } from '../../src/queue/accept.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
+import { SpoolReconciler } from '../../src/queue/spool-reconciler.js';
 import { Spool } from '../../src/spool/spool.js';
 import { testConfig } from '../support/config.js';
 import { smtpRecord } from '../support/records.js';
@@ -69,6 +71,55 @@ describe('MessageAcceptor', () => {
     expect(result.requeued).toEqual([lost.queueId]);
     expect(await queues.hasJob('inbound', lost.queueId)).toBe(true);
     expect(await queues.hasJob('inbound', kept.queueId)).toBe(true);
+  });
+
+  it('reconcile() while running gives a lost or failed job back, and spares live jobs and young entries', async () => {
+    const failed = await acceptor.accept(await draftWith(spool, 'failed'), meta);
+    const workerConnection = createRedisConnection(testConfig({ spool: { dir } }, prefix), 'worker');
+    const worker = new Worker(
+      'inbound',
+      async () => {
+        throw new UnrecoverableError('stage gave up');
+      },
+      { connection: workerConnection, prefix },
+    );
+    await new Promise<void>((resolve) => worker.on('failed', (job) => job?.id === failed.queueId && resolve()));
+    await worker.close();
+    workerConnection.disconnect();
+    const live = await acceptor.accept(await draftWith(spool, 'live'), meta);
+    const lost = await acceptor.accept(await draftWith(spool, 'lost'), meta);
+    await (await queues.queue('inbound').getJob(lost.queueId))!.remove();
+    const young = await acceptor.accept(await draftWith(spool, 'young'), {
+      ...meta,
+      createdAt: new Date().toISOString(),
+    });
+    await (await queues.queue('inbound').getJob(young.queueId))!.remove();
+
+    const result = await acceptor.reconcile(60_000);
+    expect(result.requeued).toContain(lost.queueId);
+    expect(result.requeued).toContain(failed.queueId);
+    expect(result.requeued).not.toContain(live.queueId);
+    expect(result.requeued).not.toContain(young.queueId);
+    expect(await (await queues.queue('inbound').getJob(lost.queueId))!.getState()).toBe('waiting');
+    expect(await (await queues.queue('inbound').getJob(failed.queueId))!.getState()).toBe('waiting');
+    expect(await queues.hasJob('inbound', young.queueId)).toBe(false);
+    // a second scan finds every old entry with its live job
+    expect((await acceptor.reconcile(60_000)).requeued).toEqual([]);
+  });
+
+  it('one gateway of several scans per interval', async () => {
+    const scans: number[] = [];
+    const counting = {
+      reconcile: async () => {
+        scans.push(1);
+        return { entries: 0, requeued: [] };
+      },
+    };
+    const options = { intervalMs: 5_000, graceMs: 0, prefix: `${prefix}:turns` };
+    const a = new SpoolReconciler(counting, connection, log, options);
+    const b = new SpoolReconciler(counting, connection, log, options);
+    await Promise.all([a.runOnce(), b.runOnce(), a.runOnce()]);
+    expect(scans).toHaveLength(1);
   });
 
   it('answers queue_unavailable and keeps no spool entry when Redis is down', async () => {
