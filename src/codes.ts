@@ -191,11 +191,12 @@ const table = {
     retryable: false,
     text: 'Content digest does not match the body',
   },
+  // retryable (docs/protocol.md §15): the verifier may hold a stale key set and refetch it
   unknown_key: {
-    smtp: 535,
-    enhanced: '5.7.1',
+    smtp: 454,
+    enhanced: '4.7.0',
     http: 401,
-    retryable: false,
+    retryable: true,
     text: 'Signing key is not known for the origin domain',
   },
   key_fetch_failed: {
