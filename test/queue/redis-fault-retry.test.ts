@@ -40,6 +40,22 @@ describe('Redis faults inside a stage', () => {
     await remove();
   });
 
+  /** The gateway's two connections to this Redis (fail-fast producer, waiting worker) and the queues. */
+  async function outboundStage() {
+    const producer = createRedisConnection(config, 'producer');
+    producer.on('error', () => undefined);
+    await waitReady(producer);
+    const queues = new MailQueues(config, producer);
+    const workerConnection = createRedisConnection(config, 'worker');
+    workerConnection.on('error', () => undefined);
+    const close = async () => {
+      await queues.close();
+      producer.disconnect();
+      workerConnection.disconnect();
+    };
+    return { producer, queues, workerConnection, close };
+  }
+
   it('tells a dead Redis from other failures', async () => {
     const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, lazyConnect: true });
     dead.on('error', () => undefined);
@@ -51,12 +67,7 @@ describe('Redis faults inside a stage', () => {
   });
 
   it('runs the job again within seconds of Redis returning, spending no attempt', async () => {
-    const producer = createRedisConnection(config, 'producer');
-    producer.on('error', () => undefined);
-    await waitReady(producer);
-    const queues = new MailQueues(config, producer);
-    const workerConnection = createRedisConnection(config, 'worker');
-    workerConnection.on('error', () => undefined);
+    const { producer, queues, workerConnection, close } = await outboundStage();
     let runs = 0;
     let release!: () => void;
     const started = new Promise<void>((resolve) => {
@@ -100,19 +111,12 @@ describe('Redis faults inside a stage', () => {
       check.disconnect();
     } finally {
       await worker.close();
-      await queues.close();
-      producer.disconnect();
-      workerConnection.disconnect();
+      await close();
     }
   });
 
   it('keeps the retry schedule for a failure that is not ours', async () => {
-    const producer = createRedisConnection(config, 'producer');
-    producer.on('error', () => undefined);
-    await waitReady(producer);
-    const queues = new MailQueues(config, producer);
-    const workerConnection = createRedisConnection(config, 'worker');
-    workerConnection.on('error', () => undefined);
+    const { producer, queues, workerConnection, close } = await outboundStage();
     const worker = createMailWorker(
       config,
       'outbound',
@@ -135,9 +139,7 @@ describe('Redis faults inside a stage', () => {
       expect(Math.floor(score / 0x1000) - before).toBeGreaterThan(250_000);
     } finally {
       await worker.close();
-      await queues.close();
-      producer.disconnect();
-      workerConnection.disconnect();
+      await close();
     }
   });
 });
