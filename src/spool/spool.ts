@@ -257,7 +257,7 @@ export class SpoolDraft {
   /** Appends the meta, fsyncs, renames into place and fsyncs the folder. Returns only when durable. */
   async commit(meta: SpoolRecordInput): Promise<SpoolEntry> {
     if (this.done) throw new Error(`draft ${this.queueId} already finished`);
-    const full = { ...meta, queueId: this.queueId } as SpoolRecord;
+    const full: SpoolRecord = { ...meta, queueId: this.queueId };
     const metaBytes = Buffer.from(JSON.stringify(full), 'utf8');
     const footer = Buffer.from(`${footerMagic}${String(metaBytes.length).padStart(10, '0')}\n`, 'latin1');
     const file = this.written ? await open(this.bodyPath, 'a') : await this.spool.create(this.bodyPath);

@@ -3,26 +3,13 @@
 // recipient has the new key set the mail is delivered. Nothing is rejected for good.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
-import { freePort } from '../../support/smtp-sink.js';
-import { type PmtpNode, startNode, textMessage, until } from './harness.js';
+import { type PmtpNode, startNode, startPair, textMessage, until } from './harness.js';
 
 describe('a stale key set on the recipient side', () => {
   let a: PmtpNode;
   let b: PmtpNode;
-  let pa: number;
   beforeAll(async () => {
-    [pa] = [await freePort()];
-    const pb = await freePort();
-    a = await startNode({
-      domain: 'a.example',
-      port: pa,
-      peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
-    });
-    b = await startNode({
-      domain: 'b.example',
-      port: pb,
-      peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
-    });
+    ({ a, b } = await startPair());
   });
   afterAll(async () => Promise.all([a?.close(), b?.close()]));
 
@@ -38,7 +25,7 @@ describe('a stale key set on the recipient side', () => {
     await a.close();
     a = await startNode({
       domain: 'a.example',
-      port: pa,
+      port: a.config.pmtp.listen.port,
       key: generateDomainKey(),
       peers: { 'b.example': { endpoint: b.endpoint } },
     });
