@@ -64,8 +64,13 @@ export async function startLegacyMailstore(options: {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // smtp-server reports a client's reset connection here; a sender dying mid-session is its own business
+  server.on('error', () => undefined);
   const address = server.server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
