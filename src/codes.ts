@@ -135,6 +135,20 @@ const table = {
     retryable: false,
     text: 'Sign-back returns mail only to a sender hosted here',
   },
+  sender_not_owned: {
+    smtp: 553,
+    enhanced: '5.7.1',
+    http: 403,
+    retryable: false,
+    text: 'Sender address rejected: not owned by the login',
+  },
+  header_sender_not_owned: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 403,
+    retryable: false,
+    text: 'Header sender rejected: not owned by the login',
+  },
   route_lookup_failed: {
     smtp: 451,
     enhanced: '4.4.3',

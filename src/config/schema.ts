@@ -1,6 +1,7 @@
 // The shape of mailbridge.yaml: every key, its type and its default, validated by zod.
 // docs/configuration.md documents each key; test/config/docs.test.ts keeps the two in step.
 
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -62,9 +63,24 @@ const listener = z
   })
   .strict();
 
+/** A submission sender grant: `local@domain`, `@domain`, `<>` (the null sender) or `*` (any sender). */
+const senderGrant = z.string().refine((entry) => {
+  if (entry === '*' || entry === '<>') return true;
+  const at = entry.lastIndexOf('@');
+  const local = entry.slice(0, Math.max(at, 0));
+  const domain = domainToASCII(entry.slice(at + 1).replace(/\.$/, '')).toLowerCase();
+  return (
+    at >= 0 &&
+    !/[\s@<>]/.test(local) &&
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain)
+  );
+}, 'must be an address (a@example.org), a whole domain (@example.org), "<>" or "*"');
+
 const account = z
   .object({
     user: z.string().min(3),
+    // MAIL FROM, From: and Sender: this login may use besides its own address (when `user` is one)
+    senders: z.array(senderGrant).default([]),
     // scrypt$N$r$p$salt$hash, made by `mailbridge passwd`
     password_hash: z
       .string()

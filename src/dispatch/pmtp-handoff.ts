@@ -7,6 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { SenderGrants } from '../mail/sender-grants.js';
 import type { InboundRoute, SmtpRecord } from '../mail/spool-records.js';
 import type { Manifest, Provenance } from '../native/protocol/message-format.js';
 import type { Spool } from '../spool/spool.js';
@@ -24,7 +25,7 @@ export interface OutboxSubmitter {
 }
 
 export interface PmtpHandoffDeps {
-  readonly config: Pick<Config, 'hostname' | 'pmtp'>;
+  readonly config: Pick<Config, 'hostname' | 'pmtp' | 'smtp'>;
   readonly spool: Spool;
   readonly outbox: OutboxSubmitter;
   /** a local sender's correspondents skip first contact when they answer */
@@ -38,6 +39,7 @@ const verdicts = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none',
 const verdictOf = (value: string | undefined): Verdict => (value && verdicts.has(value) ? (value as Verdict) : 'none');
 
 export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
+  const grants = new SenderGrants(deps.config.smtp.accounts);
   return async (entry: SmtpEntry, routes: readonly InboundRoute[]) => {
     const { meta } = entry;
     const byDomain = new Map<string, string[]>();
@@ -45,7 +47,9 @@ export function pmtpHandoff(deps: PmtpHandoffDeps): PmtpSubmission {
     for (const [domain, recipients] of byDomain) {
       await submitOne(deps, entry, meta, domain, recipients);
     }
-    if (meta.client.role === 'submission' && meta.client.user) {
+    // only for the login's own address: a login allowed any sender must not edit another user's contacts
+    const { user } = meta.client;
+    if (meta.client.role === 'submission' && user && grants.binds(user, meta.envelope.mailFrom)) {
       await deps.allowlistCorrespondents?.(
         meta.envelope.mailFrom,
         routes.map((r) => r.rcpt),

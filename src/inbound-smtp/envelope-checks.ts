@@ -1,11 +1,14 @@
-// MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, free spool space
-// (452 4.3.1, Postfix's 1.5 x message_size_limit), then per recipient: count limit, address form,
-// route and relay policy. Accepted addresses keep their normalised form and route for DATA.
+// MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, sender owned by
+// the login (submission, 553 5.7.1), free spool space (452 4.3.1, Postfix's 1.5 x
+// message_size_limit), then per recipient: count limit, address form, route and relay policy.
+// Accepted addresses keep their normalised form and route for DATA.
 // On submission, the signing address (sign-back.ts) stands alone and routes to the sender.
 
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
+import type { Logger } from '../log.js';
 import { checkRecipient, checkSender } from '../mail/address-syntax.js';
+import type { SenderGrants } from '../mail/sender-grants.js';
 import type { InboundRoute } from '../mail/spool-records.js';
 import type { Spool } from '../spool/spool.js';
 import { speaksPmtp } from './pmtp-discovery.js';
@@ -21,6 +24,8 @@ export interface EnvelopeSettings {
   readonly signAddress: string;
   /** false when config has no `dkim` key to sign with */
   readonly canSign: boolean;
+  /** submission only: the senders each login may use (relay-in is a trusted MTA relaying for many) */
+  readonly grants: SenderGrants | undefined;
 }
 
 export class EnvelopeChecks {
@@ -33,12 +38,20 @@ export class EnvelopeChecks {
     private readonly settings: EnvelopeSettings,
     private readonly spool: Pick<Spool, 'freeBytes'>,
     private readonly resolver: Pick<MailResolver, 'resolveTxt'>,
+    private readonly log: Pick<Logger, 'info'>,
   ) {}
 
   async mailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     if (this.settings.role === 'submission' && !session.user) throw replyError('auth_required');
     const sender = checkSender(address.address);
     if (!sender.ok) throw replyError(sender.code, sender.reason);
+    const mailFrom = sender.address?.address ?? '';
+    const { grants } = this.settings;
+    const login = loginOf(session);
+    if (grants && !grants.allows(login, mailFrom)) {
+      this.log.info({ session: session.id, user: login, mailFrom }, 'sender not owned by the login');
+      throw replyError('sender_not_owned', `login ${login} does not own <${mailFrom}>`);
+    }
     let free: number;
     try {
       free = await this.spool.freeBytes();
@@ -46,7 +59,7 @@ export class EnvelopeChecks {
       throw replyError('spool_unavailable');
     }
     if (free < this.settings.minFreeBytes) throw replyError('insufficient_storage');
-    this.senders.set(address, sender.address?.address ?? '');
+    this.senders.set(address, mailFrom);
   }
 
   async rcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
@@ -80,10 +93,16 @@ export class EnvelopeChecks {
     return session.envelope.rcptTo.some((r) => this.signRequests.has(r));
   }
 
-  /** The signed copy goes to the sender, who must have a mailbox here (native or behind Postfix). */
+  /**
+   * The signed copy goes to the sender, who must have a mailbox here (native or behind Postfix)
+   * and be the login's own: a login allowed any sender must not drop mail into another mailbox.
+   */
   private signBackRoute(address: SMTPServerAddress, session: SMTPServerSession): void {
     if (!this.settings.canSign) throw replyError('signing_unavailable');
-    const sender = checkRecipient(this.senderOf(session), undefined);
+    const mailFrom = this.senderOf(session);
+    const { grants } = this.settings;
+    if (grants && !grants.binds(loginOf(session), mailFrom)) throw replyError('sign_back_refused');
+    const sender = checkRecipient(mailFrom, undefined);
     const decision = sender.ok ? decideRecipient(sender.address, this.settings.table, 'mx', true) : undefined;
     if (!sender.ok || decision?.kind !== 'accept') throw replyError('sign_back_refused');
     this.signRequests.add(address);
@@ -104,4 +123,9 @@ export class EnvelopeChecks {
       return route;
     });
   }
+}
+
+/** The account name a submission client logged in as; '' before AUTH, which no account has. */
+export function loginOf(session: SMTPServerSession): string {
+  return typeof session.user === 'string' ? session.user : '';
 }

@@ -1,11 +1,12 @@
-// The DATA stage, in order: stream into a spool draft through hygiene and limits; sign it back
-// if asked; run sender checks on the spooled file; apply the DMARC verdict; seal (ARC); build the
+// The DATA stage, in order: stream into a spool draft through hygiene and limits; on submission,
+// check From:/Sender: against the login's senders; sign it back if asked; run sender checks on the spooled file; apply the DMARC verdict; seal (ARC); build the
 // trace fields; hand draft and meta to the acceptor. The 250 exists only once `accept` resolved.
 
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { MailbridgeError, smtpReply } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
+import type { SenderGrants } from '../mail/sender-grants.js';
 import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
 import { inboundReceived } from '../mail/trace-fields.js';
 import type { MessageAcceptor } from '../queue/accept.js';
@@ -13,7 +14,8 @@ import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
 import { type IntakeSettings, receiveMessage } from './data-intake.js';
-import type { EnvelopeChecks } from './envelope-checks.js';
+import { type EnvelopeChecks, loginOf } from './envelope-checks.js';
+import { checkHeaderSenders } from './header-senders.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 import { authenticateSender } from './sender-authentication.js';
@@ -30,6 +32,8 @@ export interface AcceptanceSettings {
   readonly sealer: ArcSealer | undefined;
   /** present when config has `dkim` */
   readonly signBack: SignBack | undefined;
+  /** submission only: the senders each login may use in From: and Sender: */
+  readonly grants: SenderGrants | undefined;
 }
 
 export interface AcceptanceDeps {
@@ -59,6 +63,8 @@ export class MessageAcceptance {
     try {
       const intake = await receiveMessage(stream, draft, this.settings.intake, onTooSlow);
       if (!intake.ok) throw intake.error;
+      const { grants, intake: limits } = this.settings;
+      if (grants) await checkHeaderSenders(draft.bodyPath, limits.maxHeaderBytes, grants, loginOf(session));
       const signBack = this.envelope.signRequested(session);
       if (signBack) draft = await this.sign(draft);
       const meta = await this.judge(draft, session, intake.size, signBack);
@@ -70,7 +76,12 @@ export class MessageAcceptance {
     } catch (err) {
       if (!handedOver) await draft.discard().catch(() => undefined);
       this.deps.log.info(
-        { session: session.id, ip: session.remoteAddress, err: err instanceof MailbridgeError ? err.message : err },
+        {
+          session: session.id,
+          ip: session.remoteAddress,
+          user: session.user,
+          err: err instanceof MailbridgeError || isReply(err) ? err.message : err,
+        },
         'message refused',
       );
       throw err instanceof MailbridgeError ? replyErrorFor(err) : isReply(err) ? err : replyError('internal_error');

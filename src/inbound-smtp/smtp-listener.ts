@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import { SenderGrants } from '../mail/sender-grants.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Spool } from '../spool/spool.js';
 import { AccountLogin } from './account-login.js';
@@ -87,6 +88,8 @@ export class SmtpListener {
       listener.role === 'relay-in' ? shared.relayClients : undefined,
     );
     const login = new AccountLogin(config.smtp.accounts, listener.allow_insecure_auth);
+    // relay-in stays unbound: the trusted MTA in front relays for many senders
+    const grants = listener.role === 'submission' ? new SenderGrants(config.smtp.accounts) : undefined;
     const envelope = new EnvelopeChecks(
       {
         role: listener.role,
@@ -95,9 +98,11 @@ export class SmtpListener {
         maxRecipients: listener.max_recipients,
         signAddress: signAddress(config.hostname),
         canSign: shared.signBack !== undefined,
+        grants,
       },
       deps.spool,
       deps.resolver,
+      deps.log,
     );
     const acceptance = new MessageAcceptance(
       {
@@ -114,6 +119,7 @@ export class SmtpListener {
         },
         sealer: shared.sealer,
         signBack: shared.signBack,
+        grants,
       },
       deps,
       envelope,

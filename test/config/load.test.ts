@@ -99,6 +99,38 @@ describe('parseConfig', () => {
     expect(problemsOf(text)).toEqual([expect.objectContaining({ key: 'smtp.listeners.0.role', line: 5 })]);
   });
 
+  it('checks each submission sender grant, naming its key and line', () => {
+    const hash = 'scrypt$1024$8$1$c2FsdA$aGFzaA';
+    const text = [
+      'spool:',
+      '  dir: /tmp/x',
+      'smtp:',
+      '  accounts:',
+      '    - user: alice@example.org',
+      `      password_hash: ${hash}`,
+      "      senders: ['@Example.com', 'bob@example.org', '<>', '*']",
+      '    - user: ops',
+      `      password_hash: ${hash}`,
+      '      senders:',
+      '        - ok@example.org',
+      '        - "@not a domain"',
+      '        - any',
+      '',
+    ].join('\n');
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.key, p.line])).toEqual([
+      ['smtp.accounts.1.senders.1', 12],
+      ['smtp.accounts.1.senders.2', 13],
+    ]);
+    expect(problems[0]!.message).toMatch(/address .*domain .*"<>" or "\*"/);
+    const config = parseConfig(text.split('\n').slice(0, 7).join('\n'), 'mailbridge.yaml');
+    expect(config.smtp.accounts[0]!.senders).toEqual(['@Example.com', 'bob@example.org', '<>', '*']);
+    // an account without `senders` still loads: it may send as its own address only
+    expect(parseConfig(text.split('\n').slice(0, 6).join('\n'), 'mailbridge.yaml').smtp.accounts[0]!.senders).toEqual(
+      [],
+    );
+  });
+
   it('refuses a redis prefix without a hash tag', () => {
     expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({
       key: 'redis.prefix',

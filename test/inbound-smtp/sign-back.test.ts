@@ -27,7 +27,12 @@ describe('submission: sign-back', () => {
       listeners: [{ role: 'submission', allow_insecure_auth: true }, { role: 'mx' }],
       config: {
         dkim: { domain: 'native.test', selector: 'k1', key_file: key.keyFile },
-        smtp: { accounts: [{ user: 'alice@native.test', password_hash }] },
+        smtp: {
+          accounts: [
+            { user: 'alice@native.test', password_hash, senders: ['@elsewhere.test'] },
+            { user: 'bulk@native.test', password_hash, senders: ['*'] },
+          ],
+        },
       },
     });
   });
@@ -82,6 +87,14 @@ describe('submission: sign-back', () => {
   it('refuses a sender whose mailbox is not hosted here', async () => {
     const run = await send('alice@elsewhere.test', 'mailbridge-sign@mx.gw.test');
     expect(swaksReplies(run.out)).toContain('550 5.7.1 Sign-back returns mail only to a sender hosted here');
+  });
+
+  it('refuses a login allowed any sender to have mail signed back into another user’s mailbox', async () => {
+    const bulk = ['--auth', 'PLAIN', '--auth-user', 'bulk@native.test', '--auth-password', 's3cret'];
+    const before = await h.entries();
+    const run = await send('carol@native.test', 'mailbridge-sign@mx.gw.test', bulk);
+    expect(swaksReplies(run.out)).toContain('550 5.7.1 Sign-back returns mail only to a sender hosted here');
+    expect(await h.entries()).toEqual(before);
   });
 
   it('is no special address on mx: there it is relaying', async () => {
