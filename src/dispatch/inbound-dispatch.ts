@@ -2,7 +2,7 @@
 // to its next owner: mailboxes here, the PMTP outbox for remote PMTP domains, and the `outbound`
 // queue for Postfix and legacy-internet recipients. It re-runs no check.
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
 import { statusOf } from '../codes.js';
 import { forMessage, type Logger } from '../log.js';
@@ -16,6 +16,8 @@ import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { MailJob, MailProcessor, MailQueues } from '../queue/queues.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { withoutFields } from '../translate/header-filter.js';
+import { isPmtpToken } from '../translate/header-mapping.js';
 import { readHeaderSection } from '../translate/header-section.js';
 import { TranslateError } from '../translate/translate-error.js';
 
@@ -69,7 +71,9 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
     const mailbox = byKind.get('mailbox') ?? [];
     if (mailbox.length > 0 && !done.has('mailbox')) {
       const trace = smtpTraceFields(meta).join('');
-      const open = async (): Promise<Readable> => (await deps.spool.openBody(queueId)).stream;
+      // a sender token is for the PMTP hand-off, never for a mailbox
+      const open = async (): Promise<Readable> =>
+        Readable.from(withoutFields((await deps.spool.openBody(queueId)).stream, isPmtpToken), { objectMode: false });
       const results = await deps.mailboxes.deliver(
         mailbox.map((r) => r.rcpt),
         trace,

@@ -1,6 +1,7 @@
 // The inbound stage's hand-off to the PMTP outbox: converts a message accepted over SMTP into one
 // signed PMTP message per destination domain (Bcc privacy), original bytes kept as the last part,
 // the SMTP verdicts as provenance. Part octets go through a temp file, never whole into memory.
+// PMTP-Token fields leave the message: each token goes only to the recipient domain that issued it.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -9,8 +10,12 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { SenderGrants } from '../mail/sender-grants.js';
 import type { InboundRoute, SmtpRecord } from '../mail/spool-records.js';
+import { sameAddress } from '../native/protocol/address.js';
 import type { Manifest, Provenance } from '../native/protocol/message-format.js';
+import { readSenderToken } from '../native/protocol/sender-token.js';
 import type { Spool } from '../spool/spool.js';
+import { withoutFields } from '../translate/header-filter.js';
+import { isPmtpToken, strippedOnDelivery } from '../translate/header-mapping.js';
 import { rfc5322ToPmtp } from '../translate/rfc5322-to-pmtp.js';
 import type { PmtpSubmission, SmtpEntry } from './inbound-dispatch.js';
 
@@ -84,10 +89,21 @@ async function submitOne(
   // again after a crash re-submits the very same message, which the outbox recognises
   const id = `${entry.queueId}-${createHash('sha256').update(domain).digest('base64url').slice(0, 10)}`;
   const partsFile = path.join(deps.spool.tmpDir, `${id}.parts`);
+  // the copy leaves without PMTP-Token (and without Authentication-Results in our name); the
+  // manifest is made from these bytes, and the original part is these bytes again, read the same way
+  const stripped = strippedOnDelivery([deps.config.hostname]);
+  const presented: string[] = [];
+  const collectTokens = (name: string, value: string): boolean => {
+    if (isPmtpToken(name)) presented.push(value.trim());
+    return stripped(name, value);
+  };
+  const spool = deps.spool;
+  const original = async (drop: typeof stripped) =>
+    withoutFields((await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>, drop);
   try {
     const out = createWriteStream(partsFile, { mode: 0o600 });
     const manifest = await rfc5322ToPmtp(
-      (await deps.spool.openBody(entry.queueId)).stream,
+      await original(collectTokens),
       { id, created: provenance.received_at, provenance, ownAuthservIds: [deps.config.hostname] },
       async (_index, _meta, octets) => {
         for await (const chunk of octets)
@@ -95,19 +111,30 @@ async function submitOne(
       },
     );
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    const spool = deps.spool;
     async function* body(): AsyncGenerator<Buffer> {
       yield* createReadStream(partsFile) as AsyncIterable<Buffer>;
       // the original bytes are the manifest's last part, read again from the spool entry
-      yield* (await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>;
+      yield* await original(stripped);
     }
-    // a submission client presents a recipient's pre-approval as a PMTP-Token header field
-    const tokens = manifest.headers
-      .filter(([name]) => name.toLowerCase() === 'pmtp-token')
-      .map(([, value]) => value.trim());
+    const tokens = tokensFor(presented, domain, recipients);
     await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
     await deps.index?.(entry.queueId, id);
   } finally {
     await rm(partsFile, { force: true });
   }
+}
+
+/**
+ * The presented tokens `domain` issued for one of `recipients`: a pre-approval tells its issuer
+ * who may write to whom, so no other destination sees it. Unreadable tokens go nowhere.
+ */
+function tokensFor(presented: readonly string[], domain: string, recipients: readonly string[]): string[] {
+  return [...new Set(presented)].filter((token) => {
+    const read = readSenderToken(token);
+    return (
+      read.ok &&
+      read.value.claims.issuer === domain &&
+      recipients.some((r) => sameAddress(r, read.value.claims.recipient))
+    );
+  });
 }

@@ -1,11 +1,12 @@
-// Streams one DATA phase into a spool draft through the hygiene/limits filter, never holding the
-// message in memory. Whatever goes wrong, the client's stream is read to its end first, so the
+// Streams one DATA phase into a spool draft through the hygiene/limits filter, leaving out forged
+// Authentication-Results in our name, never holding the message in memory. Whatever goes wrong, the client's stream is read to its end first, so the
 // reply comes after the final dot and the session stays usable (552 on SIZE, then a new MAIL).
 
 import type { SMTPServerDataStream } from 'smtp-server';
 import { MailbridgeError } from '../codes.js';
 import { spoolWriteError } from '../queue/accept.js';
 import { BodyTooLargeError, type SpoolDraft } from '../spool/spool.js';
+import { type FieldTest, withoutFields } from '../translate/header-filter.js';
 import { type DataFilterSettings, MessageDataFilter } from './data-filter.js';
 import { DataRateGuard } from './data-rate-guard.js';
 
@@ -13,6 +14,8 @@ export interface IntakeSettings extends DataFilterSettings {
   readonly maxBytes: number;
   readonly minBytesPerSecond: number;
   readonly graceMs: number;
+  /** header fields never stored: an Authentication-Results claiming our authserv-id came from outside */
+  readonly forged: FieldTest;
 }
 
 export type IntakeResult =
@@ -56,7 +59,7 @@ export async function receiveMessage(
   let size = 0;
   let failure: unknown;
   try {
-    size = await draft.writeBody(filter, settings.maxBytes);
+    size = await draft.writeBody(withoutFields(filter, settings.forged), settings.maxBytes);
   } catch (err) {
     failure = err;
     stream.unpipe(filter);

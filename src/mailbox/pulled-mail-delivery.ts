@@ -11,6 +11,8 @@ import { pmtpAuthenticationResults, receivedHeader } from '../mail/trace-fields.
 import type { MessageAcceptor } from '../queue/accept.js';
 import { isRedisFault } from '../queue/redis-faults.js';
 import type { Spool } from '../spool/spool.js';
+import type { FieldTest } from '../translate/header-filter.js';
+import { strippedOnDelivery } from '../translate/header-mapping.js';
 import { type NextHop, pmtpToRfc5322 } from '../translate/pmtp-to-rfc5322.js';
 import { TranslateError } from '../translate/translate-error.js';
 
@@ -29,6 +31,8 @@ const postfixHop: NextHop = { smtputf8: false, eightBitMime: true };
 
 export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery {
   const now = deps.now ?? Date.now;
+  // an Authentication-Results in our name came from outside: ours is the one traceFor puts on top
+  const strip = strippedOnDelivery([deps.config.hostname]);
   return {
     async deliver(request) {
       const domainOf = (r: string) => r.slice(r.lastIndexOf('@') + 1).toLowerCase();
@@ -46,7 +50,7 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
         const delivered = await deps.mailboxes.deliver(
           mailbox,
           '',
-          async () => Readable.from(await rfc5322(request, trace, mailboxHop)),
+          async () => Readable.from(await rfc5322(request, trace, mailboxHop, strip)),
           `pmtp:${request.origin}:${request.manifest.id}:${request.manifest.version}`,
         );
         for (const r of delivered) {
@@ -61,7 +65,7 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
         try {
           const draft = await deps.spool.draft();
           await draft.writeBody(
-            Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop)),
+            Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop, strip)),
           );
           const entry = await deps.acceptor.accept(draft, {
             kind: 'pmtp',
@@ -124,13 +128,18 @@ function traceFor(
  * verifies), otherwise MIME composed from the parts. The first chunk is read here so a failed
  * original falls back before anything is written.
  */
-async function rfc5322(request: LocalDeliveryRequest, trace: string[], hop: NextHop): Promise<AsyncIterable<Buffer>> {
+async function rfc5322(
+  request: LocalDeliveryRequest,
+  trace: string[],
+  hop: NextHop,
+  strip: FieldTest,
+): Promise<AsyncIterable<Buffer>> {
   const read = (index: number) => streamOf(request, index);
   try {
-    return await primed(pmtpToRfc5322(request.manifest, read, { trace, hop }));
+    return await primed(pmtpToRfc5322(request.manifest, read, { trace, hop, strip }));
   } catch (err) {
     if (!(err instanceof TranslateError)) throw err;
-    return pmtpToRfc5322(request.manifest, read, { trace, hop, useOriginal: false });
+    return pmtpToRfc5322(request.manifest, read, { trace, hop, useOriginal: false, strip });
   }
 }
 

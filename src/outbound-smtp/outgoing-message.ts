@@ -3,6 +3,8 @@
 
 import { Readable } from 'node:stream';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { withoutFields } from '../translate/header-filter.js';
+import { isPmtpToken } from '../translate/header-mapping.js';
 
 /**
  * Produces the RFC 5322 bytes to send for a spool entry. Today: the spooled bytes as they are.
@@ -11,7 +13,9 @@ import type { Spool, SpoolEntry } from '../spool/spool.js';
 export type MessageSource = (entry: SpoolEntry) => Promise<Readable>;
 
 export function spooledBytes(spool: Spool): MessageSource {
-  return async (entry) => (await spool.openBody(entry.queueId)).stream;
+  // a sender token (PMTP-Token) is for PMTP recipients' domains, never for an SMTP hop
+  return async (entry) =>
+    Readable.from(withoutFields((await spool.openBody(entry.queueId)).stream, isPmtpToken), { objectMode: false });
 }
 
 /** `header` then every byte of `body`; destroying the result destroys the body too. */

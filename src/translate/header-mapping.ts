@@ -79,18 +79,36 @@ function decodeFieldValue(name: string, value: string): string {
  * (RFC 8601 §5), so it is left out; the verdicts travel in the provenance instead.
  */
 export function manifestHeaders(fields: readonly RawField[], ownAuthservIds: readonly string[] = []): Header[] {
-  const own = new Set(ownAuthservIds.map((id) => id.toLowerCase()));
+  const forged = forgedResults(ownAuthservIds);
   return fields
-    .filter(
-      ({ name, value }) =>
-        !isNeverCopied(name) && !(name.toLowerCase() === 'authentication-results' && own.has(authservId(value))),
-    )
+    .filter(({ name, value }) => !isNeverCopied(name) && !forged(name, value))
     .map(({ name, value }) => [name, decodeFieldValue(name, value)]);
 }
 
-/** The authserv-id an Authentication-Results value starts with, lowercased. */
+/**
+ * Fields no copy of a message may carry out of this gateway: an Authentication-Results naming one
+ * of `ownAuthservIds` (forged, RFC 8601 §5: only we write those, on top, after removing these), and
+ * PMTP-Token (a recipient's pre-approval travels to its domain in the notice, never in the message).
+ */
+export function strippedOnDelivery(ownAuthservIds: readonly string[]): (name: string, value: string) => boolean {
+  const forged = forgedResults(ownAuthservIds);
+  return (name, value) => isPmtpToken(name) || forged(name, value);
+}
+
+/** A submission client's pre-approval (a sender token) for one recipient, read by the PMTP hand-off. */
+export function isPmtpToken(name: string): boolean {
+  return name.toLowerCase() === 'pmtp-token';
+}
+
+/** Authentication-Results naming one of `ownAuthservIds`: forged when it arrives from outside. */
+export function forgedResults(ownAuthservIds: readonly string[]): (name: string, value: string) => boolean {
+  const own = new Set(ownAuthservIds.map((id) => id.toLowerCase()));
+  return (name, value) => name.toLowerCase() === 'authentication-results' && own.has(authservId(value));
+}
+
+/** The authserv-id an Authentication-Results value starts with (after any comments), lowercased. */
 function authservId(value: string): string {
-  return (/^\s*([^\s;]+)/.exec(value)?.[1] ?? '').toLowerCase();
+  return (/^\s*(?:\([^()]*\)\s*)*([^\s;()]+)/.exec(value)?.[1] ?? '').toLowerCase();
 }
 
 /** The first From mailbox as a PMTP address (lowercase A-label domain), or undefined if it has none usable. */

@@ -6,6 +6,7 @@ import { rfc5322Date, traceBlock } from '../mail/trace-fields.js';
 import { domainOf } from '../native/protocol/address.js';
 import type { Header, Manifest } from '../native/protocol/message-format.js';
 import { encodeHeaders } from './header-encoding.js';
+import { type FieldTest, withoutFields } from './header-filter.js';
 import { isNeverCopied } from './header-mapping.js';
 import { mimeBody, type PartReader } from './mime-body.js';
 import { verified } from './octets.js';
@@ -29,6 +30,8 @@ export interface Rfc5322Options {
    * the caller calls again with false and the message is composed from its parts.
    */
   readonly useOriginal?: boolean;
+  /** fields left out of the copy, from the original bytes and the manifest alike (header-mapping's `strippedOnDelivery`) */
+  readonly strip?: FieldTest;
 }
 
 /**
@@ -42,11 +45,15 @@ export function pmtpToRfc5322(manifest: Manifest, read: PartReader, options: Rfc
   const originalIndex = manifest.parts.findIndex((p) => p.role === 'original-rfc5322');
   const original = manifest.parts[originalIndex];
   if (original && options.useOriginal !== false) {
-    const bytes = lazy(() => verified(read(originalIndex), original, 'original_mismatch'));
+    const strip = options.strip;
+    const bytes = lazy(() => {
+      const checked = verified(read(originalIndex), original, 'original_mismatch');
+      return strip ? withoutFields(checked, strip) : checked;
+    });
     return wireGuard(concat([trace], bytes), { smtputf8, eightBitMime, dotLines: 'reject' });
   }
   const created = new Date(manifest.created * 1000);
-  const headers = completeHeaders(manifest, created);
+  const headers = completeHeaders(manifest, created, options.strip);
   const messageId = headers.find(([name]) => name.toLowerCase() === 'message-id')![1];
   const section = Buffer.from(encodeHeaders(headers, smtputf8), 'utf8');
   return wireGuard(concat([trace, section], mimeBody(manifest, read, created, messageId)), {
@@ -57,8 +64,8 @@ export function pmtpToRfc5322(manifest: Manifest, read: PartReader, options: Rfc
 }
 
 /** Manifest headers minus MIME structure (the composer writes its own), plus the From, Date and Message-ID RFC 5322 requires. */
-function completeHeaders(manifest: Manifest, created: Date): Header[] {
-  const headers = manifest.headers.filter(([name]) => !isNeverCopied(name));
+function completeHeaders(manifest: Manifest, created: Date, strip: FieldTest | undefined): Header[] {
+  const headers = manifest.headers.filter(([name, value]) => !isNeverCopied(name) && !strip?.(name, value));
   const has = (name: string) => headers.some(([n]) => n.toLowerCase() === name);
   const added: Header[] = [];
   if (!has('from')) added.push(['From', manifest.from]);

@@ -54,11 +54,10 @@ export interface VerifySenderTokenContext {
   keyLookup: KeyLookup;
 }
 
-/** Verifies without throwing; counting uses and revocation by token_id are the server's. */
-export async function verifySenderToken(
+/** The claims, unverified: enough to route a token to the domain that issued it, never to trust it. */
+export function readSenderToken(
   token: unknown,
-  context: VerifySenderTokenContext,
-): Promise<Result<SenderToken, SenderTokenCode>> {
+): Result<{ claims: SenderToken; json: unknown; sig: Buffer }, 'token_malformed'> {
   const [encoded, sigText, ...rest] = typeof token === 'string' && token.length <= 4096 ? token.split('.') : [];
   const payloadBytes = tryFromBase64Url(encoded ?? '');
   const sig = tryFromBase64Url(sigText ?? '');
@@ -71,7 +70,17 @@ export async function verifySenderToken(
   }
   const parsed = senderTokenSchema.safeParse(json);
   if (!parsed.success) return fail('token_malformed', describeIssue(parsed.error));
-  const claims = parsed.data;
+  return ok({ claims: parsed.data, json, sig });
+}
+
+/** Verifies without throwing; counting uses and revocation by token_id are the server's. */
+export async function verifySenderToken(
+  token: unknown,
+  context: VerifySenderTokenContext,
+): Promise<Result<SenderToken, SenderTokenCode>> {
+  const read = readSenderToken(token);
+  if (!read.ok) return read;
+  const { claims, json, sig } = read.value;
   if (claims.issuer !== parseAddress(context.recipient)?.domain) {
     return fail('token_wrong_issuer', `issued by ${claims.issuer}`);
   }
