@@ -1,6 +1,7 @@
 // Streams one DATA phase into a spool draft through the hygiene/limits filter, leaving out forged
-// Authentication-Results in our name, never holding the message in memory. Whatever goes wrong, the client's stream is read to its end first, so the
-// reply comes after the final dot and the session stays usable (552 on SIZE, then a new MAIL).
+// Authentication-Results in our name, never holding the message in memory. Whatever goes wrong,
+// the client's stream is read to its end first, so the reply comes after the final dot and the
+// session stays usable (552 on SIZE, then a new MAIL).
 
 import type { SMTPServerDataStream } from 'smtp-server';
 import { MailbridgeError } from '../codes.js';

@@ -1,6 +1,7 @@
 // The DATA stage, in order: stream into a spool draft through hygiene and limits; on submission,
-// check From:/Sender: against the login's senders; sign it back if asked; run sender checks on the spooled file; apply the DMARC verdict; seal (ARC); build the
-// trace fields; hand draft and meta to the acceptor. The 250 exists only once `accept` resolved.
+// check From:/Sender: against the login's senders; sign it back if asked; run sender checks on
+// the spooled file; apply the DMARC verdict; seal (ARC); build the trace fields; hand draft and
+// meta to the acceptor. The 250 exists only once `accept` resolved.
 
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { MailbridgeError, smtpReply } from '../codes.js';

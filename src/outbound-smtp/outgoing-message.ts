@@ -7,7 +7,8 @@ import { withoutFields } from '../translate/header-filter.js';
 import { isPmtpToken } from '../translate/header-mapping.js';
 
 /**
- * Produces the RFC 5322 bytes to send for a spool entry. Today: the spooled bytes as they are.
+ * Produces the RFC 5322 bytes to send for a spool entry. Today: the spooled bytes, less any
+ * PMTP-Token field.
  * When src/translate lands, PMTP-born entries get a source that converts them.
  */
 export type MessageSource = (entry: SpoolEntry) => Promise<Readable>;
