@@ -84,7 +84,27 @@ export function parseConfig(
       parsed.error.issues.map((issue) => toProblem(issue, doc, lines)),
     );
   }
+  warnSenderless(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
   return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
+}
+
+/**
+ * A submission login owns its user name when that is an address, plus `senders`; one with neither
+ * loads (older configs had no `senders`) but can send nothing, so check-config and start say so.
+ */
+function warnSenderless(
+  config: Config,
+  lineAt: (keyPath: readonly (string | number)[]) => number | undefined,
+  warn: ConfigWarn,
+): void {
+  config.smtp.accounts.forEach((account, index) => {
+    if (account.user.includes('@') || account.senders.length > 0) return;
+    warn({
+      key: `smtp.accounts.${index}.user`,
+      line: lineAt(['smtp', 'accounts', index, 'user']),
+      message: 'not an address and no senders: this login can send nothing (docs/configuration.md)',
+    });
+  });
 }
 
 /** Moves each renamed key to its new name; both names at once is an error, since they would disagree. */

@@ -131,6 +131,29 @@ describe('parseConfig', () => {
     );
   });
 
+  it('warns, naming its line, about a login that is no address and has no senders: it can send nothing', () => {
+    const hash = 'scrypt$1024$8$1$c2FsdA$aGFzaA';
+    const text = [
+      'spool:',
+      '  dir: /tmp/x',
+      'smtp:',
+      '  accounts:',
+      '    - user: alice@example.org',
+      `      password_hash: ${hash}`,
+      '    - user: ops',
+      `      password_hash: ${hash}`,
+      '    - user: relay',
+      `      password_hash: ${hash}`,
+      "      senders: ['@example.org']",
+      '',
+    ].join('\n');
+    const warnings: ConfigProblem[] = [];
+    parseConfig(text, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings).toEqual([
+      { key: 'smtp.accounts.1.user', line: 7, message: expect.stringMatching(/can send nothing/) },
+    ]);
+  });
+
   it('refuses a redis prefix without a hash tag', () => {
     expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({
       key: 'redis.prefix',
