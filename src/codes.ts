@@ -293,6 +293,20 @@ const table = {
     retryable: true,
     text: 'Could not connect to the remote server',
   },
+  egress_refused: {
+    smtp: 550,
+    enhanced: '5.4.4',
+    http: 502,
+    retryable: false,
+    text: 'Destination is not a public address and not allowed by config',
+  },
+  response_too_large: {
+    smtp: 552,
+    enhanced: '5.3.4',
+    http: 502,
+    retryable: false,
+    text: 'Remote answer exceeds the size limit',
+  },
   unknown_domain: {
     smtp: 550,
     enhanced: '5.1.2',

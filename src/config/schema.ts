@@ -297,6 +297,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    egress: z
+      .object({
+        // hosts our HTTP requests (PMTP, key fetches, MTA-STS) may reach on a non-public address or
+        // over plain http: staging and loopback tests; everything else must be public https
+        allow_hosts: z.array(z.string().min(1).toLowerCase()).default([]),
+      })
+      .strict()
+      .prefault({}),
     metrics: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
