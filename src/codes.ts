@@ -392,6 +392,13 @@ const table = {
     retryable: false,
     text: 'Notice expired before it arrived',
   },
+  notice_lifetime_too_long: {
+    smtp: 550,
+    enhanced: '5.5.4',
+    http: 400,
+    retryable: false,
+    text: 'Notice expires later than this server keeps notices',
+  },
   fetch_url_invalid: {
     smtp: 550,
     enhanced: '5.7.1',
