@@ -9,7 +9,7 @@ import ts from 'typescript';
 /** Lowest first. A folder may import lower layers and itself; same-layer imports need an `also` entry. */
 const layers = [
   { name: 'foundation', units: ['codes.ts', 'config', 'log.ts'], also: { 'log.ts': ['config'], config: ['codes.ts'] } },
-  { name: 'libraries', units: ['dns', 'native/protocol'] },
+  { name: 'libraries', units: ['dns', 'net', 'native/protocol'] },
   { name: 'mail records', units: ['mail'] },
   {
     name: 'plumbing',

@@ -307,6 +307,20 @@ const table = {
     retryable: true,
     text: 'Could not connect to the remote server',
   },
+  egress_refused: {
+    smtp: 550,
+    enhanced: '5.4.4',
+    http: 502,
+    retryable: false,
+    text: 'Destination is not a public address and not allowed by config',
+  },
+  response_too_large: {
+    smtp: 552,
+    enhanced: '5.3.4',
+    http: 502,
+    retryable: false,
+    text: 'Remote answer exceeds the size limit',
+  },
   unknown_domain: {
     smtp: 550,
     enhanced: '5.1.2',
@@ -391,6 +405,13 @@ const table = {
     http: 410,
     retryable: false,
     text: 'Notice expired before it arrived',
+  },
+  notice_lifetime_too_long: {
+    smtp: 550,
+    enhanced: '5.5.4',
+    http: 400,
+    retryable: false,
+    text: 'Notice expires later than this server keeps notices',
   },
   fetch_url_invalid: {
     smtp: 550,

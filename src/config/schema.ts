@@ -231,7 +231,7 @@ export const configSchema = z
           .prefault({}),
         directory: z.record(domainName, directoryEntry).default({}),
         max_batch: z.number().int().positive().max(10_000).default(1000),
-        clock_skew_s: seconds.default(300),
+        clock_skew_s: seconds.default(60),
         rate_limit_per_minute: z.number().int().positive().default(600),
         // earlier keys still listed in our key set (rotation): mail they signed verifies until expired_at
         retired_keys: z
@@ -243,6 +243,8 @@ export const configSchema = z
         max_body_bytes: z.number().int().positive().default(4_194_304),
         // how long the origin serves a message after its first notice
         notice_lifetime_s: seconds.default(5 * 24 * 3600),
+        // a received notice may not expire later than this from now: the state we keep for it is bounded
+        max_notice_lifetime_s: seconds.default(30 * 24 * 3600),
         // most proof-of-work bits we will solve as a sender
         max_pow_bits: z.number().int().min(1).max(40).default(24),
         // a destination failing this many times in a row is paused (circuit breaker) for breaker_pause_s
@@ -313,6 +315,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    egress: z
+      .object({
+        // hosts our HTTP requests (PMTP, key fetches, MTA-STS) may reach on a non-public address or
+        // over plain http: staging and loopback tests; everything else must be public https
+        allow_hosts: z.array(z.string().min(1).toLowerCase()).default([]),
+      })
+      .strict()
+      .prefault({}),
     metrics: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
@@ -329,6 +339,14 @@ export const configSchema = z
         code: 'custom',
         path: ['pmtp', 'listen', 'plain_http'],
         message: 'plain HTTP is allowed only on a loopback address (127.0.0.0/8 or ::1)',
+      });
+    }
+    if (config.pmtp.domain && !config.pmtp.public_url && !isLoopback(config.pmtp.listen.host)) {
+      // signatures cover the target URI: the bind address (0.0.0.0) is no URL a peer signs for
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pmtp', 'public_url'],
+        message: 'required when pmtp.listen.host is not loopback: the https origin peers sign their requests for',
       });
     }
     config.smtp.listeners.forEach((l, i) => {

@@ -1,11 +1,12 @@
 // mta-sts: RFC 8461 for MX delivery. Finds a domain's policy (TXT id through the injected
-// resolver, policy file through an injectable HTTPS fetcher), caches it for max_age, and
+// resolver, policy file over HTTPS through the egress guard), caches it for max_age, and
 // narrows a route to the MX hosts the policy names, with verified TLS, when it says `enforce`.
 
 import type { DNSResolver, MTASTSPolicy } from 'mailauth';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
 import { MailbridgeError } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
+import { type EgressPolicy, egressFetch } from '../net/egress-fetch.js';
 import type { Route } from './mx-route.js';
 
 /** The policy file text of a domain, or false when it publishes none. Throws on trouble. */
@@ -26,7 +27,7 @@ export class MtaStsPolicies {
 
   constructor(
     private readonly resolver: MailResolver,
-    private readonly fetcher: PolicyFetcher = fetchPolicyOverHttps,
+    private readonly fetcher: PolicyFetcher,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -83,23 +84,26 @@ export function applyPolicy(route: Route, policy: MTASTSPolicy): PolicyDecision 
   return { route: { ...route, hops: allowed }, verifyTls: true, wouldRefuse: [] };
 }
 
-/** §3.3: GET https://mta-sts.<domain>/.well-known/mta-sts.txt, no redirects, text/plain, ≤ 64 KiB. */
-export async function fetchPolicyOverHttps(domain: string): Promise<string | false> {
-  const response = await fetch(`https://mta-sts.${domain}/.well-known/mta-sts.txt`, {
-    redirect: 'error',
-    signal: AbortSignal.timeout(15_000),
-  });
-  if (response.status === 404) return false;
-  if (response.status !== 200) throw new Error(`MTA-STS policy fetch for ${domain}: HTTP ${response.status}`);
-  if (!/^text\/plain\b/i.test(response.headers.get('content-type') ?? ''))
-    throw new Error(`MTA-STS policy for ${domain} is not text/plain`);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.length;
-    // stop reading at the limit: a hostile server could otherwise stream forever
-    if (size > maxPolicyBytes) throw new Error(`MTA-STS policy for ${domain} is larger than 64 KiB`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** §3.3: GET https://mta-sts.<domain>/.well-known/mta-sts.txt through the egress guard, no redirects, text/plain, ≤ 64 KiB. */
+export function policyFetcherOverHttps(egress: EgressPolicy): PolicyFetcher {
+  return async (domain) => {
+    const response = await egressFetch(
+      `https://mta-sts.${domain}/.well-known/mta-sts.txt`,
+      { timeoutMs: 15_000, maxBodyBytes: maxPolicyBytes },
+      egress,
+    );
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return false;
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`MTA-STS policy fetch for ${domain}: HTTP ${response.status}`);
+    }
+    if (!/^text\/plain\b/i.test(response.headers.get('content-type') ?? '')) {
+      await response.body?.cancel();
+      throw new Error(`MTA-STS policy for ${domain} is not text/plain`);
+    }
+    return Buffer.from(await response.arrayBuffer()).toString('utf8');
+  };
 }

@@ -12,7 +12,7 @@ import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { MailProcessor } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
-import { MtaStsPolicies } from './mta-sts.js';
+import { MtaStsPolicies, policyFetcherOverHttps } from './mta-sts.js';
 import { createOutboundProcessor } from './outbound-worker.js';
 
 export interface OutboundAgent {
@@ -38,7 +38,9 @@ export async function createOutboundAgent(
     ...deps,
     delivery,
     dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(deps.spool.tmpDir, 'dkim-cache')) : undefined,
-    mtaSts: config.outbound.mta_sts ? new MtaStsPolicies(deps.resolver) : undefined,
+    mtaSts: config.outbound.mta_sts
+      ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps({ allowedHosts: new Set(config.egress.allow_hosts) }))
+      : undefined,
   });
   return { processor, close: () => delivery.close() };
 }

@@ -177,6 +177,8 @@ async function writeDomainConfig(
     dkim: { domain, selector: 'staging', key_file: p.dkimKeyFile },
     outbound: { port_map: Object.fromEntries(Object.entries(plan.legacy).map(([d, l]) => [`mx.${d}`, l.smtp])) },
     dns: { zone_file: zonePath },
+    // every staging peer listens on loopback over plain http, which the egress guard refuses by default
+    egress: { allow_hosts: [stagingHost] },
     metrics: { host: stagingHost, port: p.metrics },
   };
   const file = path.join(dir, domain, 'mailbridge.yaml');

@@ -60,6 +60,14 @@ describe('parseConfig', () => {
     expect(problems[0]!.message).toMatch(/number/);
   });
 
+  it('asks for pmtp.public_url when the PMTP listener is not on loopback', () => {
+    const text = ['spool:', '  dir: /tmp/x', 'pmtp:', '  domain: a.example', '  listen:', '    host: 0.0.0.0', ''];
+    const problems = problemsOf(text.join('\n'));
+    expect(problems).toEqual([{ key: 'pmtp.public_url', line: 3, message: expect.stringMatching(/^required when/) }]);
+    const fixed = [...text.slice(0, 4), '  public_url: https://pmtp.a.example', ...text.slice(4)].join('\n');
+    expect(parseConfig(fixed, 'mailbridge.yaml').pmtp.public_url).toBe('https://pmtp.a.example');
+  });
+
   it('reports every problem at once, unknown keys at their own line', () => {
     const text = ['spool:', '  dir: /tmp/x', 'redis:', '  url: http://nope', 'queus:', '  retry: {}', ''].join('\n');
     const problems = problemsOf(text);

@@ -1,11 +1,14 @@
 // Outgoing PMTP/1 HTTP: signs every request with our domain key, checks the signed answers
 // (bound to our request, from the domain we asked), turns every failure into a PmtpRequestError.
-// Uses Node's fetch (undici); plain http only to loopback endpoints (isEndpoint enforces it).
+// Every request goes through the egress guard: public https only unless config allows the host,
+// a timeout on the whole exchange, and a cap on every answer's size.
 
 import type { z } from 'zod';
-import { isStatusCode } from '../../codes.js';
+import { isStatusCode, MailbridgeError } from '../../codes.js';
+import { type EgressPolicy, egressFetch } from '../../net/egress-fetch.js';
+import { LruMap } from '../../net/lru-map.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
-import type { PeerDirectory } from '../keys/peer-directory.js';
+import { PEER_CACHE_ENTRIES, type PeerDirectory } from '../keys/peer-directory.js';
 import { errorBodySchema, PATHS, type ServerInfo, serverInfoSchema } from '../protocol/endpoints.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
@@ -18,7 +21,12 @@ export interface PmtpClientDeps {
   readonly nowS: () => number;
   readonly timeoutMs: number;
   readonly clockSkewS: number;
+  readonly egress: EgressPolicy;
 }
+
+/** Answers bigger than these fail: a JSON document, a key set or server info (RFC 8461 caps MTA-STS alike). */
+export const JSON_MAX_BYTES = 1_048_576;
+export const KEY_SET_MAX_BYTES = 65_536;
 
 export interface CallOptions {
   /** The domain the request is for (PMTP-Destination). */
@@ -32,6 +40,8 @@ export interface CallOptions {
   readonly headers?: Record<string, string>;
   /** Require and verify a response signature on 2xx (notices, status, withdraw, acks). */
   readonly signedResponse?: boolean;
+  /** Largest answer body read; default JSON_MAX_BYTES. A message pull passes the message limit. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface RawResponse {
@@ -51,7 +61,7 @@ function countTrip(method: string, url: string): void {
 }
 
 export class PmtpClient {
-  private readonly infos = new Map<string, { info: ServerInfo; until: number }>();
+  private readonly infos = new LruMap<string, { info: ServerInfo; until: number }>(PEER_CACHE_ENTRIES);
   private readonly infoFetches = new Map<string, Promise<ServerInfo>>();
 
   constructor(private readonly deps: PmtpClientDeps) {}
@@ -74,19 +84,19 @@ export class PmtpClient {
     let response: Response;
     countTrip(options.method, url);
     try {
-      response = await fetch(url, {
-        method: options.method,
-        headers: requestHeaders,
-        ...(options.body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(this.deps.timeoutMs),
-        redirect: 'error',
-      });
-    } catch (err) {
-      throw new PmtpRequestError(
-        'connection_failed',
-        `${options.method} ${url}: ${err instanceof Error ? err.message : String(err)}`,
-        true,
+      response = await egressFetch(
+        url,
+        {
+          method: options.method,
+          headers: requestHeaders,
+          ...(options.body === undefined ? {} : { body }),
+          timeoutMs: this.deps.timeoutMs,
+          maxBodyBytes: options.maxBodyBytes ?? JSON_MAX_BYTES,
+        },
+        this.deps.egress,
       );
+    } catch (err) {
+      throw requestFailure(`${options.method} ${url}`, err);
     }
     if (response.status >= 300) throw await errorFrom(response);
     return { status: response.status, headers: response.headers, response, requestHeaders };
@@ -95,7 +105,7 @@ export class PmtpClient {
   /** A JSON call; when `signedResponse`, the answer must be signed by the destination. */
   async json<S extends z.ZodType>(options: CallOptions, schema: S): Promise<z.infer<S>> {
     const raw = await this.open(options);
-    const bytes = Buffer.from(await raw.response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    const bytes = await bodyOf(raw.response, `${options.method} ${options.path}`);
     if (options.signedResponse) {
       const headers: HeaderBag = Object.fromEntries(raw.headers);
       const verdict = await verifyResponse(
@@ -141,7 +151,11 @@ export class PmtpClient {
     if (hit && this.deps.nowS() < hit.until) return hit.info;
     const running = this.infoFetches.get(base);
     if (running) return running;
-    const task = fetchJson(`${base}${PATHS.server}`, this.deps.timeoutMs)
+    const task = fetchJson(`${base}${PATHS.server}`, {
+      timeoutMs: this.deps.timeoutMs,
+      maxBodyBytes: KEY_SET_MAX_BYTES,
+      egress: this.deps.egress,
+    })
       .then((doc) => {
         const info = serverInfoSchema.parse(doc);
         this.infos.set(base, { info, until: this.deps.nowS() + 3600 });
@@ -154,23 +168,39 @@ export class PmtpClient {
 }
 
 /** Unsigned GET of a JSON document (key sets, server info). */
-export async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
+export async function fetchJson(
+  url: string,
+  limits: { timeoutMs: number; maxBodyBytes: number; egress: EgressPolicy },
+): Promise<unknown> {
   let response: Response;
   countTrip('GET', url);
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    response = await egressFetch(url, limits, limits.egress);
   } catch (err) {
-    throw new PmtpRequestError(
-      'connection_failed',
-      `GET ${url}: ${err instanceof Error ? err.message : String(err)}`,
-      true,
-    );
+    throw requestFailure(`GET ${url}`, err);
   }
   if (!response.ok) throw await errorFrom(response);
+  const bytes = await bodyOf(response, `GET ${url}`);
   try {
-    return await response.json();
+    return JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new PmtpRequestError('malformed_request', `GET ${url}: not JSON`, false, response.status);
+  }
+}
+
+/** A refused destination or an oversized answer keeps its own code; anything else is a connection failure. */
+function requestFailure(what: string, err: unknown): PmtpRequestError {
+  const detail = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+  if (err instanceof MailbridgeError && (err.code === 'egress_refused' || err.code === 'response_too_large'))
+    return new PmtpRequestError(err.code, detail, false);
+  return new PmtpRequestError('connection_failed', detail, true);
+}
+
+async function bodyOf(response: Response, what: string): Promise<Buffer> {
+  try {
+    return Buffer.from(await response.arrayBuffer());
+  } catch (err) {
+    throw requestFailure(what, err);
   }
 }
 

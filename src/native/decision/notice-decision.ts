@@ -45,7 +45,12 @@ export async function handleNotice(
   notice: Notice,
   originEndpoint: string,
 ): Promise<HandledNotice> {
-  const checked = checkNotice(notice, { destination: rt.domain, now: rt.nowS(), originEndpoint });
+  const checked = checkNotice(notice, {
+    destination: rt.domain,
+    now: rt.nowS(),
+    maxLifetimeS: rt.config.pmtp.max_notice_lifetime_s,
+    originEndpoint,
+  });
   if (!checked.ok) return failed(notice, checked.code, checked.detail);
   const head = await rt.inbound.head(origin, notice.id);
   if (head && notice.version < head.version)

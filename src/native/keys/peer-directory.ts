@@ -1,9 +1,11 @@
 // Where a peer domain's PMTP/1 server is and which keys it signs with: the static directory in
 // config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record; key sets
-// are fetched, verified against the pin and cached until their earliest valid_until.
+// are fetched, verified against the pin and cached until their earliest valid_until. A failed fetch
+// is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import { isNoData } from '../../dns/resolver.js';
+import { LruMap } from '../../net/lru-map.js';
 import { tryFromBase64Url } from '../protocol/bytes.js';
 import { discoveryName, selectDiscoveryRecord } from '../protocol/dns-discovery.js';
 import { type KeySet, keyIdOf, keySetLookup, keyValidAt, verifyKeySet } from '../protocol/domain-keys.js';
@@ -35,11 +37,16 @@ export interface PeerDirectoryDeps {
 
 const DISCOVERY_TTL_S = 3600;
 const REFETCH_INTERVAL_S = 60;
+/** how long a failed discovery or key fetch answers from memory */
+const FAILURE_TTL_S = 60;
+/** peers remembered at once, per cache: past this the least recently used is forgotten */
+export const PEER_CACHE_ENTRIES = 10_000;
 const FAR_FUTURE = 2 ** 40;
 
 export class PeerDirectory {
-  private readonly records = new Map<string, { record: PeerRecord; until: number }>();
-  private readonly keySets = new Map<string, { set: KeySet; until: number; fetchedAt: number }>();
+  private readonly records = new LruMap<string, { record: PeerRecord; until: number }>(PEER_CACHE_ENTRIES);
+  private readonly keySets = new LruMap<string, { set: KeySet; until: number; fetchedAt: number }>(PEER_CACHE_ENTRIES);
+  private readonly failures = new LruMap<string, { error: unknown; until: number }>(PEER_CACHE_ENTRIES);
   private readonly inflight = new Map<string, Promise<KeySet>>();
   /** Looks keys up, refetching (at most once a minute per domain) on an unknown key id. */
   readonly keyLookup: KeyLookup;
@@ -80,7 +87,14 @@ export class PeerDirectory {
     if (hit && !refresh && now <= hit.until) return hit.set;
     const running = this.inflight.get(domain);
     if (running) return running;
-    const task = this.fetchKeySet(domain).finally(() => this.inflight.delete(domain));
+    const failed = this.failures.get(domain);
+    if (failed && now < failed.until) throw failed.error;
+    const task = this.fetchKeySet(domain)
+      .catch((err: unknown) => {
+        this.failures.set(domain, { error: err, until: this.deps.nowS() + FAILURE_TTL_S });
+        throw err;
+      })
+      .finally(() => this.inflight.delete(domain));
     this.inflight.set(domain, task);
     return task;
   }
@@ -90,9 +104,11 @@ export class PeerDirectory {
     if (domain === undefined) {
       this.keySets.clear();
       this.records.clear();
+      this.failures.clear();
     } else {
       this.keySets.delete(domain);
       this.records.delete(domain);
+      this.failures.delete(domain);
     }
   }
 

@@ -68,12 +68,14 @@ export function parseNoticeBatch(body: unknown, context: BatchContext): Result<N
 
 export type NoticeCode = Extract<
   StatusCode,
-  'recipient_wrong_domain' | 'duplicate_recipient' | 'notice_expired' | 'fetch_url_invalid'
+  'recipient_wrong_domain' | 'duplicate_recipient' | 'notice_expired' | 'notice_lifetime_too_long' | 'fetch_url_invalid'
 >;
 
 export interface NoticeContext {
   destination: string;
   now: number;
+  /** The latest `expires` accepted, as seconds from now: an origin may not set how long we keep state. */
+  maxLifetimeS: number;
   /** The origin's endpoint as discovered (DNS or static config), never as the notice claims. */
   originEndpoint: string;
 }
@@ -88,6 +90,8 @@ export function checkNotice(notice: Notice, context: NoticeContext): Result<Noti
     return fail('duplicate_recipient', 'recipient listed twice');
   }
   if (context.now > notice.expires) return fail('notice_expired', `expired at ${notice.expires}`);
+  if (notice.expires - context.now > context.maxLifetimeS)
+    return fail('notice_lifetime_too_long', `expires more than ${context.maxLifetimeS} s from now`);
   if (notice.fetch !== fetchUrl(context.originEndpoint, notice.id)) {
     return fail('fetch_url_invalid', 'fetch URL is not the origin endpoint message path');
   }

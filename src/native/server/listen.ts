@@ -39,6 +39,14 @@ export async function startPmtpListener(rt: ListenerDeps): Promise<PmtpListener>
     url: `${tls ? 'https' : 'http'}://${bound.host}`,
     // plain HTTP (loopback staging) has no secure context to replace
     updateSecureContext: (material) => (app.server as unknown as Partial<TlsServer>).setSecureContext?.(material),
-    close: () => app.close(),
+    close: async () => {
+      // requests under way get a moment; a peer's connection that never goes idle must not hold shutdown
+      const force = setTimeout(() => (app.server as { closeAllConnections?: () => void }).closeAllConnections?.(), 3000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+    },
   };
 }

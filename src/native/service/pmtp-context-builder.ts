@@ -9,7 +9,7 @@ import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
-import { fetchJson, PmtpClient } from '../client/pmtp-client.js';
+import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -46,14 +46,15 @@ export function buildPmtpContext(
   const nowS = () => Math.floor(nowMs() / 1000);
   const prefix = config.redis.prefix;
   const timeoutMs = config.pmtp.request_timeout_s * 1000;
+  const egress = { allowedHosts: new Set(config.egress.allow_hosts) };
   const directory = new PeerDirectory({
     config,
     resolver: deps.resolver,
-    fetchJson: (url) => fetchJson(url, timeoutMs),
+    fetchJson: (url) => fetchJson(url, { timeoutMs, maxBodyBytes: KEY_SET_MAX_BYTES, egress }),
     nowS,
     self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
   });
-  const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s });
+  const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s, egress });
   const seed = keys.current.privateKey.export({ format: 'der', type: 'pkcs8' });
   return {
     config,

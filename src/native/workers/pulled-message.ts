@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { SpoolDraft } from '../../spool/spool.js';
+import { JSON_MAX_BYTES } from '../client/pmtp-client.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { MESSAGE_STREAM_TYPE, PATHS } from '../protocol/endpoints.js';
 import { type MessageHead, MessageStreamReader } from '../protocol/message-framing.js';
@@ -33,6 +34,8 @@ export async function pullView(
     destination: origin,
     method: 'GET',
     path: `${PATHS.message(id)}?view=${view}&version=${version}`,
+    // the message itself plus its head frame and framing, which JSON's cap bounds
+    maxBodyBytes: input.maxBytes + JSON_MAX_BYTES,
   });
   if (!(raw.headers.get('content-type') ?? '').startsWith(MESSAGE_STREAM_TYPE)) {
     return { ok: false, code: 'message_invalid', detail: 'not a message stream', retry: false };

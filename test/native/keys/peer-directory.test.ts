@@ -54,6 +54,17 @@ describe('PeerDirectory', () => {
     expect(fetched).toHaveLength(1);
   });
 
+  it('remembers a failed key fetch for a minute, so repeated requests naming the domain fetch once', async () => {
+    let now = NOW;
+    const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.a.keyId });
+    const { dir, fetched } = directory({ txt: { '_pmtp.a.example': [[record]] }, now: () => now });
+    for (let i = 0; i < 5; i++) await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
+    expect(fetched).toHaveLength(1);
+    now += 61;
+    await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
+    expect(fetched).toHaveLength(2);
+  });
+
   it('refuses a key set not signed by the pinned key', async () => {
     const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.aOld.keyId });
     const { dir } = directory({

@@ -59,7 +59,7 @@ describe('notice batches', () => {
 });
 
 describe('checkNotice', () => {
-  const ctx = { destination: 'b.example', now: NOW, originEndpoint: endpoint };
+  const ctx = { destination: 'b.example', now: NOW, maxLifetimeS: 30 * 86_400, originEndpoint: endpoint };
   it('accepts recipients of the destination domain, any case', () => {
     expect(checkNotice(notice, ctx).ok).toBe(true);
   });
@@ -68,6 +68,8 @@ describe('checkNotice', () => {
     ['recipient_wrong_domain', { recipients: ['bob@c.example'] }, {}],
     ['duplicate_recipient', { recipients: ['bob@b.example', 'bob@B.EXAMPLE'] }, {}],
     ['notice_expired', {}, { now: NOW + 6 * 86_400 }],
+    ['notice_lifetime_too_long', { expires: NOW + 31 * 86_400 }, {}],
+    ['notice_lifetime_too_long', {}, { maxLifetimeS: 86_400 }],
     ['fetch_url_invalid', { fetch: 'https://evil.example/pmtp/v1/messages/x' }, {}],
     ['fetch_url_invalid', {}, { originEndpoint: 'https://mx2.a.example' }],
   ])('reports %s', (code, change, ctxChange) => {

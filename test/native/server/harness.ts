@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
+import type { MailResolver } from '../../../src/dns/resolver.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/mail/pulled-delivery.js';
 import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
 import { type DomainKey, generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
@@ -55,6 +56,10 @@ export interface NodeOptions {
   readonly keyRing?: LocalKeyRing;
   /** Reuse a key file (a delegate shares its domain's key). */
   readonly keyFile?: string;
+  /** DNS for discovery; default none */
+  readonly resolver?: MailResolver;
+  /** hosts the egress guard lets through; default loopback */
+  readonly egressAllow?: readonly string[];
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -72,6 +77,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
   const config = testConfig(
     {
       spool: { dir: path.join(dir, 'spool') },
+      ...(options.egressAllow ? { egress: { allow_hosts: options.egressAllow } } : {}),
       pmtp: {
         domain: options.domain,
         key_file: options.keyFile ?? keyFile,
@@ -96,7 +102,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     spool,
     queues,
     acceptor,
-    resolver: staticResolver({}),
+    resolver: options.resolver ?? staticResolver({}),
     log,
     redis: producer,
     ...(options.keyRing ? { keys: options.keyRing } : {}),
