@@ -41,7 +41,10 @@ export async function startPmtpListener(rt: ListenerDeps): Promise<PmtpListener>
     updateSecureContext: (material) => (app.server as unknown as Partial<TlsServer>).setSecureContext?.(material),
     close: async () => {
       // requests under way get a moment; a peer's connection that never goes idle must not hold shutdown
-      const force = setTimeout(() => (app.server as { closeAllConnections?: () => void }).closeAllConnections?.(), 3000);
+      const force = setTimeout(
+        () => (app.server as { closeAllConnections?: () => void }).closeAllConnections?.(),
+        3000,
+      );
       try {
         await app.close();
       } finally {
