@@ -1,10 +1,11 @@
-// The authentication stage of every /pmtp/v1/ request, in order: per-IP budget, RFC 9421
+// The authentication stage of every /pmtp/v1/ request, in order: per-address budget (IPv6 by /64), RFC 9421
 // signature over the raw body against the URL built from OUR public endpoint (never Host),
 // nonce replay, per-origin-domain budget. Failures answer 401/400/429 with typed bodies.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
+import { clientGroup } from '../state/rate-limiter.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
@@ -35,7 +36,7 @@ export function parseJsonBody(body: Buffer): unknown {
 
 export function requestAuthHook(rt: RequestAuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const perIp = await rt.rate.hit(`ip:${request.ip}`, rt.nowMs());
+    const perIp = await rt.rate.hit(`ip:${clientGroup(request.ip)}`, rt.nowMs());
     if (!perIp.allowed) return sendError(reply.header('retry-after', String(perIp.retryAfterS)), 'rate_limited');
     const verdict = await verifyRequest(
       {
