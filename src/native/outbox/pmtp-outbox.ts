@@ -120,7 +120,12 @@ export class PmtpOutbox {
     const entry = await rt.acceptor.accept(draft, meta);
     await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
     await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
-    if (previousCurrent && previousCurrent.queueId !== entry.queueId)
+    // recipients that pulled the old version keep it (§12): its copy stays for their acks, and its
+    // own expiry job drops it at the latest
+    const pulledOld = (await rt.status.get(manifest.id)).some(
+      (s) => s.version === previousCurrent?.version && s.state === 'fetched',
+    );
+    if (previousCurrent && previousCurrent.queueId !== entry.queueId && !pulledOld)
       await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
   }

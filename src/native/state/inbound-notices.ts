@@ -14,7 +14,7 @@ export interface InboundHead {
   readonly sender: string;
   readonly expires: number;
   readonly receivedAt: number;
-  /** Spool entry of the pulled message, once pulled. */
+  /** Spool entry of the pulled message, as releases before `copyOf` noted it. */
   readonly queueId?: string;
 }
 
@@ -61,12 +61,16 @@ export class InboundNoticeStore {
       .exec();
   }
 
-  async updateHead(
-    origin: string,
-    id: string,
-    update: (h: InboundHead | undefined) => InboundHead | undefined,
-  ): Promise<InboundHead | undefined> {
-    return updateJsonField(this.redis, this.key(origin, id), 'head', update);
+  /**
+   * Notes the spool entry a version was pulled into. Kept apart from the head, which the next
+   * version's notice replaces, so a pulled copy stays findable until its recipients are served.
+   */
+  async noteCopy(origin: string, id: string, version: number, queueId: string): Promise<void> {
+    await this.redis.hset(this.key(origin, id), `copy:${version}`, queueId);
+  }
+
+  async copyOf(origin: string, id: string, version: number): Promise<string | undefined> {
+    return (await this.redis.hget(this.key(origin, id), `copy:${version}`)) ?? undefined;
   }
 
   async recipient(origin: string, id: string, recipient: string): Promise<InboundRecipient | undefined> {
