@@ -52,13 +52,33 @@ export class InboundNoticeStore {
     return raw === null ? undefined : (JSON.parse(raw) as InboundHead);
   }
 
+  private get expiryKey(): string {
+    return `${this.prefix}:pmtp:in-expiry`;
+  }
+
+  /** Also indexes the notice by its expiry, for the recipient-side sweeper. */
   async setHead(origin: string, id: string, head: InboundHead, nowS: number): Promise<void> {
     const key = this.key(origin, id);
     await this.redis
       .multi()
       .hset(key, 'head', JSON.stringify(head))
       .expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S))
+      .zadd(this.expiryKey, head.expires, `${origin} ${id}`)
       .exec();
+  }
+
+  /** Notices whose expiry is before `nowS`, oldest first, at most `limit`. */
+  async expiredNotices(nowS: number, limit: number): Promise<{ origin: string; id: string }[]> {
+    const members = await this.redis.zrangebyscore(this.expiryKey, '-inf', `(${nowS}`, 'LIMIT', 0, limit);
+    return members.map((m) => {
+      const [origin = '', id = ''] = m.split(' ');
+      return { origin, id };
+    });
+  }
+
+  /** Takes a notice out of the expiry index once swept. */
+  async unindex(origin: string, id: string): Promise<void> {
+    await this.redis.zrem(this.expiryKey, `${origin} ${id}`);
   }
 
   /**
