@@ -34,16 +34,16 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
         continue;
       }
       for (const r of ack.recipients) {
-        if ((await rt.status.recipient(ack.id, r.recipient))?.domain !== requester) continue;
+        const known = await rt.status.recipient(ack.id, r.recipient);
+        if (known?.domain !== requester) continue;
+        const extra = r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {};
+        if (known.version > ack.version) {
+          // it pulled this version before the edit reached it, and keeps it (§12)
+          await rt.status.keptVersion(ack.id, r.recipient, ack.version, r.result, rt.nowS(), extra);
+          continue;
+        }
         const events = r.result === 'delivered' ? (['accept', 'fetch', 'deliver'] as const) : (['reject'] as const);
-        await rt.status.apply(
-          ack.id,
-          r.recipient,
-          events,
-          rt.nowS(),
-          r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {},
-          ack.version,
-        );
+        await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), extra, ack.version);
       }
       results.push({ id: ack.id, version: ack.version, status: 'recorded' });
       // this version's copy serves only the recipients on this version (after an edit, those that

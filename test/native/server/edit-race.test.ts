@@ -43,6 +43,10 @@ describe('an edit racing the pull', () => {
     b.deliveryAnswer = (req) => req.recipients.map((recipient) => ({ recipient, status: 'delivered' }));
     await until(async () => (await atB(b, sent.id))?.state === 'delivered');
     expect(await atB(b, sent.id)).toMatchObject({ version: 1 });
+    // a learns bob kept version 1, and that it was delivered (not the edit's already_fetched)
+    await until(async () => (await atA(a, sent.id))?.state === 'delivered');
+    expect(await atA(a, sent.id)).toMatchObject({ version: 1 });
+    await until(async () => !(await a.service.context.spool.has(sent.queueId)));
     const deliveredTo = b.delivered.filter((d) => d.request.recipients.includes(bob));
     expect(new Set(deliveredTo.map((d) => d.request.manifest.version))).toEqual(new Set([1]));
     // the pulled copy goes once its recipient is served
