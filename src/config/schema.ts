@@ -255,6 +255,8 @@ export const configSchema = z
         defer_max_poll_s: seconds.default(3600),
         // HTTP request timeout of the PMTP client
         request_timeout_s: seconds.default(30),
+        // recipient side: how often expired undecided notices and pulled copies nobody needs are swept (0: never)
+        sweep_interval_s: z.number().int().nonnegative().default(300),
         // recipients whose notices go to another endpoint (their own server): answered `redirect` with a signed delegation
         redirects: z
           .array(

@@ -117,10 +117,16 @@ export class PmtpOutbox {
         ...(input.tokens?.length ? { tokens: [...input.tokens] } : {}),
       },
     };
+    // recipients that pulled the old version keep it (§12), and a pull only marks those we saw
+    // accept, so any domain notified of it may owe us acks: the copy stays for them, until its
+    // served recipients are final or its own expiry job drops it
+    const notifiedOld = Object.values(await rt.outbox.domains(manifest.id)).some(
+      (d) => d.version === previousCurrent?.version && d.notified,
+    );
     const entry = await rt.acceptor.accept(draft, meta);
     await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
     await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
-    if (previousCurrent && previousCurrent.queueId !== entry.queueId)
+    if (previousCurrent && previousCurrent.queueId !== entry.queueId && !notifiedOld)
       await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
   }

@@ -27,25 +27,29 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
       const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
       const meta = entry?.meta.kind === 'pmtp-outbox' ? entry.meta : undefined;
-      if (!domain?.notified || !meta || meta.pmtp.digest !== ack.manifest_digest) {
+      // `domain` names the current version: after an edit, a domain that pulled the old one is
+      // acking that one, and the new version's notice may never have gone out to it
+      if (!domain || !meta || meta.pmtp.digest !== ack.manifest_digest) {
         results.push({ id: ack.id, version: ack.version, status: 'unknown' });
         continue;
       }
       for (const r of ack.recipients) {
-        if (!domain.recipients.includes(r.recipient)) continue;
+        const known = await rt.status.recipient(ack.id, r.recipient);
+        if (known?.domain !== requester) continue;
+        const extra = r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {};
+        if (known.version > ack.version) {
+          // it pulled this version before the edit reached it, and keeps it (§12)
+          await rt.status.keptVersion(ack.id, r.recipient, ack.version, r.result, rt.nowS(), extra);
+          continue;
+        }
         const events = r.result === 'delivered' ? (['accept', 'fetch', 'deliver'] as const) : (['reject'] as const);
-        await rt.status.apply(
-          ack.id,
-          r.recipient,
-          events,
-          rt.nowS(),
-          r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {},
-          ack.version,
-        );
+        await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), extra, ack.version);
       }
       results.push({ id: ack.id, version: ack.version, status: 'recorded' });
-      const all = await rt.status.get(ack.id);
-      if (queueId && all.length > 0 && all.every((s) => isFinal(s.state)))
+      // this version's copy serves only the recipients on this version (after an edit, those that
+      // had pulled the old one keep it)
+      const served = (await rt.status.get(ack.id)).filter((s) => s.version === ack.version);
+      if (queueId && served.length > 0 && served.every((s) => isFinal(s.state)))
         await rt.spool.remove(queueId).catch(() => undefined);
     }
     return sendSigned(rt, request, reply, { results } satisfies AckResponse);

@@ -25,11 +25,14 @@ export async function grantPull(
 ): Promise<PullGrant | { code: StatusCode; detail: string }> {
   const domain = await rt.outbox.domain(id, requester);
   const current = await rt.outbox.current(id);
-  if (!domain?.notified || !current) return { code: 'not_notified', detail: `${requester} was not notified of ${id}` };
+  if (!domain || !current) return { code: 'not_notified', detail: `${requester} was not notified of ${id}` };
   const version = versionParam === undefined ? current.version : Number(versionParam);
   if (!Number.isSafeInteger(version) || version < 1 || version > current.version)
     return { code: 'not_notified', detail: `no version ${versionParam}` };
+  // a destination pulling the version it was notified of while the edit's notice is on its way
+  // (its record already names the new version) must hear 410, so it waits for that notice
   if (version < current.version) return { code: 'version_superseded', detail: `version ${current.version} is current` };
+  if (!domain.notified) return { code: 'not_notified', detail: `${requester} was not notified of ${id}` };
   if (domain.version !== current.version)
     return { code: 'not_notified', detail: `${requester} was not yet notified of version ${version}` };
   if (domain.withdrawn) return { code: 'message_retracted', detail: `withdrawn (${domain.withdrawn})` };

@@ -1,6 +1,6 @@
 // Origin-side pull: GET /pmtp/v1/messages/{id}?view=&version= streams the view from the spool
 // (head frame, part frames, end frame; JSON for hash/signers) to notified domains only, and
-// GET …/parts/{index} serves one part's raw octets with Range. A full pull marks recipients fetched.
+// GET …/parts/{index} serves one part's raw octets with Range. A full pull marks accepted recipients fetched.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -101,8 +101,11 @@ async function* streamView(
   }
   yield STREAM_END;
   if (view === 'full') {
+    // only recipients that domain accepted (§10.4): a pull names no recipient, and one still
+    // deferred or challenged here was not accepted (its answer comes by poll or re-sent notice).
+    // One whose acceptance we have not recorded yet stays behind; its ack implies the fetch.
     for (const recipient of grant.domain.recipients)
-      await rt.status.apply(id, recipient, ['accept', 'fetch'], rt.nowS(), {}, version);
+      await rt.status.apply(id, recipient, 'fetch', rt.nowS(), {}, version);
     rt.log.debug({ id, version, requester }, 'pmtp message pulled');
   }
 }

@@ -1,6 +1,6 @@
 // Composition entry points for src/gateway.ts: `startPmtpService` (keys, context, listener,
 // outbox) and `startPmtpWorkers` (the notice and pull processors with their own blocking Redis
-// connection). Config is passed down; nothing here reads the environment.
+// connection, and the recipient-side sweeper). Config is passed down; nothing here reads the environment.
 
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
@@ -14,6 +14,7 @@ import type { PmtpContext } from '../pmtp-context.js';
 import { startPmtpListener } from '../server/listen.js';
 import { allowlistCorrespondents } from '../state/contacts.js';
 import { CircuitBreaker } from '../workers/circuit-breaker.js';
+import { InboundSweeper } from '../workers/inbound-sweeper.js';
 import { createNoticeProcessor } from '../workers/notice-worker.js';
 import { createPullProcessor } from '../workers/pull-worker.js';
 import { buildPmtpContext, type PmtpContextDeps } from './pmtp-context-builder.js';
@@ -32,6 +33,9 @@ export interface PmtpService {
   allowlistCorrespondents(localSender: string, recipients: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A pulled copy this young may still be waiting for its pull job to move its recipients on. */
+const SWEEP_GRACE_MS = 60_000;
 
 export interface PmtpWorkers {
   close(): Promise<void>;
@@ -83,8 +87,16 @@ export function startPmtpWorkers(
     );
     worker.on('error', (err) => context.log.warn({ queue: worker.name, err: err.message }, 'pmtp worker error'));
   }
+  // recipient side: expired undecided notices and pulled copies nobody needs, one gateway per interval
+  const sweeper = new InboundSweeper(context, deps.redis, {
+    intervalMs: config.pmtp.sweep_interval_s * 1000,
+    graceMs: SWEEP_GRACE_MS,
+    prefix: config.redis.prefix,
+  });
+  sweeper.start();
   return {
     close: async () => {
+      await sweeper.close();
       await Promise.all([notice.close(), pull.close()]);
       connection.disconnect();
     },

@@ -14,7 +14,7 @@ export interface InboundHead {
   readonly sender: string;
   readonly expires: number;
   readonly receivedAt: number;
-  /** Spool entry of the pulled message, once pulled. */
+  /** Spool entry of the pulled message, as releases before `copyOf` noted it. */
   readonly queueId?: string;
 }
 
@@ -52,21 +52,45 @@ export class InboundNoticeStore {
     return raw === null ? undefined : (JSON.parse(raw) as InboundHead);
   }
 
+  private get expiryKey(): string {
+    return `${this.prefix}:pmtp:in-expiry`;
+  }
+
+  /** Also indexes the notice by its expiry, for the recipient-side sweeper. */
   async setHead(origin: string, id: string, head: InboundHead, nowS: number): Promise<void> {
     const key = this.key(origin, id);
     await this.redis
       .multi()
       .hset(key, 'head', JSON.stringify(head))
       .expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S))
+      .zadd(this.expiryKey, head.expires, `${origin} ${id}`)
       .exec();
   }
 
-  async updateHead(
-    origin: string,
-    id: string,
-    update: (h: InboundHead | undefined) => InboundHead | undefined,
-  ): Promise<InboundHead | undefined> {
-    return updateJsonField(this.redis, this.key(origin, id), 'head', update);
+  /** Notices whose expiry is before `nowS`, oldest first, at most `limit`. */
+  async expiredNotices(nowS: number, limit: number): Promise<{ origin: string; id: string }[]> {
+    const members = await this.redis.zrangebyscore(this.expiryKey, '-inf', `(${nowS}`, 'LIMIT', 0, limit);
+    return members.map((m) => {
+      const [origin = '', id = ''] = m.split(' ');
+      return { origin, id };
+    });
+  }
+
+  /** Takes a notice out of the expiry index once swept. */
+  async unindex(origin: string, id: string): Promise<void> {
+    await this.redis.zrem(this.expiryKey, `${origin} ${id}`);
+  }
+
+  /**
+   * Notes the spool entry a version was pulled into. Kept apart from the head, which the next
+   * version's notice replaces, so a pulled copy stays findable until its recipients are served.
+   */
+  async noteCopy(origin: string, id: string, version: number, queueId: string): Promise<void> {
+    await this.redis.hset(this.key(origin, id), `copy:${version}`, queueId);
+  }
+
+  async copyOf(origin: string, id: string, version: number): Promise<string | undefined> {
+    return (await this.redis.hget(this.key(origin, id), `copy:${version}`)) ?? undefined;
   }
 
   async recipient(origin: string, id: string, recipient: string): Promise<InboundRecipient | undefined> {

@@ -2,7 +2,7 @@
 // moved only by legal transitions (recipient-state.ts) with compare-and-set in Redis. Answers
 // `mailbridge status` for PMTP mail; keyed by message id, with an index from spool queue ids.
 import type { Redis } from 'ioredis';
-import { type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
+import { isFinal, type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
 
 export interface PmtpRecipientStatus {
@@ -96,6 +96,31 @@ export class PmtpStatusStore {
         if (state === current.state && Object.keys(extra).length === 0) return undefined;
         return { ...current, ...extra, state, updatedAt: nowS };
       },
+      RETENTION_S,
+    );
+  }
+
+  /**
+   * An ack for an older version than the recipient's record: it had pulled that version before the
+   * edit reached it (and answers, or answered, the edit `already_fetched`), so the ack is its
+   * outcome, recorded under that version.
+   */
+  async keptVersion(
+    messageId: string,
+    recipient: string,
+    version: number,
+    state: 'delivered' | 'rejected',
+    nowS: number,
+    extra: Partial<Pick<PmtpRecipientStatus, 'code' | 'text'>> = {},
+  ): Promise<PmtpRecipientStatus | undefined> {
+    return updateJsonField<PmtpRecipientStatus>(
+      this.redis,
+      this.key(messageId),
+      recipient,
+      (current) =>
+        current && current.version > version && (!isFinal(current.state) || current.code === 'already_fetched')
+          ? { recipient, domain: current.domain, state, version, updatedAt: nowS, ...extra }
+          : undefined,
       RETENTION_S,
     );
   }

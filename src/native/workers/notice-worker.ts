@@ -30,6 +30,9 @@ export type NoticeWorkerContext = Pick<
 > &
   OutcomeDeps;
 
+/** Why a pulled recipient was given up when the copy expired. */
+const NO_ACK = { code: 'lifetime_exceeded', text: 'pulled, but no ack came before the notice expired' } as const;
+
 export interface NoticeWorkerDeps {
   readonly rt: NoticeWorkerContext;
   readonly batcher: NoticeBatcher;
@@ -43,9 +46,13 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
     if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
     if (data.action === 'expire') {
-      for (const s of await rt.status.get(facts.id))
-        if (s.version === facts.version)
-          await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
+      for (const s of await rt.status.get(facts.id)) {
+        if (s.version !== facts.version) continue;
+        // pulled but never acked: expired would claim no pull happened; we stop waiting for the ack
+        if (s.state === 'fetched')
+          await rt.status.apply(facts.id, s.recipient, 'give-up', rt.nowS(), NO_ACK, facts.version);
+        else await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
+      }
       await rt.spool.remove(data.queueId);
       return 'expired';
     }

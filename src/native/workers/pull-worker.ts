@@ -29,7 +29,6 @@ export type PullWorkerDeps = Pick<PmtpContext, 'client' | 'config' | 'domain' | 
 
 const WITHDRAWN: Record<string, 'retract' | 'expire'> = {
   message_retracted: 'retract',
-  version_superseded: 'retract',
   message_expired: 'expire',
 };
 
@@ -58,6 +57,9 @@ export function createPullProcessor(
     } catch (err) {
       // our Redis, not the origin: no attempt spent, no recipient expired (the worker retries in seconds)
       if (isRedisFault(err)) throw err;
+      // a newer version is current at the origin: its notice decides our recipients again and
+      // queues its own pull, so they wait for it (withdrawing them would refuse the new version)
+      if (err instanceof PmtpRequestError && err.code === 'version_superseded') return 'superseded';
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
         for (const r of await rt.inbound.recipients(origin, id))
           await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
@@ -85,9 +87,11 @@ async function pullAndDeliver(
   version: number,
 ): Promise<string> {
   const head = await rt.inbound.head(origin, id);
-  if (!head || head.version !== version) return 'superseded';
-  let queueId = head.queueId;
+  let queueId =
+    (await rt.inbound.copyOf(origin, id, version)) ?? (head?.version === version ? head.queueId : undefined);
   if (!queueId) {
+    // not pulled yet, and a newer notice came: it decides the recipients again and pulls its version
+    if (!head || head.version !== version) return 'superseded';
     const accepted = (await rt.inbound.recipients(origin, id)).filter(
       (r) => r.version === version && r.state === 'accepted',
     );
@@ -136,7 +140,7 @@ async function pullAndDeliver(
       },
     };
     queueId = (await draft.commit(meta)).queueId;
-    await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId } : undefined));
+    await rt.inbound.noteCopy(origin, id, version, queueId);
   }
   // outside the pull itself: a run that died after recording the copy but before this still owes it
   for (const r of await rt.inbound.recipients(origin, id))
