@@ -9,6 +9,7 @@ import type { MessageAcceptor } from '../queue/accept.js';
 import type { MailQueues } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import type { PmtpClient } from './client/pmtp-client.js';
+import type { PowSolver } from './client/pow-solver.js';
 import type { LocalKeyRing } from './keys/local-keys.js';
 import type { PeerDirectory } from './keys/peer-directory.js';
 import type { ContactStore } from './state/contacts.js';
@@ -47,6 +48,8 @@ export interface PmtpContext {
   /** origin side: each recipient's state per message we sent */
   readonly status: PmtpStatusStore;
   readonly outbox: OutboxIndex;
-  /** HMAC key of our proof-of-work challenges, derived from the domain key. */
+  /** HMAC key of our proof-of-work challenges (pmtp.pow_secret_file), independent of the domain key. */
   readonly powSecret: Buffer;
+  /** origin side: solves the challenges recipients give us, off the event loop and within budget */
+  readonly powSolver: PowSolver;
 }

@@ -112,7 +112,7 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
   if (current && current.version > version) return 'superseded';
   const endpoint =
     (job.action === 'withdraw' ? undefined : job.endpoint) ?? (await rt.directory.endpointOf(job.domain));
-  const ctx: OutcomeContext = { rt, job, id, version, endpoint };
+  const ctx: OutcomeContext = { rt, job, id, version, sender: facts.manifest.from, endpoint };
   if (job.action === 'withdraw') {
     const query = new URLSearchParams({
       version: String(version),
@@ -152,6 +152,14 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
     fetch: fetchUrl(rt.endpoint(), id),
     ...(facts.tokens ? { tokens: facts.tokens } : {}),
   };
+  // solutions found earlier (before a poll, a failed send, a crash) go with every notice to the
+  // endpoint that issued them, so a solved challenge is never solved again
+  const pow = statuses.flatMap((s) =>
+    s.pow && s.version === version && s.pow.endpoint === endpoint && open.includes(s.recipient)
+      ? [{ challenge: s.pow.challenge, solution: s.pow.solution }]
+      : [],
+  );
+  if (pow.length > 0) notice.pow = pow;
   let solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, notice), open);
   for (let round = 0; solved.length > 0 && round < 2; round++) {
     const again: Notice = {
