@@ -129,6 +129,8 @@ const firstContact = z
             default: z.enum(['allow', 'challenge', 'deny']).optional(),
             allow: z.array(z.string().min(1)).default([]),
             deny: z.array(z.string().min(1)).default([]),
+            // this recipient's challenge difficulty, instead of pow_bits
+            pow_bits: z.number().int().min(1).max(32).optional(),
           })
           .strict(),
       )

@@ -8,12 +8,17 @@ import type { Config } from '../../config/schema.js';
 
 const MIN_BYTES = 32;
 
-export function powSecretPath(config: Pick<Config, 'pmtp' | 'spool'>): string {
+type SecretConfig = {
+  readonly spool: Pick<Config['spool'], 'dir'>;
+  readonly pmtp: Pick<Config['pmtp'], 'pow_secret_file'>;
+};
+
+function powSecretPath(config: SecretConfig): string {
   return config.pmtp.pow_secret_file ?? path.join(config.spool.dir, 'pow-secret');
 }
 
 /** The secret as base64url text (one line), so operators can copy it to the gateways sharing a domain. */
-export async function loadPowSecret(config: Pick<Config, 'pmtp' | 'spool'>): Promise<Buffer> {
+export async function loadPowSecret(config: SecretConfig): Promise<Buffer> {
   const file = powSecretPath(config);
   const existing = await readSecret(file);
   if (existing) return existing;

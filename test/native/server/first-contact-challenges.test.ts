@@ -49,6 +49,23 @@ function countSolves(node: PmtpNode): { readonly count: number } {
   return counter;
 }
 
+/** Sends one notice from `from` to b.example itself, returning the dispositions. */
+async function postNotice(from: PmtpNode, notice: Notice) {
+  const answer = await from.service.context.client.json(
+    {
+      destination: 'b.example',
+      method: 'POST',
+      path: PATHS.notices,
+      body: { origin: 'a.example', destination: 'b.example', notices: [notice] },
+      signedResponse: true,
+    },
+    batchResponseSchema,
+  );
+  const result = answer.results[0]!;
+  if ('error' in result) throw new Error(result.error.code);
+  return result.recipients;
+}
+
 async function settle(node: PmtpNode, id: string) {
   return until(async () => {
     const s = (await node.service.context.status.get(id))[0];
@@ -62,7 +79,10 @@ describe('first contact: third-party authors', () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     ({ a, b, close } = await startPair({
-      b: { firstContact: { default: 'challenge', pow_bits: 8 }, pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30 } },
+      b: {
+        firstContact: { default: 'challenge', pow_bits: 8, users: [{ address: 'heidi@b.example', pow_bits: 12 }] },
+        pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30 },
+      },
     }));
   });
   afterAll(async () => close());
@@ -89,6 +109,25 @@ describe('first contact: third-party authors', () => {
     });
     expect(await settle(a, sent.id)).toMatchObject({ state: 'delivered' });
     expect(solves.count).toBe(1);
+  });
+
+  it("asks each recipient's own difficulty", async () => {
+    const rt = a.service.context;
+    const id = 'perrecipientbits000000';
+    const answers = await postNotice(a, {
+      id,
+      version: 1,
+      size: 3,
+      manifest_digest: 'MeH6W6ozcsF7YCOc5yXsM5pY0T_xMCgxJQyloamE_O4',
+      sender: 'alice@a.example',
+      recipients: ['heidi@b.example', 'ivan@b.example'],
+      expires: rt.nowS() + 3600,
+      fetch: fetchUrl(a.endpoint, id),
+    });
+    expect(answers.map((d) => (d.disposition === 'challenge' ? [d.recipient, d.challenge.bits] : d))).toEqual([
+      ['heidi@b.example', 12],
+      ['ivan@b.example', 8],
+    ]);
   });
 
   it('refuses a challenge bound to another notice, sender or recipient without solving it', async () => {
@@ -185,21 +224,7 @@ describe('first contact: key rotation between challenge and answer', () => {
       expires: rt.nowS() + 3600,
       fetch: fetchUrl(a.endpoint, sent.id),
     };
-    const post = async (n: Notice) => {
-      const answer = await rt.client.json(
-        {
-          destination: 'b.example',
-          method: 'POST',
-          path: PATHS.notices,
-          body: { origin: 'a.example', destination: 'b.example', notices: [n] },
-          signedResponse: true,
-        },
-        batchResponseSchema,
-      );
-      const result = answer.results[0]!;
-      if ('error' in result) throw new Error(result.error.code);
-      return result.recipients[0]!;
-    };
+    const post = async (n: Notice) => (await postNotice(a, n))[0]!;
     // what a's notice worker records before it sends: b may pull this message
     await rt.outbox.setDomain(sent.id, 'b.example', 1, ['bob@b.example'], true);
     const first = await post(notice);
