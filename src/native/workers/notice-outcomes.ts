@@ -167,6 +167,10 @@ async function answerChallenge(
     return undefined;
   }
   await rt.status.apply(id, recipient, 'challenge', rt.nowS(), {}, version);
+  const known = await rt.status.recipient(id, recipient);
+  // the same challenge again (our answer was lost, or the peer ignored it): answer, do not re-solve
+  if (known?.version === version && known.pow?.challenge.mac === challenge.mac && known.pow.endpoint === ctx.endpoint)
+    return { recipient, challenge, solution: known.pow.solution };
   const outcome = await rt.powSolver.solve(job.domain, challenge);
   if (outcome.kind === 'too-hard') {
     await reject('challenge_too_hard', outcome.detail);

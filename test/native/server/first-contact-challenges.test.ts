@@ -175,6 +175,16 @@ describe('first contact: third-party authors', () => {
         state: 'rejected',
         code: 'challenge_wrong_binding',
       });
+    // a rightly bound one is solved once, however often the peer repeats it
+    await rt.status.notified(sent.id, 1, { 'b.example': ['judy@b.example'] }, rt.nowS());
+    const repeated = {
+      disposition: 'challenge' as const,
+      challenge: { ...challenge({ recipient: 'judy@b.example' }), bits: 8 },
+    };
+    const first = await applyDisposition(ctx, 'judy@b.example', repeated);
+    expect(await applyDisposition(ctx, 'judy@b.example', repeated)).toEqual(first);
+    expect(first?.solution).toBeDefined();
+    expect(solves.count).toBe(1);
   });
 });
 
