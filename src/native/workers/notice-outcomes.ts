@@ -177,8 +177,10 @@ async function answerChallenge(
     return undefined;
   }
   if (outcome.kind === 'over-budget') {
-    const text = `retry at ${new Date(outcome.retryAtMs).toISOString()}`;
-    rt.log.warn({ id, recipient, domain: job.domain, code: 'pow_budget_exhausted' }, text);
+    rt.log.warn(
+      { id, recipient, domain: job.domain, code: 'pow_budget_exhausted', retryAt: new Date(outcome.retryAtMs) },
+      'proof-of-work budget for this destination is spent; the notice goes again when it refills',
+    );
     const data: NoticeJob = {
       action: 'notify',
       queueId: job.queueId,
@@ -192,7 +194,6 @@ async function answerChallenge(
     });
     return undefined;
   }
-  const solved = { recipient, challenge, solution: outcome.solution };
   await rt.status.apply(
     id,
     recipient,
@@ -201,7 +202,7 @@ async function answerChallenge(
     { pow: { challenge, solution: outcome.solution, endpoint: ctx.endpoint } },
     version,
   );
-  return solved;
+  return { recipient, challenge, solution: outcome.solution };
 }
 
 export function codeOrFallback(code: string): Parameters<typeof errorBody>[0] {
