@@ -13,6 +13,7 @@ import type { PowSolver } from './client/pow-solver.js';
 import type { LocalKeyRing } from './keys/local-keys.js';
 import type { PeerDirectory } from './keys/peer-directory.js';
 import type { ContactStore } from './state/contacts.js';
+import type { DeferredTokenStore } from './state/deferred-tokens.js';
 import type { InboundNoticeStore } from './state/inbound-notices.js';
 import type { NonceStore } from './state/nonce-store.js';
 import type { OutboxIndex } from './state/outbox-index.js';
@@ -42,6 +43,8 @@ export interface PmtpContext {
   readonly rate: RateLimiter;
   /** recipient side: notices we were sent and their recipients */
   readonly inbound: InboundNoticeStore;
+  /** recipient side: the tokens of notices deferred until their author's provenance is read */
+  readonly deferredTokens: DeferredTokenStore;
   readonly contacts: ContactStore;
   readonly tokens: SenderTokenStore;
   readonly stamps: PowStampStore;

@@ -18,7 +18,10 @@ import type { InboundRecipient } from '../state/inbound-notices.js';
 import { decideRecipient, type FirstContactDeps, newChallenge } from './first-contact.js';
 
 /** The parts of the PMTP context this file uses. */
-export type NoticeDecisionDeps = Pick<PmtpContext, 'config' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'> &
+export type NoticeDecisionDeps = Pick<
+  PmtpContext,
+  'config' | 'deferredTokens' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'
+> &
   FirstContactDeps;
 
 export interface HandledNotice {
@@ -107,6 +110,9 @@ export async function handleNotice(
     if (decided.event === 'defer') decide = true;
     recipients.push({ recipient, ...(saved?.disposition ?? decided.disposition) });
   }
+  // the decision weighs them if the provenance shows the author authenticated
+  if (decide)
+    await rt.deferredTokens.save(origin, notice.id, notice.version, notice.tokens ?? [], notice.expires, rt.nowS());
   return { result: { id: notice.id, version: notice.version, recipients }, pull, decide };
 }
 

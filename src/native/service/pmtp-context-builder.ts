@@ -14,6 +14,7 @@ import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
+import { DeferredTokenStore } from '../state/deferred-tokens.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
 import { OutboxIndex } from '../state/outbox-index.js';
@@ -75,6 +76,7 @@ export function buildPmtpContext(
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
     rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
     inbound: new InboundNoticeStore(deps.redis, prefix),
+    deferredTokens: new DeferredTokenStore(deps.redis, prefix),
     contacts: new ContactStore(deps.redis, prefix),
     tokens: new SenderTokenStore(deps.redis, prefix),
     stamps: new PowStampStore(deps.redis, prefix),

@@ -14,7 +14,7 @@ import { freePort } from '../../support/smtp-sink.js';
 import { tempDir } from '../../support/tmp.js';
 import { type PmtpNode, startNode, startPair, textMessage, until } from './harness.js';
 
-function listMessage(to: string, text: string): { manifest: Manifest; body: Buffer } {
+function listMessage(to: string, text: string, dmarc: 'none' | 'pass' = 'none'): { manifest: Manifest; body: Buffer } {
   const msg = textMessage('list@lists.example', to, text);
   return {
     body: msg.body,
@@ -24,7 +24,7 @@ function listMessage(to: string, text: string): { manifest: Manifest; body: Buff
       provenance: {
         spf: { result: 'none', domain: 'lists.example' },
         dkim: [],
-        dmarc: { result: 'none', domain: 'lists.example' },
+        dmarc: { result: dmarc, domain: 'lists.example' },
         arc: { result: 'none' },
         client_ip: '192.0.2.25',
         helo: 'mail.lists.example',
@@ -109,6 +109,31 @@ describe('first contact: third-party authors', () => {
     });
     expect(await settle(a, sent.id)).toMatchObject({ state: 'delivered' });
     expect(solves.count).toBe(1);
+  });
+
+  it('weighs a sender token for an author whose provenance shows a DMARC pass: no challenge', async () => {
+    const solves = countSolves(a);
+    const rt = b.service.context;
+    const issued = await rt.tokens.issue(
+      {
+        issuer: 'b.example',
+        recipient: 'kim@b.example',
+        scope: { address: 'list@lists.example' },
+        expires: rt.nowS() + 3600,
+      },
+      rt.keys.current.privateKey,
+      rt.nowS(),
+    );
+    const msg = listMessage('kim@b.example', 'announced\r\n', 'pass');
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['kim@b.example'],
+      tokens: [issued.token],
+    });
+    expect(await settle(a, sent.id)).toMatchObject({ state: 'delivered' });
+    expect(b.delivered.at(-1)?.request.trustClass).toBe('token');
+    expect(solves.count).toBe(0);
   });
 
   it("asks each recipient's own difficulty", async () => {
