@@ -20,6 +20,9 @@ export interface PowSolverOptions {
   readonly nowMs: () => number;
 }
 
+/** A solve ended by our own shutdown: nothing to hold against the destination. */
+export class PowSolverStopped extends Error {}
+
 /** Tries counters 0, 1, 2… up to `max` (the reference solver's order), in a CommonJS worker. */
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -88,7 +91,7 @@ export class PowSolver {
 
   private async slot(): Promise<void> {
     while (this.active >= this.options.threads && !this.closed) await new Promise<void>((r) => this.waiting.push(r));
-    if (this.closed) throw new Error('proof-of-work solver is closed');
+    if (this.closed) throw new PowSolverStopped('proof-of-work solver is closed');
     this.active++;
   }
 
@@ -109,7 +112,12 @@ export class PowSolver {
       worker.once('error', reject);
       worker.once('exit', (code) => {
         this.running.delete(worker);
-        if (!answered) reject(new Error(`proof-of-work thread stopped (exit ${code})`));
+        if (answered) return;
+        reject(
+          this.closed
+            ? new PowSolverStopped('proof-of-work solver closed')
+            : new Error(`proof-of-work thread exited (${code})`),
+        );
       });
     });
   }

@@ -8,6 +8,7 @@ import type { OutboxFacts } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
+import { PowSolverStopped } from '../client/pow-solver.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
@@ -230,6 +231,8 @@ async function handleFailure(
   const { domain } = data;
   // our Redis failing says nothing about the destination: no breaker, no attempt (the worker retries in seconds)
   if (isRedisFault(err)) throw err;
+  // nor does our shutdown stopping a solve
+  if (err instanceof PowSolverStopped) throw err;
   const failure =
     err instanceof PmtpRequestError
       ? err

@@ -3,7 +3,7 @@
 // a recipient that keeps asking.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { PowSolver } from '../../../src/native/client/pow-solver.js';
+import { PowSolver, PowSolverStopped } from '../../../src/native/client/pow-solver.js';
 import { issueChallenge, verifySolution } from '../../../src/native/protocol/proof-of-work.js';
 
 const secret = new Uint8Array(32).fill(3);
@@ -74,6 +74,7 @@ describe('PowSolver', () => {
     const solving = solver.solve('b.example', challenge(40, 5));
     await new Promise((r) => setTimeout(r, 200));
     await solver.close();
-    await expect(solving).rejects.toThrow(/stopped/);
+    await expect(solving).rejects.toBeInstanceOf(PowSolverStopped);
+    await expect(solver.solve('b.example', challenge(8, 5))).rejects.toBeInstanceOf(PowSolverStopped);
   });
 });
