@@ -53,9 +53,10 @@ describe('PowSolver', () => {
 
   it('stops at the destination budget and says when to come back', async () => {
     let clock = 0;
-    const solver = new PowSolver({ budgetPerHour: 2 ** 12, threads: 1, nowMs: () => clock });
+    // a 10-bit solve starts only with 2^13 hashes in the bucket and spends about 2^10
+    const solver = new PowSolver({ budgetPerHour: 2 ** 14, threads: 1, nowMs: () => clock });
     const results = [];
-    for (let salt = 0; salt < 8 && results.at(-1)?.kind !== 'over-budget'; salt++)
+    for (let salt = 0; salt < 30 && results.at(-1)?.kind !== 'over-budget'; salt++)
       results.push(await solver.solve('b.example', challenge(10, salt)));
     const over = results.at(-1);
     if (over?.kind !== 'over-budget') throw new Error('budget never ran out');
@@ -64,8 +65,8 @@ describe('PowSolver', () => {
     expect((await solver.solve('c.example', challenge(10, 99))).kind).toBe('solved');
     clock = over.retryAtMs;
     expect((await solver.solve('b.example', challenge(10, 1))).kind).toBe('solved');
-    // 2^13 hashes expected: more than a full bucket of 2^12
-    expect(await solver.solve('b.example', challenge(13, 1))).toMatchObject({ kind: 'too-hard' });
+    // 12 bits would start only with 2^15 hashes: more than a full bucket
+    expect(await solver.solve('b.example', challenge(12, 1))).toMatchObject({ kind: 'too-hard' });
     await solver.close();
   });
 
