@@ -8,6 +8,7 @@ import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
 import type { Manifest } from '../../../src/native/protocol/message-format.js';
 import { batchResponseSchema, type Notice } from '../../../src/native/protocol/notice.js';
 import { issueChallenge, solveChallenge } from '../../../src/native/protocol/proof-of-work.js';
+import { serverInfo } from '../../../src/native/server/well-known-routes.js';
 import { applyDisposition } from '../../../src/native/workers/notice-outcomes.js';
 import { testPrefix } from '../../support/redis.js';
 import { freePort } from '../../support/smtp-sink.js';
@@ -149,6 +150,8 @@ describe('first contact: third-party authors', () => {
       expires: rt.nowS() + 3600,
       fetch: fetchUrl(a.endpoint, id),
     });
+    // the server document announces the hardest of them
+    expect(serverInfo(b.service.context).max_pow_bits).toBe(12);
     expect(answers.map((d) => (d.disposition === 'challenge' ? [d.recipient, d.challenge.bits] : d))).toEqual([
       ['heidi@b.example', 12],
       ['ivan@b.example', 8],
