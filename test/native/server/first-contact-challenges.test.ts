@@ -1,6 +1,7 @@
 // First-contact challenges between two real gateways: mail whose author is outside the origin
-// (a mailing list relayed in) passes after one solve, its solution survives the poll → resend, a
-// challenge bound to another notice is refused unsolved, and a key rotation keeps challenges valid.
+// (a mailing list relayed in) passes after one solve, or on a token when DMARC passed; a solution
+// survives the poll → resend; a challenge bound to another notice is refused unsolved; recipients
+// set their own difficulty; a key rotation between challenge and answer keeps the challenge valid.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
