@@ -449,6 +449,20 @@ const table = {
     retryable: false,
     text: 'Proof of work asked exceeds our limit',
   },
+  challenge_wrong_binding: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 403,
+    retryable: false,
+    text: 'Challenge names another notice, sender or recipient than ours; not solved',
+  },
+  pow_budget_exhausted: {
+    smtp: 451,
+    enhanced: '4.7.0',
+    http: 429,
+    retryable: true,
+    text: 'Proof-of-work budget for this destination is spent, will retry',
+  },
   redirect_loop: {
     smtp: 550,
     enhanced: '5.4.6',

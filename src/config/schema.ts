@@ -129,6 +129,8 @@ const firstContact = z
             default: z.enum(['allow', 'challenge', 'deny']).optional(),
             allow: z.array(z.string().min(1)).default([]),
             deny: z.array(z.string().min(1)).default([]),
+            // this recipient's challenge difficulty, instead of pow_bits
+            pow_bits: z.number().int().min(1).max(32).optional(),
           })
           .strict(),
       )
@@ -247,6 +249,16 @@ export const configSchema = z
         max_notice_lifetime_s: seconds.default(30 * 24 * 3600),
         // most proof-of-work bits we will solve as a sender
         max_pow_bits: z.number().int().min(1).max(40).default(24),
+        // hash iterations we spend solving one destination's challenges per hour (a token bucket)
+        pow_budget_per_hour: z
+          .number()
+          .int()
+          .positive()
+          .default(2 ** 28),
+        // HMAC secret of our challenges (base64url, 32+ bytes); default <spool.dir>/pow-secret, created on first start
+        pow_secret_file: z.string().min(1).optional(),
+        // challenges solved at once, each in its own worker thread
+        pow_threads: z.number().int().positive().max(64).default(1),
         // a destination failing this many times in a row is paused (circuit breaker) for breaker_pause_s
         breaker_failures: z.number().int().positive().default(5),
         breaker_pause_s: seconds.default(300),

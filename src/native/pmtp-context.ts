@@ -9,9 +9,11 @@ import type { MessageAcceptor } from '../queue/accept.js';
 import type { MailQueues } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import type { PmtpClient } from './client/pmtp-client.js';
+import type { PowSolver } from './client/pow-solver.js';
 import type { LocalKeyRing } from './keys/local-keys.js';
 import type { PeerDirectory } from './keys/peer-directory.js';
 import type { ContactStore } from './state/contacts.js';
+import type { DeferredTokenStore } from './state/deferred-tokens.js';
 import type { InboundNoticeStore } from './state/inbound-notices.js';
 import type { NonceStore } from './state/nonce-store.js';
 import type { OutboxIndex } from './state/outbox-index.js';
@@ -41,12 +43,16 @@ export interface PmtpContext {
   readonly rate: RateLimiter;
   /** recipient side: notices we were sent and their recipients */
   readonly inbound: InboundNoticeStore;
+  /** recipient side: the tokens of notices deferred until their author's provenance is read */
+  readonly deferredTokens: DeferredTokenStore;
   readonly contacts: ContactStore;
   readonly tokens: SenderTokenStore;
   readonly stamps: PowStampStore;
   /** origin side: each recipient's state per message we sent */
   readonly status: PmtpStatusStore;
   readonly outbox: OutboxIndex;
-  /** HMAC key of our proof-of-work challenges, derived from the domain key. */
+  /** HMAC key of our proof-of-work challenges (pmtp.pow_secret_file), independent of the domain key. */
   readonly powSecret: Buffer;
+  /** origin side: solves the challenges recipients give us, off the event loop and within budget */
+  readonly powSolver: PowSolver;
 }

@@ -116,8 +116,9 @@ export async function decideRecipient(
 
 export function newChallenge(rt: FirstContactDeps, notice: Notice, recipient: string): PowChallenge {
   const fc = rt.policy.firstContact;
+  const own = fc.users.find((u) => sameAddress(u.address, recipient))?.pow_bits;
   return issueChallenge({
-    bits: Math.max(1, fc.pow_bits),
+    bits: Math.max(1, own ?? fc.pow_bits),
     salt: randomBytes(16),
     noticeId: notice.id,
     sender: notice.sender,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { errorBody } from '../../codes.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { domainOf } from '../protocol/address.js';
+import { domainOf, sameAddress } from '../protocol/address.js';
 import { signDelegation } from '../protocol/delegation.js';
 import {
   checkNotice,
@@ -18,7 +18,10 @@ import type { InboundRecipient } from '../state/inbound-notices.js';
 import { decideRecipient, type FirstContactDeps, newChallenge } from './first-contact.js';
 
 /** The parts of the PMTP context this file uses. */
-export type NoticeDecisionDeps = Pick<PmtpContext, 'config' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'> &
+export type NoticeDecisionDeps = Pick<
+  PmtpContext,
+  'config' | 'deferredTokens' | 'domain' | 'inbound' | 'keys' | 'nowS' | 'policy'
+> &
   FirstContactDeps;
 
 export interface HandledNotice {
@@ -75,12 +78,15 @@ export async function handleNotice(
   const recipients: RecipientDisposition[] = [];
   for (const recipient of notice.recipients) {
     const stored = await rt.inbound.recipient(origin, notice.id, recipient);
-    const hasCredentials = (notice.pow?.length ?? 0) + (notice.tokens?.length ?? 0) > 0;
-    if (
-      stored &&
+    // an unauthenticated sender can still answer the challenge we gave it (tokens never help it)
+    const answersChallenge =
+      stored?.state === 'challenged' &&
       stored.version === notice.version &&
-      !(REOPENED.has(stored.state) && hasCredentials && authenticated)
-    ) {
+      (notice.pow ?? []).some((p) => sameAddress(p.challenge.recipient, recipient));
+    const hasCredentials = (notice.pow?.length ?? 0) + (notice.tokens?.length ?? 0) > 0;
+    const reopened =
+      stored !== undefined && REOPENED.has(stored.state) && (authenticated ? hasCredentials : answersChallenge);
+    if (stored && stored.version === notice.version && !reopened) {
       // a repeated notice (the origin retries when our answer was lost, e.g. we died before
       // queueing the pull): an accepted recipient still waiting needs its pull; the job id dedupes
       if (stored.state === 'accepted') pull = true;
@@ -96,7 +102,7 @@ export async function handleNotice(
       });
       continue;
     }
-    const decided = await decideOne(rt, { origin, notice, recipient, authenticated, tooLarge });
+    const decided = await decideOne(rt, { origin, notice, recipient, authenticated, answersChallenge, tooLarge });
     const saved = await rt.inbound.updateRecipient(origin, notice.id, recipient, (cur) =>
       nextRecord(cur, notice.version, recipient, decided),
     );
@@ -104,6 +110,9 @@ export async function handleNotice(
     if (decided.event === 'defer') decide = true;
     recipients.push({ recipient, ...(saved?.disposition ?? decided.disposition) });
   }
+  // the decision weighs them if the provenance shows the author authenticated
+  if (decide)
+    await rt.deferredTokens.save(origin, notice.id, notice.version, notice.tokens ?? [], notice.expires, rt.nowS());
   return { result: { id: notice.id, version: notice.version, recipients }, pull, decide };
 }
 
@@ -132,7 +141,15 @@ function nextRecord(
 
 async function decideOne(
   rt: NoticeDecisionDeps,
-  input: { origin: string; notice: Notice; recipient: string; authenticated: boolean; tooLarge: boolean },
+  input: {
+    origin: string;
+    notice: Notice;
+    recipient: string;
+    authenticated: boolean;
+    /** an unauthenticated sender answers the challenge its provenance check ended in */
+    answersChallenge: boolean;
+    tooLarge: boolean;
+  },
 ): Promise<Decided> {
   const { origin, notice, recipient } = input;
   if (!rt.policy.accepts(rt.domain, recipient.slice(0, recipient.lastIndexOf('@')))) {
@@ -158,7 +175,7 @@ async function decideOne(
       event: 'reject',
       disposition: { disposition: 'rejected', code: 'message_too_large', text: 'message exceeds our size limit' },
     };
-  if (!input.authenticated) {
+  if (!input.authenticated && !input.answersChallenge) {
     const cookie = randomBytes(24).toString('base64url');
     await rt.inbound.setCookie(cookie, { origin, id: notice.id, recipient }, notice.expires);
     const { defer_min_poll_s: min, defer_max_poll_s: max } = rt.config.pmtp;
@@ -174,7 +191,7 @@ async function decideOne(
     await decideRecipient(rt, {
       notice,
       recipient,
-      senderAuthenticated: true,
+      senderAuthenticated: input.authenticated,
       use: `${origin}/${notice.id}/${recipient}`,
     }),
   );

@@ -17,7 +17,12 @@ export function serverInfo(rt: WellKnownDeps): ServerInfo {
     max_batch: Math.min(rt.config.pmtp.max_batch, 1000),
     max_recipients: MAX_RECIPIENTS_PER_NOTICE,
     max_message_bytes: rt.config.limits.message_size_bytes,
-    max_pow_bits: Math.max(1, rt.policy.firstContact.pow_bits),
+    // the most we ever ask: a recipient's own difficulty may exceed the default
+    max_pow_bits: Math.max(
+      1,
+      rt.policy.firstContact.pow_bits,
+      ...rt.policy.firstContact.users.map((u) => u.pow_bits ?? 0),
+    ),
     views: [...VIEWS],
   };
 }

@@ -1,6 +1,5 @@
 // Builds the PMTP context (src/native/pmtp-context.ts) once from config: our keys, the peer
 // directory, the signed client and the Redis-backed stores. Passed down, never global.
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
@@ -10,10 +9,12 @@ import type { MessageAcceptor } from '../../queue/accept.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
 import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.js';
+import { PowSolver } from '../client/pow-solver.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
+import { DeferredTokenStore } from '../state/deferred-tokens.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
 import { OutboxIndex } from '../state/outbox-index.js';
@@ -34,6 +35,8 @@ export interface PmtpContextDeps {
   readonly now?: () => number;
   /** recipient lists and first-contact rules, shared with the SMTP listeners so SIGHUP changes both */
   readonly policy?: LivePolicy;
+  /** HMAC secret of our challenges (loadPowSecret) */
+  readonly powSecret: Buffer;
 }
 
 export function buildPmtpContext(
@@ -55,7 +58,6 @@ export function buildPmtpContext(
     self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
   });
   const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s, egress });
-  const seed = keys.current.privateKey.export({ format: 'der', type: 'pkcs8' });
   return {
     config,
     log: deps.log,
@@ -74,11 +76,17 @@ export function buildPmtpContext(
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
     rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
     inbound: new InboundNoticeStore(deps.redis, prefix),
+    deferredTokens: new DeferredTokenStore(deps.redis, prefix),
     contacts: new ContactStore(deps.redis, prefix),
     tokens: new SenderTokenStore(deps.redis, prefix),
     stamps: new PowStampStore(deps.redis, prefix),
     status: new PmtpStatusStore(deps.redis, prefix),
     outbox: new OutboxIndex(deps.redis, prefix),
-    powSecret: createHash('sha256').update('mailbridge pmtp1 pow secret\0').update(seed).digest(),
+    powSecret: deps.powSecret,
+    powSolver: new PowSolver({
+      budgetPerHour: config.pmtp.pow_budget_per_hour,
+      threads: config.pmtp.pow_threads,
+      nowMs,
+    }),
   };
 }

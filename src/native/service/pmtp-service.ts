@@ -9,6 +9,7 @@ import { createMailWorker } from '../../queue/queues.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
+import { loadPowSecret } from '../keys/pow-secret.js';
 import { PmtpOutbox } from '../outbox/pmtp-outbox.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { startPmtpListener } from '../server/listen.js';
@@ -43,11 +44,11 @@ export interface PmtpWorkers {
 
 export async function startPmtpService(
   config: Config,
-  deps: PmtpContextDeps & { keys?: LocalKeyRing },
+  deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing },
 ): Promise<PmtpService> {
   const keys = deps.keys ?? (await loadKeyRing(config));
   let endpoint = config.pmtp.public_url ? new URL(config.pmtp.public_url).origin : '';
-  const context = buildPmtpContext(config, keys, deps, () => endpoint);
+  const context = buildPmtpContext(config, keys, { ...deps, powSecret: await loadPowSecret(config) }, () => endpoint);
   const listener = await startPmtpListener(context);
   if (!endpoint) endpoint = listener.url;
   deps.log.info({ url: listener.url, endpoint, domain: keys.domain, keyId: keys.current.keyId }, 'pmtp listening');
@@ -97,6 +98,8 @@ export function startPmtpWorkers(
   return {
     close: async () => {
       await sweeper.close();
+      // a solve under way would hold its notice job (and this close) until it ends: stop it first
+      await context.powSolver.close();
       await Promise.all([notice.close(), pull.close()]);
       connection.disconnect();
     },

@@ -2,6 +2,7 @@
 // moved only by legal transitions (recipient-state.ts) with compare-and-set in Redis. Answers
 // `mailbridge status` for PMTP mail; keyed by message id, with an index from spool queue ids.
 import type { Redis } from 'ioredis';
+import type { PowChallenge } from '../protocol/proof-of-work.js';
 import { isFinal, type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
 
@@ -15,7 +16,15 @@ export interface PmtpRecipientStatus {
   /** Deferred: the cookie and polling bounds the recipient server gave. */
   readonly cookie?: string;
   readonly endpoint?: string;
+  /** Challenged: our solution, re-sent with every notice to the endpoint that issued the challenge. */
+  readonly pow?: SolvedChallenge;
   readonly updatedAt: number;
+}
+
+export interface SolvedChallenge {
+  readonly challenge: PowChallenge;
+  readonly solution: string;
+  readonly endpoint: string;
 }
 
 const RETENTION_S = 14 * 24 * 3600;
@@ -77,7 +86,7 @@ export class PmtpStatusStore {
     recipient: string,
     events: RecipientEvent | readonly RecipientEvent[],
     nowS: number,
-    extra: Partial<Pick<PmtpRecipientStatus, 'code' | 'text' | 'cookie' | 'endpoint'>> = {},
+    extra: Partial<Pick<PmtpRecipientStatus, 'code' | 'text' | 'cookie' | 'endpoint' | 'pow'>> = {},
     version?: number,
   ): Promise<PmtpRecipientStatus | undefined> {
     const chain = typeof events === 'string' ? [events] : events;

@@ -38,6 +38,7 @@ export async function decideDeferred(rt: DecideDeps, origin: string, id: string,
     recipients: waiting.map((w) => w.recipient),
     expires: head.expires,
     fetch: '',
+    tokens: await rt.deferredTokens.get(origin, id, version),
   };
   let accepted = false;
   for (const w of waiting) {

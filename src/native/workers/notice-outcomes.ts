@@ -4,12 +4,16 @@
 import { errorBody, isStatusCode } from '../../codes.js';
 import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import { sameAddress } from '../protocol/address.js';
 import { verifyDelegation } from '../protocol/delegation.js';
 import type { Disposition, NoticeResult } from '../protocol/notice.js';
-import { type PowChallenge, solveChallenge } from '../protocol/proof-of-work.js';
+import type { PowChallenge } from '../protocol/proof-of-work.js';
 
 /** The parts of the PMTP context this file uses. */
-export type OutcomeDeps = Pick<PmtpContext, 'config' | 'directory' | 'log' | 'nowS' | 'queues' | 'status'>;
+export type OutcomeDeps = Pick<
+  PmtpContext,
+  'config' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'powSolver' | 'queues' | 'status'
+>;
 
 export const MAX_REDIRECTS = 3;
 
@@ -24,6 +28,8 @@ export interface OutcomeContext {
   readonly job: DomainNoticeJob;
   readonly id: string;
   readonly version: number;
+  /** the notice's sender: a challenge must name it */
+  readonly sender: string;
   readonly endpoint: string;
 }
 
@@ -93,22 +99,8 @@ export async function applyDisposition(
       });
       return undefined;
     }
-    case 'challenge': {
-      if (d.challenge.bits > rt.config.pmtp.max_pow_bits) {
-        await reject(
-          'challenge_too_hard',
-          `asked for ${d.challenge.bits} bits, we solve at most ${rt.config.pmtp.max_pow_bits}`,
-        );
-        return undefined;
-      }
-      await rt.status.apply(id, recipient, 'challenge', now, {}, version);
-      const solution = solveChallenge(d.challenge, 2 ** Math.min(d.challenge.bits + 6, 40));
-      if (solution === undefined) {
-        await reject('challenge_too_hard');
-        return undefined;
-      }
-      return { recipient, challenge: d.challenge, solution };
-    }
+    case 'challenge':
+      return answerChallenge(ctx, recipient, d.challenge);
     case 'redirect': {
       const redirects = (job.action === 'notify' ? (job.redirects ?? 0) : 0) + 1;
       if (redirects > MAX_REDIRECTS) {
@@ -142,6 +134,75 @@ export async function applyDisposition(
       return undefined;
     }
   }
+}
+
+/**
+ * Checks that the challenge is about the notice we sent, then solves it in a worker thread within
+ * the destination's budget. The solution is recorded with the recipient's status, so every later
+ * notice to this endpoint (a retry, the resend after a poll) carries it.
+ */
+async function answerChallenge(
+  ctx: OutcomeContext,
+  recipient: string,
+  challenge: PowChallenge,
+): Promise<Solved | undefined> {
+  const { rt, id, version, job } = ctx;
+  const reject = (code: 'challenge_too_hard' | 'challenge_wrong_binding', text: string) =>
+    rt.status.apply(id, recipient, 'reject', rt.nowS(), { code, text }, version);
+  const unbound = [
+    challenge.notice_id !== id && `notice ${challenge.notice_id}`,
+    !sameAddress(challenge.sender, ctx.sender) && `sender ${challenge.sender}`,
+    !sameAddress(challenge.recipient, recipient) && `recipient ${challenge.recipient}`,
+  ].filter((x): x is string => typeof x === 'string');
+  if (unbound.length > 0) {
+    rt.log.warn({ id, recipient, domain: job.domain, names: unbound }, 'refused a challenge bound to another notice');
+    await reject('challenge_wrong_binding', `challenge names ${unbound.join(', ')}`);
+    return undefined;
+  }
+  if (challenge.bits > rt.config.pmtp.max_pow_bits) {
+    await reject(
+      'challenge_too_hard',
+      `asked for ${challenge.bits} bits, we solve at most ${rt.config.pmtp.max_pow_bits}`,
+    );
+    return undefined;
+  }
+  await rt.status.apply(id, recipient, 'challenge', rt.nowS(), {}, version);
+  const known = await rt.status.recipient(id, recipient);
+  // the same challenge again (our answer was lost, or the peer ignored it): answer, do not re-solve
+  if (known?.version === version && known.pow?.challenge.mac === challenge.mac && known.pow.endpoint === ctx.endpoint)
+    return { recipient, challenge, solution: known.pow.solution };
+  const outcome = await rt.powSolver.solve(job.domain, challenge);
+  if (outcome.kind === 'too-hard') {
+    await reject('challenge_too_hard', outcome.detail);
+    return undefined;
+  }
+  if (outcome.kind === 'over-budget') {
+    rt.log.warn(
+      { id, recipient, domain: job.domain, code: 'pow_budget_exhausted', retryAt: new Date(outcome.retryAtMs) },
+      'proof-of-work budget for this destination is spent; the notice goes again when it refills',
+    );
+    const data: NoticeJob = {
+      action: 'notify',
+      queueId: job.queueId,
+      domain: job.domain,
+      recipients: [recipient],
+      endpoint: ctx.endpoint,
+    };
+    await rt.queues.add('notice', data, {
+      jobId: `pow-budget-${job.queueId}-${jobSafe(recipient)}-${outcome.retryAtMs}`,
+      delayMs: Math.max(0, outcome.retryAtMs - rt.nowMs()),
+    });
+    return undefined;
+  }
+  await rt.status.apply(
+    id,
+    recipient,
+    'challenge',
+    rt.nowS(),
+    { pow: { challenge, solution: outcome.solution, endpoint: ctx.endpoint } },
+    version,
+  );
+  return { recipient, challenge, solution: outcome.solution };
 }
 
 export function codeOrFallback(code: string): Parameters<typeof errorBody>[0] {

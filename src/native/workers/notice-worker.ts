@@ -8,6 +8,7 @@ import type { OutboxFacts } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
+import { PowSolverStopped } from '../client/pow-solver.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
@@ -119,7 +120,7 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
   if (current && current.version > version) return 'superseded';
   const endpoint =
     (job.action === 'withdraw' ? undefined : job.endpoint) ?? (await rt.directory.endpointOf(job.domain));
-  const ctx: OutcomeContext = { rt, job, id, version, endpoint };
+  const ctx: OutcomeContext = { rt, job, id, version, sender: facts.manifest.from, endpoint };
   if (job.action === 'withdraw') {
     const query = new URLSearchParams({
       version: String(version),
@@ -159,6 +160,14 @@ async function run(deps: NoticeWorkerDeps, job: DomainNoticeJob, facts: OutboxFa
     fetch: fetchUrl(rt.endpoint(), id),
     ...(facts.tokens ? { tokens: facts.tokens } : {}),
   };
+  // solutions found earlier (before a poll, a failed send, a crash) go with every notice to the
+  // endpoint that issued them, so a solved challenge is never solved again
+  const pow = statuses.flatMap((s) =>
+    s.pow && s.version === version && s.pow.endpoint === endpoint && open.includes(s.recipient)
+      ? [{ challenge: s.pow.challenge, solution: s.pow.solution }]
+      : [],
+  );
+  if (pow.length > 0) notice.pow = pow;
   let solved = await applyNoticeResult(ctx, await deps.batcher.send(job.domain, endpoint, notice), open);
   for (let round = 0; solved.length > 0 && round < 2; round++) {
     const again: Notice = {
@@ -229,6 +238,8 @@ async function handleFailure(
   const { domain } = data;
   // our Redis failing says nothing about the destination: no breaker, no attempt (the worker retries in seconds)
   if (isRedisFault(err)) throw err;
+  // nor does our shutdown stopping a solve
+  if (err instanceof PowSolverStopped) throw err;
   const failure =
     err instanceof PmtpRequestError
       ? err

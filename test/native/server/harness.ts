@@ -60,6 +60,8 @@ export interface NodeOptions {
   readonly resolver?: MailResolver;
   /** hosts the egress guard lets through; default loopback */
   readonly egressAllow?: readonly string[];
+  /** Run on this folder and Redis prefix (a restart of an earlier node); close leaves them to the caller. */
+  readonly state?: { readonly dir: string; readonly prefix: string };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -69,8 +71,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 export async function startNode(options: NodeOptions): Promise<PmtpNode> {
-  const { dir, remove } = await tempDir(`pmtp-${options.domain}`);
-  const prefix = testPrefix();
+  const { dir, remove } = options.state
+    ? { dir: options.state.dir, remove: async () => {} }
+    : await tempDir(`pmtp-${options.domain}`);
+  const prefix = options.state?.prefix ?? testPrefix();
   const key = options.key ?? generateDomainKey();
   const keyFile = path.join(dir, 'pmtp.key');
   if (!options.keyFile) await writeFile(keyFile, key.privatePem, { mode: 0o600 });
@@ -125,7 +129,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
       await service.close();
       await stack.close();
       node.redis.disconnect();
-      await deleteKeys(prefix);
+      if (!options.state) await deleteKeys(prefix);
       await remove();
     },
   };

@@ -80,6 +80,7 @@ describe('redirects', () => {
       job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' },
       id: sent.id,
       version: 1,
+      sender: 'alice@a.example',
       endpoint: b.endpoint,
     };
     await applyDisposition(ctx, 'mallory@b.example', {
