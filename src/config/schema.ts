@@ -243,6 +243,9 @@ export const configSchema = z
         key_valid_days: z.number().int().positive().default(30),
         // largest JSON request body the server reads (notices, acks)
         max_body_bytes: z.number().int().positive().default(4_194_304),
+        // gateways whose provenance (SPF/DKIM/DMARC of an SMTP hop) we honour, like ARC's trusted sealers;
+        // any other gateway's verdicts are recorded but neither authenticate a sender nor show as results
+        trusted_gateways: z.array(domainName).default([]),
         // how long the origin serves a message after its first notice
         notice_lifetime_s: seconds.default(5 * 24 * 3600),
         // a received notice may not expire later than this from now: the state we keep for it is bounded

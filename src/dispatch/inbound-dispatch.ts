@@ -10,7 +10,7 @@ import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
 import type { InboundJob } from '../mail/jobs.js';
 import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 import type { InboundRoute, RouteKind, SmtpRecord } from '../mail/spool-records.js';
-import { smtpTraceFields } from '../mail/trace-fields.js';
+import { pmtpTrustField, smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { MailJob, MailProcessor, MailQueues } from '../queue/queues.js';
@@ -70,7 +70,8 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
 
     const mailbox = byKind.get('mailbox') ?? [];
     if (mailbox.length > 0 && !done.has('mailbox')) {
-      const trace = smtpTraceFields(meta).join('');
+      // PMTP-Trust `smtp`: no PMTP first contact vouches for it, the Authentication-Results above say what was checked
+      const trace = [...smtpTraceFields(meta), pmtpTrustField({ trust: 'smtp' })].join('');
       // a sender token is for the PMTP hand-off, never for a mailbox
       const open = async (): Promise<Readable> =>
         Readable.from(withoutFields((await deps.spool.openBody(queueId)).stream, isPmtpToken), { objectMode: false });

@@ -9,7 +9,7 @@ import type { Config, ListenerConfig } from '../config/schema.js';
 import { SenderGrants } from '../mail/sender-grants.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Spool } from '../spool/spool.js';
-import { forgedResults } from '../translate/header-mapping.js';
+import { forgedAtIntake } from '../translate/header-mapping.js';
 import { AccountLogin } from './account-login.js';
 import type { ArcSealer } from './arc-seal.js';
 import type { ClientList } from './client-access.js';
@@ -118,7 +118,7 @@ export class SmtpListener {
           minBytesPerSecond: listener.min_data_rate_bps,
           graceMs: Math.min(rateGraceMs, listener.socket_timeout_s * 1000),
           // RFC 8601 §5: ours is added on the way out, from the spool record
-          forged: forgedResults([config.hostname]),
+          forged: forgedAtIntake([config.hostname]),
         },
         sealer: shared.sealer,
         signBack: shared.signBack,

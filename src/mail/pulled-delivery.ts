@@ -11,6 +11,8 @@ export interface LocalDeliveryRequest {
   readonly queueId: string;
   /** The verified origin domain that served it. */
   readonly origin: string;
+  /** The sender its notice named: an author the origin answers for must be this one (§6.4). */
+  readonly noticeSender: string;
   readonly manifest: Manifest;
   readonly signatures: readonly MessageSignature[];
   /** Recipients sharing this trust class (one call per class). */

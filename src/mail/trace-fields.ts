@@ -71,13 +71,64 @@ export interface PmtpVerdict {
   readonly domain: string;
   /** the trust class the PMTP policy gave the sender, e.g. `allowlisted` (named by src/native) */
   readonly trust: string;
+  /** `aligned`: the author is authenticated for its domain; `vouched`: only the origin answers for it */
+  readonly author: 'aligned' | 'vouched';
+  /** the SMTP verdicts a converting gateway recorded, when the message has them */
+  readonly provenance?: ProvenanceVerdicts;
 }
 
-/** `Authentication-Results: mx.example; pmtp=pass header.d=example.org policy.trust=allowlisted` */
+export interface ProvenanceVerdicts {
+  readonly gateway: string;
+  /** only a trusted gateway's verdicts are repeated as results; the others are named in a comment */
+  readonly trusted: boolean;
+  readonly spf: { readonly result: string; readonly domain: string };
+  readonly dkim: readonly { readonly result: string; readonly domain: string; readonly selector: string }[];
+  readonly dmarc: { readonly result: string; readonly domain: string };
+}
+
+/**
+ * `Authentication-Results: mx.example; pmtp=pass header.d=example.org policy.trust=allowlisted
+ * policy.author=aligned`, then a trusted gateway's dmarc, spf and dkim verdicts, each marked as its.
+ * A result or a name that is not a plain token is left out: provenance is the peer's text.
+ */
 export function pmtpAuthenticationResults(verdict: PmtpVerdict): string {
-  if (!/^[a-z0-9.-]+$/i.test(verdict.domain)) throw new Error(`not a domain name: ${JSON.stringify(verdict.domain)}`);
+  if (!isDomainToken(verdict.domain)) throw new Error(`not a domain name: ${JSON.stringify(verdict.domain)}`);
   if (!/^[a-z][a-z0-9-]*$/i.test(verdict.trust)) throw new Error(`not a trust class: ${JSON.stringify(verdict.trust)}`);
-  return `Authentication-Results: ${token(verdict.authservId)};\r\n\tpmtp=${verdict.result} header.d=${verdict.domain.toLowerCase()} policy.trust=${verdict.trust}\r\n`;
+  const origin = verdict.domain.toLowerCase();
+  const p = verdict.provenance;
+  const via = p && isDomainToken(p.gateway) ? ` (provenance of ${p.gateway.toLowerCase()})` : '';
+  const untrusted =
+    p && !p.trusted ? (via === '' ? ' (provenance not trusted)' : `${via.slice(0, -1)} not trusted)`) : '';
+  const results = [
+    `pmtp=${verdict.result} header.d=${origin} policy.trust=${verdict.trust} policy.author=${verdict.author}${untrusted}`,
+  ];
+  if (p?.trusted) {
+    const method = (name: string, result: string, property: string, domain: string, extra = '') =>
+      /^[a-z]+$/.test(result) && isDomainToken(domain)
+        ? [`${name}=${result} ${property}=${domain.toLowerCase()}${extra}${via}`]
+        : [];
+    results.push(
+      ...method('dmarc', p.dmarc.result, 'header.from', p.dmarc.domain),
+      ...method('spf', p.spf.result, 'smtp.mailfrom', p.spf.domain),
+      ...p.dkim.flatMap((d) =>
+        method('dkim', d.result, 'header.d', d.domain, isDomainToken(d.selector) ? ` header.s=${d.selector}` : ''),
+      ),
+    );
+  }
+  return `Authentication-Results: ${token(verdict.authservId)};\r\n\t${results.join(';\r\n\t')}\r\n`;
+}
+
+/** `PMTP-Trust: allowlisted; author=aligned; origin=a.example` (docs/protocol.md §13.2), or `PMTP-Trust: smtp` for mail that came in over SMTP. */
+export function pmtpTrustField(input: { trust: string; author?: 'aligned' | 'vouched'; origin?: string }): string {
+  if (!/^[a-z][a-z0-9-]*$/i.test(input.trust)) throw new Error(`not a trust class: ${JSON.stringify(input.trust)}`);
+  const author = input.author ? `; author=${input.author}` : '';
+  const origin =
+    input.origin !== undefined && isDomainToken(input.origin) ? `; origin=${input.origin.toLowerCase()}` : '';
+  return `PMTP-Trust: ${input.trust}${author}${origin}\r\n`;
+}
+
+function isDomainToken(value: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{0,252}$/i.test(value);
 }
 
 /** `Tue, 02 Jan 2024 03:04:05 +0000`: RFC 5322 §3.3, always in UTC. */

@@ -1,5 +1,5 @@
 // Where pulled PMTP mail goes here: `domains.mailbox` recipients get RFC 5322 bytes in their Maildir (with a
-// `pmtp=pass ... policy.trust=` Authentication-Results), Postfix-hosted recipients get a spooled
+// `pmtp=pass ... policy.trust= policy.author=` Authentication-Results and PMTP-Trust), Postfix-hosted recipients get a spooled
 // RFC 5322 copy queued for the outbound stage. Implements the pull worker's LocalDelivery.
 
 import { Readable } from 'node:stream';
@@ -7,17 +7,19 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../mail/pulled-delivery.js';
-import { pmtpAuthenticationResults, receivedHeader } from '../mail/trace-fields.js';
+import { pmtpAuthenticationResults, pmtpTrustField, receivedHeader } from '../mail/trace-fields.js';
+import { type AuthorJudgement, judgeAuthor } from '../native/protocol/author-standing.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import { isRedisFault } from '../queue/redis-faults.js';
 import type { Spool } from '../spool/spool.js';
 import type { FieldTest } from '../translate/header-filter.js';
-import { strippedOnDelivery } from '../translate/header-mapping.js';
+import { authorAddresses, strippedOnDelivery } from '../translate/header-mapping.js';
+import { MAX_HEADER_SECTION, parseHeaderSection, readHeaderSection } from '../translate/header-section.js';
 import { type NextHop, pmtpToRfc5322 } from '../translate/pmtp-to-rfc5322.js';
 import { TranslateError } from '../translate/translate-error.js';
 
 export interface PulledMailDeliveryDeps {
-  readonly config: Pick<Config, 'hostname' | 'domains'>;
+  readonly config: Pick<Config, 'hostname' | 'domains' | 'pmtp'>;
   readonly mailboxes: MailboxDelivery;
   readonly spool: Spool;
   readonly acceptor: MessageAcceptor;
@@ -33,8 +35,17 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
   const now = deps.now ?? Date.now;
   // an Authentication-Results in our name came from outside: ours is the one traceFor puts on top
   const strip = strippedOnDelivery([deps.config.hostname]);
+  const trustedGateways = new Set(deps.config.pmtp.trusted_gateways);
   return {
     async deliver(request) {
+      const author = judgeAuthor({
+        origin: request.origin,
+        noticeSender: request.noticeSender,
+        manifestFrom: request.manifest.from,
+        headerFrom: await headerFrom(request),
+        ...(request.manifest.provenance ? { provenance: request.manifest.provenance } : {}),
+        trustedGateways,
+      });
       const domainOf = (r: string) => r.slice(r.lastIndexOf('@') + 1).toLowerCase();
       const mailbox = request.recipients.filter((r) => deps.config.domains.mailbox.includes(domainOf(r)));
       const postfix = request.recipients.filter((r) => Object.hasOwn(deps.config.domains.postfix, domainOf(r)));
@@ -46,7 +57,7 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
       }));
 
       if (mailbox.length > 0) {
-        const trace = traceFor(deps, request, mailbox, now());
+        const trace = traceFor(deps, request, author, mailbox, now());
         const delivered = await deps.mailboxes.deliver(
           mailbox,
           '',
@@ -65,7 +76,7 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
         try {
           const draft = await deps.spool.draft();
           await draft.writeBody(
-            Readable.from(await rfc5322(request, traceFor(deps, request, postfix, now()), postfixHop, strip)),
+            Readable.from(await rfc5322(request, traceFor(deps, request, author, postfix, now()), postfixHop, strip)),
           );
           const entry = await deps.acceptor.accept(draft, {
             kind: 'pmtp',
@@ -100,19 +111,42 @@ export function pulledMailDelivery(deps: PulledMailDeliveryDeps): LocalDelivery 
   };
 }
 
+/**
+ * The From: addresses the mailbox will see: the original bytes' and the manifest's (the composed
+ * copy's), so that neither form can name an author the other does not.
+ */
+async function headerFrom(request: LocalDeliveryRequest): Promise<string[]> {
+  const fromValues = (fields: readonly (readonly [string, string])[]) =>
+    fields.filter(([name]) => name.toLowerCase() === 'from').map(([, value]) => value);
+  const manifestFrom = fromValues(request.manifest.headers);
+  const found = authorAddresses(manifestFrom.length > 0 ? manifestFrom : [request.manifest.from]);
+  const original = request.manifest.parts.findIndex((p) => p.role === 'original-rfc5322');
+  if (original >= 0) {
+    const section = await readHeaderSection(await request.openPart(original), MAX_HEADER_SECTION);
+    const fields = parseHeaderSection(Buffer.from(section, 'utf8')).map((f) => [f.name, f.value] as const);
+    found.push(...authorAddresses(fromValues(fields)));
+  }
+  return found;
+}
+
 function traceFor(
   deps: PulledMailDeliveryDeps,
   request: LocalDeliveryRequest,
+  author: AuthorJudgement,
   recipients: readonly string[],
   nowMs: number,
 ): string[] {
+  const provenance = request.manifest.provenance;
   return [
     pmtpAuthenticationResults({
       authservId: deps.config.hostname,
       result: 'pass',
       domain: request.origin,
       trust: request.trustClass,
+      author: author.standing,
+      ...(provenance ? { provenance: { ...provenance, trusted: author.provenanceTrusted } } : {}),
     }),
+    pmtpTrustField({ trust: request.trustClass, author: author.standing, origin: request.origin }),
     receivedHeader({
       by: deps.config.hostname,
       queueId: request.queueId,

@@ -87,12 +87,26 @@ export function manifestHeaders(fields: readonly RawField[], ownAuthservIds: rea
 
 /**
  * Fields no copy of a message may carry out of this gateway: an Authentication-Results naming one
- * of `ownAuthservIds` (forged, RFC 8601 §5: only we write those, on top, after removing these), and
- * PMTP-Token (a recipient's pre-approval travels to its domain in the notice, never in the message).
+ * of `ownAuthservIds` (forged, RFC 8601 §5: only we write those, on top, after removing these),
+ * PMTP-Trust (ours alone too), and PMTP-Token (a recipient's pre-approval travels to its domain in
+ * the notice, never in the message).
  */
 export function strippedOnDelivery(ownAuthservIds: readonly string[]): (name: string, value: string) => boolean {
-  const forged = forgedResults(ownAuthservIds);
+  const forged = forgedAtIntake(ownAuthservIds);
   return (name, value) => isPmtpToken(name) || forged(name, value);
+}
+
+/**
+ * Fields only this gateway writes, so a copy arriving with one carries a forgery: an
+ * Authentication-Results in our name and PMTP-Trust (the trust class a mail client files by).
+ */
+export function forgedAtIntake(ownAuthservIds: readonly string[]): (name: string, value: string) => boolean {
+  const forged = forgedResults(ownAuthservIds);
+  return (name, value) => isPmtpTrust(name) || forged(name, value);
+}
+
+export function isPmtpTrust(name: string): boolean {
+  return name.toLowerCase() === 'pmtp-trust';
 }
 
 /** A submission client's pre-approval (a sender token) for one recipient, read by the PMTP hand-off. */
@@ -109,6 +123,21 @@ export function forgedResults(ownAuthservIds: readonly string[]): (name: string,
 /** The authserv-id an Authentication-Results value starts with (after any comments), lowercased. */
 function authservId(value: string): string {
   return (/^\s*(?:\([^()]*\)\s*)*([^\s;()]+)/.exec(value)?.[1] ?? '').toLowerCase();
+}
+
+/**
+ * Every mailbox of every From field, as PMTP addresses (lowercase A-label domain); a mailbox that
+ * is not a usable address is kept as '' so that whoever judges the author sees it.
+ */
+export function authorAddresses(fromValues: readonly string[]): string[] {
+  return fromValues.flatMap((value) =>
+    addressparser(value, { flatten: true }).map(({ address }) => {
+      const at = address.lastIndexOf('@');
+      const domain = at > 0 ? domainToASCII(address.slice(at + 1).toLowerCase()) : '';
+      const normal = `${address.slice(0, at)}@${domain}`;
+      return domain && isAddress(normal) ? normal : '';
+    }),
+  );
 }
 
 /** The first From mailbox as a PMTP address (lowercase A-label domain), or undefined if it has none usable. */

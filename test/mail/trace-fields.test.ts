@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   inboundReceived,
   pmtpAuthenticationResults,
+  pmtpTrustField,
   receivedHeader,
   rfc5322Date,
 } from '../../src/mail/trace-fields.js';
@@ -40,17 +41,72 @@ describe('pmtpAuthenticationResults', () => {
         result: 'pass',
         domain: 'Example.COM',
         trust: 'allowlisted',
+        author: 'aligned',
       }),
-    ).toBe('Authentication-Results: gw.example.org;\r\n\tpmtp=pass header.d=example.com policy.trust=allowlisted\r\n');
+    ).toBe(
+      'Authentication-Results: gw.example.org;\r\n\tpmtp=pass header.d=example.com policy.trust=allowlisted policy.author=aligned\r\n',
+    );
+  });
+
+  const provenance = {
+    gateway: 'a.example',
+    spf: { result: 'pass', domain: 'lists.example' },
+    dkim: [
+      { result: 'pass', domain: 'c.example', selector: 's1' },
+      { result: 'pass', domain: 'evil\r\nBcc: x', selector: 's2' },
+    ],
+    dmarc: { result: 'pass', domain: 'c.example' },
+  };
+
+  it("repeats a trusted gateway's verdicts as its, and only names an untrusted one", () => {
+    const base = { authservId: 'gw', result: 'pass' as const, domain: 'a.example', trust: 'challenged' };
+    expect(
+      pmtpAuthenticationResults({ ...base, author: 'aligned', provenance: { ...provenance, trusted: true } }),
+    ).toBe(
+      [
+        'Authentication-Results: gw;',
+        '\tpmtp=pass header.d=a.example policy.trust=challenged policy.author=aligned;',
+        '\tdmarc=pass header.from=c.example (provenance of a.example);',
+        '\tspf=pass smtp.mailfrom=lists.example (provenance of a.example);',
+        '\tdkim=pass header.d=c.example header.s=s1 (provenance of a.example)\r\n',
+      ].join('\r\n'),
+    );
+    expect(
+      pmtpAuthenticationResults({ ...base, author: 'vouched', provenance: { ...provenance, trusted: false } }),
+    ).toBe(
+      'Authentication-Results: gw;\r\n\tpmtp=pass header.d=a.example policy.trust=challenged policy.author=vouched (provenance of a.example not trusted)\r\n',
+    );
   });
 
   it('refuses values that could smuggle a header', () => {
     expect(() =>
-      pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test\r\nBcc: a@b', trust: 'known' }),
+      pmtpAuthenticationResults({
+        authservId: 'gw',
+        result: 'pass',
+        domain: 'x.test\r\nBcc: a@b',
+        trust: 'known',
+        author: 'aligned',
+      }),
     ).toThrow();
     expect(() =>
-      pmtpAuthenticationResults({ authservId: 'gw', result: 'pass', domain: 'x.test', trust: 'a; dkim=pass' }),
+      pmtpAuthenticationResults({
+        authservId: 'gw',
+        result: 'pass',
+        domain: 'x.test',
+        trust: 'a; dkim=pass',
+        author: 'aligned',
+      }),
     ).toThrow();
+  });
+});
+
+describe('pmtpTrustField', () => {
+  it('names the trust class, the author standing and the origin', () => {
+    expect(pmtpTrustField({ trust: 'token', author: 'vouched', origin: 'A.example' })).toBe(
+      'PMTP-Trust: token; author=vouched; origin=a.example\r\n',
+    );
+    expect(pmtpTrustField({ trust: 'smtp' })).toBe('PMTP-Trust: smtp\r\n');
+    expect(() => pmtpTrustField({ trust: 'smtp\r\nBcc: x' })).toThrow();
   });
 });
 

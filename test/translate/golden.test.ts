@@ -26,6 +26,7 @@ const trace = [
     result: 'pass',
     domain: 'gw.b.example',
     trust: 'allowlisted',
+    author: 'aligned',
   }),
 ];
 

@@ -14,7 +14,13 @@ const TEXT = Buffer.from('Grüße aus München ☕\nZweite Zeile\n.\nEnde\n', 'u
 const HTML = Buffer.from('<p>Grüße aus <b>München</b> ☕</p>', 'utf8');
 const BINARY = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256));
 const TRACE = [
-  pmtpAuthenticationResults({ authservId: 'gw.b.example', result: 'pass', domain: 'a.example', trust: 'new-verified' }),
+  pmtpAuthenticationResults({
+    authservId: 'gw.b.example',
+    result: 'pass',
+    domain: 'a.example',
+    trust: 'new-verified',
+    author: 'aligned',
+  }),
 ];
 const SEVEN_BIT = { smtputf8: false, eightBitMime: false };
 const UTF8_HOP = { smtputf8: true, eightBitMime: true };
@@ -67,7 +73,7 @@ describe('PMTP-born mail', () => {
     const out = await render(manifest, parts);
     expect(isAscii(out)).toBe(true);
     expect(out.toString('latin1')).toMatch(
-      /^Authentication-Results: gw\.b\.example;\r\n\tpmtp=pass header\.d=a\.example policy\.trust=new-verified\r\nFrom: /,
+      /^Authentication-Results: gw\.b\.example;\r\n\tpmtp=pass header\.d=a\.example policy\.trust=new-verified policy\.author=aligned\r\nFrom: /,
     );
     const parsed = await simpleParser(out, { skipTextToHtml: true, skipTextLinks: true });
     expect(parsed.subject).toBe('Grüße aus München ☕ — Übersicht');

@@ -1,6 +1,7 @@
 // Deciding recipients we deferred because the sender is outside the notifying origin (mail a
 // gateway converted from SMTP): pull the `headers` view, and treat the sender as authenticated
-// only if the origin-signed provenance records a DMARC pass for the sender's domain (§13.1).
+// only if the origin-signed provenance, from a gateway listed in pmtp.trusted_gateways, records a
+// DMARC pass for the sender's domain (§13.1).
 // The new disposition is what the origin's next status poll sees; accepted → a full pull.
 
 import { decideRecipient, type FirstContactDeps } from '../decision/first-contact.js';
@@ -27,7 +28,10 @@ export async function decideDeferred(rt: DecideDeps, origin: string, id: string,
   const authenticated =
     pulled.ok &&
     pulled.head.manifest.from === head.sender &&
-    provenance?.dmarc.result === 'pass' &&
+    // another gateway's verdicts are its word: only a gateway we trust, speaking as the origin, counts
+    provenance?.gateway === origin &&
+    rt.config.pmtp.trusted_gateways.includes(origin) &&
+    provenance.dmarc.result === 'pass' &&
     provenance.dmarc.domain.toLowerCase() === domainOf(head.sender);
   const notice: Notice = {
     id,

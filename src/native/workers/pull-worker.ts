@@ -169,6 +169,7 @@ async function pullAndDeliver(
     const results = await localDelivery.deliver({
       queueId: queueId,
       origin,
+      noticeSender: head.sender,
       manifest: meta.pmtp.manifest,
       signatures: meta.pmtp.signatures,
       recipients: group.map((r) => r.recipient),
