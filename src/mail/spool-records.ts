@@ -124,6 +124,8 @@ const receivedRecord = z.object({
     id: z.string(),
     version: z.number().int().positive(),
     digest: z.string(),
+    /** the sender this version's notice named (absent in copies pulled before it was recorded) */
+    sender: z.string().optional(),
     manifest: manifestSchema,
     signatures: z.array(messageSignatureSchema),
   }),

@@ -135,6 +135,7 @@ async function pullAndDeliver(
         id,
         version,
         digest: head.digest,
+        sender: head.sender,
         manifest: pulled.head.manifest,
         signatures: pulled.head.signatures,
       },
@@ -169,7 +170,8 @@ async function pullAndDeliver(
     const results = await localDelivery.deliver({
       queueId: queueId,
       origin,
-      noticeSender: head.sender,
+      // an older copy's notice may have been replaced by an edit: the copy records its own
+      noticeSender: meta.pmtp.sender ?? (head?.version === version ? head.sender : meta.pmtp.manifest.from),
       manifest: meta.pmtp.manifest,
       signatures: meta.pmtp.signatures,
       recipients: group.map((r) => r.recipient),

@@ -83,7 +83,7 @@ describe('first contact: third-party authors', () => {
     ({ a, b, close } = await startPair({
       b: {
         firstContact: { default: 'challenge', pow_bits: 8, users: [{ address: 'heidi@b.example', pow_bits: 12 }] },
-        pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30 },
+        pmtp: { defer_min_poll_s: 1, defer_max_poll_s: 30, trusted_gateways: ['a.example'] },
       },
     }));
   });
