@@ -27,7 +27,7 @@ describe('an edit racing the pull', () => {
       domain: 'b.example',
       port: pb,
       peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
-      pmtp: { defer_min_poll_s: 600, defer_max_poll_s: 3600 },
+      pmtp: { defer_min_poll_s: 600, defer_max_poll_s: 3600, trusted_gateways: ['a.example'] },
       firstContact: { users: [{ address: carol, default: 'challenge' }] },
     });
     pair = { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };

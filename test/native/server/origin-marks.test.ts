@@ -26,7 +26,7 @@ describe('origin-side marks after a pull', () => {
       domain: 'b.example',
       port: pb,
       peers: { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } },
-      pmtp: { defer_min_poll_s: 600, defer_max_poll_s: 3600 },
+      pmtp: { defer_min_poll_s: 600, defer_max_poll_s: 3600, trusted_gateways: ['a.example'] },
       firstContact: { users: [{ address: 'carol@b.example', default: 'challenge' }] },
     });
     nodes = [a, b];
