@@ -229,8 +229,10 @@ export const configSchema = z
         notice_lifetime_s: seconds.default(5 * 24 * 3600),
         // most proof-of-work bits we will solve as a sender
         max_pow_bits: z.number().int().min(1).max(40).default(24),
-        // a destination failing this many times in a row is paused (circuit breaker) for breaker_pause_s
+        // a destination failing this many times in a row is paused (circuit breaker), first for
+        // breaker_first_pause_s, doubling on each failed probe up to breaker_pause_s
         breaker_failures: z.number().int().positive().default(5),
+        breaker_first_pause_s: seconds.default(10),
         breaker_pause_s: seconds.default(300),
         // deferred dispositions: polling bounds offered to senders
         defer_min_poll_s: seconds.default(60),
