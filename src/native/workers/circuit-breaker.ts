@@ -18,6 +18,11 @@ export class CircuitBreaker {
     private readonly options: { failures: number; firstPauseMs: number; pauseMs: number },
   ) {}
 
+  /** the first pause, which is also how long a job that found the domain down waits before the breaker trips */
+  get firstPauseMs(): number {
+    return Math.min(this.options.firstPauseMs, this.options.pauseMs);
+  }
+
   private key(domain: string): string {
     return `${this.prefix}:pmtp:breaker:${domain}`;
   }
@@ -30,7 +35,7 @@ export class CircuitBreaker {
     if (failures < this.options.failures) return { open: false };
     // half-open: exactly one job probes the domain; the others wait to be promoted by its success
     // (a probe that dies unanswered is replaced after one pause)
-    const pauseMs = pause > 0 ? pause : this.options.firstPauseMs;
+    const pauseMs = pause > 0 ? pause : this.firstPauseMs;
     const probe = await this.redis.set(`${this.key(domain)}:probe`, '1', 'PX', pauseMs, 'NX');
     return probe === 'OK' ? { open: false, probe: true } : { open: true, untilMs: nowMs + pauseMs };
   }

@@ -87,6 +87,14 @@ async function pullAndDeliver(
   const head = await rt.inbound.head(origin, id);
   if (!head || head.version !== version) return 'superseded';
   let queueId = head.queueId;
+  // the head names the copy before it is committed: no entry while recipients still wait to be
+  // fetched means the run that named it stopped before the commit, so pull again
+  if (
+    queueId &&
+    !(await rt.spool.has(queueId)) &&
+    (await rt.inbound.recipients(origin, id)).some((r) => r.version === version && r.state === 'accepted')
+  )
+    queueId = undefined;
   if (!queueId) {
     const accepted = (await rt.inbound.recipients(origin, id)).filter(
       (r) => r.version === version && r.state === 'accepted',
@@ -135,8 +143,10 @@ async function pullAndDeliver(
         signatures: pulled.head.signatures,
       },
     };
+    // named first, so a run stopped right after the commit finds this copy instead of pulling a second one
+    const named = draft.queueId;
+    await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId: named } : undefined));
     queueId = (await draft.commit(meta)).queueId;
-    await rt.inbound.updateHead(origin, id, (h) => (h && h.version === version ? { ...h, queueId } : undefined));
   }
   // outside the pull itself: a run that died after recording the copy but before this still owes it
   for (const r of await rt.inbound.recipients(origin, id))
