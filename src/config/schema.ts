@@ -232,7 +232,7 @@ export const configSchema = z
         // a destination failing this many times in a row is paused (circuit breaker), first for
         // breaker_first_pause_s, doubling on each failed probe up to breaker_pause_s
         breaker_failures: z.number().int().positive().default(5),
-        breaker_first_pause_s: seconds.default(10),
+        breaker_first_pause_s: seconds.default(60),
         breaker_pause_s: seconds.default(300),
         // deferred dispositions: polling bounds offered to senders
         defer_min_poll_s: seconds.default(60),
