@@ -2,7 +2,7 @@
 // jobs park as delayed until the pause ends; the first success after that promotes every parked
 // job at once, so the queue catches up immediately instead of waiting out each job's backoff.
 // The first pause is short and each failed probe doubles it up to the longest: a peer that was
-// down for a restart is probed again in seconds, a dead one is left alone for minutes.
+// down for a restart is probed again within a minute, a dead one is left alone for longer.
 import type { Redis } from 'ioredis';
 import type { QueueName } from '../../config/schema.js';
 import type { MailQueues } from '../../queue/queues.js';
