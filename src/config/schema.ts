@@ -262,8 +262,10 @@ export const configSchema = z
         pow_secret_file: z.string().min(1).optional(),
         // challenges solved at once, each in its own worker thread
         pow_threads: z.number().int().positive().max(64).default(1),
-        // a destination failing this many times in a row is paused (circuit breaker) for breaker_pause_s
+        // a destination failing this many times in a row is paused (circuit breaker), first for
+        // breaker_first_pause_s, doubling on each failed probe up to breaker_pause_s
         breaker_failures: z.number().int().positive().default(5),
+        breaker_first_pause_s: seconds.default(60),
         breaker_pause_s: seconds.default(300),
         // deferred dispositions: polling bounds offered to senders
         defer_min_poll_s: seconds.default(60),

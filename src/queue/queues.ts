@@ -94,10 +94,13 @@ export function createMailWorker<Q extends QueueName>(
     try {
       return await processor(job, parsed.data, token);
     } catch (err) {
-      if (token === undefined || !isRedisFault(err)) throw err;
+      if (token === undefined) throw err;
       // our Redis failed, not the destination: once it answers again (this connection waits for it)
-      // the job goes again in seconds, and moveToDelayed spends no attempt of the retry schedule
-      const delayed = await job.moveToDelayed(Date.now() + redisFaultDelayMs(random()), token).then(
+      // the job goes again in seconds, and moveToDelayed spends no attempt of the retry schedule;
+      // a peer that said when to come back (Retry-After) is taken at its word, a bounded number of times
+      const waitMs = isRedisFault(err) ? redisFaultDelayMs(random()) : retryAfterMs(err, job);
+      if (waitMs === undefined) throw err;
+      const delayed = await job.moveToDelayed(Date.now() + waitMs, token).then(
         () => true,
         () => false,
       );
@@ -120,4 +123,16 @@ export function createMailWorker<Q extends QueueName>(
       backoffStrategy: (attemptsMade: number) => retryDelayMs(policy, attemptsMade, random()),
     },
   });
+}
+
+/** Runs that spend no attempt on a Retry-After before the retry schedule applies again: a peer stuck answering 503 is not polled forever. */
+const maxRetryAfterWaits = 30;
+
+/** The wait a failure asks for (a PMTP peer's Retry-After, carried as `retryAfterS`), while the job has waits left. */
+function retryAfterMs(err: unknown, job: MailJob): number | undefined {
+  const seconds = (err as { retryAfterS?: unknown } | undefined)?.retryAfterS;
+  if (typeof seconds !== 'number' || !(seconds > 0)) return undefined;
+  // every run started and not counted as an attempt waited (a Redis fault, a Retry-After, a takeover)
+  if ((job.attemptsStarted ?? 0) - job.attemptsMade > maxRetryAfterWaits) return undefined;
+  return seconds * 1000;
 }

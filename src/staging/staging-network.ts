@@ -171,7 +171,9 @@ async function writeDomainConfig(
       public_url: `http://${stagingHost}:${p.pmtp}`,
       listen: { host: stagingHost, port: p.pmtp, plain_http: true },
       directory: Object.fromEntries(others.map(([d, o]) => [d, { endpoint: `http://${stagingHost}:${o.pmtp}` }])),
-      // a peer found down is paused for this long: with --retry, as long as any other retry
+      // staging restarts its peers together: one found down (not listening yet) is tried again in seconds
+      breaker_first_pause_s: 5,
+      // a peer found down is paused at most this long: with --retry, as long as any other retry
       ...(options.retrySeconds ? { breaker_pause_s: options.retrySeconds } : {}),
     },
     dkim: { domain, selector: 'staging', key_file: p.dkimKeyFile },

@@ -115,6 +115,34 @@ describe('Redis faults inside a stage', () => {
     }
   });
 
+  it("takes a peer's Retry-After at its word without spending an attempt", async () => {
+    const { queues, workerConnection, close } = await outboundStage();
+    let runs = 0;
+    const worker = createMailWorker(
+      config,
+      'outbound',
+      async () => {
+        runs++;
+        // a PMTP peer whose Redis is restarting answers 503 with Retry-After (PmtpRequestError.retryAfterS)
+        if (runs === 1) throw Object.assign(new Error('queue_unavailable: Queue unavailable'), { retryAfterS: 1 });
+      },
+      workerConnection,
+    );
+    worker.on('error', () => undefined);
+    try {
+      await queues.add('outbound', { queueId: '0000000000RETRYAXX' });
+      const job = await until(async () => {
+        const found = await queues.queue('outbound').getJob('0000000000RETRYAXX');
+        return (await found?.isCompleted()) ? found : undefined;
+      }, 'the job to complete after the Retry-After (the schedule would wait 300 s)');
+      expect(runs).toBe(2);
+      expect([job.attemptsStarted, job.attemptsMade]).toEqual([2, 1]);
+    } finally {
+      await worker.close();
+      await close();
+    }
+  });
+
   it('keeps the retry schedule for a failure that is not ours', async () => {
     const { producer, queues, workerConnection, close } = await outboundStage();
     const worker = createMailWorker(

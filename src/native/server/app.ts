@@ -3,6 +3,7 @@
 // process, the auth stage for /pmtp/v1/, and the route groups.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { isStatusCode } from '../../codes.js';
+import { isRedisFault } from '../../queue/redis-faults.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AckRouteDeps, registerAckRoutes } from './ack-routes.js';
 import { type NoticeRouteDeps, registerNoticeRoutes } from './notice-routes.js';
@@ -10,6 +11,9 @@ import { type PullRouteDeps, registerPullRoutes } from './pull-routes.js';
 import { sendError } from './replies.js';
 import { type RequestAuthDeps, requestAuthHook } from './request-auth.js';
 import { registerWellKnownRoutes, type WellKnownDeps } from './well-known-routes.js';
+
+/** Retry-After on a 503 for our own Redis fault: a restart or a Sentinel failover takes seconds */
+const redisRetryAfterS = 2;
 
 /** The parts of the PMTP context this file uses. */
 export type AppDeps = Pick<PmtpContext, 'config' | 'log'> &
@@ -42,6 +46,11 @@ export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): Fastify
       return sendError(reply, 'payload_too_large', err.message);
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
       return sendError(reply, 'malformed_request', err.message, err.statusCode === 415 ? 400 : err.statusCode);
+    // our Redis is down or read-only for a moment: the peer should come back in seconds, not on its schedule
+    if (isRedisFault(err)) {
+      rt.log.warn({ err: err.message, url: request.url }, 'pmtp request deferred: Redis unavailable');
+      return sendError(reply.header('retry-after', String(redisRetryAfterS)), 'queue_unavailable', err.message);
+    }
     rt.log.error({ err, url: request.url }, 'pmtp request failed');
     return sendError(reply, isStatusCode(err.code ?? '') ? (err.code as 'internal_error') : 'internal_error');
   });

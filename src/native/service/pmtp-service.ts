@@ -72,6 +72,7 @@ export function startPmtpWorkers(
   connection.on('error', (err) => context.log.warn({ err: err.message }, 'redis worker connection error'));
   const breaker = new CircuitBreaker(deps.redis, config.redis.prefix, context.queues, {
     failures: config.pmtp.breaker_failures,
+    firstPauseMs: config.pmtp.breaker_first_pause_s * 1000,
     pauseMs: config.pmtp.breaker_pause_s * 1000,
   });
   const batcher = new NoticeBatcher(context.client, context.domain);

@@ -1,6 +1,8 @@
 // Per-destination circuit breaker in Redis: after N consecutive failures a domain is paused, its
 // jobs park as delayed until the pause ends; the first success after that promotes every parked
 // job at once, so the queue catches up immediately instead of waiting out each job's backoff.
+// The first pause is short and each failed probe doubles it up to the longest: a peer that was
+// down for a restart is probed again within a minute, a dead one is left alone for longer.
 import type { Redis } from 'ioredis';
 import type { QueueName } from '../../config/schema.js';
 import type { MailQueues } from '../../queue/queues.js';
@@ -13,33 +15,48 @@ export class CircuitBreaker {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly queues: MailQueues,
-    private readonly options: { failures: number; pauseMs: number },
+    private readonly options: { failures: number; firstPauseMs: number; pauseMs: number },
   ) {}
+
+  /** the first pause, which is also how long a job that found the domain down waits before the breaker trips */
+  get firstPauseMs(): number {
+    return Math.min(this.options.firstPauseMs, this.options.pauseMs);
+  }
 
   private key(domain: string): string {
     return `${this.prefix}:pmtp:breaker:${domain}`;
   }
 
   async state(domain: string, nowMs: number): Promise<BreakerState> {
-    const [failures, until] = (await this.redis.hmget(this.key(domain), 'failures', 'open_until')).map(Number) as [
-      number,
-      number,
-    ];
+    const [failures, until, pause] = (
+      await this.redis.hmget(this.key(domain), 'failures', 'open_until', 'pause_ms')
+    ).map(Number) as [number, number, number];
     if (until > nowMs) return { open: true, untilMs: until };
     if (failures < this.options.failures) return { open: false };
     // half-open: exactly one job probes the domain; the others wait to be promoted by its success
-    const probe = await this.redis.set(`${this.key(domain)}:probe`, '1', 'PX', this.options.pauseMs, 'NX');
-    return probe === 'OK' ? { open: false, probe: true } : { open: true, untilMs: nowMs + this.options.pauseMs };
+    // (a probe that dies unanswered is replaced after one pause)
+    const pauseMs = pause > 0 ? pause : this.firstPauseMs;
+    const probe = await this.redis.set(`${this.key(domain)}:probe`, '1', 'PX', pauseMs, 'NX');
+    return probe === 'OK' ? { open: false, probe: true } : { open: true, untilMs: nowMs + pauseMs };
   }
 
-  /** Counts a failure; opens the breaker when the threshold is reached. */
+  /**
+   * Counts a failure; opens the breaker when the threshold is reached. Jobs failing together while
+   * it is open are one outage and do not lengthen the pause; a failure once it has ended (the
+   * probe's) doubles it, up to `pauseMs`.
+   */
   async failure(domain: string, nowMs: number): Promise<BreakerState> {
-    const failures = await this.redis.hincrby(this.key(domain), 'failures', 1);
-    await this.redis.expire(this.key(domain), 86_400);
-    if (failures < this.options.failures) return { open: false };
-    const untilMs = nowMs + this.options.pauseMs;
-    await this.redis.hset(this.key(domain), 'open_until', String(untilMs));
-    return { open: true, untilMs };
+    const [open, untilMs] = (await this.redis.eval(
+      tripScript,
+      2,
+      this.key(domain),
+      `${this.key(domain)}:probe`,
+      this.options.failures,
+      nowMs,
+      this.options.firstPauseMs,
+      this.options.pauseMs,
+    )) as [number, number];
+    return open === 1 ? { open: true, untilMs } : { open: false };
   }
 
   /** Remembers a job waiting for `domain` to recover. */
@@ -70,3 +87,19 @@ export class CircuitBreaker {
     return promoted;
   }
 }
+
+/** Atomic, so failures seen by concurrent jobs trip the breaker once: KEYS breaker, probe; ARGV threshold, now, first pause, longest pause. */
+const tripScript = `
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('EXPIRE', KEYS[1], 86400)
+if failures < tonumber(ARGV[1]) then return {0, 0} end
+local now = tonumber(ARGV[2])
+local untilMs = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
+if untilMs > now then return {1, untilMs} end
+local pause = tonumber(redis.call('HGET', KEYS[1], 'pause_ms') or '0')
+if pause > 0 then pause = math.min(pause * 2, tonumber(ARGV[4])) else pause = math.min(tonumber(ARGV[3]), tonumber(ARGV[4])) end
+untilMs = now + pause
+redis.call('HSET', KEYS[1], 'open_until', untilMs, 'pause_ms', pause)
+redis.call('DEL', KEYS[2])
+return {1, untilMs}
+`;

@@ -249,8 +249,12 @@ async function handleFailure(
     // parked jobs are promoted the moment the domain answers again, whatever their backoff
     await deps.breaker.park(domain, 'notice', job.id ?? '');
     const state = await deps.breaker.failure(domain, rt.nowMs());
-    if (state.open && token && rt.nowS() < facts.expires) {
-      await job.moveToDelayed(state.untilMs, token);
+    if (token && rt.nowS() < facts.expires) {
+      // a down peer is the breaker's to time, not the retry schedule's: the job waits one pause
+      // at most, even if the promotion missed it (it was still running when the peer answered)
+      const retryAfterMs = (failure.retryAfterS ?? 0) * 1000;
+      const untilMs = state.open ? state.untilMs : rt.nowMs() + Math.max(deps.breaker.firstPauseMs, retryAfterMs);
+      await job.moveToDelayed(untilMs, token);
       throw new DelayedError();
     }
   }

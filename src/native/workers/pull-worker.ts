@@ -89,6 +89,14 @@ async function pullAndDeliver(
   const head = await rt.inbound.head(origin, id);
   let queueId =
     (await rt.inbound.copyOf(origin, id, version)) ?? (head?.version === version ? head.queueId : undefined);
+  // the copy is named before it is committed: no entry while recipients still wait to be fetched
+  // means the run that named it stopped before the commit, so pull again
+  if (
+    queueId &&
+    !(await rt.spool.has(queueId)) &&
+    (await rt.inbound.recipients(origin, id)).some((r) => r.version === version && r.state === 'accepted')
+  )
+    queueId = undefined;
   if (!queueId) {
     // not pulled yet, and a newer notice came: it decides the recipients again and pulls its version
     if (!head || head.version !== version) return 'superseded';
@@ -140,8 +148,10 @@ async function pullAndDeliver(
         signatures: pulled.head.signatures,
       },
     };
+    // named first (under its version: an edit's notice replaces the head), so a run stopped right
+    // after the commit finds this copy instead of pulling a second one
+    await rt.inbound.noteCopy(origin, id, version, draft.queueId);
     queueId = (await draft.commit(meta)).queueId;
-    await rt.inbound.noteCopy(origin, id, version, queueId);
   }
   // outside the pull itself: a run that died after recording the copy but before this still owes it
   for (const r of await rt.inbound.recipients(origin, id))

@@ -1,0 +1,53 @@
+// How long the circuit breaker pauses a destination, on real Redis: jobs failing together trip it
+// once with the short first pause (a peer restarting is probed again in seconds, the chaos test
+// found every PMTP message held five minutes by one restart), a failed probe doubles the pause up
+// to the longest, and a success resets it.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../../src/native/workers/circuit-breaker.js';
+import type { MailQueues } from '../../../src/queue/queues.js';
+import { deleteKeys, redisUrl, testPrefix } from '../../support/redis.js';
+
+describe('circuit breaker pause', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let breaker: CircuitBreaker;
+  const domain = 'peer.example';
+
+  beforeAll(() => {
+    redis = new Redis(redisUrl);
+    // success() asks the queues only for parked jobs, and none are parked here
+    breaker = new CircuitBreaker(redis, prefix, {} as MailQueues, {
+      failures: 3,
+      firstPauseMs: 10_000,
+      pauseMs: 35_000,
+    });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await deleteKeys(prefix);
+  });
+
+  it('trips once for failures seen together, doubles after a failed probe, and resets on success', async () => {
+    const now = 1_000_000;
+    const together = await Promise.all(Array.from({ length: 8 }, () => breaker.failure(domain, now)));
+    expect(together.filter((s) => s.open)).toHaveLength(6);
+    expect(new Set(together.flatMap((s) => (s.open ? [s.untilMs] : [])))).toEqual(new Set([now + 10_000]));
+    expect(await breaker.state(domain, now + 5_000)).toEqual({ open: true, untilMs: now + 10_000 });
+
+    // the pause ends: one job probes, the others wait one pause for it
+    expect(await breaker.state(domain, now + 10_001)).toEqual({ open: false, probe: true });
+    expect(await breaker.state(domain, now + 10_002)).toEqual({ open: true, untilMs: now + 20_002 });
+    expect(await breaker.failure(domain, now + 10_500)).toEqual({ open: true, untilMs: now + 30_500 });
+    // the failed probe's key is gone: after the doubled pause the next probe may go at once
+    expect(await breaker.state(domain, now + 30_501)).toEqual({ open: false, probe: true });
+    expect(await breaker.failure(domain, now + 31_000)).toEqual({ open: true, untilMs: now + 66_000 });
+    expect(await breaker.state(domain, now + 66_001)).toEqual({ open: false, probe: true });
+    // capped at the longest pause
+    expect(await breaker.failure(domain, now + 67_000)).toEqual({ open: true, untilMs: now + 102_000 });
+
+    expect(await breaker.success(domain)).toBe(0);
+    expect(await breaker.state(domain, now + 67_001)).toEqual({ open: false });
+    expect(await breaker.failure(domain, now + 68_000)).toEqual({ open: false });
+  });
+});
