@@ -1,13 +1,16 @@
 // The inbound stage's hand-off to the PMTP outbox: converts a message accepted over SMTP into one
 // signed PMTP message per destination domain (Bcc privacy), original bytes kept as the last part,
 // the SMTP verdicts as provenance. Part octets go through a temp file, never whole into memory.
+// The outbox copy keeps what a DSN needs (the sender it may go to, RET, ENVID, NOTIFY, ORCPT, the
+// SMTP queue id), since this SMTP entry is gone by the time a PMTP recipient's outcome is known.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { InboundRoute, SmtpRecord } from '../mail/spool-records.js';
+import { dsnTarget } from '../mail/dsn.js';
+import type { InboundRoute, SmtpOrigin, SmtpRecord } from '../mail/spool-records.js';
 import type { Manifest, Provenance } from '../native/protocol/message-format.js';
 import type { Spool } from '../spool/spool.js';
 import { rfc5322ToPmtp } from '../translate/rfc5322-to-pmtp.js';
@@ -20,6 +23,7 @@ export interface OutboxSubmitter {
     body: AsyncIterable<Uint8Array>;
     recipients: readonly string[];
     tokens?: readonly string[];
+    smtp?: SmtpOrigin;
   }): Promise<unknown>;
 }
 
@@ -101,9 +105,29 @@ async function submitOne(
     const tokens = manifest.headers
       .filter(([name]) => name.toLowerCase() === 'pmtp-token')
       .map(([, value]) => value.trim());
-    await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
+    await deps.outbox.submit({
+      manifest,
+      body: body(),
+      recipients,
+      ...(tokens.length > 0 ? { tokens } : {}),
+      smtp: smtpOrigin(entry.queueId, meta, recipients),
+    });
     await deps.index?.(entry.queueId, id);
   } finally {
     await rm(partsFile, { force: true });
   }
+}
+
+/** The DSN facts of this destination's recipients, for the outbox record. */
+function smtpOrigin(queueId: string, meta: SmtpRecord, recipients: readonly string[]): SmtpOrigin {
+  const target = dsnTarget(meta);
+  const asked = Object.entries(meta.dsn?.recipients ?? {}).filter(([rcpt]) => recipients.includes(rcpt));
+  return {
+    queueId,
+    arrivedAt: meta.createdAt,
+    ...(target.to ? { to: target.to } : { withheld: target.withheld }),
+    ...(meta.dsn?.ret ? { ret: meta.dsn.ret } : {}),
+    ...(meta.dsn?.envid ? { envid: meta.dsn.envid } : {}),
+    ...(asked.length > 0 ? { recipients: Object.fromEntries(asked) } : {}),
+  };
 }

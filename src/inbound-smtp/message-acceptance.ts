@@ -13,6 +13,7 @@ import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
 import { type IntakeSettings, receiveMessage } from './data-intake.js';
+import { sessionDsn } from './dsn-parameters.js';
 import type { EnvelopeChecks } from './envelope-checks.js';
 import type { ListenerRole } from './recipient-routing.js';
 import { replyError, replyErrorFor } from './reply-error.js';
@@ -117,6 +118,7 @@ export class MessageAcceptance {
     const now = new Date();
     const peer = String(session.xForward.get('ADDR:DEFAULT') ?? session.remoteAddress);
     const protocol = session.transmissionType;
+    const dsn = sessionDsn(session, rcptTo);
     return {
       kind: 'smtp',
       queue: 'inbound',
@@ -140,6 +142,7 @@ export class MessageAcceptance {
       signBack,
       quarantine: verdict?.action === 'quarantine',
       body: { size, type: session.envelope.bodyType ?? '7bit', smtputf8: Boolean(session.envelope.smtpUtf8) },
+      ...(dsn ? { dsn } : {}),
     };
   }
 }

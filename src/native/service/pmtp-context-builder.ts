@@ -5,8 +5,10 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
+import type { DsnSink } from '../../mail/dsn.js';
 import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
+import { DsnLedger } from '../../queue/dsn-ledger.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
 import { fetchJson, PmtpClient } from '../client/pmtp-client.js';
@@ -34,6 +36,8 @@ export interface PmtpContextDeps {
   readonly now?: () => number;
   /** recipient lists and first-contact rules, shared with the SMTP listeners so SIGHUP changes both */
   readonly policy?: LivePolicy;
+  /** where DSNs for SMTP-born mail sent over PMTP go; none without it */
+  readonly sendDsn?: DsnSink;
 }
 
 export function buildPmtpContext(
@@ -78,6 +82,8 @@ export function buildPmtpContext(
     stamps: new PowStampStore(deps.redis, prefix),
     status: new PmtpStatusStore(deps.redis, prefix),
     outbox: new OutboxIndex(deps.redis, prefix),
+    ...(deps.sendDsn ? { sendDsn: deps.sendDsn } : {}),
+    dsnLedger: new DsnLedger(deps.redis, prefix, nowMs),
     powSecret: createHash('sha256').update('mailbridge pmtp1 pow secret\0').update(seed).digest(),
   };
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
+import type { DsnSink } from '../../../src/mail/dsn.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/mail/pulled-delivery.js';
 import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
 import { type DomainKey, generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
@@ -55,6 +56,10 @@ export interface NodeOptions {
   readonly keyRing?: LocalKeyRing;
   /** Reuse a key file (a delegate shares its domain's key). */
   readonly keyFile?: string;
+  /** where DSNs for SMTP-born mail go (none without it) */
+  readonly sendDsn?: DsnSink;
+  /** queues.delay_warning_s */
+  readonly delayWarningS?: number;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -83,6 +88,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
       },
       domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
       queues: {
+        ...(options.delayWarningS !== undefined ? { delay_warning_s: options.delayWarningS } : {}),
         notice: { concurrency: 100, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
         pull: { concurrency: 20, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
       },
@@ -100,6 +106,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     log,
     redis: producer,
     ...(options.keyRing ? { keys: options.keyRing } : {}),
+    ...(options.sendDsn ? { sendDsn: options.sendDsn } : {}),
   });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {
