@@ -23,6 +23,7 @@ import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
 import { LivePolicy } from './policy/live-policy.js';
 import { MessageAcceptor } from './queue/accept.js';
 import { DeliveryStatusStore } from './queue/delivery-status.js';
+import { DsnLedger } from './queue/dsn-ledger.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
@@ -111,7 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
     const pmtp =
       config.pmtp.domain && config.pmtp.key_file
-        ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy })
+        ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy, sendDsn })
         : undefined;
     let submitPmtp: PmtpSubmission | undefined;
     if (pmtp) {
@@ -149,7 +150,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // Worker.close() waits for in-flight jobs: the graceful part of a graceful shutdown
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
-    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn, metrics });
+    const dsnLedger = new DsnLedger(producer, config.redis.prefix);
+    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn, dsnLedger, metrics });
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });

@@ -10,7 +10,8 @@ const help = [
   'Usage: mailbridge status <message-id|queue-id> [--json] -c FILE',
   '',
   'Prints one line per recipient: recipient, protocol, state, when, detail. Final states are',
-  'delivered, rejected (PMTP) / failed (SMTP), expired, retracted and given-up; there are no bounces.',
+  'delivered, rejected (PMTP) / failed (SMTP), expired, retracted and given-up. PMTP has no bounces;',
+  'senders of mail accepted over SMTP get DSNs as their NOTIFY asks.',
 ].join('\n');
 
 export function formatStatusRows(id: string, rows: readonly MessageStatusRow[]): string {

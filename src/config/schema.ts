@@ -189,6 +189,13 @@ export const configSchema = z
         stalled_job_timeout_s: seconds.default(30),
         // how often the spool is scanned for entries without a live job (0: only at start)
         reconcile_interval_s: z.number().int().nonnegative().default(60),
+        // Postfix's delay_warning_time: mail still undelivered this long after arrival earns one
+        // "delayed" DSN (NOTIFY permitting); 0 sends none
+        delay_warning_s: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(4 * 3600),
         inbound: queueSettings.prefault({}),
         notice: queueSettings.prefault({}),
         pull: queueSettings.prefault({}),

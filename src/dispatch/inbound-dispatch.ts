@@ -1,12 +1,20 @@
 // The `inbound` stage, like Postfix's qmgr: takes mail accepted over SMTP and hands each recipient
 // to its next owner: mailboxes here, the PMTP outbox for remote PMTP domains, and the `outbound`
-// queue for Postfix and legacy-internet recipients. It re-runs no check.
+// queue for Postfix and legacy-internet recipients. It re-runs no check. DSNs for what ends here:
+// mailbox deliveries a recipient's NOTIFY=SUCCESS asks about, and mail PMTP can never carry.
 
 import { Readable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
 import { statusOf } from '../codes.js';
 import { forMessage, type Logger } from '../log.js';
-import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
+import {
+  composeDsn,
+  type DsnSink,
+  dsnTarget,
+  type RecipientReport,
+  requestedReports,
+  statusForAction,
+} from '../mail/dsn.js';
 import type { InboundJob } from '../mail/jobs.js';
 import type { MailboxDelivery } from '../mail/mailbox-delivery.js';
 import type { InboundRoute, RouteKind, SmtpRecord } from '../mail/spool-records.js';
@@ -18,7 +26,7 @@ import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
 import { withoutFields } from '../translate/header-filter.js';
 import { isPmtpToken } from '../translate/header-mapping.js';
-import { readHeaderSection } from '../translate/header-section.js';
+import { returnedContent } from '../translate/returned-content.js';
 import { TranslateError } from '../translate/translate-error.js';
 
 /** An SMTP-born spool entry, the only kind this stage takes. */
@@ -35,7 +43,7 @@ export interface InboundDispatchDeps {
   readonly log: Logger;
   /** names this gateway in DSNs */
   readonly hostname: string;
-  /** DSNs for authenticated senders only (see failPermanently) */
+  /** where DSNs go (to whom: mail/dsn.ts dsnTarget); none without it */
   readonly sendDsn?: DsnSink;
   /** absent until the PMTP service runs; PMTP recipients then wait in the queue */
   readonly submitPmtp?: PmtpSubmission;
@@ -87,6 +95,7 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
         mailbox.map((r) => r.rcpt),
         new Date(now()),
       );
+      const delivered = results.filter((x) => x.delivered && !x.duplicate);
       for (const r of results.filter((x) => x.delivered)) {
         await deps.status.record(
           queueId,
@@ -104,6 +113,19 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
         'delivered to mailboxes',
       );
       await markDone('mailbox');
+      // NOTIFY=SUCCESS: the copies this run wrote (a crashed run's copies were reported by it, or lost)
+      await report(
+        deps,
+        smtpEntry,
+        delivered.map((r) => ({
+          recipient: r.recipient,
+          action: 'delivered',
+          status: '2.0.0',
+          diagnostic: 'delivered to mailbox',
+        })),
+        new Date(now()),
+        log,
+      ).catch((err: unknown) => log.error({ err }, 'could not queue a DSN'));
     }
 
     const pmtp = byKind.get('pmtp') ?? [];
@@ -117,7 +139,7 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
         if (!(err instanceof TranslateError)) throw err;
         await failPermanently(
           deps,
-          entry,
+          smtpEntry,
           pmtp.map((r) => r.rcpt),
           err,
           now(),
@@ -140,12 +162,12 @@ export function createInboundProcessor(deps: InboundDispatchDeps): MailProcessor
 }
 
 /**
- * Records a final failure and, only when an authenticated local sender submitted the mail, tells
- * that sender with a DSN. An unauthenticated envelope sender is never mailed: no backscatter.
+ * Records a final failure and tells the sender with a DSN, when a sender may be told (mail/dsn.ts
+ * dsnTarget: an unauthenticated envelope sender is never mailed, no backscatter) and NOTIFY asks.
  */
 async function failPermanently(
   deps: InboundDispatchDeps,
-  entry: SpoolEntry,
+  entry: SmtpEntry,
   recipients: readonly string[],
   err: TranslateError,
   nowMs: number,
@@ -156,22 +178,54 @@ async function failPermanently(
   await deps.status.queued(entry.queueId, recipients, at);
   for (const recipient of recipients)
     await deps.status.record(entry.queueId, { recipient, state: 'failed', reply, code: err.code }, at);
-  const to = dsnRecipient(entry.meta);
-  if (!to || !deps.sendDsn) return;
-  const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
-  const failed = recipients.map((recipient) => ({ recipient, status, diagnostic: reply }));
-  await deps.sendDsn(
-    to,
+  await report(
+    deps,
+    entry,
+    recipients.map((recipient) => ({
+      recipient,
+      action: 'failed',
+      status: statusForAction('failed', status),
+      diagnostic: reply,
+    })),
+    at,
+    forMessage(deps.log, entry.queueId),
+  );
+}
+
+/** One DSN for the outcomes whose NOTIFY asks for it, to dsnTarget's address; logs when withheld. */
+async function report(
+  deps: InboundDispatchDeps,
+  entry: SmtpEntry,
+  outcomes: readonly RecipientReport[],
+  at: Date,
+  log: Logger,
+): Promise<void> {
+  const meta = entry.meta;
+  const reports = requestedReports(meta.dsn, outcomes);
+  if (reports.length === 0 || !deps.sendDsn) return;
+  const target = dsnTarget(meta);
+  if (!target.to) {
+    log.info({ withheld: target.withheld, recipients: reports.map((r) => r.recipient) }, 'DSN withheld');
+    return;
+  }
+  const returned = await returnedContent(
+    async () => (await deps.spool.openBody(entry.queueId)).stream,
+    meta.dsn?.ret === 'FULL',
+  );
+  const dsnQueueId = await deps.sendDsn(
+    target.to,
     composeDsn({
       reportingMta: deps.hostname,
-      to,
+      to: target.to,
       queueId: entry.queueId,
-      arrivalDate: new Date(Date.parse(entry.meta.createdAt)),
+      arrivalDate: new Date(Date.parse(meta.createdAt)),
       date: at,
-      failed,
-      originalHeaders,
+      recipients: reports,
+      ...(meta.dsn?.envid ? { envid: meta.dsn.envid } : {}),
+      returned,
     }),
   );
+  log.info({ to: target.to, dsnQueueId, actions: [...new Set(reports.map((r) => r.action))] }, 'DSN queued');
 }
 
 function groupRoutes(routes: readonly InboundRoute[]): Map<RouteKind, InboundRoute[]> {

@@ -2,14 +2,17 @@
 // signed PMTP message per destination domain (Bcc privacy), original bytes kept as the last part,
 // the SMTP verdicts as provenance. Part octets go through a temp file, never whole into memory.
 // PMTP-Token fields leave the message: each token goes only to the recipient domain that issued it.
+// The outbox copy keeps what a DSN needs (the sender it may go to, RET, ENVID, NOTIFY, ORCPT, the
+// SMTP queue id), since this SMTP entry is gone by the time a PMTP recipient's outcome is known.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { dsnTarget } from '../mail/dsn.js';
 import { SenderGrants } from '../mail/sender-grants.js';
-import type { InboundRoute, SmtpRecord } from '../mail/spool-records.js';
+import type { InboundRoute, SmtpOrigin, SmtpRecord } from '../mail/spool-records.js';
 import { sameAddress } from '../native/protocol/address.js';
 import type { Manifest, Provenance } from '../native/protocol/message-format.js';
 import { readSenderToken } from '../native/protocol/sender-token.js';
@@ -26,6 +29,7 @@ export interface OutboxSubmitter {
     body: AsyncIterable<Uint8Array>;
     recipients: readonly string[];
     tokens?: readonly string[];
+    smtp?: SmtpOrigin;
   }): Promise<unknown>;
 }
 
@@ -117,7 +121,13 @@ async function submitOne(
       yield* await original(stripped);
     }
     const tokens = tokensFor(presented, domain, recipients);
-    await deps.outbox.submit({ manifest, body: body(), recipients, ...(tokens.length > 0 ? { tokens } : {}) });
+    await deps.outbox.submit({
+      manifest,
+      body: body(),
+      recipients,
+      ...(tokens.length > 0 ? { tokens } : {}),
+      smtp: smtpOrigin(entry.queueId, meta, recipients),
+    });
     await deps.index?.(entry.queueId, id);
   } finally {
     await rm(partsFile, { force: true });
@@ -137,4 +147,18 @@ function tokensFor(presented: readonly string[], domain: string, recipients: rea
       recipients.some((r) => sameAddress(r, read.value.claims.recipient))
     );
   });
+}
+
+/** The DSN facts of this destination's recipients, for the outbox record. */
+function smtpOrigin(queueId: string, meta: SmtpRecord, recipients: readonly string[]): SmtpOrigin {
+  const target = dsnTarget(meta);
+  const asked = Object.entries(meta.dsn?.recipients ?? {}).filter(([rcpt]) => recipients.includes(rcpt));
+  return {
+    queueId,
+    arrivedAt: meta.createdAt,
+    ...(target.to ? { to: target.to } : { withheld: target.withheld }),
+    ...(meta.dsn?.ret ? { ret: meta.dsn.ret } : {}),
+    ...(meta.dsn?.envid ? { envid: meta.dsn.envid } : {}),
+    ...(asked.length > 0 ? { recipients: Object.fromEntries(asked) } : {}),
+  };
 }

@@ -15,6 +15,7 @@ import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
 import { authenticationResults, submissionResults } from './authentication-results.js';
 import { type IntakeSettings, receiveMessage } from './data-intake.js';
+import { sessionDsn } from './dsn-parameters.js';
 import { type EnvelopeChecks, loginOf } from './envelope-checks.js';
 import { checkHeaderSenders } from './header-senders.js';
 import type { ListenerRole } from './recipient-routing.js';
@@ -129,6 +130,7 @@ export class MessageAcceptance {
     const now = new Date();
     const peer = String(session.xForward.get('ADDR:DEFAULT') ?? session.remoteAddress);
     const protocol = session.transmissionType;
+    const dsn = sessionDsn(session, rcptTo);
     return {
       kind: 'smtp',
       queue: 'inbound',
@@ -152,6 +154,7 @@ export class MessageAcceptance {
       signBack,
       quarantine: verdict?.action === 'quarantine',
       body: { size, type: session.envelope.bodyType ?? '7bit', smtputf8: Boolean(session.envelope.smtpUtf8) },
+      ...(dsn ? { dsn } : {}),
     };
   }
 }

@@ -1,6 +1,7 @@
 // smtp-server options for one listener, by role. Security-relevant defaults are set here, in one
 // place: no reverse DNS, AUTH only on submission, XFORWARD only on relay-in, no XCLIENT or
-// sendmail toys, SIZE advertised (and enforced in data-intake), STARTTLS only with our own cert.
+// sendmail toys, SIZE advertised (and enforced in data-intake), DSN advertised (RFC 3461),
+// STARTTLS only with our own cert.
 
 import { readFile } from 'node:fs/promises';
 import type { SMTPServerOptions } from 'smtp-server';
@@ -49,7 +50,8 @@ export async function roleOptions(
     maxClients: listener.max_clients,
     socketTimeout: listener.socket_timeout_s * 1000,
     closeTimeout: closeGraceMs,
-    hideDSN: true,
+    // RFC 3461: NOTIFY, ORCPT, RET and ENVID are checked in dsn-parameters.ts and kept in the record
+    hideDSN: false,
     hideREQUIRETLS: true,
     lenientAddressParsing: false,
     ...handlers,

@@ -14,6 +14,7 @@ import { AccountLogin } from './account-login.js';
 import type { ArcSealer } from './arc-seal.js';
 import type { ClientList } from './client-access.js';
 import { ConnectionGate } from './connection-gate.js';
+import { mailParameterError, recipientParameterError } from './dsn-parameters.js';
 import { EnvelopeChecks } from './envelope-checks.js';
 import { type AcceptanceDeps, MessageAcceptance } from './message-acceptance.js';
 import type { RoutingTable } from './recipient-routing.js';
@@ -147,12 +148,16 @@ export class SmtpListener {
           );
       },
       onMailFrom: (address, session, callback) => {
+        const badDsn = mailParameterError(address);
+        if (badDsn) return callback(refused(badDsn));
         progress.during(session.id, envelope.mailFrom(address, session)).then(
           () => callback(),
           (err: Error) => callback(refused(err)),
         );
       },
       onRcptTo: (address, session, callback) => {
+        const badDsn = recipientParameterError(address);
+        if (badDsn) return callback(refused(badDsn));
         progress.during(session.id, envelope.rcptTo(address, session)).then(
           () => callback(),
           (err: Error) => callback(refused(err)),

@@ -59,6 +59,8 @@ const noticeJob = z.discriminatedUnion('action', [
   }),
   /** the notice lifetime ended: undecided recipients expire and the stored copy goes */
   z.object({ action: z.literal('expire'), queueId }),
+  /** SMTP-born mail still undecided after queues.delay_warning_s: one "delayed" DSN to its sender */
+  z.object({ action: z.literal('delay-warning'), queueId }),
 ]);
 
 /** `pull`, recipient side: fetch a message we accepted, or decide a deferred one. */
@@ -142,6 +144,11 @@ export function jobSafe(text: string): string {
  */
 export function expiryJobId(queueId: string): string {
   return `expire-${queueId}`;
+}
+
+/** The one delay warning of an outbox entry that holds SMTP-born mail. */
+export function delayWarningJobId(queueId: string): string {
+  return `delay-warning-${queueId}`;
 }
 
 /** One pull per (origin, message, version): the notice, a repeated notice and a decision all name it. */

@@ -51,6 +51,28 @@ export type SenderAction = SenderVerdict['action'];
 export type DmarcPolicy = NonNullable<SenderVerdict['policy']>;
 export type SenderAuthMode = 'enforce' | 'record' | 'skip';
 
+/** RFC 3461 NOTIFY values; NEVER stands alone. */
+export const DSN_NOTIFY = ['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'] as const;
+export type DsnNotify = (typeof DSN_NOTIFY)[number];
+
+/** A recipient's RCPT TO parameters (RFC 3461 §4.1, §4.2), when the client gave any. */
+const recipientDsn = z.object({
+  notify: z.array(z.enum(DSN_NOTIFY)).min(1).max(3).optional(),
+  /** ORCPT decoded from xtext: `addr-type;address` */
+  orcpt: z.string().min(3).max(500).optional(),
+});
+export type RecipientDsn = z.output<typeof recipientDsn>;
+
+/** The transaction's MAIL FROM parameters (RFC 3461 §4.3, §4.4) and each recipient's. */
+const messageDsn = z.object({
+  ret: z.enum(['FULL', 'HDRS']).optional(),
+  /** ENVID decoded from xtext */
+  envid: z.string().min(1).max(100).optional(),
+  /** keyed by the normalised recipient, as in `routes`; only recipients that gave NOTIFY or ORCPT */
+  recipients: z.record(z.string(), recipientDsn).optional(),
+});
+export type MessageDsn = z.output<typeof messageDsn>;
+
 const base = {
   queueId: z.string(),
   createdAt: z.string(),
@@ -87,6 +109,8 @@ const smtpRecord = z.object({
   /** DMARC said quarantine: deliver, but mark as suspect */
   quarantine: z.boolean(),
   body: z.object({ size: z.number(), type: z.string(), smtputf8: z.boolean() }),
+  /** DSN parameters the client gave; absent in records written before DSN was advertised */
+  dsn: messageDsn.optional(),
 });
 
 const outboxFacts = z.object({
@@ -104,12 +128,29 @@ const outboxFacts = z.object({
 });
 export type OutboxFacts = z.output<typeof outboxFacts>;
 
+/**
+ * What the origin side needs to tell an SMTP sender how its message ended over PMTP: the SMTP
+ * entry is gone once handed to the outbox, so the hand-off copies these facts here.
+ */
+const smtpOrigin = messageDsn.extend({
+  /** the queue id the SMTP client was given (`250 … queued as`) */
+  queueId: z.string(),
+  /** when the SMTP listener accepted the message */
+  arrivedAt: z.string(),
+  /** who gets DSNs (dsnTarget at hand-off); absent when none may be sent, and `withheld` says why */
+  to: z.string().optional(),
+  withheld: z.string().optional(),
+});
+export type SmtpOrigin = z.output<typeof smtpOrigin>;
+
 /** A signed PMTP message we originate (body = its part octets in order); the `notice` stage announces it. */
 const outboxRecord = z.object({
   ...base,
   kind: z.literal('pmtp-outbox'),
   queue: z.literal('notice'),
   pmtp: outboxFacts,
+  /** SMTP-born mail only (absent in records written before DSNs over PMTP) */
+  smtp: smtpOrigin.optional(),
 });
 
 /** A PMTP message we pulled (body = its part octets in order), waiting for local delivery. */

@@ -4,8 +4,10 @@
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { DsnSink } from '../mail/dsn.js';
 import type { LivePolicy } from '../policy/live-policy.js';
 import type { MessageAcceptor } from '../queue/accept.js';
+import type { DsnLedger } from '../queue/dsn-ledger.js';
 import type { MailQueues } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import type { PmtpClient } from './client/pmtp-client.js';
@@ -51,6 +53,10 @@ export interface PmtpContext {
   /** origin side: each recipient's state per message we sent */
   readonly status: PmtpStatusStore;
   readonly outbox: OutboxIndex;
+  /** origin side: where DSNs for SMTP-born mail go (absent: none are sent) */
+  readonly sendDsn?: DsnSink;
+  /** origin side: which DSNs were sent, so each outcome is reported once */
+  readonly dsnLedger: DsnLedger;
   /** HMAC key of our proof-of-work challenges (pmtp.pow_secret_file), independent of the domain key. */
   readonly powSecret: Buffer;
   /** origin side: solves the challenges recipients give us, off the event loop and within budget */

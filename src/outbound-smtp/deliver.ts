@@ -17,6 +17,16 @@ export interface DeliveryEnvelope {
   /** '' is the null sender (DSNs) */
   readonly from: string;
   readonly to: readonly string[];
+  /** RFC 3461 parameters passed on to a host that advertises DSN (one NOTIFY and ORCPT for all of `to`) */
+  readonly dsn?: HopDsn;
+}
+
+export interface HopDsn {
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly envid?: string;
+  readonly notify?: readonly string[];
+  /** decoded, `addr-type;address` */
+  readonly orcpt?: string;
 }
 
 /** Opens the message bytes afresh: a try on another host needs its own stream. */
@@ -35,6 +45,10 @@ export interface DeliveryReport {
   /** `host:port` of the last host tried */
   readonly host: string;
   readonly results: readonly RecipientResult[];
+  /** the host that took the message advertised DSN: it reports on from here */
+  readonly dsnAdvertised?: boolean;
+  /** the host that took the message speaks LMTP: the final delivery, not a relay */
+  readonly lmtp?: boolean;
 }
 
 export interface DeliveryOptions {
@@ -77,8 +91,15 @@ export class SmtpDelivery {
         const info = await this.poolFor(hop, tls).sendMail({
           envelope: { from: envelope.from === '' ? false : envelope.from, to: [...envelope.to], use8BitMime: true },
           raw: message,
+          // nodemailer xtext-encodes these and sends them only when the host advertises DSN
+          ...(envelope.dsn ? { dsn: hopDsn(envelope.dsn) } : {}),
         });
-        return { host: lastHost, results: fromInfo(envelope.to, info) };
+        return {
+          host: lastHost,
+          results: fromInfo(envelope.to, info),
+          dsnAdvertised: (info.ehlo ?? []).some((line) => /^DSN\b/i.test(line)),
+          lmtp: hop.protocol === 'lmtp',
+        };
       } catch (err) {
         message.destroy();
         const outcome = classifyError(err);
@@ -138,6 +159,15 @@ export class SmtpDelivery {
       logger: false,
     };
   }
+}
+
+function hopDsn(dsn: HopDsn): { ret?: string; envid?: string; notify?: string[]; orcpt?: string } {
+  return {
+    ...(dsn.ret ? { ret: dsn.ret } : {}),
+    ...(dsn.envid ? { envid: dsn.envid } : {}),
+    ...(dsn.notify ? { notify: [...dsn.notify] } : {}),
+    ...(dsn.orcpt ? { orcpt: dsn.orcpt } : {}),
+  };
 }
 
 function resultOf(recipient: string, outcome: RemoteOutcome): RecipientResult {

@@ -9,6 +9,7 @@ import { loadDkimSigner } from '../mail/dkim-signer.js';
 import type { DsnSink } from '../mail/dsn.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import type { DsnLedger } from '../queue/dsn-ledger.js';
 import type { MailProcessor } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
@@ -29,6 +30,7 @@ export async function createOutboundAgent(
     status: DeliveryStatusStore;
     log: Logger;
     sendDsn?: DsnSink;
+    dsnLedger?: DsnLedger;
     metrics?: Metrics;
   },
 ): Promise<OutboundAgent> {

@@ -2,23 +2,35 @@
 // the recipients still pending, records each result, and retries only the deferred ones: the job
 // data shrinks to them before the retry, so a delivered recipient is never sent the mail twice.
 // When every recipient is final the spool entry goes; the job fails unrecoverably if any failed.
+// DSNs (RFC 3464), as each recipient's NOTIFY asks: failed and expired recipients, successes
+// handed to a host that will not report them itself, and one "delayed" warning per message once
+// it has waited queues.delay_warning_s (Postfix's delay_warning_time).
 
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import { forMessage, type Logger } from '../log.js';
 import type { DkimSigner } from '../mail/dkim-signer.js';
-import { composeDsn, type DsnSink, dsnRecipient } from '../mail/dsn.js';
+import {
+  composeDsn,
+  type DsnSink,
+  dsnTarget,
+  type RecipientReport,
+  requestedReports,
+  statusForAction,
+} from '../mail/dsn.js';
 import type { OutboundJob } from '../mail/jobs.js';
+import type { MessageDsn } from '../mail/spool-records.js';
 import { receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
+import type { DsnLedger } from '../queue/dsn-ledger.js';
 import { type MailJob, type MailProcessor, retryPolicyFor } from '../queue/queues.js';
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
-import { readHeaderSection } from '../translate/header-section.js';
-import type { RecipientResult, SmtpDelivery } from './deliver.js';
+import { returnedContent } from '../translate/returned-content.js';
+import type { HopDsn, RecipientResult, SmtpDelivery } from './deliver.js';
 import { type PlannedDelivery, planDeliveries } from './delivery-plan.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { type MessageSource, prepend, spooledBytes } from './outgoing-message.js';
@@ -36,8 +48,10 @@ export interface OutboundWorkerDeps {
   /** signs mail for the legacy internet (relayhost and MX routes), not our own mailboxes */
   readonly dkim?: DkimSigner;
   readonly mtaSts?: MtaStsPolicies;
-  /** where DSNs for authenticated senders go; no DSNs without it */
+  /** where DSNs go; no DSNs without it */
   readonly sendDsn?: DsnSink;
+  /** remembers the one delay warning per message; no delay warnings without it */
+  readonly dsnLedger?: DsnLedger;
   /** per-recipient results and arrival-to-delivery latency for /metrics */
   readonly metrics?: Pick<Metrics, 'delivery' | 'deliveryLatency'>;
   readonly now?: () => number;
@@ -92,7 +106,7 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
       if (r.state === 'delivered') deps.metrics?.deliveryLatency((at.getTime() - arrival) / 1000, 'smtp');
     }
     const undelivered = recorded.filter((r) => r.state === 'failed' || r.state === 'expired');
-    if (undelivered.length > 0) await sendDsn(deps, entry, undelivered, at, log);
+    await report(deps, entry, recorded, { arrival, at, lifetimeS: policy.lifetime_s }, log);
 
     if (remaining.length > 0) {
       const first = recorded.find((r) => r.state === 'deferred')!;
@@ -111,7 +125,11 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
   };
 }
 
-type HostedResult = RecipientResult & { readonly host?: string };
+type HostedResult = RecipientResult & {
+  readonly host?: string;
+  /** delivered: whether the next host reports to the sender itself, or the DSN action is ours */
+  readonly handedOn?: 'reports' | 'delivered' | 'relayed';
+};
 
 async function attempt(
   deps: OutboundWorkerDeps,
@@ -128,10 +146,16 @@ async function attempt(
   });
   for (const r of plan.unroutable)
     log.info({ rcpt: r.recipient, outcome: r.outcome, reply: r.reply }, 'delivery attempt: no route');
+  const transactions = plan.deliveries.flatMap((planned) =>
+    byHopDsn(entry.meta.kind === 'smtp' ? entry.meta.dsn : undefined, planned.recipients).map((group) => ({
+      planned,
+      ...group,
+    })),
+  );
   const delivered = await Promise.all(
-    plan.deliveries.map(async (planned): Promise<HostedResult[]> => {
+    transactions.map(async ({ planned, recipients, dsn }): Promise<HostedResult[]> => {
       const open = () => outgoing(deps, source, entry, planned, pending.length === 1 ? pending[0] : undefined);
-      const envelope = { from: entry.meta.envelope.mailFrom, to: planned.recipients };
+      const envelope = { from: entry.meta.envelope.mailFrom, to: recipients, ...(dsn ? { dsn } : {}) };
       const report = await deps.delivery.deliver(planned.route, envelope, open, { verifyTls: planned.verifyTls });
       log.info(
         {
@@ -142,10 +166,48 @@ async function attempt(
         },
         'delivery attempt',
       );
-      return report.results.map((r) => ({ ...r, host: report.host }));
+      return report.results.map((r) => ({
+        ...r,
+        host: report.host,
+        ...(r.outcome === 'delivered'
+          ? { handedOn: report.dsnAdvertised && dsn ? 'reports' : report.lmtp ? 'delivered' : 'relayed' }
+          : {}),
+      }));
     }),
   );
   return [...plan.unroutable, ...delivered.flat()];
+}
+
+/**
+ * Recipients of one route split by the DSN parameters a next hop gets (nodemailer sends one
+ * NOTIFY and ORCPT for the whole transaction). An ORCPT that only repeats the recipient, as
+ * Postfix sends for every recipient, says nothing the next hop does not know and is left out, so
+ * mail relayed by Postfix still goes in one transaction per route.
+ */
+function byHopDsn(
+  dsn: MessageDsn | undefined,
+  recipients: readonly string[],
+): { recipients: string[]; dsn: HopDsn | undefined }[] {
+  if (!dsn) return [{ recipients: [...recipients], dsn: undefined }];
+  const groups = new Map<string, { recipients: string[]; dsn: HopDsn }>();
+  for (const recipient of recipients) {
+    const asked = dsn.recipients?.[recipient];
+    const orcpt =
+      asked?.orcpt && asked.orcpt.toLowerCase() !== `rfc822;${recipient.toLowerCase()}` ? asked.orcpt : undefined;
+    const key = `${asked?.notify?.join(',') ?? ''}\n${orcpt ?? ''}`;
+    const group = groups.get(key) ?? {
+      recipients: [],
+      dsn: {
+        ...(dsn.ret ? { ret: dsn.ret } : {}),
+        ...(dsn.envid ? { envid: dsn.envid } : {}),
+        ...(asked?.notify ? { notify: asked.notify } : {}),
+        ...(orcpt ? { orcpt } : {}),
+      },
+    };
+    group.recipients.push(recipient);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }
 
 async function outgoing(
@@ -179,40 +241,119 @@ function stateOf(result: RecipientResult, lastTry: boolean): AttemptResult['stat
   return lastTry ? 'expired' : 'deferred';
 }
 
-async function sendDsn(
+interface ReportTimes {
+  readonly arrival: number;
+  readonly at: Date;
+  readonly lifetimeS: number;
+}
+
+/**
+ * The DSN for this attempt, as the recipients' NOTIFY asks: failed and expired recipients;
+ * delivered ones the next host will not report on; and, once per message, the still deferred
+ * ones when the message has waited queues.delay_warning_s. Best effort: the status store already
+ * holds every answer, a lost DSN loses no information.
+ */
+async function report(
   deps: OutboundWorkerDeps,
   entry: SpoolEntry,
-  undelivered: readonly HostedResult[],
-  at: Date,
+  recorded: readonly (HostedResult & { state: AttemptResult['state'] })[],
+  times: ReportTimes,
   log: Logger,
 ): Promise<void> {
-  const to = dsnRecipient(entry.meta);
-  if (!to || !deps.sendDsn) return;
-  // best effort: the status store already holds the answer, a lost DSN loses no information
+  const meta = entry.meta;
+  if (meta.kind !== 'smtp' || !deps.sendDsn) return;
+  const outcomes: RecipientReport[] = [];
+  for (const r of recorded) {
+    if (r.state === 'failed' || r.state === 'expired') {
+      const status = enhancedStatus({ code: r.code === 'ok' ? 'remote_permanent' : r.code, reply: r.reply });
+      outcomes.push({
+        recipient: r.recipient,
+        action: 'failed',
+        status: statusForAction('failed', status),
+        diagnostic: r.reply,
+        ...(r.host ? { remoteMta: r.host } : {}),
+      });
+    } else if (r.state === 'delivered' && r.handedOn && r.handedOn !== 'reports') {
+      outcomes.push({
+        recipient: r.recipient,
+        action: r.handedOn,
+        status: '2.0.0',
+        diagnostic: r.reply,
+        ...(r.host ? { remoteMta: r.host } : {}),
+      });
+    }
+  }
+  const reports = requestedReports(meta.dsn, outcomes);
+  const delayed = await delayWarning(deps, entry, recorded, times, meta.dsn);
+  const all = [...reports, ...delayed.reports];
+  if (all.length === 0) return;
+  const target = dsnTarget(meta);
+  if (!target.to) {
+    log.info({ withheld: target.withheld, recipients: all.map((r) => r.recipient) }, 'DSN withheld');
+    await delayed.claimed?.sent();
+    return;
+  }
   try {
-    const originalHeaders = await readHeaderSection((await deps.spool.openBody(entry.queueId)).stream);
-    const failed = undelivered.map((r) => ({
-      recipient: r.recipient,
-      status: enhancedStatus({ code: r.code === 'ok' ? 'remote_permanent' : r.code, reply: r.reply }),
-      diagnostic: r.reply,
-      remoteMta: r.host,
-    }));
+    const returned = await returnedContent(
+      async () => (await deps.spool.openBody(entry.queueId)).stream,
+      meta.dsn?.ret === 'FULL',
+    );
     const dsnQueueId = await deps.sendDsn(
-      to,
+      target.to,
       composeDsn({
         reportingMta: deps.config.hostname,
-        to,
+        to: target.to,
         queueId: entry.queueId,
-        arrivalDate: new Date(arrivalOf(entry)),
-        date: at,
-        failed,
-        originalHeaders,
+        arrivalDate: new Date(times.arrival),
+        date: times.at,
+        recipients: all,
+        ...(meta.dsn?.envid ? { envid: meta.dsn.envid } : {}),
+        returned,
       }),
     );
-    log.info({ to, dsnQueueId }, 'DSN queued for the authenticated sender');
+    await delayed.claimed?.sent();
+    log.info({ to: target.to, dsnQueueId, actions: [...new Set(all.map((r) => r.action))] }, 'DSN queued');
   } catch (err) {
+    await delayed.claimed?.release().catch(() => undefined);
     log.error({ err }, 'could not queue a DSN');
   }
+}
+
+/** The delay warning's reports, when one is due now and this run claimed it. */
+async function delayWarning(
+  deps: OutboundWorkerDeps,
+  entry: SpoolEntry,
+  recorded: readonly (HostedResult & { state: AttemptResult['state'] })[],
+  times: ReportTimes,
+  dsn: MessageDsn | undefined,
+): Promise<{ reports: RecipientReport[]; claimed?: { sent(): Promise<void>; release(): Promise<void> } }> {
+  const warnAfterS = deps.config.queues.delay_warning_s;
+  const ledger = deps.dsnLedger;
+  if (!ledger || warnAfterS <= 0 || times.at.getTime() - times.arrival < warnAfterS * 1000) return { reports: [] };
+  const willRetryUntil = new Date(times.arrival + times.lifetimeS * 1000);
+  const reports = requestedReports(
+    dsn,
+    recorded
+      .filter((r) => r.state === 'deferred')
+      .map((r) => ({
+        recipient: r.recipient,
+        action: 'delayed' as const,
+        status: statusForAction(
+          'delayed',
+          enhancedStatus({ code: r.code === 'ok' ? 'remote_transient' : r.code, reply: r.reply }),
+        ),
+        diagnostic: r.reply,
+        ...(r.host ? { remoteMta: r.host } : {}),
+        willRetryUntil,
+      })),
+  );
+  if (reports.length === 0) return { reports: [] };
+  const scope = `smtp:${entry.queueId}`;
+  if ((await ledger.claim(scope, ['delay'])).length === 0) return { reports: [] };
+  return {
+    reports,
+    claimed: { sent: () => ledger.sent(scope, ['delay']), release: () => ledger.release(scope, ['delay']) },
+  };
 }
 
 /** Lifetime counts from arrival, as Postfix's maximal_queue_lifetime does. */

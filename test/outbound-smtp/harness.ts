@@ -1,5 +1,6 @@
 // A real outbound pipeline for tests: spool, acceptor, BullMQ queue and worker on a real Redis,
-// the delivery status store, DSNs queued back into it, and the log lines kept for assertions.
+// the delivery status store, DSNs queued back into it (with the ledger of delay warnings), and
+// the log lines kept for assertions.
 
 import { Readable, Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -12,6 +13,7 @@ import { MtaStsPolicies, type PolicyFetcher } from '../../src/outbound-smtp/mta-
 import { createOutboundProcessor } from '../../src/outbound-smtp/outbound-worker.js';
 import { MessageAcceptor } from '../../src/queue/accept.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
+import { DsnLedger } from '../../src/queue/dsn-ledger.js';
 import { dsnViaAcceptor } from '../../src/queue/dsn-sink.js';
 import { createMailWorker, type MailJob, MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
@@ -68,6 +70,7 @@ export async function outboundHarness(
     dkim: options.dkim,
     mtaSts,
     sendDsn,
+    dsnLedger: new DsnLedger(producer, config.redis.prefix),
   });
   const worker = createMailWorker(config, 'outbound', processor, workerConnection);
   worker.on('error', () => undefined);

@@ -3,7 +3,7 @@
 // the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
 import { Readable } from 'node:stream';
 import { expiryJobId } from '../../mail/jobs.js';
-import type { OutboxRecord } from '../../mail/spool-records.js';
+import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf } from '../protocol/address.js';
 import { contentSize, type Manifest, manifestDigest, parseManifest } from '../protocol/message-format.js';
@@ -25,6 +25,8 @@ export interface SubmitInput {
   readonly signatures?: readonly MessageSignature[];
   /** Sender tokens to present (recipients' pre-approvals). */
   readonly tokens?: readonly string[];
+  /** SMTP-born mail: what a DSN to its SMTP sender needs (outcome-reports.ts) */
+  readonly smtp?: SmtpOrigin;
 }
 
 export interface Submitted {
@@ -116,6 +118,7 @@ export class PmtpOutbox {
         destinations,
         ...(input.tokens?.length ? { tokens: [...input.tokens] } : {}),
       },
+      ...(input.smtp ? { smtp: input.smtp } : {}),
     };
     // recipients that pulled the old version keep it (§12), and a pull only marks those we saw
     // accept, so any domain notified of it may owe us acks: the copy stays for them, until its

@@ -1,7 +1,9 @@
 // Origin-side POST /pmtp/v1/acks: a notified domain reports each recipient delivered or rejected
 // after its pull; we move those recipients to their final state (an ack implies the fetch) and
 // drop the stored message once every recipient is final. Idempotent; the answer is signed.
+// SMTP-born mail: the acked outcomes' DSN goes before the stored copy (RET=FULL returns from it).
 import type { FastifyInstance } from 'fastify';
+import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AckResponse, ackBatchSchema } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
@@ -10,7 +12,9 @@ import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> & ReplyDeps;
+export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> &
+  OutcomeReportDeps &
+  ReplyDeps;
 
 export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
@@ -46,10 +50,20 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
         await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), extra, ack.version);
       }
       results.push({ id: ack.id, version: ack.version, status: 'recorded' });
+      // a DSN that cannot be queued now keeps the copy: the expiry job reports and drops it later
+      const reported =
+        queueId === undefined ||
+        (await reportOutcomes(rt, { queueId, meta }).then(
+          () => true,
+          (err: unknown) => {
+            rt.log.error({ err, id: ack.id }, 'could not queue a DSN');
+            return false;
+          },
+        ));
       // this version's copy serves only the recipients on this version (after an edit, those that
       // had pulled the old one keep it)
       const served = (await rt.status.get(ack.id)).filter((s) => s.version === ack.version);
-      if (queueId && served.length > 0 && served.every((s) => isFinal(s.state)))
+      if (queueId && reported && served.length > 0 && served.every((s) => isFinal(s.state)))
         await rt.spool.remove(queueId).catch(() => undefined);
     }
     return sendSigned(rt, request, reply, { results } satisfies AckResponse);

@@ -4,8 +4,10 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
+import type { DsnSink } from '../../mail/dsn.js';
 import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
+import { DsnLedger } from '../../queue/dsn-ledger.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
 import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.js';
@@ -37,6 +39,8 @@ export interface PmtpContextDeps {
   readonly policy?: LivePolicy;
   /** HMAC secret of our challenges (loadPowSecret) */
   readonly powSecret: Buffer;
+  /** where DSNs for SMTP-born mail sent over PMTP go; none without it */
+  readonly sendDsn?: DsnSink;
 }
 
 export function buildPmtpContext(
@@ -88,5 +92,7 @@ export function buildPmtpContext(
       threads: config.pmtp.pow_threads,
       nowMs,
     }),
+    ...(deps.sendDsn ? { sendDsn: deps.sendDsn } : {}),
+    dsnLedger: new DsnLedger(deps.redis, prefix, nowMs),
   };
 }

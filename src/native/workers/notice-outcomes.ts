@@ -1,6 +1,7 @@
 // What the origin does with each recipient's disposition: record the state; deferred → schedule a
 // status poll within min/max; challenge → solve (bounded bits) for a re-send; redirect → follow
-// only with a valid delegation proof, at most three times; rejected → final. Never a bounce.
+// only with a valid delegation proof, at most three times; rejected → final. PMTP never bounces;
+// the notice worker reports final recipients of SMTP-born mail to their SMTP sender afterwards.
 import { errorBody, isStatusCode } from '../../codes.js';
 import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
 import type { PmtpContext } from '../pmtp-context.js';

@@ -2,13 +2,20 @@
 // sends notices (batched per destination), records dispositions, re-sends solved challenges,
 // polls deferred recipients, withdraws. Backoff per job with jitter and cap; a per-destination
 // circuit breaker parks jobs for a dead domain and releases them all when it answers again.
+// SMTP-born mail: after each job that may have made recipients final, their DSN (outcome-reports).
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import { type DomainNoticeJob, expiryJobId, type NoticeJob } from '../../mail/jobs.js';
-import type { OutboxFacts } from '../../mail/spool-records.js';
+import type { OutboxFacts, OutboxRecord } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import { PowSolverStopped } from '../client/pow-solver.js';
+import {
+  type OutcomeReportDeps,
+  reportDelay,
+  reportOutcomes,
+  scheduleDelayWarning,
+} from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
@@ -29,7 +36,8 @@ export type NoticeWorkerContext = Pick<
   PmtpContext,
   'client' | 'directory' | 'endpoint' | 'log' | 'nowMs' | 'nowS' | 'outbox' | 'queues' | 'spool' | 'status'
 > &
-  OutcomeDeps;
+  OutcomeDeps &
+  OutcomeReportDeps;
 
 /** Why a pulled recipient was given up when the copy expired. */
 const NO_ACK = { code: 'lifetime_exceeded', text: 'pulled, but no ack came before the notice expired' } as const;
@@ -46,6 +54,7 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
     const entry = await rt.spool.read(data.queueId).catch(() => undefined);
     if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
+    const copy = { queueId: data.queueId, meta: entry.meta };
     if (data.action === 'expire') {
       for (const s of await rt.status.get(facts.id)) {
         if (s.version !== facts.version) continue;
@@ -54,9 +63,12 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
           await rt.status.apply(facts.id, s.recipient, 'give-up', rt.nowS(), NO_ACK, facts.version);
         else await rt.status.apply(facts.id, s.recipient, 'expire', rt.nowS(), {}, facts.version);
       }
+      // before the copy goes: RET=FULL returns its original part
+      await reportOutcomes(rt, copy);
       await rt.spool.remove(data.queueId);
       return 'expired';
     }
+    if (data.action === 'delay-warning') return `delay-warning:${await reportDelay(rt, copy)}`;
     if (data.action === 'fan-out') {
       let current = await rt.outbox.current(facts.id);
       // the submit that queued us records the copy a moment after accepting it: give it that moment
@@ -94,6 +106,7 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
         { action: 'expire', queueId: data.queueId },
         { jobId: expiryJobId(data.queueId), delayMs: untilExpiry },
       );
+      await scheduleDelayWarning(rt, copy);
       return 'fanned-out';
     }
     const domain = data.domain;
@@ -103,13 +116,16 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
       await job.moveToDelayed(breaker.untilMs, token);
       throw new DelayedError();
     }
+    let outcome: string;
     try {
-      const outcome = await run(deps, data, facts);
+      outcome = await run(deps, data, facts);
       await deps.breaker.success(domain);
-      return outcome;
     } catch (err) {
-      return handleFailure(deps, job, data, token, facts, err);
+      return handleFailure(deps, job, data, token, copy, err);
     }
+    // outside the try: a DSN that cannot be queued is our trouble, not the destination's
+    await reportOutcomes(rt, copy);
+    return outcome;
   };
 }
 
@@ -231,10 +247,11 @@ async function handleFailure(
   job: MailJob,
   data: DomainNoticeJob,
   token: string | undefined,
-  facts: OutboxFacts,
+  copy: { readonly queueId: string; readonly meta: OutboxRecord },
   err: unknown,
 ): Promise<string> {
   const { rt } = deps;
+  const facts = copy.meta.pmtp;
   const { domain } = data;
   // our Redis failing says nothing about the destination: no breaker, no attempt (the worker retries in seconds)
   if (isRedisFault(err)) throw err;
@@ -276,6 +293,7 @@ async function handleFailure(
         facts.version,
       );
     rt.log.warn({ queueId: data.queueId, domain, code: failure.code }, 'notice delivery stopped');
+    await reportOutcomes(rt, copy);
     throw new UnrecoverableError(failure.message);
   }
   throw failure;

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
 import type { MailResolver } from '../../../src/dns/resolver.js';
+import type { DsnSink } from '../../../src/mail/dsn.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/mail/pulled-delivery.js';
 import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
 import { type DomainKey, generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
@@ -62,6 +63,10 @@ export interface NodeOptions {
   readonly egressAllow?: readonly string[];
   /** Run on this folder and Redis prefix (a restart of an earlier node); close leaves them to the caller. */
   readonly state?: { readonly dir: string; readonly prefix: string };
+  /** where DSNs for SMTP-born mail go (none without it) */
+  readonly sendDsn?: DsnSink;
+  /** queues.delay_warning_s */
+  readonly delayWarningS?: number;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -93,6 +98,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
       },
       domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
       queues: {
+        ...(options.delayWarningS !== undefined ? { delay_warning_s: options.delayWarningS } : {}),
         notice: { concurrency: 100, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
         pull: { concurrency: 20, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
       },
@@ -110,6 +116,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     log,
     redis: producer,
     ...(options.keyRing ? { keys: options.keyRing } : {}),
+    ...(options.sendDsn ? { sendDsn: options.sendDsn } : {}),
   });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {
