@@ -79,6 +79,8 @@ describe('DSNs end to end', () => {
       spool: { dir: path.join(dir, 'spool') },
       mailbox: { maildir_root: path.join(dir, 'mail') },
       queues: { retry: { initial_delay_s: 1, max_delay_s: 1, jitter: 0 } },
+      // the peer gateway listens on loopback over plain http
+      egress: { allow_hosts: ['127.0.0.1'] },
       pmtp: {
         domain,
         key_file: path.join(dir, 'pmtp.key'),
