@@ -21,7 +21,7 @@ import {
 } from '../mail/dsn.js';
 import type { OutboundJob } from '../mail/jobs.js';
 import type { MessageDsn } from '../mail/spool-records.js';
-import { receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
+import { pmtpTrustField, receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
@@ -217,7 +217,7 @@ async function outgoing(
   planned: PlannedDelivery,
   single: string | undefined,
 ) {
-  const message = prepend(traceFor(deps, entry, single), await source(entry));
+  const message = prepend(traceFor(deps, entry, single, planned.route.kind === 'local'), await source(entry));
   return deps.dkim && planned.route.kind !== 'local' ? deps.dkim.sign(message) : message;
 }
 
@@ -367,9 +367,11 @@ function arrivalOf(entry: SpoolEntry, job?: MailJob): number {
  * made when it took the message (ARC set, Authentication-Results, Received); anything else gets
  * our own Received for this hop.
  */
-function traceFor(deps: OutboundWorkerDeps, entry: SpoolEntry, single: string | undefined): string {
+function traceFor(deps: OutboundWorkerDeps, entry: SpoolEntry, single: string | undefined, local: boolean): string {
   const meta = entry.meta;
-  if (meta.kind === 'smtp') return smtpTraceFields(meta).join('');
+  // SMTP mail for a domain hosted here is delivered by us in all but name: it is marked like Maildir mail
+  if (meta.kind === 'smtp')
+    return [...smtpTraceFields(meta), ...(local ? [pmtpTrustField({ trust: 'smtp' })] : [])].join('');
   const protocol = meta.kind === 'pmtp' ? 'PMTP' : undefined;
   return receivedHeader({
     by: deps.config.hostname,

@@ -74,6 +74,9 @@ describe('attacks: forged trace fields', () => {
     // alpha removed the field in its name when it took the message, beta the one in its own
     expect(heads(erin)[0]).not.toContain('bank.test');
     expectClean(heads(dave)[0]!, 'mx.alpha.test');
+    // each mailbox copy says how it got in: over SMTP, or past beta's first contact from alpha
+    expect(heads(local)[0]).toMatch(/^PMTP-Trust: smtp$/m);
+    expect(heads(erin)[0]).toMatch(/^PMTP-Trust: [a-z-]+; author=aligned; origin=alpha\.test$/m);
   });
 
   it('in at the MX from the legacy internet', async () => {

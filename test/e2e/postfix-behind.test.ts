@@ -93,6 +93,8 @@ describe('recipe (a): mailbridge as MX, Postfix behind it', () => {
     expect(text).toMatch(
       /^Received: from out\.sender\.example \(\[127\.0\.0\.2\]\)\n\tby mx\.legacy\.example \(mailbridge\) with ESMTP id /m,
     );
+    // the mailbox can tell mail that came over SMTP from mail PMTP first contact let in
+    expect(text).toMatch(/^PMTP-Trust: smtp$/m);
     expect(fromFirstLine(stored!, message)).toBe(message);
   });
 

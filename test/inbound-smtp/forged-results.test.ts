@@ -10,6 +10,8 @@ import { swaksRaw, swaksReplies } from './peers.js';
 
 const forged = [
   'Authentication-Results: mx.gw.test; dkim=pass header.d=bank.test',
+  // only a gateway writes PMTP-Trust: one that arrives claims a first contact that never happened
+  'PMTP-Trust: allowlisted; author=aligned; origin=bank.test',
   'Authentication-Results: (comment) MX.GW.TEST;',
   '\tdmarc=pass header.from=bank.test',
 ];
@@ -17,9 +19,9 @@ const theirs = 'Authentication-Results: relay.elsewhere.test; spf=pass smtp.mail
 
 function crafted(from: string): string {
   return [
-    ...forged.slice(0, 1),
+    ...forged.slice(0, 2),
     theirs,
-    ...forged.slice(1),
+    ...forged.slice(2),
     `From: <${from}>`,
     'To: <alice@native.test>',
     'Subject: forged results',
