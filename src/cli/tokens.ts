@@ -7,7 +7,7 @@ import { loadKeyRing } from '../native/keys/local-keys.js';
 import { isAddress, isDomain } from '../native/protocol/address.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
 import { connectRedis } from '../queue/redis-connection.js';
-import { type Command, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
+import { type Command, exitCode, loadCommandConfig, parseDuration, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
@@ -18,13 +18,6 @@ const help = [
   'first-contact challenge, until it expires or has been used N times.',
   'Example: mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c mb.yaml',
 ].join('\n');
-
-/** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)([dhms]?)$/.exec(text);
-  if (!m) throw new UsageError(`bad duration ${text}`);
-  return Number(m[1]) * { d: 86_400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd']!;
-}
 
 type TokensAction =
   | {

@@ -25,10 +25,10 @@ export async function queueFixture(label: string) {
   const queues = new MailQueues(config, redis);
   const status = new DeliveryStatusStore(redis, prefix);
   /** Spools the message and gives it a job in `queue`, as whichever stage owns it there would. */
-  const accept = async (queue: QueueName = 'inbound', rcptTo = ['bob@legacy.test']) => {
+  const accept = async (queue: QueueName = 'inbound', rcptTo = ['bob@legacy.test'], mailFrom = 'alice@alpha.test') => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from(body)]));
-    const { queueId } = await draft.commit(smtpRecord({ envelope: { mailFrom: 'alice@alpha.test', rcptTo } }));
+    const { queueId } = await draft.commit(smtpRecord({ envelope: { mailFrom, rcptTo } }));
     await queues.add(queue, jobNaming(queue, queueId));
     return queueId;
   };
