@@ -114,7 +114,7 @@ describe('documented CLI examples', () => {
             ? path.join(dir, `keys-${index}`)
             : word === './stage'
               ? path.join(dir, `stage-${index}`)
-              : word,
+              : word.replace(/^'(.*)'$/, '$1'), // the shell's quotes, as in --sender '<>'
       );
   }
 
