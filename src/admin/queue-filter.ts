@@ -9,7 +9,7 @@ export interface QueueFilter {
   readonly domain?: string;
   /** the envelope sender; `<>` for the null sender */
   readonly sender?: string;
-  /** a job state (waiting, active, delayed, failed, …) or a recipient state (deferred, queued, …) */
+  /** `held`, a job state (waiting, active, delayed, failed, …) or a recipient state (deferred, queued, …) */
   readonly state?: string;
   /** arrived at least this many seconds ago */
   readonly olderThanS?: number;
@@ -32,7 +32,11 @@ export function matchesFilter(message: QueuedMessage, filter: QueueFilter, nowMs
     if (message.sender === undefined || message.sender.toLowerCase() !== wanted) return false;
   }
   if (filter.state !== undefined) {
-    const states = [...message.jobs.map((j) => j.state as string), ...message.recipients.map((r) => r.state as string)];
+    const states = [
+      ...(message.heldAt === undefined ? [] : ['held']),
+      ...message.jobs.map((j) => j.state as string),
+      ...message.recipients.map((r) => r.state as string),
+    ];
     if (!states.includes(filter.state)) return false;
   }
   if (filter.olderThanS !== undefined || filter.newerThanS !== undefined) {

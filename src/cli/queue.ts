@@ -6,6 +6,7 @@ import { QueueAdmin } from '../admin/queue-admin.js';
 import { isEmptyFilter, matchesFilter, type QueueFilter } from '../admin/queue-filter.js';
 import { QueueInspector } from '../admin/queue-inspection.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { HeldMessages } from '../queue/held-messages.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';
@@ -27,12 +28,14 @@ const help = [
   '       mailbridge queue retry ID|FILTER|--all -c FILE      run delayed or failed messages now (postsuper -r)',
   '       mailbridge queue flush -c FILE                      run every delayed message now (postqueue -f)',
   '       mailbridge queue delete ID|FILTER|--all -c FILE     remove messages and their jobs (postsuper -d)',
+  '       mailbridge queue hold ID|FILTER|--all -c FILE       keep messages from delivery until released (postsuper -h)',
+  '       mailbridge queue release ID|FILTER|--all -c FILE    deliver held messages again, now (postsuper -H)',
   '',
   'FILTER: any of --domain D (sender or recipient domain), --sender ADDR (<> for the null sender),',
-  '--state S (a job state: waiting, active, delayed, failed; or a recipient state: queued, deferred),',
+  '--state S (held; a job state: waiting, active, delayed, failed; or a recipient state: queued, deferred),',
   '--older-than AGE, --newer-than AGE (AGE: 30m, 12h, 2d). A bulk action needs a filter or --all.',
   '',
-  'Marks after the queue id: * being delivered now, ! failed (waits for `queue retry`).',
+  'Marks after the queue id: * being delivered now, ! failed (waits for `queue retry`), # held.',
   'Exit codes: 0 done, 64 usage, 65 no such message, 69 Redis unreachable, 75 message busy (try again).',
 ].join('\n');
 
@@ -42,7 +45,7 @@ interface Tools {
 }
 
 export const queueCommand: Command = {
-  summary: 'list, show, retry, flush or delete queued mail (postqueue/postsuper)',
+  summary: 'list, show, retry, flush, hold, release or delete queued mail (postqueue/postsuper)',
   help,
   async run(argv, context) {
     let parsed;
@@ -70,7 +73,8 @@ export const queueCommand: Command = {
     }
     const [action, id, ...extra] = parsed.positionals;
     const bulk = parsed.values.all === true || !isEmptyFilter(filter);
-    const takesId = action === 'show' || action === 'retry' || action === 'delete';
+    const takesId =
+      action === 'show' || action === 'retry' || action === 'delete' || action === 'hold' || action === 'release';
     // show needs an id; retry and delete need an id or a selection, never both; list and flush no id
     const idOk =
       action === 'show'
@@ -97,9 +101,10 @@ export const queueCommand: Command = {
       });
       const spool = new Spool(config.spool.dir);
       const status = new DeliveryStatusStore(redis, config.redis.prefix);
+      const held = new HeldMessages(redis, config.redis.prefix);
       const tools = {
-        inspector: new QueueInspector({ spool, queues, status }),
-        admin: new QueueAdmin({ spool, queues, status }),
+        inspector: new QueueInspector({ spool, queues, status, held }),
+        admin: new QueueAdmin({ spool, queues, status, held }),
       };
       if (bulk && action !== 'list') return await performBulk(action, filter, tools, context);
       return await perform(action, id, filter, parsed.values.json ?? false, tools, context);
@@ -146,6 +151,15 @@ async function performBulk(
       const outcomes = await tools.admin.retry(queueId);
       const acted = outcomes.filter((o) => o.action !== 'unchanged').map((o) => `${o.queue} ${o.action}`);
       stdout.write(`${queueId}: ${acted.join(', ') || 'nothing to retry'}\n`);
+      continue;
+    }
+    if (action === 'hold' || action === 'release') {
+      const outcome = action === 'hold' ? await tools.admin.hold(queueId) : await tools.admin.release(queueId);
+      if (outcome.done) stdout.write(`${queueId}: ${action === 'hold' ? 'held' : 'released'}\n`);
+      else if (outcome.reason === 'active') {
+        busy++;
+        stderr.write(`${queueId}: being delivered now (${outcome.queue}); not held\n`);
+      }
       continue;
     }
     const outcome = await tools.admin.delete(queueId);
@@ -198,6 +212,21 @@ async function perform(
       for (const { queue, promoted } of await tools.admin.flush())
         stdout.write(`${queue}: ${promoted} delayed job(s) run now\n`);
       return exitCode.ok;
+    }
+    case 'hold':
+    case 'release': {
+      const outcome = action === 'hold' ? await tools.admin.hold(id!) : await tools.admin.release(id!);
+      if (outcome.done) {
+        stdout.write(`${id}: ${action === 'hold' ? 'held' : 'released'} (jobs: ${outcome.jobs.join(', ')})\n`);
+        return exitCode.ok;
+      }
+      if (outcome.reason === 'active') {
+        stderr.write(`mailbridge queue: ${id} is being delivered now (${outcome.queue}); try again shortly\n`);
+        return exitCode.tempFail;
+      }
+      if (outcome.reason === 'not_found') return noSuchMessage(id!, stderr);
+      stderr.write(`mailbridge queue: ${id}: ${outcome.reason === 'already' ? 'already held' : 'not held'}\n`);
+      return exitCode.dataError;
     }
     default: {
       const outcome = await tools.admin.delete(id!);

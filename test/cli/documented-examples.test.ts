@@ -105,9 +105,8 @@ describe('documented CLI examples', () => {
 
   /** The example's words with placeholders and site paths pointed at this test's scratch files. */
   function concrete(example: string, index: number): string[] {
-    return example
-      .split(/\s+/)
-      .map((word) =>
+    return example.split(/\s+/).map(
+      (word) =>
         /^(FILE|mb\.yaml|\/etc\/mailbridge\/mailbridge\.yaml|examples\/mailbridge\.yaml)$/.test(word)
           ? configFile
           : /^(\.\/keys|\/etc\/mailbridge\/keys)$/.test(word)
@@ -115,7 +114,7 @@ describe('documented CLI examples', () => {
             : word === './stage'
               ? path.join(dir, `stage-${index}`)
               : word.replace(/^'(.*)'$/, '$1'), // the shell's quotes, as in --sender '<>'
-      );
+    );
   }
 
   it('finds the examples the docs promise', () => {
