@@ -81,9 +81,18 @@ export async function applyDisposition(
       await rt.status.apply(id, recipient, 'reject', now, { code: d.code, text: d.text }, version);
       return undefined;
     case 'deferred': {
-      await rt.status.apply(id, recipient, 'defer', now, { cookie: d.cookie, endpoint: ctx.endpoint }, version);
       const polls = (job.action === 'poll' ? (job.polls ?? 0) : 0) + 1;
       const pollUntil = job.action === 'poll' && job.pollUntil ? job.pollUntil : now + d.max_poll_s;
+      // kept for `mailbridge status`: why it waits and when we ask again
+      const nextPollAt = now + d.min_poll_s;
+      await rt.status.apply(
+        id,
+        recipient,
+        'defer',
+        now,
+        { cookie: d.cookie, endpoint: ctx.endpoint, nextPollAt, pollUntil },
+        version,
+      );
       const data: NoticeJob = {
         action: 'poll',
         queueId: job.queueId,
