@@ -19,6 +19,7 @@ import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from 
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
+import { TrafficLedger } from './observability/traffic-ledger.js';
 import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
 import { LivePolicy } from './policy/live-policy.js';
 import { MessageAcceptor } from './queue/accept.js';
@@ -76,6 +77,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
     const metrics = createMetrics({ queues });
+    const traffic = new TrafficLedger(producer, config.redis.prefix);
     const listening: ListeningAddress[] = [];
     if (config.metrics.enabled) {
       const endpoints = await startHttpEndpoints(config.metrics, {
@@ -112,7 +114,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
     const pmtp =
       config.pmtp.domain && config.pmtp.key_file
-        ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy, sendDsn })
+        ? await startPmtpService(config, {
+            spool,
+            queues,
+            acceptor,
+            resolver,
+            log,
+            redis: producer,
+            policy,
+            sendDsn,
+            metrics,
+          })
         : undefined;
     let submitPmtp: PmtpSubmission | undefined;
     if (pmtp) {
@@ -151,12 +163,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
     const dsnLedger = new DsnLedger(producer, config.redis.prefix);
-    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn, dsnLedger, metrics });
+    const agent = await createOutboundAgent(config, {
+      spool,
+      resolver,
+      status,
+      log,
+      sendDsn,
+      dsnLedger,
+      metrics,
+      traffic,
+    });
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
-    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics }, policy);
+    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics, traffic }, policy);
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
     listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));

@@ -10,6 +10,7 @@ import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
 import { queueCommand } from './queue.js';
+import { reportCommand } from './report.js';
 import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -23,6 +24,7 @@ const commands: Record<string, Command> = {
   staging: stagingCommand,
   queue: queueCommand,
   status: statusCommand,
+  report: reportCommand,
   tokens: tokensCommand,
   demo: demoCommand,
 };
@@ -43,6 +45,7 @@ function usage(): string {
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
     '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge report --since 7d -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c FILE',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
