@@ -76,8 +76,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
-    const metrics = createMetrics({ queues });
     const traffic = new TrafficLedger(producer, config.redis.prefix);
+    const metrics = createMetrics({ queues, traffic });
     const listening: ListeningAddress[] = [];
     if (config.metrics.enabled) {
       const endpoints = await startHttpEndpoints(config.metrics, {
