@@ -77,7 +77,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
     const traffic = new TrafficLedger(producer, config.redis.prefix);
-    const metrics = createMetrics({ queues, traffic });
+    const metrics = createMetrics({
+      queues,
+      traffic,
+      spool,
+      redis: producer,
+      certificates: [
+        ...config.smtp.listeners.flatMap((l, i) =>
+          l.tls ? [{ listener: `smtp ${l.role} ${i}`, file: l.tls.cert }] : [],
+        ),
+        ...(config.pmtp.listen.tls ? [{ listener: 'pmtp', file: config.pmtp.listen.tls.cert }] : []),
+      ],
+    });
     const listening: ListeningAddress[] = [];
     if (config.metrics.enabled) {
       const endpoints = await startHttpEndpoints(config.metrics, {

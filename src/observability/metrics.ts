@@ -2,11 +2,15 @@
 // global one), behind typed recording methods that parts receive through their deps.
 // Queue depth is read from BullMQ at scrape time, so it is never stale and costs nothing between scrapes.
 
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatusCode } from '../codes.js';
 import type { QueueName } from '../config/schema.js';
 import type { RecipientState } from '../queue/delivery-status.js';
 import { type MailQueues, queueNames } from '../queue/queues.js';
+import { queueIdTime } from '../spool/queue-id.js';
+import type { Spool } from '../spool/spool.js';
 import { otherDomains, type PeerTraffic, type TrafficLedger } from './traffic-ledger.js';
 
 /** Who took a message in: an SMTP listener role, or the PMTP endpoint (a pulled message). */
@@ -43,6 +47,12 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
   /** the migration ledger: per-peer-domain mail over the last 7 days, read at scrape time */
   readonly traffic?: Pick<TrafficLedger, 'peers'>;
+  /** the spool's entry names, for the age of its oldest message */
+  readonly spool?: Pick<Spool, 'list'>;
+  /** the producer connection: `mailbridge_redis_up` says whether it is ready */
+  readonly redis?: { readonly status: string };
+  /** TLS certificates in use, by listener name, for their expiry */
+  readonly certificates?: readonly { readonly listener: string; readonly file: string }[];
 }
 
 /** Peer domains with a series of their own; the rest add up under `(other)`, so cardinality stays bounded. */
@@ -135,6 +145,45 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           // Redis away: drop the series rather than fail the scrape or report stale depths;
           // /readyz says why, and the rest of /metrics stays readable
           this.reset();
+        }
+      },
+    });
+  }
+  const { spool, redis, certificates } = options;
+  if (spool) {
+    new Gauge({
+      name: 'mailbridge_spool_oldest_message_seconds',
+      help: 'Age of the oldest spool entry (queued mail and PMTP copies peers may still pull); 0 when empty',
+      registers,
+      async collect() {
+        const [oldest] = await spool.list().catch(() => [] as string[]);
+        this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - queueIdTime(oldest)) / 1000));
+      },
+    });
+  }
+  if (redis) {
+    new Gauge({
+      name: 'mailbridge_redis_up',
+      help: '1 while the connection to Redis is ready, else 0 (mail is then refused with 451, nothing is lost)',
+      registers,
+      collect() {
+        this.set(redis.status === 'ready' ? 1 : 0);
+      },
+    });
+  }
+  if (certificates && certificates.length > 0) {
+    new Gauge({
+      name: 'mailbridge_tls_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of each TLS certificate in use (Unix seconds), read from its file at scrape time',
+      labelNames: ['listener'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const { listener, file } of certificates) {
+          const pem = await readFile(file).catch(() => undefined);
+          // a certificate that no longer reads is left out; check-config and SIGHUP say why
+          const notAfter = pem ? Date.parse(new X509Certificate(pem).validTo) : Number.NaN;
+          if (Number.isFinite(notAfter)) this.set({ listener }, notAfter / 1000);
         }
       },
     });
