@@ -145,6 +145,8 @@ export const configSchema = z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         file: z.string().min(1).optional(),
+        // json: one pino object per line; text: `time level key=value… message`, for people and grep
+        format: z.enum(['json', 'text']).default('json'),
       })
       .strict()
       .prefault({}),
