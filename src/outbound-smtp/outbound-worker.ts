@@ -66,6 +66,38 @@ export interface OutboundSummary {
   readonly expired: number;
 }
 
+const logStatus = {
+  delivered: 'sent',
+  deferred: 'deferred',
+  failed: 'bounced',
+  expired: 'expired',
+  deleted: 'deleted',
+} as const;
+
+/**
+ * One line per recipient and attempt, as Postfix's smtp(8) logs it: to, relay, delay (arrival to
+ * now) split into time queued and time delivering, the enhanced status code and the reply.
+ */
+function logDelivery(
+  log: Logger,
+  r: HostedResult & { state: keyof typeof logStatus },
+  times: { arrival: number; started: number; at: number },
+): void {
+  const seconds = (ms: number) => Math.max(0, ms / 1000).toFixed(2);
+  log.info(
+    {
+      to: r.recipient,
+      relay: r.host ?? 'none',
+      delay: seconds(times.at - times.arrival),
+      delays: `${seconds(times.started - times.arrival)}/${seconds(times.at - times.started)}`,
+      dsn: enhancedStatus(r),
+      status: logStatus[r.state],
+      reply: r.reply,
+    },
+    'delivery',
+  );
+}
+
 /** One message per peer domain that took it; our own Postfix-hosted domains are not peers. */
 async function recordTraffic(
   deps: OutboundWorkerDeps,
@@ -110,6 +142,7 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
     const policy = retryPolicyFor(deps.config, 'outbound');
     const outOfTime = lifetimeExceeded(policy, arrival, now());
     const lastTry = outOfTime || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const started = now();
     const results = outOfTime
       ? await expiredUnsent(deps.status, queueId, pending)
       : await attempt(deps, source, entry, pending, log);
@@ -126,6 +159,7 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
         at,
         r.code !== 'lifetime_exceeded',
       );
+      logDelivery(log, r, { arrival, started, at: at.getTime() });
       deps.metrics?.delivery('smtp', r.state);
       if (r.state === 'delivered') deps.metrics?.deliveryLatency((at.getTime() - arrival) / 1000, 'smtp');
     }

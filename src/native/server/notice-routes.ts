@@ -47,12 +47,32 @@ const contactOutcome = {
   rejected: 'rejected',
 } as const satisfies Record<Disposition['disposition'], FirstContactOutcome>;
 
-/** Our answers per recipient, for `mailbridge report`; off the reply's path, a lost count loses no mail. */
+/**
+ * Our answer per recipient: one log line with its reason (as Postfix logs each RCPT decision), the
+ * metrics, and `mailbridge report`'s ledger, off the reply's path: a lost count loses no mail.
+ */
 function recordOutcomes(rt: NoticeRouteDeps, origin: string, results: readonly NoticeResult[]): void {
   const at = new Date(rt.nowMs());
   for (const result of results) {
-    if (!('recipients' in result)) continue;
+    if (!('recipients' in result)) {
+      rt.log.info({ origin, id: result.id, version: result.version, code: result.error.code }, 'notice refused');
+      continue;
+    }
     for (const r of result.recipients) {
+      rt.log.info(
+        {
+          origin,
+          id: result.id,
+          version: result.version,
+          rcpt: r.recipient,
+          disposition: r.disposition,
+          ...(r.disposition === 'rejected' ? { code: r.code, reason: r.text } : {}),
+          ...(r.disposition === 'challenge' ? { bits: r.challenge.bits } : {}),
+          ...(r.disposition === 'deferred' ? { min_poll_s: r.min_poll_s, max_poll_s: r.max_poll_s } : {}),
+          ...(r.disposition === 'redirect' ? { endpoint: r.endpoint } : {}),
+        },
+        'notice decision',
+      );
       rt.metrics?.noticeDisposition(r.disposition, 'received');
       if (r.disposition === 'challenge') rt.metrics?.challenge('issued');
       rt.traffic

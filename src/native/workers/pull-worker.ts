@@ -118,6 +118,17 @@ async function pullAndDeliver(
       maxBytes: rt.config.limits.message_size_bytes,
     });
     rt.metrics?.pull('made', pulled.ok ? 'ok' : 'error');
+    rt.log.info(
+      {
+        origin,
+        id,
+        version,
+        view: 'full',
+        outcome: pulled.ok ? 'ok' : pulled.retry ? 'retry' : 'rejected',
+        ...(pulled.ok ? {} : { code: pulled.code, reason: pulled.detail }),
+      },
+      'pull',
+    );
     if (!pulled.ok) {
       if (pulled.retry) throw new PmtpRequestError('message_invalid', pulled.detail, true);
       for (const r of accepted) await setState(rt, origin, id, r, 'reject', { code: pulled.code, text: pulled.detail });
