@@ -75,21 +75,32 @@ export class MessageAcceptance {
       const meta = await this.judge(draft, session, intake.size, signBack);
       handedOver = true; // from here the acceptor owns the draft, and cleans up on failure
       const entry = await this.deps.acceptor.accept(draft, meta);
+      // Postfix's "QUEUEID: client=…" and "message-id=…" in one line: grep the queue id, find the client
+      this.deps.log.info(
+        {
+          queueId: entry.queueId,
+          session: session.id,
+          client: session.remoteAddress,
+          helo: session.hostNameAppearsAs,
+          tls: session.secure,
+          ...(session.user ? { user: session.user } : {}),
+          ...(intake.messageId ? { messageId: intake.messageId } : {}),
+        },
+        'queued',
+      );
       this.recordTraffic(session, intake.size);
       return signBack
         ? smtpReply('signed', `Ok: signed, queued as ${entry.queueId}`).message
         : smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
     } catch (err) {
       if (!handedOver) await draft.discard().catch(() => undefined);
-      this.deps.log.info(
-        {
-          session: session.id,
-          ip: session.remoteAddress,
-          user: session.user,
-          err: err instanceof MailbridgeError || isReply(err) ? err.message : err,
-        },
-        'message refused',
-      );
+      // the client's reply is logged as NOQUEUE: reject (session-log.ts); a fault behind it needs its cause too
+      const fault = err instanceof MailbridgeError ? err.cause : isReply(err) ? undefined : err;
+      if (fault !== undefined)
+        this.deps.log.warn(
+          { session: session.id, client: session.remoteAddress, err: fault },
+          'message refused: fault',
+        );
       throw err instanceof MailbridgeError ? replyErrorFor(err) : isReply(err) ? err : replyError('internal_error');
     }
   }
