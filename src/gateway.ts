@@ -1,6 +1,9 @@
 // The composition root: builds each part from the one config object and wires them through
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
+import type { Redis } from 'ioredis';
+import { QueueInspector } from './admin/queue-inspection.js';
+import { queuePage } from './admin/queue-page.js';
 import type { Config } from './config/schema.js';
 import { createInboundProcessor, type PmtpSubmission } from './dispatch/inbound-dispatch.js';
 import { pmtpHandoff } from './dispatch/pmtp-handoff.js';
@@ -14,7 +17,7 @@ import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
 import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { pulledMailDelivery } from './mailbox/pulled-mail-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/pmtp-service.js';
-import { startHttpEndpoints } from './observability/http-endpoints.js';
+import { type Page, startHttpEndpoints } from './observability/http-endpoints.js';
 import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
@@ -26,6 +29,7 @@ import { MessageAcceptor } from './queue/accept.js';
 import { DeliveryStatusStore } from './queue/delivery-status.js';
 import { DsnLedger } from './queue/dsn-ledger.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
+import { HeldMessages } from './queue/held-messages.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { SpoolReconciler } from './queue/spool-reconciler.js';
@@ -95,6 +99,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         metrics,
         checks: [redisCheck(producer), spoolWritableCheck(config.spool.dir)],
         log,
+        pages: config.metrics.queue_view ? queuePages(config, spool, queues, producer) : [],
       });
       parts.push({ name: 'http-endpoints', close: () => endpoints.close() });
       listening.push({ service: 'metrics', address: endpoints.address });
@@ -214,6 +219,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     await closeAll();
     throw err;
   }
+}
+
+/** The read-only queue view (`metrics.queue_view`): /queue for a browser, /queue.json for scripts. */
+function queuePages(config: Config, spool: Spool, queues: MailQueues, redis: Redis): Page[] {
+  const inspector = new QueueInspector({
+    spool,
+    queues,
+    status: new DeliveryStatusStore(redis, config.redis.prefix),
+    held: new HeldMessages(redis, config.redis.prefix),
+  });
+  return [
+    { path: '/queue', render: (query) => queuePage(inspector, { query, format: 'html' }) },
+    { path: '/queue.json', render: (query) => queuePage(inspector, { query, format: 'json' }) },
+  ];
 }
 
 /** Offline zone file when configured (staging, tests), the system resolver otherwise. */
