@@ -14,7 +14,7 @@ const layers = [
   {
     name: 'plumbing',
     units: ['spool', 'queue', 'translate', 'policy', 'observability'],
-    also: { queue: ['spool'], observability: ['queue'] },
+    also: { queue: ['spool'], observability: ['queue', 'spool'] },
   },
   // stages hand off through the queue only: none imports another
   { name: 'stages', units: ['inbound-smtp', 'dispatch', 'native', 'mailbox', 'outbound-smtp'] },

@@ -1,6 +1,9 @@
 // The composition root: builds each part from the one config object and wires them through
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
+import type { Redis } from 'ioredis';
+import { QueueInspector } from './admin/queue-inspection.js';
+import { queuePage } from './admin/queue-page.js';
 import type { Config } from './config/schema.js';
 import { createInboundProcessor, type PmtpSubmission } from './dispatch/inbound-dispatch.js';
 import { pmtpHandoff } from './dispatch/pmtp-handoff.js';
@@ -14,17 +17,19 @@ import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
 import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { pulledMailDelivery } from './mailbox/pulled-mail-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/pmtp-service.js';
-import { startHttpEndpoints } from './observability/http-endpoints.js';
+import { type Page, startHttpEndpoints } from './observability/http-endpoints.js';
 import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
+import { TrafficLedger } from './observability/traffic-ledger.js';
 import { createOutboundAgent } from './outbound-smtp/outbound-agent.js';
 import { LivePolicy } from './policy/live-policy.js';
 import { MessageAcceptor } from './queue/accept.js';
 import { DeliveryStatusStore } from './queue/delivery-status.js';
 import { DsnLedger } from './queue/dsn-ledger.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
+import { HeldMessages } from './queue/held-messages.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { SpoolReconciler } from './queue/spool-reconciler.js';
@@ -75,13 +80,26 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
-    const metrics = createMetrics({ queues });
+    const traffic = new TrafficLedger(producer, config.redis.prefix);
+    const metrics = createMetrics({
+      queues,
+      traffic,
+      spool,
+      redis: producer,
+      certificates: [
+        ...config.smtp.listeners.flatMap((l, i) =>
+          l.tls ? [{ listener: `smtp ${l.role} ${i}`, file: l.tls.cert }] : [],
+        ),
+        ...(config.pmtp.listen.tls ? [{ listener: 'pmtp', file: config.pmtp.listen.tls.cert }] : []),
+      ],
+    });
     const listening: ListeningAddress[] = [];
     if (config.metrics.enabled) {
       const endpoints = await startHttpEndpoints(config.metrics, {
         metrics,
         checks: [redisCheck(producer), spoolWritableCheck(config.spool.dir)],
         log,
+        pages: config.metrics.queue_view ? queuePages(config, spool, queues, producer) : [],
       });
       parts.push({ name: 'http-endpoints', close: () => endpoints.close() });
       listening.push({ service: 'metrics', address: endpoints.address });
@@ -112,7 +130,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // PMTP runs when this gateway has a domain key: it serves pulls and pulls for our recipients
     const pmtp =
       config.pmtp.domain && config.pmtp.key_file
-        ? await startPmtpService(config, { spool, queues, acceptor, resolver, log, redis: producer, policy, sendDsn })
+        ? await startPmtpService(config, {
+            spool,
+            queues,
+            acceptor,
+            resolver,
+            log,
+            redis: producer,
+            policy,
+            sendDsn,
+            metrics,
+          })
         : undefined;
     let submitPmtp: PmtpSubmission | undefined;
     if (pmtp) {
@@ -151,12 +179,21 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     parts.push({ name: 'inbound-worker', close: () => inbound.close() });
 
     const dsnLedger = new DsnLedger(producer, config.redis.prefix);
-    const agent = await createOutboundAgent(config, { spool, resolver, status, log, sendDsn, dsnLedger, metrics });
+    const agent = await createOutboundAgent(config, {
+      spool,
+      resolver,
+      status,
+      log,
+      sendDsn,
+      dsnLedger,
+      metrics,
+      traffic,
+    });
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
 
-    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics }, policy);
+    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics, traffic }, policy);
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
     listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));
@@ -182,6 +219,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     await closeAll();
     throw err;
   }
+}
+
+/** The read-only queue view (`metrics.queue_view`): /queue for a browser, /queue.json for scripts. */
+function queuePages(config: Config, spool: Spool, queues: MailQueues, redis: Redis): Page[] {
+  const inspector = new QueueInspector({
+    spool,
+    queues,
+    status: new DeliveryStatusStore(redis, config.redis.prefix),
+    held: new HeldMessages(redis, config.redis.prefix),
+  });
+  return [
+    { path: '/queue', render: (query) => queuePage(inspector, { query, format: 'html' }) },
+    { path: '/queue.json', render: (query) => queuePage(inspector, { query, format: 'json' }) },
+  ];
 }
 
 /** Offline zone file when configured (staging, tests), the system resolver otherwise. */

@@ -2,7 +2,7 @@
 // status (per queue id) and the PMTP recipient states (per message id, or via the queue ids that
 // led to PMTP messages), merged into one list of rows, one per recipient and route.
 import type { Redis } from 'ioredis';
-import { PmtpStatusStore } from '../native/state/pmtp-status.js';
+import { type PmtpRecipientStatus, PmtpStatusStore } from '../native/state/pmtp-status.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
 
 export interface MessageStatusRow {
@@ -14,6 +14,24 @@ export interface MessageStatusRow {
   readonly final: boolean;
   readonly detail?: string;
   readonly updatedAt?: string;
+}
+
+/** Why a PMTP recipient waits and what happens next: the peer's deferral window or its challenge. */
+function waitingDetail(s: PmtpRecipientStatus): string[] {
+  const at = (t: number) => new Date(t * 1000).toISOString();
+  if (s.state === 'deferred') {
+    return [
+      'the recipient server has not decided yet',
+      s.nextPollAt === undefined ? undefined : `next poll ${at(s.nextPollAt)}`,
+      s.pollUntil === undefined ? undefined : `polling until ${at(s.pollUntil)}`,
+    ].filter((d): d is string => d !== undefined);
+  }
+  if (s.state === 'challenged') {
+    return s.pow
+      ? [`first-contact challenge of ${s.pow.challenge.bits} bits solved; the notice is sent again with the solution`]
+      : ['first-contact challenge: solving'];
+  }
+  return [];
 }
 
 const SMTP_FINAL = new Set(['delivered', 'failed', 'expired']);
@@ -43,6 +61,7 @@ export async function lookupMessageStatus(redis: Redis, prefix: string, id: stri
         s.code,
         s.text,
         s.endpoint ? `via ${s.endpoint}` : undefined,
+        ...waitingDetail(s),
       ]
         .filter(Boolean)
         .join(' ');

@@ -6,6 +6,7 @@ import type { QueueName } from '../config/schema.js';
 import { parseJobData, spoolIdOf } from '../mail/jobs.js';
 import type { SpoolRecord } from '../mail/spool-records.js';
 import type { DeliveryStatusStore, RecipientState } from '../queue/delivery-status.js';
+import type { HeldMessages } from '../queue/held-messages.js';
 import { type MailJob, type MailQueues, queueNames } from '../queue/queues.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
 
@@ -42,6 +43,8 @@ export interface QueuedMessage {
   readonly sender?: string;
   readonly recipients: readonly RecipientView[];
   readonly jobs: readonly JobView[];
+  /** when an operator put it on hold (ISO time); its jobs then wait, parked, for `queue release` */
+  readonly heldAt?: string;
 }
 
 export interface MessageDetail extends QueuedMessage {
@@ -54,6 +57,7 @@ export interface InspectionDeps {
   readonly spool: Pick<Spool, 'list' | 'read' | 'openBody'>;
   readonly queues: Pick<MailQueues, 'queue'>;
   readonly status: Pick<DeliveryStatusStore, 'get'>;
+  readonly held: Pick<HeldMessages, 'all' | 'heldAt'>;
 }
 
 const headerPeekBytes = 16 * 1024;
@@ -65,16 +69,17 @@ export class QueueInspector {
   /** Every spooled message, oldest first, then jobs whose spool entry is gone. */
   async list(): Promise<QueuedMessage[]> {
     const jobs = await this.liveJobs();
+    const held = await this.deps.held.all();
     const messages: QueuedMessage[] = [];
     const seen = new Set<string>();
     for (const queueId of await this.deps.spool.list()) {
       const entry = await this.readEntry(queueId);
       if (!entry) continue; // finished between listing and reading
       seen.add(queueId);
-      messages.push(await this.describe(queueId, entry, jobs.get(queueId) ?? []));
+      messages.push(await this.describe(queueId, entry, jobs.get(queueId) ?? [], held.get(queueId)));
     }
     for (const [queueId, orphanJobs] of jobs) {
-      if (!seen.has(queueId)) messages.push(await this.describe(queueId, undefined, orphanJobs));
+      if (!seen.has(queueId)) messages.push(await this.describe(queueId, undefined, orphanJobs, held.get(queueId)));
     }
     return messages;
   }
@@ -89,6 +94,7 @@ export class QueueInspector {
       queueId,
       entry,
       views.filter((v): v is JobView => v !== undefined),
+      await this.deps.held.heldAt(queueId),
     );
     return { ...message, meta: entry?.meta, headerLines: entry ? await this.headerLines(queueId) : [] };
   }
@@ -97,6 +103,7 @@ export class QueueInspector {
     queueId: string,
     entry: SpoolEntry | undefined,
     jobs: readonly JobView[],
+    heldAt: string | undefined,
   ): Promise<QueuedMessage> {
     const statuses = new Map((await this.deps.status.get(queueId)).map((s) => [s.recipient, s]));
     const addresses = [...new Set([...(entry?.meta.envelope.rcptTo ?? []), ...statuses.keys()])];
@@ -116,6 +123,7 @@ export class QueueInspector {
       sender: entry?.meta.envelope.mailFrom,
       recipients,
       jobs,
+      heldAt,
     };
   }
 

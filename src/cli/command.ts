@@ -44,6 +44,13 @@ export function parseOptions<T extends ParseArgsConfig['options']>(
   }
 }
 
+/** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)([dhms]?)$/.exec(text);
+  if (!m) throw new UsageError(`bad duration ${text}`);
+  return Number(m[1]) * { d: 86_400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd']!;
+}
+
 /** Loads `-c FILE` for a subcommand; on a problem prints it (key and line) and returns undefined. */
 export async function loadCommandConfig(
   file: string,

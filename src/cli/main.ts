@@ -2,11 +2,15 @@
 // The `mailbridge` command: reads argv, hands the environment to the config loader once,
 // and runs one subcommand. Each subcommand lives in its own file and exits with its own code.
 
+import { createRequire } from 'node:module';
+import { envOverrides } from '../config/schema.js';
 import { checkConfigCommand } from './check-config.js';
-import type { Command } from './command.js';
+import { type Command, exitCode, UsageError } from './command.js';
+import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
 import { queueCommand } from './queue.js';
+import { reportCommand } from './report.js';
 import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -15,10 +19,12 @@ import { tokensCommand } from './tokens.js';
 const commands: Record<string, Command> = {
   start: startCommand,
   'check-config': checkConfigCommand,
+  config: configCommand,
   keys: keysCommand,
   staging: stagingCommand,
   queue: queueCommand,
   status: statusCommand,
+  report: reportCommand,
   tokens: tokensCommand,
   demo: demoCommand,
 };
@@ -35,14 +41,18 @@ function usage(): string {
     'Examples:',
     '  mailbridge check-config /etc/mailbridge/mailbridge.yaml',
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge config -n -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
     '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
-    '  mailbridge tokens issue --recipient bob@example.org --sender shop.example --uses 3 -c FILE',
+    '  mailbridge report --since 7d -c /etc/mailbridge/mailbridge.yaml',
+    '  mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c FILE',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
     "Run `mailbridge <command> --help` for a command's options.",
-    'Environment: REDIS_URL, MAILBRIDGE_LOG_LEVEL, MAILBRIDGE_SPOOL_DIR, MAILBRIDGE_HOSTNAME override config keys.',
+    `Environment: ${Object.entries(envOverrides)
+      .map(([name, key]) => `${name} (${key.join('.')})`)
+      .join(', ')} override config keys.`,
   ];
   return lines.join('\n');
 }
@@ -54,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 64 : 0;
   }
   if (name === '--version') {
-    process.stdout.write('mailbridge 0.1.0\n');
+    process.stdout.write(`mailbridge ${version()}\n`);
     return 0;
   }
   const command = commands[name];
@@ -66,7 +76,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
-  return command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  try {
+    return await command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  } catch (err) {
+    // a bad option is the caller's mistake, whatever command it reached (sysexits EX_USAGE)
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`mailbridge ${name}: ${err.message}\n\n${command.help}\n`);
+    return exitCode.usage;
+  }
+}
+
+/** The installed package's version: src/cli and dist/cli both sit two folders below package.json. */
+function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
 main(process.argv.slice(2)).then(
@@ -76,6 +98,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`mailbridge: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 70;
+    process.exitCode = exitCode.software;
   },
 );

@@ -7,9 +7,11 @@ import type { JobView, MessageDetail, QueuedMessage } from '../admin/queue-inspe
 const idWidth = 19; // 18-character queue id and its state mark
 const indent = ' '.repeat(idWidth + 1 + 8 + 1 + 20 + 1);
 
-/** `postqueue -p`'s marks: `*` being delivered now; `!` failed, waits for `queue retry`. */
-function mark(jobs: readonly JobView[]): string {
+/** `postqueue -p`'s marks: `*` being delivered now; `!` failed, waits for `queue retry`; `#` held. */
+function mark(m: QueuedMessage): string {
+  const jobs = m.jobs;
   if (jobs.some((j) => j.state === 'active')) return '*';
+  if (m.heldAt !== undefined) return '#';
   return jobs.some((j) => j.state === 'failed') ? '!' : ' ';
 }
 
@@ -33,9 +35,13 @@ export function formatList(messages: readonly QueuedMessage[]): string {
   const lines = [`${'-Queue ID-'.padEnd(idWidth)} --Size-- ----Arrival Time---- -Sender/Recipient-------`];
   for (const m of messages) {
     lines.push(
-      `${(m.queueId + mark(m.jobs)).padEnd(idWidth)} ${String(m.size ?? 0).padStart(8)} ${formatTime(m.arrivalTime).padEnd(20)} ${sender(m)}`,
+      `${(m.queueId + mark(m)).padEnd(idWidth)} ${String(m.size ?? 0).padStart(8)} ${formatTime(m.arrivalTime).padEnd(20)} ${sender(m)}`,
     );
-    lines.push(`${indent}[${m.jobs.length > 0 ? m.jobs.map(describeJob).join('; ') : 'no live job'}]`);
+    lines.push(
+      m.heldAt === undefined
+        ? `${indent}[${m.jobs.length > 0 ? m.jobs.map(describeJob).join('; ') : 'no live job'}]`
+        : `${indent}[held since ${formatTime(m.heldAt)}: waits for queue release]`,
+    );
     for (const r of m.recipients) {
       if (r.reply && r.state !== 'queued') lines.push(`${indent}(${r.reply})`);
       lines.push(`${indent}${r.address} ${r.state}`);
@@ -59,6 +65,7 @@ export function jsonRecord(m: QueuedMessage): Record<string, unknown> {
     sender: m.sender ?? null,
     kind: m.kind ?? null,
     spooled: m.spooled,
+    held_time: m.heldAt ? Math.floor(Date.parse(m.heldAt) / 1000) : null,
     jobs: m.jobs.map((j) => ({
       queue: j.queue,
       state: j.state,
@@ -84,6 +91,7 @@ export function formatDetail(d: MessageDetail): string {
     `size:        ${d.size ?? '-'}`,
     `sender:      ${sender(d)}`,
     `jobs:        ${d.jobs.length > 0 ? d.jobs.map(describeJob).join('; ') : 'no live job'}`,
+    ...(d.heldAt ? [`held:        since ${formatTime(d.heldAt)} (mailbridge queue release ${d.queueId})`] : []),
     ...d.jobs.filter((j) => j.failedReason).map((j) => `last error:  ${j.queue}: ${j.failedReason}`),
     'recipients:',
     ...d.recipients.map((r) => `  ${r.address} ${r.state} attempts=${r.attempts}${r.reply ? ` (${r.reply})` : ''}`),

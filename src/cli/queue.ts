@@ -1,25 +1,41 @@
-// `mailbridge queue list|show ID|retry ID|delete ID|flush [--json] -c FILE`: the operator's view of
-// queued mail, like Postfix's postqueue -p/-j/-f and postsuper -r/-d. It opens its own Redis
-// connection and reads the spool; the gathering and the actions live in src/queue/, this file formats.
+// `mailbridge queue list|show|retry|delete|flush -c FILE`: the operator's view of queued mail, like
+// Postfix's postqueue -p/-j/-f and postsuper -r/-d, with filters and bulk actions. It opens its own
+// Redis connection and reads the spool; the gathering and the actions live in src/admin/.
 
 import { QueueAdmin } from '../admin/queue-admin.js';
+import { isEmptyFilter, matchesFilter, type QueueFilter } from '../admin/queue-filter.js';
 import { QueueInspector } from '../admin/queue-inspection.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { HeldMessages } from '../queue/held-messages.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';
 import { Spool } from '../spool/spool.js';
-import { type Command, type CommandContext, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
+import {
+  type Command,
+  type CommandContext,
+  exitCode,
+  loadCommandConfig,
+  parseDuration,
+  parseOptions,
+  UsageError,
+} from './command.js';
 import { formatDetail, formatList, jsonRecord } from './queue-format.js';
 
 const help = [
-  'Usage: mailbridge queue list [--json] -c FILE       every queued message (postqueue -p / -j)',
-  '       mailbridge queue show ID [--json] -c FILE    meta, status and first header lines of one message',
-  '       mailbridge queue retry ID -c FILE            run a delayed or failed message now (postsuper -r)',
-  '       mailbridge queue flush -c FILE               run every delayed message now (postqueue -f)',
-  '       mailbridge queue delete ID -c FILE           remove a message and its jobs (postsuper -d)',
+  'Usage: mailbridge queue list [FILTER] [--json] -c FILE      queued messages (postqueue -p / -j)',
+  '       mailbridge queue show ID [--json] -c FILE           meta, status and first header lines of one message',
+  '       mailbridge queue retry ID|FILTER|--all -c FILE      run delayed or failed messages now (postsuper -r)',
+  '       mailbridge queue flush -c FILE                      run every delayed message now (postqueue -f)',
+  '       mailbridge queue delete ID|FILTER|--all -c FILE     remove messages and their jobs (postsuper -d)',
+  '       mailbridge queue hold ID|FILTER|--all -c FILE       keep messages from delivery until released (postsuper -h)',
+  '       mailbridge queue release ID|FILTER|--all -c FILE    deliver held messages again, now (postsuper -H)',
   '',
-  'Marks after the queue id: * being delivered now, ! failed (waits for `queue retry`).',
+  'FILTER: any of --domain D (sender or recipient domain), --sender ADDR (<> for the null sender),',
+  '--state S (held; a job state: waiting, active, delayed, failed; or a recipient state: queued, deferred),',
+  '--older-than AGE, --newer-than AGE (AGE: 30m, 12h, 2d). A bulk action needs a filter or --all.',
+  '',
+  'Marks after the queue id: * being delivered now, ! failed (waits for `queue retry`), # held.',
   'Exit codes: 0 done, 64 usage, 65 no such message, 69 Redis unreachable, 75 message busy (try again).',
 ].join('\n');
 
@@ -29,25 +45,44 @@ interface Tools {
 }
 
 export const queueCommand: Command = {
-  summary: 'list, show, retry, flush or delete queued mail (postqueue/postsuper)',
+  summary: 'list, show, retry, flush, hold, release or delete queued mail (postqueue/postsuper)',
   help,
   async run(argv, context) {
     let parsed;
+    let filter: QueueFilter;
     try {
       parsed = parseOptions(
         argv,
-        { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
+        {
+          config: { type: 'string', short: 'c' },
+          json: { type: 'boolean', default: false },
+          all: { type: 'boolean', default: false },
+          domain: { type: 'string' },
+          sender: { type: 'string' },
+          state: { type: 'string' },
+          'older-than': { type: 'string' },
+          'newer-than': { type: 'string' },
+        },
         true,
       );
+      filter = filterOf(parsed.values);
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       context.stderr.write(`${err.message}\n${help}\n`);
       return exitCode.usage;
     }
     const [action, id, ...extra] = parsed.positionals;
-    const needsId = action === 'show' || action === 'retry' || action === 'delete';
-    const known = needsId || action === 'list' || action === 'flush';
-    if (!known || !parsed.values.config || extra.length > 0 || needsId !== (id !== undefined)) {
+    const bulk = parsed.values.all === true || !isEmptyFilter(filter);
+    const takesId =
+      action === 'show' || action === 'retry' || action === 'delete' || action === 'hold' || action === 'release';
+    // show needs an id; retry and delete need an id or a selection, never both; list and flush no id
+    const idOk =
+      action === 'show'
+        ? id !== undefined && !bulk
+        : takesId
+          ? (id !== undefined) !== bulk
+          : id === undefined && (action === 'list' ? parsed.values.all !== true : !bulk);
+    if (!(takesId || action === 'list' || action === 'flush') || !parsed.values.config || extra.length > 0 || !idOk) {
       context.stderr.write(`${help}\n`);
       return exitCode.usage;
     }
@@ -66,11 +101,13 @@ export const queueCommand: Command = {
       });
       const spool = new Spool(config.spool.dir);
       const status = new DeliveryStatusStore(redis, config.redis.prefix);
+      const held = new HeldMessages(redis, config.redis.prefix);
       const tools = {
-        inspector: new QueueInspector({ spool, queues, status }),
-        admin: new QueueAdmin({ spool, queues, status }),
+        inspector: new QueueInspector({ spool, queues, status, held }),
+        admin: new QueueAdmin({ spool, queues, status, held }),
       };
-      return await perform(action, id, parsed.values.json, tools, context);
+      if (bulk && action !== 'list') return await performBulk(action, filter, tools, context);
+      return await perform(action, id, filter, parsed.values.json ?? false, tools, context);
     } catch (err) {
       context.stderr.write(`mailbridge queue: ${err instanceof Error ? err.message : String(err)}\n`);
       return err instanceof Unavailable ? exitCode.unavailable : exitCode.software;
@@ -83,16 +120,71 @@ export const queueCommand: Command = {
 
 class Unavailable extends Error {}
 
+function filterOf(values: {
+  domain?: string;
+  sender?: string;
+  state?: string;
+  'older-than'?: string;
+  'newer-than'?: string;
+}): QueueFilter {
+  return {
+    domain: values.domain,
+    sender: values.sender,
+    state: values.state,
+    olderThanS: values['older-than'] === undefined ? undefined : parseDuration(values['older-than']),
+    newerThanS: values['newer-than'] === undefined ? undefined : parseDuration(values['newer-than']),
+  };
+}
+
+/** retry or delete every message the filter selects (an empty filter is --all), one line each. */
+async function performBulk(
+  action: string,
+  filter: QueueFilter,
+  tools: Tools,
+  { stdout, stderr }: CommandContext,
+): Promise<number> {
+  const now = Date.now();
+  const selected = (await tools.inspector.list()).filter((m) => matchesFilter(m, filter, now));
+  let busy = 0;
+  for (const { queueId } of selected) {
+    if (action === 'retry') {
+      const outcomes = await tools.admin.retry(queueId);
+      const acted = outcomes.filter((o) => o.action !== 'unchanged').map((o) => `${o.queue} ${o.action}`);
+      stdout.write(`${queueId}: ${acted.join(', ') || 'nothing to retry'}\n`);
+      continue;
+    }
+    if (action === 'hold' || action === 'release') {
+      const outcome = action === 'hold' ? await tools.admin.hold(queueId) : await tools.admin.release(queueId);
+      if (outcome.done) stdout.write(`${queueId}: ${action === 'hold' ? 'held' : 'released'}\n`);
+      else if (outcome.reason === 'active') {
+        busy++;
+        stderr.write(`${queueId}: being delivered now (${outcome.queue}); not held\n`);
+      }
+      continue;
+    }
+    const outcome = await tools.admin.delete(queueId);
+    if (outcome.deleted) stdout.write(`${queueId}: deleted\n`);
+    else if (outcome.reason === 'active') {
+      busy++;
+      stderr.write(`${queueId}: being delivered now (${outcome.queue}); not deleted\n`);
+    }
+  }
+  stdout.write(`${selected.length} message(s) selected\n`);
+  return busy > 0 ? exitCode.tempFail : exitCode.ok;
+}
+
 async function perform(
   action: string,
   id: string | undefined,
+  filter: QueueFilter,
   json: boolean,
   tools: Tools,
   { stdout, stderr }: CommandContext,
 ): Promise<number> {
   switch (action) {
     case 'list': {
-      const messages = await tools.inspector.list();
+      const now = Date.now();
+      const messages = (await tools.inspector.list()).filter((m) => matchesFilter(m, filter, now));
       stdout.write(json ? messages.map((m) => `${JSON.stringify(jsonRecord(m))}\n`).join('') : formatList(messages));
       return exitCode.ok;
     }
@@ -120,6 +212,21 @@ async function perform(
       for (const { queue, promoted } of await tools.admin.flush())
         stdout.write(`${queue}: ${promoted} delayed job(s) run now\n`);
       return exitCode.ok;
+    }
+    case 'hold':
+    case 'release': {
+      const outcome = action === 'hold' ? await tools.admin.hold(id!) : await tools.admin.release(id!);
+      if (outcome.done) {
+        stdout.write(`${id}: ${action === 'hold' ? 'held' : 'released'} (jobs: ${outcome.jobs.join(', ')})\n`);
+        return exitCode.ok;
+      }
+      if (outcome.reason === 'active') {
+        stderr.write(`mailbridge queue: ${id} is being delivered now (${outcome.queue}); try again shortly\n`);
+        return exitCode.tempFail;
+      }
+      if (outcome.reason === 'not_found') return noSuchMessage(id!, stderr);
+      stderr.write(`mailbridge queue: ${id}: ${outcome.reason === 'already' ? 'already held' : 'not held'}\n`);
+      return exitCode.dataError;
     }
     default: {
       const outcome = await tools.admin.delete(id!);

@@ -6,7 +6,7 @@ import { type Command, exitCode, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge staging --domains D1,D2 --dir DIR [--legacy L1,L2] [--zone FILE] [--redis URL]',
-  '                          [--retry SECONDS] [--external-legacy]',
+  '                          [--retry SECONDS] [--external-legacy] [--log-level LEVEL]',
   '',
   'For each --domains entry: an mx and a submission listener and a PMTP endpoint on free loopback',
   'ports, keys in DIR/<domain>/keys, mail delivered to DIR/<domain>/Maildir/<user>/new/, and a',
@@ -19,6 +19,8 @@ const help = [
   '   "pmtp":"http://127.0.0.1:P","user":"postmaster@alpha.test","password":"..."}},"legacy":{...}}',
   'Redis: --redis (and only it), else REDIS_URL, else 127.0.0.1:6379, else a private redis-server with',
   'AOF in DIR/redis.',
+  '',
+  'Logs: JSON lines to DIR/<domain>/mailbridge.log at LEVEL (default info; also warn, debug, silent...).',
   '',
   'Fault drills: --retry SECONDS retries deferred mail, and a PMTP peer found down, every SECONDS',
   "instead of Postfix's 300 s doubling schedule and a 300 s pause. --external-legacy plans the legacy",

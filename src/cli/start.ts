@@ -2,7 +2,7 @@
 // gracefully: stop accepting, finish in-flight jobs, close connections. A second signal forces exit.
 
 import { startGateway } from '../gateway.js';
-import { createLogger } from '../log.js';
+import { createLogger, reopenLogFile } from '../log.js';
 import { ConfigReloader } from '../observability/reload.js';
 import { type Command, exitCode, loadCommandConfig, parseOptions } from './command.js';
 
@@ -57,6 +57,13 @@ export const startCommand: Command = {
         },
       );
     };
+    // logrotate's postrotate: `systemctl reload` (SIGHUP, which also reloads config) or kill -USR2
+    // (SIGUSR1 belongs to Node's inspector)
+    const reopen = (signal: string) => {
+      if (reopenLogFile(log)) log.info({ signal, file: config.log.file }, 'log file reopened');
+    };
+    process.on('SIGHUP', () => reopen('SIGHUP'));
+    process.on('SIGUSR2', () => reopen('SIGUSR2'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     return -1;

@@ -7,7 +7,7 @@ import { loadKeyRing } from '../native/keys/local-keys.js';
 import { isAddress, isDomain } from '../native/protocol/address.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
 import { connectRedis } from '../queue/redis-connection.js';
-import { type Command, exitCode, loadCommandConfig, parseOptions, UsageError } from './command.js';
+import { type Command, exitCode, loadCommandConfig, parseDuration, parseOptions, UsageError } from './command.js';
 
 const help = [
   'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
@@ -19,11 +19,49 @@ const help = [
   'Example: mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c mb.yaml',
 ].join('\n');
 
-/** `30d`, `12h`, `90m`, `3600s` or plain seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)([dhms]?)$/.exec(text);
-  if (!m) throw new UsageError(`bad duration ${text}`);
-  return Number(m[1]) * { d: 86_400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd']!;
+type TokensAction =
+  | {
+      readonly action: 'issue';
+      readonly recipient: string;
+      readonly scope: string;
+      readonly expires: string;
+      readonly maxUses?: number;
+    }
+  | { readonly action: 'list'; readonly json: boolean }
+  | { readonly action: 'revoke'; readonly tokenId: string };
+
+/** Reads the action and its flags; a usage mistake is reported before any connection is made. */
+export function parseTokensArgs(argv: string[]): TokensAction {
+  const [action, ...rest] = argv;
+  if (action === 'issue') {
+    const { values } = parseOptions(rest, {
+      recipient: { type: 'string' },
+      scope: { type: 'string' },
+      expires: { type: 'string', default: '30d' },
+      'max-uses': { type: 'string' },
+    });
+    parseDuration(values.expires ?? '30d');
+    const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
+    if (maxUses !== undefined && !(Number.isSafeInteger(maxUses) && maxUses > 0))
+      throw new UsageError('--max-uses must be a positive integer');
+    return {
+      action,
+      recipient: values.recipient ?? '',
+      scope: values.scope ?? '',
+      expires: values.expires ?? '30d',
+      ...(maxUses ? { maxUses } : {}),
+    };
+  }
+  if (action === 'list') {
+    const { values } = parseOptions(rest, { json: { type: 'boolean', default: false } });
+    return { action, json: values.json ?? false };
+  }
+  if (action === 'revoke') {
+    const { positionals } = parseOptions(rest, {}, true);
+    if (positionals.length !== 1) throw new UsageError('revoke takes one TOKEN_ID');
+    return { action, tokenId: positionals[0]! };
+  }
+  throw new UsageError(`unknown action ${action ?? ''}`);
 }
 
 export async function runTokens(
@@ -32,74 +70,62 @@ export async function runTokens(
   out: NodeJS.WritableStream,
   nowS = Math.floor(Date.now() / 1000),
 ): Promise<number> {
-  const [action, ...rest] = argv;
+  const request = parseTokensArgs(argv);
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
   try {
     await redis.connect();
     const store = new SenderTokenStore(redis, config.redis.prefix);
-    if (action === 'issue') {
-      const { values } = parseOptions(rest, {
-        recipient: { type: 'string' },
-        scope: { type: 'string' },
-        expires: { type: 'string', default: '30d' },
-        'max-uses': { type: 'string' },
-      });
-      const keys = await loadKeyRing(config);
-      const recipient = values.recipient ?? '';
-      const scope = values.scope ?? '';
-      if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`))
-        throw new UsageError(`--recipient must be an address in ${keys.domain}`);
-      const scoped = isAddress(scope)
-        ? { address: scope }
-        : isDomain(scope.toLowerCase())
-          ? { domain: scope.toLowerCase() }
-          : undefined;
-      if (!scoped) throw new UsageError('--scope must be an address or a domain');
-      const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
-      if (maxUses !== undefined && !(Number.isSafeInteger(maxUses) && maxUses > 0))
-        throw new UsageError('--max-uses must be a positive integer');
-      const issued = await store.issue(
-        {
-          issuer: keys.domain,
-          recipient,
-          scope: scoped,
-          expires: nowS + parseDuration(values.expires ?? '30d'),
-          ...(maxUses ? { max_uses: maxUses } : {}),
-        },
-        keys.current.privateKey,
-        nowS,
-      );
-      out.write(
-        `token_id ${issued.tokenId}\nexpires ${new Date(issued.expires * 1000).toISOString()}\n${issued.token}\n`,
-      );
-      return exitCode.ok;
-    }
-    if (action === 'list') {
-      const { values } = parseOptions(rest, { json: { type: 'boolean', default: false } });
-      const tokens = await store.list();
-      if (values.json)
-        out.write(
-          `${JSON.stringify(
-            tokens.map(({ token: _t, ...t }) => t),
-            null,
-            2,
-          )}\n`,
+    switch (request.action) {
+      case 'issue': {
+        const keys = await loadKeyRing(config);
+        const { recipient, scope } = request;
+        if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`))
+          throw new UsageError(`--recipient must be an address in ${keys.domain}`);
+        const scoped = isAddress(scope)
+          ? { address: scope }
+          : isDomain(scope.toLowerCase())
+            ? { domain: scope.toLowerCase() }
+            : undefined;
+        if (!scoped) throw new UsageError('--scope must be an address or a domain');
+        const issued = await store.issue(
+          {
+            issuer: keys.domain,
+            recipient,
+            scope: scoped,
+            expires: nowS + parseDuration(request.expires),
+            ...(request.maxUses ? { max_uses: request.maxUses } : {}),
+          },
+          keys.current.privateKey,
+          nowS,
         );
-      else
-        for (const t of tokens)
+        out.write(
+          `token_id ${issued.tokenId}\nexpires ${new Date(issued.expires * 1000).toISOString()}\n${issued.token}\n`,
+        );
+        return exitCode.ok;
+      }
+      case 'list': {
+        const tokens = await store.list();
+        if (request.json)
           out.write(
-            `${t.tokenId}  ${t.recipient}  ${'address' in t.scope ? t.scope.address : `*@${t.scope.domain}`}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${new Date(t.expires * 1000).toISOString()}${t.revoked ? '  REVOKED' : ''}\n`,
+            `${JSON.stringify(
+              tokens.map(({ token: _t, ...t }) => t),
+              null,
+              2,
+            )}\n`,
           );
-      return exitCode.ok;
+        else
+          for (const t of tokens)
+            out.write(
+              `${t.tokenId}  ${t.recipient}  ${'address' in t.scope ? t.scope.address : `*@${t.scope.domain}`}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${new Date(t.expires * 1000).toISOString()}${t.revoked ? '  REVOKED' : ''}\n`,
+            );
+        return exitCode.ok;
+      }
+      case 'revoke': {
+        const known = await store.revoke(request.tokenId);
+        out.write(`${request.tokenId} revoked${known ? '' : ' (unknown id; refused anyway if it appears)'}\n`);
+        return known ? exitCode.ok : exitCode.dataError;
+      }
     }
-    if (action === 'revoke') {
-      const { positionals } = parseOptions(rest, {}, true);
-      if (positionals.length !== 1) throw new UsageError('revoke takes one TOKEN_ID');
-      const known = await store.revoke(positionals[0]!);
-      out.write(`${positionals[0]} revoked${known ? '' : ' (unknown id; refused anyway if it appears)'}\n`);
-      return known ? exitCode.ok : exitCode.dataError;
-    }
-    throw new UsageError(`unknown action ${action ?? ''}`);
   } finally {
     redis.disconnect();
   }
@@ -115,14 +141,18 @@ export const tokensCommand: Command = {
       stderr.write(`${help}\n`);
       return exitCode.usage;
     }
+    const rest = argv.filter((_, i) => i !== at && i !== at + 1);
+    try {
+      parseTokensArgs(rest);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      stderr.write(`mailbridge tokens: ${err.message}\n\n${help}\n`);
+      return exitCode.usage;
+    }
     const config = await loadCommandConfig(file, { env, stderr });
     if (!config) return exitCode.configError;
     try {
-      return await runTokens(
-        config,
-        argv.filter((_, i) => i !== at && i !== at + 1),
-        stdout,
-      );
+      return await runTokens(config, rest, stdout);
     } catch (err) {
       if (err instanceof UsageError) {
         stderr.write(`mailbridge tokens: ${err.message}\n\n${help}\n`);

@@ -1,5 +1,5 @@
 // Lists every key the config schema accepts, as documented paths (`smtp.listeners[].port`,
-// `domains.postfix.<domain>.host`), with defaults: used by the docs test and `check-config --keys`.
+// `domains.postfix.<domain>.host`), with defaults: used by the docs test.
 
 import { z } from 'zod';
 import { configSchema } from './schema.js';

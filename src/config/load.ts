@@ -74,14 +74,14 @@ export function parseConfig(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(file, [{ key: '', line: 1, message: 'the file must hold a mapping of keys' }]);
   }
-  applyEnvOverrides(raw as Record<string, unknown>, env);
+  const fromEnv = applyEnvOverrides(raw as Record<string, unknown>, env);
   const renameProblems = renameKeys(raw as Record<string, unknown>, (keyPath) => lineOf(doc, keyPath, lines), warn);
   if (renameProblems.length > 0) throw new ConfigError(file, renameProblems);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(
       file,
-      parsed.error.issues.map((issue) => toProblem(issue, doc, lines)),
+      parsed.error.issues.map((issue) => blameEnvironment(toProblem(issue, doc, lines), fromEnv)),
     );
   }
   warnSenderless(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
@@ -138,10 +138,13 @@ function renameKeys(
   return problems;
 }
 
-function applyEnvOverrides(raw: Record<string, unknown>, env: Environment): void {
+/** Sets each overridden key; returns which variable set which key, so a bad value is blamed on it. */
+function applyEnvOverrides(raw: Record<string, unknown>, env: Environment): Map<string, string> {
+  const applied = new Map<string, string>();
   for (const [name, keyPath] of Object.entries(envOverrides)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
+    applied.set(keyPath.join('.'), name);
     let node = raw;
     for (const key of keyPath.slice(0, -1)) {
       const next = node[key];
@@ -150,6 +153,14 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Environment): void
     }
     node[keyPath[keyPath.length - 1]!] = value;
   }
+  return applied;
+}
+
+/** A value that came from the environment has no line in the file: name the variable instead. */
+function blameEnvironment(problem: ConfigProblem, fromEnv: ReadonlyMap<string, string>): ConfigProblem {
+  const variable = fromEnv.get(problem.key);
+  if (variable === undefined) return problem;
+  return { key: problem.key, line: undefined, message: `${problem.message} (set by environment variable ${variable})` };
 }
 
 function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem {
@@ -164,6 +175,17 @@ function toProblem(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): 
     };
   }
   return { key: keyPath.join('.'), line: lineOf(doc, keyPath, lines), message: issue.message };
+}
+
+/** The line of a dotted key path (`smtp.listeners.0.tls.key`) in a config file's text, for later checks. */
+export function lineOfKey(text: string, key: string): number | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  return lineOf(
+    doc,
+    key.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
+    lines,
+  );
 }
 
 /** Line of the deepest node on the path that exists in the document (a missing key points at its parent). */
@@ -201,6 +223,8 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
     pmtp: {
       ...config.pmtp,
       key_file: config.pmtp.key_file === undefined ? undefined : at(config.pmtp.key_file),
+      retired_keys: config.pmtp.retired_keys.map((r) => ({ ...r, key_file: at(r.key_file) })),
+      pow_secret_file: config.pmtp.pow_secret_file === undefined ? undefined : at(config.pmtp.pow_secret_file),
       listen: { ...config.pmtp.listen, tls: tls(config.pmtp.listen.tls) },
     },
     dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,

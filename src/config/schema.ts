@@ -145,6 +145,8 @@ export const configSchema = z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         file: z.string().min(1).optional(),
+        // json: one pino object per line; text: `time level key=value… message`, for people and grep
+        format: z.enum(['json', 'text']).default('json'),
       })
       .strict()
       .prefault({}),
@@ -354,6 +356,8 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         port: port.default(9464),
         enabled: z.boolean().default(true),
+        // a read-only queue page at /queue (HTML) and /queue.json on this port: addresses are visible, keep it internal
+        queue_view: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

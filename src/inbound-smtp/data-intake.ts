@@ -20,7 +20,8 @@ export interface IntakeSettings extends DataFilterSettings {
 }
 
 export type IntakeResult =
-  | { readonly ok: true; readonly size: number }
+  /** messageId: the first Message-ID field as sent (for the log line that ties it to the queue id) */
+  | { readonly ok: true; readonly size: number; readonly messageId?: string }
   | { readonly ok: false; readonly error: MailbridgeError; readonly clientGone: boolean };
 
 export async function receiveMessage(
@@ -57,10 +58,17 @@ export async function receiveMessage(
   );
   rateTimer.unref();
 
+  let messageId: string | undefined;
+  // the filter already reads every header field: note the Message-ID on the way, bounded
+  const dropAndNote: FieldTest = (name, value) => {
+    if (messageId === undefined && name.toLowerCase() === 'message-id')
+      messageId = value.replace(/\s+/g, ' ').trim().slice(0, 200);
+    return settings.forged(name, value);
+  };
   let size = 0;
   let failure: unknown;
   try {
-    size = await draft.writeBody(withoutFields(filter, settings.forged), settings.maxBytes);
+    size = await draft.writeBody(withoutFields(filter, dropAndNote), settings.maxBytes);
   } catch (err) {
     failure = err;
     stream.unpipe(filter);
@@ -80,5 +88,5 @@ export async function receiveMessage(
     return { ok: false, error: new MailbridgeError('internal_error', 'Client disconnected during DATA'), clientGone };
   if (failure instanceof MailbridgeError) return { ok: false, error: failure, clientGone };
   if (failure !== undefined) return { ok: false, error: spoolWriteError(failure), clientGone };
-  return { ok: true, size };
+  return { ok: true, size, ...(messageId ? { messageId } : {}) };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { SenderGrants } from '../mail/sender-grants.js';
 import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
 import { inboundReceived } from '../mail/trace-fields.js';
+import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
@@ -43,6 +44,8 @@ export interface AcceptanceDeps {
   readonly spool: Pick<Spool, 'draft'>;
   readonly resolver: MailResolver;
   readonly log: Logger;
+  /** the migration ledger: mail that reached us over SMTP, by sender domain */
+  readonly traffic?: Pick<TrafficLedger, 'record'>;
 }
 
 export class MessageAcceptance {
@@ -72,22 +75,44 @@ export class MessageAcceptance {
       const meta = await this.judge(draft, session, intake.size, signBack);
       handedOver = true; // from here the acceptor owns the draft, and cleans up on failure
       const entry = await this.deps.acceptor.accept(draft, meta);
+      // Postfix's "QUEUEID: client=…" and "message-id=…" in one line: grep the queue id, find the client
+      this.deps.log.info(
+        {
+          queueId: entry.queueId,
+          session: session.id,
+          client: session.remoteAddress,
+          helo: session.hostNameAppearsAs,
+          tls: session.secure,
+          ...(session.user ? { user: session.user } : {}),
+          ...(intake.messageId ? { messageId: intake.messageId } : {}),
+        },
+        'queued',
+      );
+      this.recordTraffic(session, intake.size);
       return signBack
         ? smtpReply('signed', `Ok: signed, queued as ${entry.queueId}`).message
         : smtpReply('queued', `Ok: queued as ${entry.queueId}`).message;
     } catch (err) {
       if (!handedOver) await draft.discard().catch(() => undefined);
-      this.deps.log.info(
-        {
-          session: session.id,
-          ip: session.remoteAddress,
-          user: session.user,
-          err: err instanceof MailbridgeError || isReply(err) ? err.message : err,
-        },
-        'message refused',
-      );
+      // the client's reply is logged as NOQUEUE: reject (session-log.ts); a fault behind it needs its cause too
+      const fault = err instanceof MailbridgeError ? err.cause : isReply(err) ? undefined : err;
+      if (fault !== undefined)
+        this.deps.log.warn(
+          { session: session.id, client: session.remoteAddress, err: fault },
+          'message refused: fault',
+        );
       throw err instanceof MailbridgeError ? replyErrorFor(err) : isReply(err) ? err : replyError('internal_error');
     }
+  }
+
+  /** Mail from outside (not our own submission users), counted for `mailbridge report` off the reply's path. */
+  private recordTraffic(session: SMTPServerSession, size: number): void {
+    const from = session.envelope.mailFrom;
+    const domain = from ? from.address.slice(from.address.lastIndexOf('@') + 1) : '';
+    if (!this.deps.traffic || this.settings.role === 'submission' || !domain) return;
+    this.deps.traffic
+      .record({ kind: 'message', direction: 'in', protocol: 'smtp', domain, bytes: size }, new Date())
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'traffic ledger: not recorded'));
   }
 
   /** The signed copy replaces the draft; on failure the caller discards the draft it holds. */

@@ -3,7 +3,7 @@
 // them under stress); and shuts down gracefully: idle sessions get 421, DATA finishes first.
 
 import type { Socket } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { SenderGrants } from '../mail/sender-grants.js';
@@ -20,6 +20,7 @@ import { type AcceptanceDeps, MessageAcceptance } from './message-acceptance.js'
 import type { RoutingTable } from './recipient-routing.js';
 import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
+import { sessionLog } from './session-log.js';
 import { SessionProgress } from './session-progress.js';
 import { type SignBack, signAddress } from './sign-back.js';
 
@@ -81,8 +82,10 @@ export class SmtpListener {
 
   async listen(): Promise<ListenerAddress> {
     const { listener, config, deps, shared, progress } = this;
-    const refused = (err: Error): Error => {
+    const sessions = sessionLog(deps.log, listener.role);
+    const refused = (err: Error, session: SMTPServerSession, at: string, to?: string): Error => {
       deps.metrics?.rejected((err as Partial<SmtpReplyError>).status ?? 'internal_error', listener.role);
+      sessions.reject(session, at, err, to);
       return err;
     };
     const gate = new ConnectionGate(
@@ -131,11 +134,13 @@ export class SmtpListener {
     const options = await roleOptions(listener, config, {
       onConnect: (session, callback) => {
         if (this.closing) return callback(replyError('shutting_down'));
+        sessions.connect(session);
         const refusal = gate.admit(session);
         if (!refusal) progress.admit(session.id);
-        callback(refusal ? refused(refusal) : refusal);
+        callback(refusal ? refused(refusal, session, 'connect') : refusal);
       },
       onClose: (session) => {
+        sessions.disconnect(session);
         gate.release(session);
         progress.forget(session.id);
       },
@@ -143,24 +148,28 @@ export class SmtpListener {
         progress
           .during(session.id, login.login(auth, session), (result) => result.ok)
           .then(
-            (result) => (result.ok ? callback(null, { user: result.user }) : callback(result.error)),
+            (result) => {
+              if (result.ok) return callback(null, { user: result.user });
+              sessions.authFailed(session, auth);
+              callback(result.error);
+            },
             (err: unknown) => callback(replyErrorFor(err)),
           );
       },
       onMailFrom: (address, session, callback) => {
         const badDsn = mailParameterError(address);
-        if (badDsn) return callback(refused(badDsn));
+        if (badDsn) return callback(refused(badDsn, session, 'mail'));
         progress.during(session.id, envelope.mailFrom(address, session)).then(
           () => callback(),
-          (err: Error) => callback(refused(err)),
+          (err: Error) => callback(refused(err, session, 'mail')),
         );
       },
       onRcptTo: (address, session, callback) => {
         const badDsn = recipientParameterError(address);
-        if (badDsn) return callback(refused(badDsn));
+        if (badDsn) return callback(refused(badDsn, session, 'rcpt', address.address));
         progress.during(session.id, envelope.rcptTo(address, session)).then(
           () => callback(),
-          (err: Error) => callback(refused(err)),
+          (err: Error) => callback(refused(err, session, 'rcpt', address.address)),
         );
       },
       onData: (stream, session, callback) => {
@@ -172,7 +181,7 @@ export class SmtpListener {
               deps.metrics?.accepted(listener.role);
               callback(null, message);
             },
-            (err: Error) => callback(refused(err)),
+            (err: Error) => callback(refused(err, session, 'data')),
           )
           .finally(() => {
             progress.dataFinished(session.id);

@@ -5,6 +5,8 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DsnSink } from '../mail/dsn.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { LivePolicy } from '../policy/live-policy.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
@@ -61,4 +63,8 @@ export interface PmtpContext {
   readonly powSecret: Buffer;
   /** origin side: solves the challenges recipients give us, off the event loop and within budget */
   readonly powSolver: PowSolver;
+  /** the migration ledger: PMTP mail each way and notice outcomes, per peer domain (`mailbridge report`) */
+  readonly traffic: Pick<TrafficLedger, 'record'>;
+  /** PMTP series on /metrics (notices, pulls, challenges, tokens); none without it */
+  readonly metrics?: Pick<Metrics, 'noticeDisposition' | 'pull' | 'challenge' | 'tokenUsed'>;
 }

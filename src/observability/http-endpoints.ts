@@ -12,6 +12,16 @@ export interface HttpEndpointsDeps {
   readonly metrics: Pick<Metrics, 'registry'>;
   readonly checks: readonly ReadinessCheck[];
   readonly log: Logger;
+  /** extra read-only GET pages (the queue view), served only when configured */
+  readonly pages?: readonly Page[];
+}
+
+/** A GET page the assembler adds: its query in, a status, type and body out. */
+export interface Page {
+  readonly path: string;
+  render(
+    query: Readonly<Record<string, string | undefined>>,
+  ): Promise<{ status: number; contentType: string; body: string }>;
 }
 
 export interface HttpEndpoints {
@@ -36,10 +46,25 @@ export function buildHttpEndpoints(deps: HttpEndpointsDeps): FastifyInstance {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
+  for (const page of deps.pages ?? [])
+    app.get(page.path, async (request, reply) => {
+      const { status, contentType, body } = await page.render(request.query as Record<string, string | undefined>);
+      // the page shows addresses and replies: never framed or cached by anything in between
+      return reply
+        .code(status)
+        .header('content-type', contentType)
+        .header('cache-control', 'no-store')
+        .header('x-frame-options', 'DENY')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+        .send(body);
+    });
   return app;
 }
 
-export async function startHttpEndpoints(settings: Config['metrics'], deps: HttpEndpointsDeps): Promise<HttpEndpoints> {
+export async function startHttpEndpoints(
+  settings: Pick<Config['metrics'], 'host' | 'port'> & Partial<Config['metrics']>,
+  deps: HttpEndpointsDeps,
+): Promise<HttpEndpoints> {
   const app = buildHttpEndpoints(deps);
   await app.listen({ host: settings.host, port: settings.port });
   const bound = app.server.address();

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { loadDkimSigner } from '../mail/dkim-signer.js';
 import type { DsnSink } from '../mail/dsn.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
 import type { MailProcessor } from '../queue/queues.js';
@@ -32,6 +33,7 @@ export async function createOutboundAgent(
     sendDsn?: DsnSink;
     dsnLedger?: DsnLedger;
     metrics?: Metrics;
+    traffic?: Pick<TrafficLedger, 'record'>;
   },
 ): Promise<OutboundAgent> {
   const delivery = new SmtpDelivery(config);

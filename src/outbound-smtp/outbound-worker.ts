@@ -23,6 +23,7 @@ import type { OutboundJob } from '../mail/jobs.js';
 import type { MessageDsn } from '../mail/spool-records.js';
 import { pmtpTrustField, receivedHeader, smtpTraceFields } from '../mail/trace-fields.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { AttemptResult, DeliveryStatusStore } from '../queue/delivery-status.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
 import { type MailJob, type MailProcessor, retryPolicyFor } from '../queue/queues.js';
@@ -54,6 +55,8 @@ export interface OutboundWorkerDeps {
   readonly dsnLedger?: DsnLedger;
   /** per-recipient results and arrival-to-delivery latency for /metrics */
   readonly metrics?: Pick<Metrics, 'delivery' | 'deliveryLatency'>;
+  /** the migration ledger: mail that reached a legacy peer domain over SMTP */
+  readonly traffic?: Pick<TrafficLedger, 'record'>;
   readonly now?: () => number;
 }
 
@@ -61,6 +64,59 @@ export interface OutboundSummary {
   readonly delivered: number;
   readonly failed: number;
   readonly expired: number;
+}
+
+const logStatus = {
+  delivered: 'sent',
+  deferred: 'deferred',
+  failed: 'bounced',
+  expired: 'expired',
+  deleted: 'deleted',
+} as const;
+
+/**
+ * One line per recipient and attempt, as Postfix's smtp(8) logs it: to, relay, delay (arrival to
+ * now) split into time queued and time delivering, the enhanced status code and the reply.
+ */
+function logDelivery(
+  log: Logger,
+  r: HostedResult & { state: keyof typeof logStatus },
+  times: { arrival: number; started: number; at: number },
+): void {
+  const seconds = (ms: number) => Math.max(0, ms / 1000).toFixed(2);
+  log.info(
+    {
+      to: r.recipient,
+      relay: r.host ?? 'none',
+      delay: seconds(times.at - times.arrival),
+      delays: `${seconds(times.started - times.arrival)}/${seconds(times.at - times.started)}`,
+      dsn: enhancedStatus(r),
+      status: logStatus[r.state],
+      reply: r.reply,
+    },
+    'delivery',
+  );
+}
+
+/** One message per peer domain that took it; our own Postfix-hosted domains are not peers. */
+async function recordTraffic(
+  deps: OutboundWorkerDeps,
+  recorded: readonly { recipient: string; state: string }[],
+  bytes: number,
+  at: Date,
+  log: Logger,
+): Promise<void> {
+  if (!deps.traffic) return;
+  const domains = new Set(
+    recorded
+      .filter((r) => r.state === 'delivered')
+      .map((r) => r.recipient.slice(r.recipient.lastIndexOf('@') + 1).toLowerCase())
+      .filter((d) => !Object.hasOwn(deps.config.domains.postfix, d) && !deps.config.domains.mailbox.includes(d)),
+  );
+  for (const domain of domains)
+    await deps.traffic
+      .record({ kind: 'message', direction: 'out', protocol: 'smtp', domain, bytes }, at)
+      .catch((err: unknown) => log.warn({ err }, 'traffic ledger: not recorded'));
 }
 
 export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor<'outbound'> {
@@ -86,6 +142,7 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
     const policy = retryPolicyFor(deps.config, 'outbound');
     const outOfTime = lifetimeExceeded(policy, arrival, now());
     const lastTry = outOfTime || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const started = now();
     const results = outOfTime
       ? await expiredUnsent(deps.status, queueId, pending)
       : await attempt(deps, source, entry, pending, log);
@@ -102,9 +159,11 @@ export function createOutboundProcessor(deps: OutboundWorkerDeps): MailProcessor
         at,
         r.code !== 'lifetime_exceeded',
       );
+      logDelivery(log, r, { arrival, started, at: at.getTime() });
       deps.metrics?.delivery('smtp', r.state);
       if (r.state === 'delivered') deps.metrics?.deliveryLatency((at.getTime() - arrival) / 1000, 'smtp');
     }
+    await recordTraffic(deps, recorded, entry.size, at, log);
     const undelivered = recorded.filter((r) => r.state === 'failed' || r.state === 'expired');
     await report(deps, entry, recorded, { arrival, at, lifetimeS: policy.lifetime_s }, log);
 

@@ -26,3 +26,11 @@ export function newQueueId(nowMs: number, random: Buffer = randomBytes(5)): stri
 export function isQueueId(value: string): boolean {
   return idPattern.test(value);
 }
+
+/** When a queue id was made (ms): its first 10 characters; NaN for a string that is not one. */
+export function queueIdTime(queueId: string): number {
+  if (!isQueueId(queueId)) return Number.NaN;
+  let t = 0;
+  for (const c of queueId.slice(0, 10)) t = t * 32 + alphabet.indexOf(c);
+  return t;
+}

@@ -130,4 +130,44 @@ describe('queue inspection and admin', () => {
     await worker.close();
     connection.disconnect();
   });
+
+  it('holds a message: parked years ahead, skipped by flush and retry, run by a worker only after release', async () => {
+    const id = await f.accept('outbound');
+    const other = await f.accept('outbound');
+    for (const queueId of [id, other]) {
+      await (await f.queues.queue('outbound').getJob(queueId))!.remove();
+      await f.queues.add('outbound', { queueId }, { delayMs: 3_600_000 });
+    }
+    expect(await admin.hold(id)).toEqual({ done: true, jobs: ['outbound'] });
+    expect(await admin.hold(id)).toEqual({ done: false, reason: 'already' });
+    const listed = (await inspector.list()).find((m) => m.queueId === id)!;
+    expect(listed.heldAt).toBeDefined();
+    expect(Date.parse(listed.jobs[0]!.nextAttemptAt!)).toBeGreaterThan(Date.now() + 4 * 365 * 86_400_000);
+    expect((await f.queues.queue('outbound').getJob(id))!.data).toEqual({ queueId: id });
+
+    // flush runs the other delayed message, not the held one; retry leaves it held
+    expect((await admin.flush()).find((r) => r.queue === 'outbound')).toEqual({ queue: 'outbound', promoted: 1 });
+    expect(await (await f.queues.queue('outbound').getJob(other))!.getState()).toBe('waiting');
+    expect(await admin.retry(id)).toEqual([{ queue: 'outbound', state: 'held', action: 'unchanged' }]);
+    expect(await (await f.queues.queue('outbound').getJob(id))!.getState()).toBe('delayed');
+
+    const ran: string[] = [];
+    const connection = createRedisConnection(f.config, 'worker');
+    const worker = new Worker(
+      'outbound',
+      async (job) => {
+        // earlier tests left other outbound jobs waiting: only these two matter here
+        if (job.id === id || job.id === other) ran.push(job.id);
+      },
+      { connection, prefix: f.prefix },
+    );
+    await new Promise<void>((resolve) => worker.on('completed', (job) => job.id === other && resolve()));
+    expect(ran).toEqual([other]);
+    expect(await admin.release(id)).toEqual({ done: true, jobs: ['outbound'] });
+    await new Promise<void>((resolve) => worker.on('completed', (job) => job.id === id && resolve()));
+    expect(ran).toEqual([other, id]);
+    expect(await admin.release(id)).toEqual({ done: false, reason: 'not_held' });
+    await worker.close();
+    connection.disconnect();
+  });
 });

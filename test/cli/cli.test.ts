@@ -1,7 +1,7 @@
 // The CLI as an admin runs it: the installed entry `dist/cli/entry.cjs` (package.json bin) in a child
 // process (npm test builds first).
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +13,14 @@ import { tempDir } from '../support/tmp.js';
 const run = promisify(execFile);
 const main = path.join(import.meta.dirname, '../../dist/cli/entry.cjs');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: { PATH: process.env.PATH } });
+    const { stdout, stderr } = await run(process.execPath, [main, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -58,6 +63,66 @@ describe('mailbridge CLI', () => {
     const { code, stderr } = await cli(['check-config', file]);
     expect(code).toBe(2);
     expect(stderr).toContain(`${file}:4: limits.message_size_bytes:`);
+  });
+
+  it('a bad option exits 64 from every command, with its usage', async () => {
+    for (const command of ['start', 'check-config', 'queue', 'status', 'tokens', 'config', 'keys', 'staging']) {
+      const { code, stderr } = await cli([command, '--no-such-option', 'x']);
+      expect(code, `mailbridge ${command}`).toBe(64);
+      expect(stderr, `mailbridge ${command}`).toMatch(/Usage: mailbridge/);
+    }
+  });
+
+  it('check-config names the environment variable behind a bad value, not a line of the file', async () => {
+    const file = path.join(dir, 'env.yaml');
+    await writeFile(file, `spool:\n  dir: ${dir}\nredis:\n  prefix: "{t}"\n`);
+    const { code, stderr } = await cli(['check-config', file], { REDIS_URL: 'bogus' });
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `${file}: redis.url: must be a redis:// or rediss:// URL (set by environment variable REDIS_URL)`,
+    );
+  });
+
+  it('check-config checks the files the config names: missing is an error at its line, a readable key a warning', async () => {
+    const key = path.join(dir, 'open.key');
+    await writeFile(key, 'not checked for content here');
+    await chmod(key, 0o644);
+    const file = path.join(dir, 'files.yaml');
+    await writeFile(
+      file,
+      [
+        `spool:\n  dir: ${path.join(dir, 'new-spool', 'deeper')}`,
+        'smtp:\n  listeners:\n    - role: mx\n      port: 2525',
+        `      tls:\n        key: ${path.join(dir, 'missing.key')}\n        cert: ${path.join(dir, 'missing.crt')}`,
+        `pmtp:\n  domain: example.org\n  key_file: ${key}`,
+        '',
+      ].join('\n'),
+    );
+    const { code, stderr, stdout } = await cli(['check-config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file}:8: smtp.listeners.0.tls.key: ${path.join(dir, 'missing.key')} does not exist`);
+    expect(stderr).toContain(`${file}:9: smtp.listeners.0.tls.cert: ${path.join(dir, 'missing.crt')} does not exist`);
+    expect(stderr).toMatch(new RegExp(`${file}:12: pmtp.key_file: warning: .*readable by others \\(mode 644\\)`));
+    // a spool folder that does not exist yet is fine: the gateway creates it
+    expect(stderr).not.toContain('spool.dir');
+    expect(stdout).toBe('');
+    const skipped = await cli(['check-config', '--no-files', file]);
+    expect(skipped.code).toBe(0);
+  });
+
+  it('config prints every key with its default, and -n only what the file or environment sets', async () => {
+    const file = path.join(dir, 'postconf.yaml');
+    await writeFile(file, `spool:\n  dir: spool\npmtp:\n  domain: example.org\n`);
+    const all = await cli(['config', '-c', file]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain(`spool.dir = ${path.join(dir, 'spool')}\n`);
+    expect(all.stdout).toContain('pmtp.clock_skew_s = 60\n');
+    const set = await cli(['config', '-n', '-c', file], { REDIS_URL: 'redis://:secret@127.0.0.1:6390' });
+    expect(set.stdout).toBe(
+      `redis.url = redis://:****@127.0.0.1:6390\nspool.dir = ${path.join(dir, 'spool')}\npmtp.domain = example.org\n`,
+    );
+    const one = await cli(['config', '-c', file, 'pmtp.domain']);
+    expect(one.stdout).toBe('pmtp.domain = example.org\n');
   });
 
   it('keys generate writes private keys 0600 and prints zone records that parse and resolve', async () => {

@@ -74,6 +74,25 @@ describe('status and tokens commands', () => {
     expect((await run(statusCommand, ['-c', file])).code).toBe(64);
   });
 
+  it('says why a PMTP recipient waits: the deferral window with its next poll, or the challenge', async () => {
+    const pmtp = new PmtpStatusStore(redis, prefix);
+    const id = 'msgmsgmsgmsgmsgmsg02';
+    await pmtp.notified(id, 1, { 'b.example': ['bob@b.example', 'carol@b.example'] }, 1_767_225_600);
+    await pmtp.apply(id, 'bob@b.example', 'defer', 1_767_225_601, {
+      cookie: 'c1',
+      endpoint: 'https://pmtp.b.example',
+      nextPollAt: 1_767_225_661,
+      pollUntil: 1_767_229_201,
+    });
+    await pmtp.apply(id, 'carol@b.example', 'challenge', 1_767_225_601);
+    const { code, out } = await run(statusCommand, [id, '-c', file]);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /bob@b\.example\s+pmtp\s+deferred .*via https:\/\/pmtp\.b\.example the recipient server has not decided yet next poll 2026-01-01T00:01:01\.000Z polling until 2026-01-01T01:00:01\.000Z/,
+    );
+    expect(out).toMatch(/carol@b\.example\s+pmtp\s+challenged .*first-contact challenge: solving/);
+  });
+
   it('issues a verifiable token, lists it with its uses, revokes it', async () => {
     const issued = await run(tokensCommand, [
       'issue',

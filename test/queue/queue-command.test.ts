@@ -103,3 +103,61 @@ describe('mailbridge queue', () => {
     expect((await run('frobnicate')).code).toBe(64);
   });
 });
+
+describe('mailbridge queue: filters and bulk actions', () => {
+  let f: Awaited<ReturnType<typeof queueFixture>>;
+  let file: string;
+  const run = async (...argv: string[]) => {
+    const out = sink();
+    const err = sink();
+    const code = await queueCommand.run([...argv, '-c', file], { env: {}, stdout: out.stream, stderr: err.stream });
+    return { code, stdout: out.text(), stderr: err.text() };
+  };
+  const listed = async (...filter: string[]) =>
+    (await run('list', '--json', ...filter)).stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as { queue_id: string }).queue_id)
+      .sort();
+
+  beforeAll(async () => {
+    f = await queueFixture('queue-bulk');
+    file = path.join(f.dir, 'mailbridge.yaml');
+    await writeFile(file, stringify({ redis: { url: redisUrl, prefix: f.prefix }, spool: { dir: f.dir } }));
+  });
+  afterAll(() => f.close());
+
+  it('selects by domain, sender, state and age; bulk delete takes only the selection', async () => {
+    const fromAlice = await f.accept('inbound', ['bob@legacy.test']);
+    const fromShop = await f.accept('outbound', ['carol@Other.test'], 'news@shop.test');
+    const bounce = await f.accept('outbound', ['dave@legacy.test'], '');
+    await (await f.queues.queue('outbound').getJob(bounce))!.remove();
+    await f.queues.add('outbound', { queueId: bounce }, { delayMs: 600_000 });
+
+    expect(await listed('--domain', 'other.test')).toEqual([fromShop]);
+    expect(await listed('--domain', 'LEGACY.test')).toEqual([fromAlice, bounce].sort());
+    expect(await listed('--sender', 'news@shop.test')).toEqual([fromShop]);
+    expect(await listed('--sender', '<>')).toEqual([bounce]);
+    expect(await listed('--state', 'delayed')).toEqual([bounce]);
+    expect(await listed('--older-than', '1h')).toEqual([]);
+    expect(await listed('--newer-than', '1h')).toEqual([fromAlice, fromShop, bounce].sort());
+
+    // a bulk action without an id needs a filter or --all; an id and a filter together are a mistake
+    expect((await run('delete')).code).toBe(64);
+    expect((await run('delete', fromAlice, '--domain', 'legacy.test')).code).toBe(64);
+    expect((await run('list', '--all')).code).toBe(64);
+
+    const deleted = await run('delete', '--domain', 'legacy.test', '--state', 'delayed');
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toBe(`${bounce}: deleted\n1 message(s) selected\n`);
+    expect(await listed()).toEqual([fromAlice, fromShop].sort());
+
+    const retried = await run('retry', '--all');
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toContain('2 message(s) selected');
+    expect((await run('delete', '--all')).stdout).toContain('2 message(s) selected');
+    expect(await listed()).toEqual([]);
+    expect(await f.spool.list()).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Config, QueueName } from '../../src/config/schema.js';
 import type { JobDataByQueue } from '../../src/mail/jobs.js';
 import { DeliveryStatusStore } from '../../src/queue/delivery-status.js';
+import { HeldMessages } from '../../src/queue/held-messages.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
 import { Spool } from '../../src/spool/spool.js';
@@ -24,11 +25,12 @@ export async function queueFixture(label: string) {
   await waitReady(redis);
   const queues = new MailQueues(config, redis);
   const status = new DeliveryStatusStore(redis, prefix);
+  const held = new HeldMessages(redis, prefix);
   /** Spools the message and gives it a job in `queue`, as whichever stage owns it there would. */
-  const accept = async (queue: QueueName = 'inbound', rcptTo = ['bob@legacy.test']) => {
+  const accept = async (queue: QueueName = 'inbound', rcptTo = ['bob@legacy.test'], mailFrom = 'alice@alpha.test') => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from(body)]));
-    const { queueId } = await draft.commit(smtpRecord({ envelope: { mailFrom: 'alice@alpha.test', rcptTo } }));
+    const { queueId } = await draft.commit(smtpRecord({ envelope: { mailFrom, rcptTo } }));
     await queues.add(queue, jobNaming(queue, queueId));
     return queueId;
   };
@@ -38,7 +40,7 @@ export async function queueFixture(label: string) {
     await deleteKeys(prefix);
     await remove();
   };
-  return { prefix, dir, config, spool, redis, queues, status, accept, close };
+  return { prefix, dir, config, spool, redis, queues, status, held, accept, close };
 }
 
 /** A job of `queue` that names spool entry `queueId`. */

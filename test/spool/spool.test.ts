@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isQueueId, newQueueId } from '../../src/spool/queue-id.js';
+import { isQueueId, newQueueId, queueIdTime } from '../../src/spool/queue-id.js';
 import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { smtpRecord } from '../support/records.js';
 import { tempDir } from '../support/tmp.js';
@@ -189,6 +189,8 @@ describe('queue ids', () => {
           const b = newQueueId(t + dt, Buffer.from(r));
           expect(isQueueId(a)).toBe(true);
           expect(a < b).toBe(true);
+          // the time reads back, which is what the oldest-message metric relies on
+          expect(queueIdTime(a)).toBe(t);
         },
       ),
     );

@@ -1,13 +1,18 @@
 // `mailbridge staging` as an admin scripts it: one JSON ready line on stdout, mail for every
 // domain lands in its Maildir, and a kill -9 + restart keeps the same ports, keys and passwords.
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../support/redis.js';
 import { type StagingProcess, startStagingProcess } from '../support/staging-process.js';
 import { sendWithSwaks } from '../support/swaks.js';
 import { tempDir } from '../support/tmp.js';
+
+const run = promisify(execFile);
+const cli = path.join(import.meta.dirname, '../../dist/cli/main.js');
 
 async function startStaging(dir: string): Promise<StagingProcess> {
   return startStagingProcess([
@@ -124,6 +129,62 @@ describe('mailbridge staging', () => {
       /^Authentication-Results: mx\.beta\.test;\s+pmtp=pass header\.d=alpha\.test policy\.trust=challenged/m,
     );
     expect(text).toContain('Subject: over pmtp');
+  });
+
+  it('mailbridge report names each peer domain with its protocol and counts, and /metrics has them', async () => {
+    type Report = {
+      peers: {
+        domain: string;
+        protocol: string;
+        messages: Record<'in' | 'out', Record<'smtp' | 'pmtp', number>>;
+        firstContact: Record<'received' | 'sent', Record<string, number>>;
+      }[];
+      totals: { smtpMessages: number; pmtpMessages: number };
+      migrateNext: { domain: string; messages: number }[];
+    };
+    const report = async (domain: string): Promise<Report> => {
+      const { stdout } = await run(process.execPath, [
+        cli,
+        'report',
+        '--json',
+        '-c',
+        path.join(dir, domain, 'mailbridge.yaml'),
+      ]);
+      return JSON.parse(stdout) as Report;
+    };
+    // the ack that counts alpha's PMTP message to beta is batched: give it a moment
+    let alpha = await report('alpha.test');
+    for (let i = 0; i < 50 && !alpha.peers.some((p) => p.domain === 'beta.test' && p.messages.out.pmtp > 0); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      alpha = await report('alpha.test');
+    }
+    const peer = (r: Report, domain: string) => r.peers.find((p) => p.domain === domain);
+    expect(peer(alpha, 'legacy.test')).toMatchObject({
+      protocol: 'legacy',
+      messages: { in: { smtp: 1, pmtp: 0 }, out: { smtp: 1, pmtp: 0 } },
+    });
+    expect(peer(alpha, 'beta.test')).toMatchObject({
+      protocol: 'pmtp',
+      messages: { in: { smtp: 0, pmtp: 0 }, out: { smtp: 0, pmtp: 1 } },
+      firstContact: { sent: { challenged: 1, accepted: 1 } },
+    });
+    expect(alpha.migrateNext).toEqual([{ domain: 'legacy.test', messages: 2 }]);
+    const beta = await report('beta.test');
+    expect(peer(beta, 'alpha.test')).toMatchObject({
+      protocol: 'pmtp',
+      messages: { in: { smtp: 0, pmtp: 1 } },
+      firstContact: { received: { challenged: 1, accepted: 1 } },
+    });
+    const text = await run(process.execPath, [cli, 'report', '-c', path.join(dir, 'alpha.test', 'mailbridge.yaml')]);
+    expect(text.stdout).toMatch(/^legacy\.test\s+legacy\s+1\s+1\s+0\s+0\s/m);
+    expect(text.stdout).toContain('Migrate next: legacy.test (2)');
+
+    const plan = JSON.parse(await readFile(path.join(dir, 'staging.json'), 'utf8')) as {
+      native: Record<string, { metrics: number }>;
+    };
+    const metrics = await (await fetch(`http://127.0.0.1:${plan.native['alpha.test']!.metrics}/metrics`)).text();
+    expect(metrics).toMatch(/^mailbridge_peer_messages_7d\{domain="beta\.test",direction="out",protocol="pmtp"\} 1$/m);
+    expect(metrics).toMatch(/^mailbridge_pmtp_notices_total\{disposition="challenge",direction="sent"\} 1$/m);
   });
 
   // generous: on a loaded machine a restart plus a graceful stop has taken over 30 s

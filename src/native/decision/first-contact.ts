@@ -18,7 +18,7 @@ import { verifySenderToken } from '../protocol/sender-token.js';
 /** The parts of the PMTP context this file uses. */
 export type FirstContactDeps = Pick<
   PmtpContext,
-  'contacts' | 'directory' | 'nowS' | 'policy' | 'powSecret' | 'stamps' | 'tokens'
+  'contacts' | 'directory' | 'metrics' | 'nowS' | 'policy' | 'powSecret' | 'stamps' | 'tokens'
 >;
 
 const policies = new WeakMap<object, FirstContactPolicy>();
@@ -107,8 +107,8 @@ export async function decideRecipient(
   });
   if (verdict.decision === 'accept' && verdict.trust === 'token' && token) {
     const used = await rt.tokens.use(token.id, use, token.maxUses, token.expires);
-    if (used !== 'ok')
-      verdict = decideFirstContact({ ...base, ...(challenge ? { challenge } : {}), token: { ok: false } });
+    if (used === 'ok') rt.metrics?.tokenUsed();
+    else verdict = decideFirstContact({ ...base, ...(challenge ? { challenge } : {}), token: { ok: false } });
   }
   if (verdict.decision === 'accept' && verdict.trust === 'challenged') await rt.contacts.add(recipient, notice.sender);
   return verdict;

@@ -12,7 +12,7 @@ import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spool' | 'status'> &
+export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowMs' | 'nowS' | 'outbox' | 'spool' | 'status' | 'traffic'> &
   OutcomeReportDeps &
   ReplyDeps;
 
@@ -37,9 +37,11 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
         results.push({ id: ack.id, version: ack.version, status: 'unknown' });
         continue;
       }
+      let firstDelivery = ack.recipients.some((r) => r.result === 'delivered');
       for (const r of ack.recipients) {
         const known = await rt.status.recipient(ack.id, r.recipient);
         if (known?.domain !== requester) continue;
+        if (known.state === 'delivered') firstDelivery = false;
         const extra = r.result === 'rejected' ? { code: r.code ?? 'remote_permanent', text: r.text ?? '' } : {};
         if (known.version > ack.version) {
           // it pulled this version before the edit reached it, and keeps it (§12)
@@ -50,6 +52,14 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
         await rt.status.apply(ack.id, r.recipient, events, rt.nowS(), extra, ack.version);
       }
       results.push({ id: ack.id, version: ack.version, status: 'recorded' });
+      // one message to this peer domain, counted at its first delivered recipient (acks repeat)
+      if (firstDelivery)
+        await rt.traffic
+          .record(
+            { kind: 'message', direction: 'out', protocol: 'pmtp', domain: requester, bytes: entry?.size ?? 0 },
+            new Date(rt.nowMs()),
+          )
+          .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
       // a DSN that cannot be queued now keeps the copy: the expiry job reports and drops it later
       const reported =
         queueId === undefined ||

@@ -2,18 +2,22 @@
 // queued for accepted recipients), GET /pmtp/v1/status/{cookie} (a deferred recipient's current
 // disposition, only for the origin it was given to) and DELETE /pmtp/v1/notices/{id} (withdraw).
 import type { FastifyInstance } from 'fastify';
+import type { FirstContactOutcome } from '../../observability/traffic-ledger.js';
 import { handleNotice, type NoticeDecisionDeps } from '../decision/notice-decision.js';
 import { queuePull } from '../decision/pull-jobs.js';
 import { type WithdrawalDeps, withdrawNotice } from '../decision/withdrawal.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type WithdrawResponse, withdrawQuerySchema } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
-import { type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
+import { type Disposition, type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type NoticeRouteDeps = Pick<PmtpContext, 'config' | 'directory' | 'domain' | 'inbound' | 'queues'> &
+export type NoticeRouteDeps = Pick<
+  PmtpContext,
+  'config' | 'directory' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'queues' | 'traffic'
+> &
   NoticeDecisionDeps &
   WithdrawalDeps &
   ReplyDeps;
@@ -33,6 +37,49 @@ async function eachLimited<T>(
     }
   });
   await Promise.all(lanes);
+}
+
+const contactOutcome = {
+  accepted: 'accepted',
+  deferred: 'deferred',
+  challenge: 'challenged',
+  redirect: 'redirected',
+  rejected: 'rejected',
+} as const satisfies Record<Disposition['disposition'], FirstContactOutcome>;
+
+/**
+ * Our answer per recipient: one log line with its reason (as Postfix logs each RCPT decision), the
+ * metrics, and `mailbridge report`'s ledger, off the reply's path: a lost count loses no mail.
+ */
+function recordOutcomes(rt: NoticeRouteDeps, origin: string, results: readonly NoticeResult[]): void {
+  const at = new Date(rt.nowMs());
+  for (const result of results) {
+    if (!('recipients' in result)) {
+      rt.log.info({ origin, id: result.id, version: result.version, code: result.error.code }, 'notice refused');
+      continue;
+    }
+    for (const r of result.recipients) {
+      rt.log.info(
+        {
+          origin,
+          id: result.id,
+          version: result.version,
+          rcpt: r.recipient,
+          disposition: r.disposition,
+          ...(r.disposition === 'rejected' ? { code: r.code, reason: r.text } : {}),
+          ...(r.disposition === 'challenge' ? { bits: r.challenge.bits } : {}),
+          ...(r.disposition === 'deferred' ? { min_poll_s: r.min_poll_s, max_poll_s: r.max_poll_s } : {}),
+          ...(r.disposition === 'redirect' ? { endpoint: r.endpoint } : {}),
+        },
+        'notice decision',
+      );
+      rt.metrics?.noticeDisposition(r.disposition, 'received');
+      if (r.disposition === 'challenge') rt.metrics?.challenge('issued');
+      rt.traffic
+        .record({ kind: 'first-contact', side: 'received', outcome: contactOutcome[r.disposition], domain: origin }, at)
+        .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
+    }
+  }
 }
 
 export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps): void {
@@ -57,6 +104,7 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
       if (handled.pull) await queuePull(rt.queues, origin, id, version, 'full');
       if (handled.decide) await queuePull(rt.queues, origin, id, version, 'decide');
     });
+    recordOutcomes(rt, origin, results);
     return sendSigned(rt, request, reply, { results });
   });
 

@@ -20,13 +20,14 @@ import { grantPull, type PullAccessDeps, type PullGrant, refuse } from './pull-a
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
-export type PullRouteDeps = Pick<PmtpContext, 'log' | 'nowS' | 'spool' | 'status'> & PullAccessDeps;
+export type PullRouteDeps = Pick<PmtpContext, 'log' | 'metrics' | 'nowS' | 'spool' | 'status'> & PullAccessDeps;
 
 export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): void {
   app.get('/pmtp/v1/messages/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     const { view = 'full', version } = request.query as { view?: string; version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
+    rt.metrics?.pull('served', 'entry' in grant ? 'ok' : 'error');
     if (!('entry' in grant)) return refuse(reply, grant);
     if (!(VIEWS as readonly string[]).includes(view))
       return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);

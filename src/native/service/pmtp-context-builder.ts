@@ -5,6 +5,8 @@ import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
 import type { DsnSink } from '../../mail/dsn.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { TrafficLedger } from '../../observability/traffic-ledger.js';
 import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
 import { DsnLedger } from '../../queue/dsn-ledger.js';
@@ -41,6 +43,7 @@ export interface PmtpContextDeps {
   readonly powSecret: Buffer;
   /** where DSNs for SMTP-born mail sent over PMTP go; none without it */
   readonly sendDsn?: DsnSink;
+  readonly metrics?: Pick<Metrics, 'noticeDisposition' | 'pull' | 'challenge' | 'tokenUsed'>;
 }
 
 export function buildPmtpContext(
@@ -94,5 +97,7 @@ export function buildPmtpContext(
     }),
     ...(deps.sendDsn ? { sendDsn: deps.sendDsn } : {}),
     dsnLedger: new DsnLedger(deps.redis, prefix, nowMs),
+    traffic: new TrafficLedger(deps.redis, prefix),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
 }

@@ -16,6 +16,9 @@ export interface PmtpRecipientStatus {
   /** Deferred: the cookie and polling bounds the recipient server gave. */
   readonly cookie?: string;
   readonly endpoint?: string;
+  /** Deferred: when we ask again (Unix s), and the last moment the recipient server allowed us to */
+  readonly nextPollAt?: number;
+  readonly pollUntil?: number;
   /** Challenged: our solution, re-sent with every notice to the endpoint that issued the challenge. */
   readonly pow?: SolvedChallenge;
   readonly updatedAt: number;
@@ -86,7 +89,9 @@ export class PmtpStatusStore {
     recipient: string,
     events: RecipientEvent | readonly RecipientEvent[],
     nowS: number,
-    extra: Partial<Pick<PmtpRecipientStatus, 'code' | 'text' | 'cookie' | 'endpoint' | 'pow'>> = {},
+    extra: Partial<
+      Pick<PmtpRecipientStatus, 'code' | 'text' | 'cookie' | 'endpoint' | 'pow' | 'nextPollAt' | 'pollUntil'>
+    > = {},
     version?: number,
   ): Promise<PmtpRecipientStatus | undefined> {
     const chain = typeof events === 'string' ? [events] : events;

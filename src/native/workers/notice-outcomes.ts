@@ -4,6 +4,7 @@
 // the notice worker reports final recipients of SMTP-born mail to their SMTP sender afterwards.
 import { errorBody, isStatusCode } from '../../codes.js';
 import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
+import type { FirstContactOutcome } from '../../observability/traffic-ledger.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { sameAddress } from '../protocol/address.js';
 import { verifyDelegation } from '../protocol/delegation.js';
@@ -13,8 +14,16 @@ import type { PowChallenge } from '../protocol/proof-of-work.js';
 /** The parts of the PMTP context this file uses. */
 export type OutcomeDeps = Pick<
   PmtpContext,
-  'config' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'powSolver' | 'queues' | 'status'
+  'config' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'metrics' | 'powSolver' | 'queues' | 'status' | 'traffic'
 >;
+
+const contactOutcome = {
+  accepted: 'accepted',
+  deferred: 'deferred',
+  challenge: 'challenged',
+  redirect: 'redirected',
+  rejected: 'rejected',
+} as const satisfies Record<Disposition['disposition'], FirstContactOutcome>;
 
 export const MAX_REDIRECTS = 3;
 
@@ -71,6 +80,13 @@ export async function applyDisposition(
 ): Promise<Solved | undefined> {
   const { rt, id, version, job } = ctx;
   const now = rt.nowS();
+  await rt.traffic
+    .record(
+      { kind: 'first-contact', side: 'sent', outcome: contactOutcome[d.disposition], domain: job.domain },
+      new Date(rt.nowMs()),
+    )
+    .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
+  rt.metrics?.noticeDisposition(d.disposition, 'sent');
   const reject = (code: Parameters<typeof errorBody>[0], text?: string) =>
     rt.status.apply(id, recipient, 'reject', now, { code, text: text ?? errorBody(code).error.message }, version);
   switch (d.disposition) {
@@ -81,9 +97,18 @@ export async function applyDisposition(
       await rt.status.apply(id, recipient, 'reject', now, { code: d.code, text: d.text }, version);
       return undefined;
     case 'deferred': {
-      await rt.status.apply(id, recipient, 'defer', now, { cookie: d.cookie, endpoint: ctx.endpoint }, version);
       const polls = (job.action === 'poll' ? (job.polls ?? 0) : 0) + 1;
       const pollUntil = job.action === 'poll' && job.pollUntil ? job.pollUntil : now + d.max_poll_s;
+      // kept for `mailbridge status`: why it waits and when we ask again
+      const nextPollAt = now + d.min_poll_s;
+      await rt.status.apply(
+        id,
+        recipient,
+        'defer',
+        now,
+        { cookie: d.cookie, endpoint: ctx.endpoint, nextPollAt, pollUntil },
+        version,
+      );
       const data: NoticeJob = {
         action: 'poll',
         queueId: job.queueId,
@@ -173,6 +198,8 @@ async function answerChallenge(
   if (known?.version === version && known.pow?.challenge.mac === challenge.mac && known.pow.endpoint === ctx.endpoint)
     return { recipient, challenge, solution: known.pow.solution };
   const outcome = await rt.powSolver.solve(job.domain, challenge);
+  // over budget is a wait, not a failure: the notice goes again when the budget refills
+  if (outcome.kind !== 'over-budget') rt.metrics?.challenge(outcome.kind === 'solved' ? 'solved' : 'failed');
   if (outcome.kind === 'too-hard') {
     await reject('challenge_too_hard', outcome.detail);
     return undefined;

@@ -23,7 +23,10 @@ import { type DecideDeps, decideDeferred } from './decide-deferred.js';
 import { type PullViewDeps, pullView } from './pulled-message.js';
 
 /** The parts of the PMTP context this file uses. */
-export type PullWorkerDeps = Pick<PmtpContext, 'client' | 'config' | 'domain' | 'inbound' | 'nowMs' | 'spool'> &
+export type PullWorkerDeps = Pick<
+  PmtpContext,
+  'client' | 'config' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'spool' | 'traffic'
+> &
   DecideDeps &
   PullViewDeps;
 
@@ -114,6 +117,18 @@ async function pullAndDeliver(
       draft,
       maxBytes: rt.config.limits.message_size_bytes,
     });
+    rt.metrics?.pull('made', pulled.ok ? 'ok' : 'error');
+    rt.log.info(
+      {
+        origin,
+        id,
+        version,
+        view: 'full',
+        outcome: pulled.ok ? 'ok' : pulled.retry ? 'retry' : 'rejected',
+        ...(pulled.ok ? {} : { code: pulled.code, reason: pulled.detail }),
+      },
+      'pull',
+    );
     if (!pulled.ok) {
       if (pulled.retry) throw new PmtpRequestError('message_invalid', pulled.detail, true);
       for (const r of accepted) await setState(rt, origin, id, r, 'reject', { code: pulled.code, text: pulled.detail });
@@ -199,7 +214,16 @@ async function pullAndDeliver(
         });
     }
   }
-  const final = (await rt.inbound.recipients(origin, id)).filter(
+  const firstDelivery = !recipients.some((r) => r.state === 'delivered');
+  const after = await rt.inbound.recipients(origin, id);
+  if (firstDelivery && after.some((r) => r.version === version && r.state === 'delivered'))
+    await rt.traffic
+      .record(
+        { kind: 'message', direction: 'in', protocol: 'pmtp', domain: origin, bytes: entry.size },
+        new Date(rt.nowMs()),
+      )
+      .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
+  const final = after.filter(
     (r) =>
       r.version === version &&
       (r.state === 'delivered' || r.state === 'rejected') &&

@@ -196,6 +196,10 @@ describe.each([
     };
     const sent = await a.service.outbox.submit({ manifest, body: msg.body, recipients: ['bob@b.example'] });
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'deferred');
+    // what `mailbridge status` shows: when we ask again, within the window the recipient server gave
+    const waiting = (await a.service.context.status.get(sent.id))[0]!;
+    expect(waiting.nextPollAt).toBeGreaterThanOrEqual(waiting.updatedAt);
+    expect(waiting.pollUntil).toBeGreaterThanOrEqual(waiting.nextPollAt!);
     b.startWorkers();
     await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered', 20_000);
     expect(b.delivered.at(-1)?.request.trustClass).toBe(trust);
