@@ -11,14 +11,18 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-RUN groupadd --system mailbridge && useradd --system --gid mailbridge --home /var/spool/mailbridge mailbridge \
- && mkdir -p /var/spool/mailbridge /etc/mailbridge && chown mailbridge:mailbridge /var/spool/mailbridge
+# openssl: the init step's self-signed certificate
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system mailbridge && useradd --system --gid mailbridge --home /var/spool/mailbridge mailbridge \
+ && mkdir -p /var/spool/mailbridge /var/mail/mailbridge /etc/mailbridge/keys \
+ && chown mailbridge:mailbridge /var/spool/mailbridge /var/mail/mailbridge /etc/mailbridge/keys
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY docs ./docs
+COPY deploy/docker/init.sh /usr/local/bin/mailbridge-init
 USER mailbridge
-VOLUME ["/var/spool/mailbridge"]
+VOLUME ["/var/spool/mailbridge", "/var/mail/mailbridge"]
 EXPOSE 25 587 10025 8443 9464
 ENTRYPOINT ["node", "dist/cli/entry.cjs"]
 CMD ["start", "-c", "/etc/mailbridge/mailbridge.yaml"]
