@@ -6,8 +6,11 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DomainKey } from '../../src/native/protocol/domain-keys.js';
 import { generateDomainKey } from '../../src/native/protocol/domain-keys.js';
+import { fetchUrl, PATHS } from '../../src/native/protocol/endpoints.js';
 import { type PmtpNode, startNode, textMessage, until } from '../native/server/harness.js';
+import { send, signedCall } from '../native/server/raw-request.js';
 import { freePort } from '../support/smtp-sink.js';
 import { staticResolver } from '../support/static-resolver.js';
 
@@ -36,6 +39,18 @@ async function startPython(args: string[]): Promise<{ child: ChildProcess; ready
   return { child, ready: JSON.parse(line) as PeerReady, stderr: () => stderr };
 }
 
+interface Dispositions {
+  results: { id: string; recipients?: { recipient: string; disposition: string }[] }[];
+}
+
+interface Pulled {
+  id: string;
+  origin: string;
+  result: string;
+  ack: string[];
+  parts_base64: string[];
+}
+
 interface Answer {
   status: number | null;
   body: { error?: { code: string } } & Record<string, unknown>;
@@ -46,6 +61,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
   let python: Awaited<ReturnType<typeof startPython>>;
   let canary: Server;
   let canaryConnections = 0;
+  let gatewayKey: DomainKey;
   const ssrfOrigins = ['loop.attacker.test', 'meta.attacker.test'];
 
   const control = async <T>(what: string, args: Record<string, unknown> = {}): Promise<T> => {
@@ -63,7 +79,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
     });
     await new Promise<void>((r) => canary.listen(0, '127.0.0.2', r));
     const canaryPort = (canary.address() as { port: number }).port;
-    const gatewayKey = generateDomainKey();
+    gatewayKey = generateDomainKey();
     const gatewayPort = await freePort();
     python = await startPython([
       '--domain',
@@ -103,7 +119,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
 
   it('delivers mail from the Python peer to a gateway user byte for byte', async () => {
     const attachment = Buffer.from([0, 0xff, 0x0a, 0x0d, 0x2e, 0x0d, 0x0a, 0]);
-    const sent = await control<{ id: string; status: number; answer: any; parts_base64: string[] }>('/send', {
+    const sent = await control<{ id: string; status: number; answer: Dispositions; parts_base64: string[] }>('/send', {
       from: 'carol@py.example',
       to: ['bob@b.example'],
       subject: 'From Python ☕',
@@ -111,7 +127,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       attachment_base64: attachment.toString('base64'),
     });
     expect(sent.status).toBe(200);
-    expect(sent.answer.results[0].recipients).toEqual([{ recipient: 'bob@b.example', disposition: 'accepted' }]);
+    expect(sent.answer.results[0]?.recipients).toEqual([{ recipient: 'bob@b.example', disposition: 'accepted' }]);
     // the gateway pulls, verifies and acks; the peer sees the ack and records delivered
     const state = await until(async () => {
       const s = await control<{ outbox: Record<string, Record<string, string>> }>('/state');
@@ -139,8 +155,9 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       return s[0]?.state === 'delivered' ? s : undefined;
     });
     expect(status).toMatchObject([{ recipient: 'carol@py.example', state: 'delivered', domain: 'py.example' }]);
-    const s = await control<{ inbox: any[] }>('/state');
+    const s = await control<{ inbox: Pulled[] }>('/state');
     const pulled = s.inbox.find((m) => m.id === sent.id);
+    if (!pulled) throw new Error(`the peer holds no ${sent.id}: ${JSON.stringify(s)}`);
     expect(pulled.result).toBe('delivered');
     expect(pulled.ack).toEqual(['recorded']);
     expect(pulled.origin).toBe('b.example');
@@ -183,5 +200,49 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       }
     }
     expect(canaryConnections).toBe(0);
+  });
+
+  it('the Python peer verifies what it receives: a forged key, a replay and a wrong digest are refused', async () => {
+    const notices = `${python.ready.endpoint}${PATHS.notices}`;
+    const batch = (id: string) => ({
+      origin: 'b.example',
+      destination: 'py.example',
+      notices: [
+        {
+          id,
+          version: 1,
+          size: 3,
+          manifest_digest: 'MeH6W6ozcsF7YCOc5yXsM5pY0T_xMCgxJQyloamE_O4',
+          sender: 'bob@b.example',
+          recipients: ['nobody@b.example'],
+          expires: Math.floor(Date.now() / 1000) + 600,
+          fetch: fetchUrl(gateway.endpoint, id),
+        },
+      ],
+    });
+    const call = (key: DomainKey, id: string) =>
+      signedCall({
+        key,
+        origin: 'b.example',
+        destination: 'py.example',
+        method: 'POST',
+        url: notices,
+        body: batch(id),
+      });
+    // an impostor's key under the gateway's key id
+    const forger = generateDomainKey();
+    const forged = call({ ...forger, keyId: gatewayKey.keyId }, 'forgedxxxxxxxxxxxxxxxx');
+    const refused = await send(forged);
+    expect([refused.status, refused.json.error?.code]).toEqual([401, 'signature_invalid']);
+    // a well-signed request is answered (the recipient is not this domain's) and its replay is refused
+    const honest = call(gatewayKey, 'honestxxxxxxxxxxxxxxxx');
+    const first = await send(honest);
+    expect(first.status).toBe(200);
+    expect(first.json.results[0].error.code).toBe('recipient_wrong_domain');
+    const replay = await send(honest);
+    expect([replay.status, replay.json.error?.code]).toEqual([401, 'nonce_replayed']);
+    const tampered = call(gatewayKey, 'tamperedxxxxxxxxxxxxxx');
+    const altered = await send({ ...tampered, body: Buffer.from(JSON.stringify(batch('otherxxxxxxxxxxxxxxxxx'))) });
+    expect([altered.status, altered.json.error?.code]).toEqual([400, 'digest_mismatch']);
   });
 });
