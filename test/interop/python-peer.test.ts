@@ -62,6 +62,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
   let canary: Server;
   let canaryConnections = 0;
   let gatewayKey: DomainKey;
+  let resolver: ReturnType<typeof staticResolver>;
   const ssrfOrigins = ['loop.attacker.test', 'meta.attacker.test'];
 
   const control = async <T>(what: string, args: Record<string, unknown> = {}): Promise<T> => {
@@ -88,6 +89,12 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       `b.example=http://127.0.0.1:${gatewayPort}=${gatewayKey.keyId}`,
     ]);
     const record = (endpoint: string) => [[`v=PMTP1; e=${endpoint}; fp=${python.ready.key_id}`]];
+    resolver = staticResolver({
+      txt: {
+        '_pmtp.loop.attacker.test': record(`http://127.0.0.2:${canaryPort}`),
+        '_pmtp.meta.attacker.test': record('http://169.254.169.254'),
+      },
+    });
     gateway = await startNode({
       domain: 'b.example',
       port: gatewayPort,
@@ -95,12 +102,7 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       peers: { 'py.example': { endpoint: python.ready.endpoint, fingerprint: python.ready.key_id } },
       // the spec's recommended request body limit (§14), so the oversized case tests that number
       pmtp: { max_body_bytes: 1_048_576 },
-      resolver: staticResolver({
-        txt: {
-          '_pmtp.loop.attacker.test': record(`http://127.0.0.2:${canaryPort}`),
-          '_pmtp.meta.attacker.test': record('http://169.254.169.254'),
-        },
-      }),
+      resolver,
     });
   }, 30_000);
 
@@ -199,6 +201,8 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
         expect(answer.body.error?.code).toBe('unknown_key');
       }
     }
+    // the gateway did look the origins up (so the refusal is the egress guard's), and connected nowhere
+    for (const origin of ssrfOrigins) expect(resolver.asked).toContain(`TXT _pmtp.${origin}`);
     expect(canaryConnections).toBe(0);
   });
 
