@@ -170,7 +170,7 @@ def nonce():
 
 def _pmtp_member(signature_field):
     """The `pmtp` member of a Signature field, serialised as a byte sequence (`:…:`)."""
-    kind, item, _ = core.parse_dictionary(signature_field)["pmtp"]
+    _, item, _ = core.parse_dictionary(signature_field)["pmtp"]
     return ":" + base64.b64encode(item[1]).decode("ascii") + ":"
 
 

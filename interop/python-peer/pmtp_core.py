@@ -580,16 +580,14 @@ def parse_signature_fields(signature_input, signature, components):
     skind, sitem, _ = sigs["pmtp"]
     if skind != "item" or sitem[0] != "bytes" or len(sitem[1]) != 64:
         raise PmtpError("signature_malformed", "signature is not 64 bytes")
-    params_text = signature_input.strip()[signature_input.strip().index("pmtp=") + 5 :]
     return {
         "created": p["created"][1],
         "expires": p["expires"][1],
         "nonce": p["nonce"][1],
         "keyid": p["keyid"][1],
         "signature": sitem[1],
-        # the serialisation we rebuild must equal what was signed; rebuild rather than trust the text
+        # components and parameters were checked to be exactly the spec's, so their serialisation is too
         "params": signature_params(components, p["created"][1], p["expires"][1], p["nonce"][1], p["keyid"][1]),
-        "raw_params": params_text,
     }
 
 
