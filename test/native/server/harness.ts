@@ -49,7 +49,8 @@ export interface PmtpNode {
 export interface NodeOptions {
   readonly domain: string;
   readonly port: number;
-  readonly peers: Record<string, { endpoint: string }>;
+  /** static directory entries (§8.5); `fingerprint` pins the key that must sign the key set */
+  readonly peers: Record<string, { endpoint: string; fingerprint?: string }>;
   readonly pmtp?: Record<string, unknown>;
   readonly firstContact?: Record<string, unknown>;
   readonly key?: DomainKey;
