@@ -99,6 +99,48 @@ const smtpHop = z
   })
   .strict();
 
+/** Where a socket of Dovecot's auth service is: an absolute unix socket path or host:port. */
+const dovecotSocket = z
+  .string()
+  .refine(
+    (s) => s.startsWith('/') || /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(s),
+    'must be an absolute socket path or host:port',
+  );
+
+/** How long a lookup's answers are kept (positive, negative) and how many per domain. */
+const lookupCache = (positive: number, negative: number, timeout: number) => ({
+  positive_ttl_s: seconds.default(positive),
+  negative_ttl_s: seconds.default(negative),
+  cache_entries: z.number().int().positive().max(1_000_000).default(10_000),
+  timeout_s: seconds.default(timeout),
+});
+
+/** Where RCPT asks whether a recipient of one of our domains exists (domains.verify). */
+const recipientSource = z.discriminatedUnion('source', [
+  // Postfix's reject_unverified_recipient: RCPT probe of the domain's domains.postfix hop (or this host)
+  z
+    .object({
+      source: z.literal('probe'),
+      host: z.string().min(1).optional(),
+      port: port.optional(),
+      protocol: z.enum(['smtp', 'lmtp']).optional(),
+      ...lookupCache(86_400, 3600, 10),
+    })
+    .strict(),
+  // Dovecot's user database, over the auth-userdb socket
+  z
+    .object({
+      source: z.literal('dovecot'),
+      socket: dovecotSocket,
+      // Dovecot user names: the whole address (username_format=%u) or its local part (%n)
+      username: z.enum(['address', 'local']).default('address'),
+      ...lookupCache(600, 60, 5),
+    })
+    .strict(),
+  // every local part exists: a catch-all, stated on purpose
+  z.object({ source: z.literal('any') }).strict(),
+]);
+
 const directoryEntry = z
   .object({
     endpoint: z.string().url(),
@@ -219,6 +261,8 @@ export const configSchema = z
         postfix: z.record(domainName, smtpHop).default({}),
         // per-domain recipient lists; a domain listed here rejects unknown users at RCPT (550 5.1.1)
         recipients: z.record(domainName, z.array(z.string().min(1))).default({}),
+        // per-domain recipient lookups at RCPT instead of a list: probe, dovecot or any (docs/configuration.md)
+        verify: z.record(domainName, recipientSource).default({}),
         first_contact: firstContact.prefault({}),
       })
       .strict()
@@ -391,6 +435,21 @@ export const configSchema = z
         });
       }
     });
+    for (const [domain, source] of Object.entries(config.domains.verify)) {
+      const path = ['domains', 'verify', domain];
+      const local = config.domains.mailbox.includes(domain) || Object.hasOwn(config.domains.postfix, domain);
+      if (!local) {
+        ctx.addIssue({ code: 'custom', path, message: `${domain} is in neither domains.mailbox nor domains.postfix` });
+      } else if (Object.hasOwn(config.domains.recipients, domain)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${domain} also has a domains.recipients list: choose one source`,
+        });
+      } else if (source.source === 'probe' && !source.host && !Object.hasOwn(config.domains.postfix, domain)) {
+        ctx.addIssue({ code: 'custom', path, message: 'a probe of a domains.mailbox domain needs host' });
+      }
+    }
     for (const domain of Object.keys(config.domains.postfix)) {
       if (config.domains.mailbox.includes(domain)) {
         ctx.addIssue({

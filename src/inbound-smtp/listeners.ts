@@ -7,6 +7,7 @@ import { LivePolicy } from '../policy/live-policy.js';
 import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
 import { routingTable } from './recipient-routing.js';
+import { RecipientVerification, type VerifySettings } from './recipient-verification.js';
 import { loadSignBack } from './sign-back.js';
 import { type ListenerAddress, SmtpListener, type SmtpListenerDeps } from './smtp-listener.js';
 
@@ -18,6 +19,8 @@ export interface SmtpListeners {
   close(): Promise<void>;
   /** Installs a renewed certificate on the listener at `index` of `smtp.listeners` (SIGHUP). */
   updateSecureContext(index: number, material: { key: Buffer; cert: Buffer }): void;
+  /** New `domains.verify` sources for the next RCPT (SIGHUP). */
+  applyVerification(settings: VerifySettings): void;
 }
 
 /** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
@@ -29,12 +32,19 @@ export async function startSmtpListeners(
   const shared = {
     table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
+    verification: new RecipientVerification(config.domains, config.hostname),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
     // only submission clients can ask for sign-back
     signBack: config.smtp.listeners.some((l) => l.role === 'submission')
       ? await loadSignBack(config, deps.spool)
       : undefined,
   };
+  for (const domain of unverifiedDomains(config)) {
+    deps.log.warn(
+      { domain },
+      'domain has no recipient source (domains.recipients or domains.verify): every local part is accepted at RCPT',
+    );
+  }
   const started: SmtpListener[] = [];
   const addresses: ListenerAddress[] = [];
   const close = async (): Promise<void> => {
@@ -50,5 +60,21 @@ export async function startSmtpListeners(
     await close();
     throw err;
   }
-  return { addresses, close, updateSecureContext: (index, material) => started[index]?.updateSecureContext(material) };
+  return {
+    addresses,
+    close,
+    updateSecureContext: (index, material) => started[index]?.updateSecureContext(material),
+    applyVerification: (settings) => shared.verification.apply(settings),
+  };
+}
+
+/**
+ * Our domains whose recipients nobody checks at RCPT: a mailbox domain then makes a Maildir for any
+ * name, and a postfix domain's unknown users bounce after the 250. `verify: {source: any}` says so on purpose.
+ */
+function unverifiedDomains(config: Config): string[] {
+  const { mailbox, postfix, recipients, verify } = config.domains;
+  return [...mailbox, ...Object.keys(postfix)].filter(
+    (d) => !Object.hasOwn(recipients, d) && !Object.hasOwn(verify, d),
+  );
 }

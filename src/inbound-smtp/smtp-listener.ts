@@ -18,6 +18,7 @@ import { mailParameterError, recipientParameterError } from './dsn-parameters.js
 import { EnvelopeChecks } from './envelope-checks.js';
 import { type AcceptanceDeps, MessageAcceptance } from './message-acceptance.js';
 import type { RoutingTable } from './recipient-routing.js';
+import type { RecipientVerification } from './recipient-verification.js';
 import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
 import { SessionProgress } from './session-progress.js';
@@ -39,6 +40,7 @@ export interface ListenerShared {
   readonly relayClients: ClientList;
   readonly sealer: ArcSealer | undefined;
   readonly signBack: SignBack | undefined;
+  readonly verification: RecipientVerification;
 }
 
 /** A slow DATA sender gets this long before the minimum rate applies (never more than the idle timeout). */
@@ -101,6 +103,7 @@ export class SmtpListener {
         signAddress: signAddress(config.hostname),
         canSign: shared.signBack !== undefined,
         grants,
+        verification: shared.verification,
       },
       deps.spool,
       deps.resolver,
