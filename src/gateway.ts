@@ -171,6 +171,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
           (settings) => policy.apply(settings),
         ),
         settingReloadable(
+          'accounts',
+          ['smtp.accounts', 'smtp.dovecot_auth'],
+          (c) => ({ accounts: c.smtp.accounts, dovecot_auth: c.smtp.dovecot_auth }),
+          (settings) => smtp.applyAccounts(settings),
+        ),
+        settingReloadable(
           'recipient verification',
           ['domains.verify'],
           (c) => ({ verify: c.domains.verify, postfix: c.domains.postfix }),

@@ -6,6 +6,7 @@ import { checkConfigCommand } from './check-config.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
+import { passwdCommand } from './passwd.js';
 import { queueCommand } from './queue.js';
 import { stagingCommand } from './staging.js';
 import { startCommand } from './start.js';
@@ -16,6 +17,7 @@ const commands: Record<string, Command> = {
   start: startCommand,
   'check-config': checkConfigCommand,
   keys: keysCommand,
+  passwd: passwdCommand,
   staging: stagingCommand,
   queue: queueCommand,
   status: statusCommand,
@@ -36,6 +38,7 @@ function usage(): string {
     '  mailbridge check-config /etc/mailbridge/mailbridge.yaml',
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
+    '  printf "%s\\n" "$PASSWORD" | mailbridge passwd',
     '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge tokens issue --recipient bob@example.org --sender shop.example --uses 3 -c FILE',
@@ -66,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
-  return command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  return command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 }
 
 main(process.argv.slice(2)).then(

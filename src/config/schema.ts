@@ -3,6 +3,7 @@
 
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { hashProblem } from './password-hash.js';
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().int().positive();
@@ -81,13 +82,11 @@ const account = z
     user: z.string().min(3),
     // MAIL FROM, From: and Sender: this login may use besides its own address (when `user` is one)
     senders: z.array(senderGrant).default([]),
-    // scrypt$N$r$p$salt$hash, made by `mailbridge passwd`
-    password_hash: z
-      .string()
-      .regex(
-        /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/,
-        'must be an scrypt hash from `mailbridge passwd`',
-      ),
+    // scrypt$N$r$p$salt$hash made by `mailbridge passwd`, or a Dovecot hash Node can check (password-hash.ts)
+    password_hash: z.string().superRefine((hash, ctx) => {
+      const problem = hashProblem(hash);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   })
   .strict();
 
@@ -249,6 +248,16 @@ export const configSchema = z
       .object({
         listeners: z.array(listener).default([]),
         accounts: z.array(account).default([]),
+        // names not in `accounts` are checked by Dovecot's auth service (Postfix's smtpd_sasl_type=dovecot)
+        dovecot_auth: z
+          .object({
+            // the auth-client socket: an absolute path or host:port
+            socket: dovecotSocket,
+            // above Dovecot's auth penalty (up to 15 s after failures from one address), or it turns 535 into 454
+            timeout_s: seconds.default(20),
+          })
+          .strict()
+          .optional(),
         // hosts allowed on relay-in, and the only ones whose XFORWARD is believed
         relay_clients: z.array(z.string().min(1)).default([]),
       })

@@ -9,8 +9,8 @@ import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
 import { checkRecipient, checkSender, type MailAddress } from '../mail/address-syntax.js';
-import type { SenderGrants } from '../mail/sender-grants.js';
 import type { InboundRoute } from '../mail/spool-records.js';
+import type { SenderPolicy } from '../policy/live-accounts.js';
 import type { Spool } from '../spool/spool.js';
 import { speaksPmtp } from './pmtp-discovery.js';
 import { decideRecipient, type ListenerRole, type RoutingTable, remoteRoute } from './recipient-routing.js';
@@ -27,7 +27,7 @@ export interface EnvelopeSettings {
   /** false when config has no `dkim` key to sign with */
   readonly canSign: boolean;
   /** submission only: the senders each login may use (relay-in is a trusted MTA relaying for many) */
-  readonly grants: SenderGrants | undefined;
+  readonly grants: SenderPolicy | undefined;
   /** asks each domain's `domains.verify` source about its recipients */
   readonly verification: Pick<RecipientVerification, 'check'>;
 }

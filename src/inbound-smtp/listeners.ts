@@ -3,6 +3,7 @@
 // through the MessageAcceptor they are given; they never touch BullMQ.
 
 import type { Config } from '../config/schema.js';
+import { type AccountSettings, LiveAccounts } from '../policy/live-accounts.js';
 import { LivePolicy } from '../policy/live-policy.js';
 import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
@@ -21,6 +22,8 @@ export interface SmtpListeners {
   updateSecureContext(index: number, material: { key: Buffer; cert: Buffer }): void;
   /** New `domains.verify` sources for the next RCPT (SIGHUP). */
   applyVerification(settings: VerifySettings): void;
+  /** New `smtp.accounts` and `smtp.dovecot_auth` for the next AUTH and sender check (SIGHUP). */
+  applyAccounts(settings: AccountSettings): void;
 }
 
 /** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
@@ -33,6 +36,7 @@ export async function startSmtpListeners(
     table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
     verification: new RecipientVerification(config.domains, config.hostname),
+    accounts: new LiveAccounts(config.smtp),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
     // only submission clients can ask for sign-back
     signBack: config.smtp.listeners.some((l) => l.role === 'submission')
@@ -65,6 +69,7 @@ export async function startSmtpListeners(
     close,
     updateSecureContext: (index, material) => started[index]?.updateSecureContext(material),
     applyVerification: (settings) => shared.verification.apply(settings),
+    applyAccounts: (settings) => shared.accounts.apply(settings),
   };
 }
 

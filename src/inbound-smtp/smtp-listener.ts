@@ -6,8 +6,8 @@ import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
-import { SenderGrants } from '../mail/sender-grants.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { LiveAccounts } from '../policy/live-accounts.js';
 import type { Spool } from '../spool/spool.js';
 import { forgedAtIntake } from '../translate/header-mapping.js';
 import { AccountLogin } from './account-login.js';
@@ -41,6 +41,8 @@ export interface ListenerShared {
   readonly sealer: ArcSealer | undefined;
   readonly signBack: SignBack | undefined;
   readonly verification: RecipientVerification;
+  /** submission logins and their senders, live (SIGHUP) */
+  readonly accounts: LiveAccounts;
 }
 
 /** A slow DATA sender gets this long before the minimum rate applies (never more than the idle timeout). */
@@ -91,9 +93,9 @@ export class SmtpListener {
       listener.max_connections_per_ip,
       listener.role === 'relay-in' ? shared.relayClients : undefined,
     );
-    const login = new AccountLogin(config.smtp.accounts, listener.allow_insecure_auth);
+    const login = new AccountLogin(shared.accounts, listener.allow_insecure_auth, deps.log);
     // relay-in stays unbound: the trusted MTA in front relays for many senders
-    const grants = listener.role === 'submission' ? new SenderGrants(config.smtp.accounts) : undefined;
+    const grants = listener.role === 'submission' ? shared.accounts : undefined;
     const envelope = new EnvelopeChecks(
       {
         role: listener.role,
