@@ -4,7 +4,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, chown, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort } from './smtp-sink.js';
@@ -27,6 +27,8 @@ export interface PrivateDovecot {
   readonly userdbSocket: string;
   /** Adds a user to the passwd-file, which Dovecot re-reads at its next lookup. */
   addUser(user: DovecotUser): Promise<void>;
+  /** Empties `user`'s Maildir new/ and has Dovecot recount the quota (a user who made room). */
+  makeRoom(user: string): Promise<void>;
   /** the files delivered to `user`'s Maildir new/ */
   delivered(user: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -46,7 +48,15 @@ export function doveadmHash(scheme: string, password: string): string {
   return execFileSync('doveadm', ['pw', '-s', scheme, '-p', password], { encoding: 'utf8' }).trim();
 }
 
-export async function startDovecot(users: readonly DovecotUser[]): Promise<PrivateDovecot> {
+export interface DovecotOptions {
+  /** a full mailbox answers 452 4.2.2 (retry) instead of 552 5.2.2 (Dovecot's quota_full_tempfail) */
+  readonly quotaTempfail?: boolean;
+}
+
+export async function startDovecot(
+  users: readonly DovecotUser[],
+  options: DovecotOptions = {},
+): Promise<PrivateDovecot> {
   const { dir, remove } = await tempDir('dovecot');
   // the auth process runs as `dovecot` and must read the users file
   await chmod(dir, 0o755);
@@ -54,11 +64,16 @@ export async function startDovecot(users: readonly DovecotUser[]): Promise<Priva
   await mkdir(mail);
   await chown(mail, 65534, 65534);
   const lmtpPort = await freePort();
+  const newFolder = (user: string): string => {
+    const [local, domain] = user.split('@') as [string, string];
+    return path.join(mail, domain, local, 'Maildir', 'new');
+  };
   const line = (u: DovecotUser): string =>
     `${u.user}:${u.password}::::::${u.quota ? `userdb_quota_rule=${u.quota}` : ''}\n`;
   const usersFile = path.join(dir, 'users');
   await writeFile(usersFile, users.map(line).join(''), { mode: 0o644 });
-  await writeFile(path.join(dir, 'dovecot.conf'), dovecotConf(dir, lmtpPort));
+  const conf = path.join(dir, 'dovecot.conf');
+  await writeFile(conf, dovecotConf(dir, lmtpPort, options));
   const child = spawn('/usr/sbin/dovecot', ['-F', '-c', path.join(dir, 'dovecot.conf')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -86,9 +101,13 @@ export async function startDovecot(users: readonly DovecotUser[]): Promise<Priva
       await new Promise((resolve) => setTimeout(resolve, 1100));
     },
     async delivered(user) {
-      const [local, domain] = user.split('@') as [string, string];
-      const box = path.join(mail, domain, local, 'Maildir', 'new');
+      const box = newFolder(user);
       return existsSync(box) ? readdir(box) : [];
+    },
+    async makeRoom(user) {
+      const box = newFolder(user);
+      for (const file of await readdir(box)) await rm(path.join(box, file));
+      execFileSync('doveadm', ['-c', conf, 'quota', 'recalc', '-u', user]);
     },
     async stop() {
       await stopChild(child);
@@ -97,7 +116,7 @@ export async function startDovecot(users: readonly DovecotUser[]): Promise<Priva
   };
 }
 
-function dovecotConf(dir: string, lmtpPort: number): string {
+function dovecotConf(dir: string, lmtpPort: number, options: DovecotOptions): string {
   return `base_dir = ${dir}/run
 state_dir = ${dir}/state
 instance_name = mb-dovecot-${path.basename(dir)}
@@ -111,7 +130,7 @@ auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_plugins = quota
 lmtp_rcpt_check_quota = no
-quota_full_tempfail = no
+quota_full_tempfail = ${options.quotaTempfail ? 'yes' : 'no'}
 passdb {
   driver = passwd-file
   args = username_format=%u ${dir}/users
