@@ -46,6 +46,11 @@ const listener = z
     host: z.string().min(1).default('127.0.0.1'),
     port,
     tls: tlsFiles.optional(),
+    // starttls: plain until STARTTLS (25, 587); implicit: TLS from the first byte (465, RFC 8314)
+    tls_mode: z.enum(['starttls', 'implicit']).default('starttls'),
+    // every connection starts with a HAProxy PROXY header (v1 or v2), sent by one of proxy_from
+    proxy_protocol: z.boolean().default(false),
+    proxy_from: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
     max_clients: z.number().int().positive().default(500),
     max_connections_per_ip: z.number().int().positive().default(20),
     socket_timeout_s: seconds.default(300),
@@ -260,6 +265,8 @@ export const configSchema = z
           .optional(),
         // hosts allowed on relay-in, and the only ones whose XFORWARD is believed
         relay_clients: z.array(z.string().min(1)).default([]),
+        // clients exempt from max_connections_per_ip; unset means relay_clients (Postfix: $mynetworks)
+        limit_exceptions: z.array(z.string().min(1)).optional(),
       })
       .strict()
       .prefault({}),
@@ -434,6 +441,13 @@ export const configSchema = z
           code: 'custom',
           path: ['smtp', 'listeners', i, 'allow_insecure_auth'],
           message: 'AUTH without TLS is allowed only on a loopback address',
+        });
+      }
+      if (l.tls_mode === 'implicit' && !l.tls) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['smtp', 'listeners', i, 'tls_mode'],
+          message: 'implicit TLS needs tls (key and cert)',
         });
       }
       if (l.role === 'relay-in' && config.smtp.relay_clients.length === 0) {

@@ -35,6 +35,10 @@ export async function startSmtpListeners(
   const shared = {
     table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
+    limitExceptions: clientList(
+      config.smtp.limit_exceptions ?? config.smtp.relay_clients,
+      config.smtp.limit_exceptions ? 'smtp.limit_exceptions' : 'smtp.relay_clients',
+    ),
     verification: new RecipientVerification(config.domains, config.hostname),
     accounts: new LiveAccounts(config.smtp),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
