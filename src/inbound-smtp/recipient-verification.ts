@@ -59,11 +59,6 @@ export class RecipientVerification {
     this.domains = domains;
   }
 
-  /** True when `domain` has a source to ask (else the static lists decide). */
-  verifies(domain: string): boolean {
-    return this.domains.has(domain);
-  }
-
   /** 'exists' also for a domain with no source here: this check then has nothing to say. */
   async check(address: { address: string; local: string; domain: string }): Promise<LookupAnswer> {
     const verifier = this.domains.get(address.domain);
