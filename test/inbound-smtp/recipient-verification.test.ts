@@ -1,6 +1,8 @@
 // Recipient verification at RCPT against real peers on loopback: Dovecot's userdb (auth-userdb
 // socket), a probe of Dovecot's LMTP and of a private Postfix's virtual mailbox table. Unknown
 // users get 550 5.1.1, a source that cannot answer 450 4.1.1, and answers are cached per TTL.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rcptAnswer } from '../../src/inbound-smtp/recipient-probe.js';
 import { RecipientVerification } from '../../src/inbound-smtp/recipient-verification.js';
@@ -163,6 +165,45 @@ describe.skipIf(skipDovecot)(
     });
   },
 );
+
+describe('a local domain with no recipient source', () => {
+  it('accepts every local part, and start-up names the domain in a warning', async () => {
+    const lines: { level: number; domain?: string; msg: string }[] = [];
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as { level: number; domain?: string; msg: string });
+          done();
+        },
+      }),
+    );
+    const harness = await startHarness({
+      listeners: [{ role: 'mx' }],
+      log,
+      config: {
+        domains: {
+          mailbox: ['open.test', 'listed.test', 'catchall.test'],
+          recipients: { 'listed.test': ['alice'] },
+          verify: { 'catchall.test': { source: 'any' } },
+        },
+      },
+    });
+    try {
+      const warned = lines.filter((l) => l.level === 40 && /no recipient source/.test(l.msg)).map((l) => l.domain);
+      expect(warned).toEqual(['open.test']);
+      const client = await RawSmtp.connect(harness.port('mx'));
+      await client.command('EHLO client.test');
+      await client.command('MAIL FROM:<someone@elsewhere.test>');
+      expect(await client.command('RCPT TO:<anyone@open.test>')).toMatch(/^250 /);
+      expect(await client.command('RCPT TO:<anyone@catchall.test>')).toMatch(/^250 /);
+      expect(await client.command('RCPT TO:<anyone@listed.test>')).toMatch(/^550 5\.1\.1 /);
+      client.end();
+    } finally {
+      await harness.close();
+    }
+  });
+});
 
 describe('recipient verification by probing a private Postfix', () => {
   let postfix: PrivatePostfix;
