@@ -156,6 +156,8 @@ describe.skipIf(noHaproxy)(`listeners behind a real HAProxy${noHaproxy ? ` (skip
       { stdio: 'ignore' },
     );
     harness = await startHarness({
+      // SPF passes only for the client behind the proxy, never for the proxy's own 127.0.0.1
+      zone: '$ORIGIN elsewhere.test.\n@ TXT "v=spf1 ip4:127.0.0.2 -all"\n',
       listeners: [
         { role: 'mx', proxy_protocol: true, proxy_from: ['127.0.0.1'], max_connections_per_ip: 1 },
         { role: 'mx', tls: { key, cert }, tls_mode: 'implicit', proxy_protocol: true },
@@ -198,6 +200,7 @@ describe.skipIf(noHaproxy)(`listeners behind a real HAProxy${noHaproxy ? ` (skip
       const record = await newestRecord();
       expect(record.client.ip).toBe('127.0.0.2');
       expect(record.received).toContain('[127.0.0.2]');
+      expect(record.authenticationResults).toMatch(/spf=pass .*smtp\.mailfrom=(someone@)?elsewhere\.test/);
     });
   }
 
