@@ -29,19 +29,21 @@ export function probeRecipient(address: string, target: ProbeTarget): Promise<Lo
     const socket = connect(target.port, target.host);
     let buffered = '';
     let step = 0;
-    let answer: LookupAnswer = 'unavailable';
+    let answered = false;
+    // the answer goes back at once; the connection winds down on its own (or at the timeout)
     const finish = (result: LookupAnswer): void => {
-      answer = result;
-      // polite when we can: the server logs a clean QUIT, not a lost connection
+      answered = true;
+      resolve(result);
+      // polite: the server logs a clean QUIT, not a lost connection
       if (!socket.destroyed) socket.end('QUIT\r\n');
-      socket.destroySoon();
     };
     const timer = setTimeout(() => socket.destroy(), target.timeoutMs);
     socket.setEncoding('utf8');
     socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve(answer);
+      // closed, refused or timed out before an answer: could not tell
+      resolve('unavailable');
     });
     const commands = [
       `${target.protocol === 'lmtp' ? 'LHLO' : 'EHLO'} ${target.hostname}`,
@@ -63,7 +65,7 @@ export function probeRecipient(address: string, target: ProbeTarget): Promise<Lo
         const reply = takeReply(buffered);
         if (!reply) return;
         buffered = buffered.slice(reply.consumed);
-        if (answer !== 'unavailable' || socket.writableEnded) return;
+        if (answered) return;
         onReply(reply);
       }
     });
