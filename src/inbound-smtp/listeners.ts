@@ -47,12 +47,6 @@ export async function startSmtpListeners(
       ? await loadSignBack(config, deps.spool)
       : undefined,
   };
-  for (const domain of unverifiedDomains(config)) {
-    deps.log.warn(
-      { domain },
-      'domain has no recipient source (domains.recipients or domains.verify): every local part is accepted at RCPT',
-    );
-  }
   const started: SmtpListener[] = [];
   const addresses: ListenerAddress[] = [];
   const close = async (): Promise<void> => {
@@ -75,15 +69,4 @@ export async function startSmtpListeners(
     applyVerification: (settings) => shared.verification.apply(settings),
     applyAccounts: (settings) => shared.accounts.apply(settings),
   };
-}
-
-/**
- * Our domains whose recipients nobody checks at RCPT: a mailbox domain then makes a Maildir for any
- * name, and a postfix domain's unknown users bounce after the 250. `verify: {source: any}` says so on purpose.
- */
-function unverifiedDomains(config: Config): string[] {
-  const { mailbox, postfix, recipients, verify } = config.domains;
-  return [...mailbox, ...Object.keys(postfix)].filter(
-    (d) => !Object.hasOwn(recipients, d) && !Object.hasOwn(verify, d),
-  );
 }

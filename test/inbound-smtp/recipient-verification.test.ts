@@ -1,9 +1,9 @@
 // Recipient verification at RCPT against real peers on loopback: Dovecot's userdb (auth-userdb
 // socket), a probe of Dovecot's LMTP and of a private Postfix's virtual mailbox table. Unknown
 // users get 550 5.1.1, a source that cannot answer 450 4.1.1, and answers are cached per TTL.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { type ConfigProblem, parseConfig } from '../../src/config/load.js';
 import { rcptAnswer } from '../../src/inbound-smtp/recipient-probe.js';
 import { RecipientVerification } from '../../src/inbound-smtp/recipient-verification.js';
 import { dovecotMissing, type PrivateDovecot, startDovecot } from '../support/dovecot.js';
@@ -167,31 +167,25 @@ describe.skipIf(skipDovecot)(
 );
 
 describe('a local domain with no recipient source', () => {
-  it('accepts every local part, and start-up names the domain in a warning', async () => {
-    const lines: { level: number; domain?: string; msg: string }[] = [];
-    const log = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(JSON.parse(chunk.toString()) as { level: number; domain?: string; msg: string });
-          done();
-        },
-      }),
-    );
-    const harness = await startHarness({
-      listeners: [{ role: 'mx' }],
-      log,
-      config: {
-        domains: {
-          mailbox: ['open.test', 'listed.test', 'catchall.test'],
-          recipients: { 'listed.test': ['alice'] },
-          verify: { 'catchall.test': { source: 'any' } },
-        },
-      },
-    });
+  const domains = {
+    mailbox: ['open.test', 'listed.test', 'catchall.test'],
+    postfix: { 'behind.test': { host: '127.0.0.1', port: 2525 } },
+    recipients: { 'listed.test': ['alice'] },
+    verify: { 'catchall.test': { source: 'any' } },
+  };
+
+  it('is named, with its line, in a warning check-config and start print', () => {
+    const text = stringify({ spool: { dir: '/tmp/unused' }, domains });
+    const warnings: ConfigProblem[] = [];
+    parseConfig(text, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings.map((w) => w.key)).toEqual(['domains.mailbox.0', 'domains.postfix.behind.test']);
+    expect(warnings[0]?.message).toMatch(/every local part is accepted at RCPT/);
+    expect(warnings[1]?.line).toBe(text.split('\n').findIndex((l) => l.includes('behind.test:')) + 1);
+  });
+
+  it('accepts every local part, as the warning says; a listed domain refuses strangers', async () => {
+    const harness = await startHarness({ listeners: [{ role: 'mx' }], config: { domains } });
     try {
-      const warned = lines.filter((l) => l.level === 40 && /no recipient source/.test(l.msg)).map((l) => l.domain);
-      expect(warned).toEqual(['open.test']);
       const client = await RawSmtp.connect(harness.port('mx'));
       await client.command('EHLO client.test');
       await client.command('MAIL FROM:<someone@elsewhere.test>');
