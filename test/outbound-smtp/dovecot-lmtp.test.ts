@@ -81,12 +81,14 @@ describe.skipIf(skip)(`LMTP delivery to Dovecot${skip ? ` (skipped: ${skip})` : 
 
   it("takes each recipient's own LMTP reply: alice delivered into her Maildir, ghost failed with a DSN", async () => {
     const queueId = await submitted('two-rcpts', 'corp.test', ['alice@corp.test', 'ghost@corp.test']);
-    const job = await harness.finished(queueId);
-    expect(job.attemptsMade).toBe(1);
+    await harness.finished(queueId);
     expect(await dovecot.delivered('alice@corp.test')).toHaveLength(1);
-    expect(await harness.status.recipient(queueId, 'alice@corp.test')).toMatchObject({ state: 'delivered' });
+    expect(await harness.status.recipient(queueId, 'alice@corp.test')).toMatchObject({
+      state: 'delivered',
+      attempts: 1,
+    });
     const ghost = await harness.status.recipient(queueId, 'ghost@corp.test');
-    expect(ghost).toMatchObject({ state: 'failed' });
+    expect(ghost).toMatchObject({ state: 'failed', attempts: 1 });
     expect(ghost?.reply).toMatch(/^550 5\.1\.1 .*User doesn't exist/);
     const dsn = await dsnFor(queueId);
     expect(dsn).toMatch(/^X-Rcpt-Args: <sender@good\.example>/m);
@@ -102,9 +104,8 @@ describe.skipIf(skip)(`LMTP delivery to Dovecot${skip ? ` (skipped: ${skip})` : 
     const second = await submitted('bob-2', 'corp.test', ['bob@corp.test']);
     const job = await harness.finished(second);
     expect(await job.getState()).toBe('failed');
-    expect(job.attemptsMade).toBe(1);
     const bob = await harness.status.recipient(second, 'bob@corp.test');
-    expect(bob).toMatchObject({ state: 'failed' });
+    expect(bob).toMatchObject({ state: 'failed', attempts: 1 });
     expect(bob?.reply).toMatch(/^552 5\.2\.2 .*Quota exceeded/);
     expect(await dsnFor(second)).toMatch(/Diagnostic-Code: smtp; 552 5\.2\.2 .*Quota exceeded/);
     expect(await dovecot.delivered('bob@corp.test')).toHaveLength(1);
@@ -122,8 +123,9 @@ describe.skipIf(skip)(`LMTP delivery to Dovecot${skip ? ` (skipped: ${skip})` : 
     await tempfail.makeRoom('carol@full.test');
     const job = await harness.finished(second, 30_000);
     expect(await job.getState()).toBe('completed');
-    expect(job.attemptsMade).toBeGreaterThan(1);
-    expect(await harness.status.recipient(second, 'carol@full.test')).toMatchObject({ state: 'delivered' });
+    const carol = await harness.status.recipient(second, 'carol@full.test');
+    expect(carol).toMatchObject({ state: 'delivered' });
+    expect(carol?.attempts).toBeGreaterThan(1);
     expect(await tempfail.delivered('carol@full.test')).toHaveLength(1);
   });
 });
