@@ -156,6 +156,20 @@ const table = {
     retryable: true,
     text: 'Temporary failure looking up the recipient domain',
   },
+  recipient_unverified: {
+    smtp: 450,
+    enhanced: '4.1.1',
+    http: 503,
+    retryable: true,
+    text: 'Recipient address rejected: unverified address, try again later',
+  },
+  auth_service_unavailable: {
+    smtp: 454,
+    enhanced: '4.7.0',
+    http: 503,
+    retryable: true,
+    text: 'Temporary authentication failure, try again later',
+  },
 
   // sender authentication (SPF/DKIM/DMARC)
   dmarc_reject: { smtp: 550, enhanced: '5.7.1', http: 403, retryable: false, text: 'Rejected by DMARC policy' },

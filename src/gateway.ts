@@ -207,6 +207,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
           (c) => ({ recipients: c.domains.recipients, first_contact: c.domains.first_contact }),
           (settings) => policy.apply(settings),
         ),
+        settingReloadable(
+          'accounts',
+          ['smtp.accounts', 'smtp.dovecot_auth'],
+          (c) => ({ accounts: c.smtp.accounts, dovecot_auth: c.smtp.dovecot_auth }),
+          (settings) => smtp.applyAccounts(settings),
+        ),
+        settingReloadable(
+          'recipient verification',
+          ['domains.verify'],
+          (c) => ({ verify: c.domains.verify, postfix: c.domains.postfix }),
+          (settings) => smtp.applyVerification(settings),
+        ),
         ...config.smtp.listeners.flatMap((l, i) =>
           l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [],
         ),

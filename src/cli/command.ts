@@ -9,6 +9,8 @@ export interface CommandContext {
   readonly env: Environment;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** only `passwd` reads it */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 export interface Command {

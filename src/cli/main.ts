@@ -9,6 +9,7 @@ import { type Command, exitCode, UsageError } from './command.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
+import { passwdCommand } from './passwd.js';
 import { queueCommand } from './queue.js';
 import { reportCommand } from './report.js';
 import { stagingCommand } from './staging.js';
@@ -21,6 +22,7 @@ const commands: Record<string, Command> = {
   'check-config': checkConfigCommand,
   config: configCommand,
   keys: keysCommand,
+  passwd: passwdCommand,
   staging: stagingCommand,
   queue: queueCommand,
   status: statusCommand,
@@ -43,6 +45,7 @@ function usage(): string {
     '  mailbridge start -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge config -n -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge keys generate --domain example.org --out /etc/mailbridge/keys',
+    '  printf "%s\\n" "$PASSWORD" | mailbridge passwd',
     '  mailbridge queue list -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge report --since 7d -c /etc/mailbridge/mailbridge.yaml',
@@ -77,7 +80,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+    return await command.run(rest, {
+      env: process.env,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+    });
   } catch (err) {
     // a bad option is the caller's mistake, whatever command it reached (sysexits EX_USAGE)
     if (!(err instanceof UsageError)) throw err;

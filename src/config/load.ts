@@ -85,6 +85,7 @@ export function parseConfig(
     );
   }
   warnSenderless(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
+  warnUnverified(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
   return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
 }
 
@@ -105,6 +106,29 @@ function warnSenderless(
       message: 'not an address and no senders: this login can send nothing (docs/configuration.md)',
     });
   });
+}
+
+/**
+ * A domain of ours with neither a `domains.recipients` list nor a `domains.verify` source takes
+ * every local part at RCPT: a Maildir for any name, or a bounce after the 250 from the Postfix
+ * behind. Allowed (`source: any` says it on purpose), but check-config and start say so.
+ */
+function warnUnverified(
+  config: Config,
+  lineAt: (keyPath: readonly (string | number)[]) => number | undefined,
+  warn: ConfigWarn,
+): void {
+  const { mailbox, postfix, recipients, verify } = config.domains;
+  const unverified = (domain: string): boolean => !Object.hasOwn(recipients, domain) && !Object.hasOwn(verify, domain);
+  const message =
+    'no recipient source (domains.recipients or domains.verify): every local part is accepted at RCPT (docs/configuration.md)';
+  mailbox.forEach((domain, index) => {
+    if (!unverified(domain)) return;
+    warn({ key: `domains.mailbox.${index}`, line: lineAt(['domains', 'mailbox', index]), message });
+  });
+  for (const domain of Object.keys(postfix).filter(unverified)) {
+    warn({ key: `domains.postfix.${domain}`, line: lineAt(['domains', 'postfix', domain]), message });
+  }
 }
 
 /** Moves each renamed key to its new name; both names at once is an error, since they would disagree. */

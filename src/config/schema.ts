@@ -3,6 +3,7 @@
 
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { hashProblem } from './password-hash.js';
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().int().positive();
@@ -45,6 +46,11 @@ const listener = z
     host: z.string().min(1).default('127.0.0.1'),
     port,
     tls: tlsFiles.optional(),
+    // starttls: plain until STARTTLS (25, 587); implicit: TLS from the first byte (465, RFC 8314)
+    tls_mode: z.enum(['starttls', 'implicit']).default('starttls'),
+    // every connection starts with a HAProxy PROXY header (v1 or v2), sent by one of proxy_from
+    proxy_protocol: z.boolean().default(false),
+    proxy_from: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
     max_clients: z.number().int().positive().default(500),
     max_connections_per_ip: z.number().int().positive().default(20),
     socket_timeout_s: seconds.default(300),
@@ -81,13 +87,11 @@ const account = z
     user: z.string().min(3),
     // MAIL FROM, From: and Sender: this login may use besides its own address (when `user` is one)
     senders: z.array(senderGrant).default([]),
-    // scrypt$N$r$p$salt$hash, made by `mailbridge passwd`
-    password_hash: z
-      .string()
-      .regex(
-        /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/,
-        'must be an scrypt hash from `mailbridge passwd`',
-      ),
+    // scrypt$N$r$p$salt$hash made by `mailbridge passwd`, or a Dovecot hash Node can check (password-hash.ts)
+    password_hash: z.string().superRefine((hash, ctx) => {
+      const problem = hashProblem(hash);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   })
   .strict();
 
@@ -98,6 +102,48 @@ const smtpHop = z
     protocol: z.enum(['smtp', 'lmtp']).default('smtp'),
   })
   .strict();
+
+/** Where a socket of Dovecot's auth service is: an absolute unix socket path or host:port. */
+const dovecotSocket = z
+  .string()
+  .refine(
+    (s) => s.startsWith('/') || /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(s),
+    'must be an absolute socket path or host:port',
+  );
+
+/** How long a lookup's answers are kept (positive, negative) and how many per domain. */
+const lookupCache = (positive: number, negative: number, timeout: number) => ({
+  positive_ttl_s: seconds.default(positive),
+  negative_ttl_s: seconds.default(negative),
+  cache_entries: z.number().int().positive().max(1_000_000).default(10_000),
+  timeout_s: seconds.default(timeout),
+});
+
+/** Where RCPT asks whether a recipient of one of our domains exists (domains.verify). */
+const recipientSource = z.discriminatedUnion('source', [
+  // Postfix's reject_unverified_recipient: RCPT probe of the domain's domains.postfix hop (or this host)
+  z
+    .object({
+      source: z.literal('probe'),
+      host: z.string().min(1).optional(),
+      port: port.optional(),
+      protocol: z.enum(['smtp', 'lmtp']).optional(),
+      ...lookupCache(86_400, 3600, 10),
+    })
+    .strict(),
+  // Dovecot's user database, over the auth-userdb socket
+  z
+    .object({
+      source: z.literal('dovecot'),
+      socket: dovecotSocket,
+      // Dovecot user names: the whole address (username_format=%u) or its local part (%n)
+      username: z.enum(['address', 'local']).default('address'),
+      ...lookupCache(600, 60, 5),
+    })
+    .strict(),
+  // every local part exists: a catch-all, stated on purpose
+  z.object({ source: z.literal('any') }).strict(),
+]);
 
 const directoryEntry = z
   .object({
@@ -209,8 +255,20 @@ export const configSchema = z
       .object({
         listeners: z.array(listener).default([]),
         accounts: z.array(account).default([]),
+        // names not in `accounts` are checked by Dovecot's auth service (Postfix's smtpd_sasl_type=dovecot)
+        dovecot_auth: z
+          .object({
+            // the auth-client socket: an absolute path or host:port
+            socket: dovecotSocket,
+            // above Dovecot's auth penalty (up to 15 s after failures from one address), or it turns 535 into 454
+            timeout_s: seconds.default(20),
+          })
+          .strict()
+          .optional(),
         // hosts allowed on relay-in, and the only ones whose XFORWARD is believed
         relay_clients: z.array(z.string().min(1)).default([]),
+        // clients exempt from max_connections_per_ip; unset means relay_clients (Postfix: $mynetworks)
+        limit_exceptions: z.array(z.string().min(1)).optional(),
       })
       .strict()
       .prefault({}),
@@ -221,6 +279,8 @@ export const configSchema = z
         postfix: z.record(domainName, smtpHop).default({}),
         // per-domain recipient lists; a domain listed here rejects unknown users at RCPT (550 5.1.1)
         recipients: z.record(domainName, z.array(z.string().min(1))).default({}),
+        // per-domain recipient lookups at RCPT instead of a list: probe, dovecot or any (docs/configuration.md)
+        verify: z.record(domainName, recipientSource).default({}),
         first_contact: firstContact.prefault({}),
       })
       .strict()
@@ -387,6 +447,13 @@ export const configSchema = z
           message: 'AUTH without TLS is allowed only on a loopback address',
         });
       }
+      if (l.tls_mode === 'implicit' && !l.tls) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['smtp', 'listeners', i, 'tls_mode'],
+          message: 'implicit TLS needs tls (key and cert)',
+        });
+      }
       if (l.role === 'relay-in' && config.smtp.relay_clients.length === 0) {
         ctx.addIssue({
           code: 'custom',
@@ -395,6 +462,21 @@ export const configSchema = z
         });
       }
     });
+    for (const [domain, source] of Object.entries(config.domains.verify)) {
+      const path = ['domains', 'verify', domain];
+      const local = config.domains.mailbox.includes(domain) || Object.hasOwn(config.domains.postfix, domain);
+      if (!local) {
+        ctx.addIssue({ code: 'custom', path, message: `${domain} is in neither domains.mailbox nor domains.postfix` });
+      } else if (Object.hasOwn(config.domains.recipients, domain)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${domain} also has a domains.recipients list: choose one source`,
+        });
+      } else if (source.source === 'probe' && !source.host && !Object.hasOwn(config.domains.postfix, domain)) {
+        ctx.addIssue({ code: 'custom', path, message: 'a probe of a domains.mailbox domain needs host' });
+      }
+    }
     for (const domain of Object.keys(config.domains.postfix)) {
       if (config.domains.mailbox.includes(domain)) {
         ctx.addIssue({

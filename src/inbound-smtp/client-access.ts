@@ -1,5 +1,6 @@
 // Which client addresses a rule admits: single IPs and CIDR blocks, IPv4 and IPv6, matched with
-// Node's BlockList. Used for `smtp.relay_clients` (relay-in and XFORWARD trust).
+// Node's BlockList. Used for `smtp.relay_clients` (relay-in and XFORWARD trust), the limit
+// exceptions and the proxies of a PROXY listener.
 
 import { BlockList, isIP } from 'node:net';
 
@@ -8,7 +9,7 @@ export interface ClientList {
 }
 
 /** Throws on an entry that is neither an IP nor a CIDR block, naming it. */
-export function clientList(entries: readonly string[]): ClientList {
+export function clientList(entries: readonly string[], key = 'smtp.relay_clients'): ClientList {
   const list = new BlockList();
   for (const entry of entries) {
     const [address, prefix, extra] = entry.trim().split('/');
@@ -16,7 +17,7 @@ export function clientList(entries: readonly string[]): ClientList {
     const bits = prefix === undefined ? undefined : Number(prefix);
     const maxBits = family === 6 ? 128 : 32;
     if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(prefix!) || bits > maxBits))) {
-      throw new Error(`smtp.relay_clients: "${entry}" is not an IP address or CIDR block`);
+      throw new Error(`${key}: "${entry}" is not an IP address or CIDR block`);
     }
     const type = family === 6 ? 'ipv6' : 'ipv4';
     if (bits === undefined) list.addAddress(address!, type);

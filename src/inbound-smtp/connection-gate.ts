@@ -1,6 +1,7 @@
 // Admission at connect time, before the greeting: relay-in admits only `smtp.relay_clients`
-// (554 5.7.1), and every role caps concurrent sessions per client IP (421 4.7.0).
-// Counts by the socket's address, so a later XFORWARD cannot move a session between counts.
+// (554 5.7.1), and every role caps concurrent sessions per client IP (421 4.7.0) except for the
+// `smtp.limit_exceptions` (the Postfix in front, monitoring). Counts by the session's address
+// (the PROXY header's when there is one), so a later XFORWARD cannot move a session between counts.
 
 import type { SMTPServerSession } from 'smtp-server';
 import type { ClientList } from './client-access.js';
@@ -14,6 +15,8 @@ export class ConnectionGate {
     private readonly maxPerIp: number,
     /** when set, only these clients may connect at all */
     private readonly allowed: ClientList | undefined,
+    /** clients the per-IP cap does not apply to */
+    private readonly exempt: ClientList = { has: () => false },
   ) {}
 
   /** Returns the refusal, or undefined after counting the session in. */
@@ -33,7 +36,7 @@ export class ConnectionGate {
 
   private refusalFor(ip: string): 'client_not_allowed' | 'too_many_connections' | undefined {
     if (this.allowed && !this.allowed.has(ip)) return 'client_not_allowed';
-    if ((this.perIp.get(ip) ?? 0) >= this.maxPerIp) return 'too_many_connections';
+    if ((this.perIp.get(ip) ?? 0) >= this.maxPerIp && !this.exempt.has(ip)) return 'too_many_connections';
     return undefined;
   }
 

@@ -1,18 +1,20 @@
 // MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, sender owned by
 // the login (submission, 553 5.7.1), free spool space (452 4.3.1, Postfix's 1.5 x
 // message_size_limit), then per recipient: count limit, address form, route and relay policy.
-// Accepted addresses keep their normalised form and route for DATA.
+// A recipient of our own domains is then looked up (recipient-verification.ts): 550 5.1.1 when
+// unknown, 450 4.1.1 when the source cannot tell. Accepted addresses keep their form and route for DATA.
 // On submission, the signing address (sign-back.ts) stands alone and routes to the sender.
 
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
-import { checkRecipient, checkSender } from '../mail/address-syntax.js';
-import type { SenderGrants } from '../mail/sender-grants.js';
+import { checkRecipient, checkSender, type MailAddress } from '../mail/address-syntax.js';
 import type { InboundRoute } from '../mail/spool-records.js';
+import type { SenderPolicy } from '../policy/live-accounts.js';
 import type { Spool } from '../spool/spool.js';
 import { speaksPmtp } from './pmtp-discovery.js';
 import { decideRecipient, type ListenerRole, type RoutingTable, remoteRoute } from './recipient-routing.js';
+import type { RecipientVerification } from './recipient-verification.js';
 import { replyError, replyErrorFor } from './reply-error.js';
 
 export interface EnvelopeSettings {
@@ -25,7 +27,9 @@ export interface EnvelopeSettings {
   /** false when config has no `dkim` key to sign with */
   readonly canSign: boolean;
   /** submission only: the senders each login may use (relay-in is a trusted MTA relaying for many) */
-  readonly grants: SenderGrants | undefined;
+  readonly grants: SenderPolicy | undefined;
+  /** asks each domain's `domains.verify` source about its recipients */
+  readonly verification: Pick<RecipientVerification, 'check'>;
 }
 
 export class EnvelopeChecks {
@@ -78,6 +82,7 @@ export class EnvelopeChecks {
     const decision = decideRecipient(parsed.address, table, role, Boolean(session.user));
     if (decision.kind === 'reject') throw replyError(decision.code, decision.reason);
     let route = decision.kind === 'accept' ? decision.route : undefined;
+    if (route?.kind === 'mailbox' || route?.kind === 'postfix') await this.verify(parsed.address, session);
     if (decision.kind === 'remote') {
       try {
         route = remoteRoute(decision.domain, await speaksPmtp(this.resolver, decision.domain));
@@ -86,6 +91,16 @@ export class EnvelopeChecks {
       }
     }
     this.routes.set(address, { rcpt: parsed.address.address, ...route! });
+  }
+
+  /** Postmaster is always taken (RFC 5321 4.5.1), as the static lists take it. */
+  private async verify(address: MailAddress, session: SMTPServerSession): Promise<void> {
+    if (address.local.toLowerCase() === 'postmaster') return;
+    const answer = await this.settings.verification.check(address);
+    if (answer === 'exists') return;
+    this.log.info({ session: session.id, rcpt: address.address, answer }, 'recipient not verified');
+    if (answer === 'unknown') throw replyError('unknown_user', `${address.address}: user unknown`);
+    throw replyError('recipient_unverified', `${address.address}: lookup failed`);
   }
 
   /** True when the transaction asks for its message back signed instead of sent. */

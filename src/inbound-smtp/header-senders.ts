@@ -4,7 +4,7 @@
 
 import { createReadStream } from 'node:fs';
 import addressparser from 'nodemailer/lib/addressparser';
-import type { SenderGrants } from '../mail/sender-grants.js';
+import type { SenderPolicy } from '../policy/live-accounts.js';
 import { parseHeaderSection, readHeaderSection } from '../translate/header-section.js';
 import { replyError } from './reply-error.js';
 
@@ -14,7 +14,7 @@ const checkedFields = new Set(['from', 'sender']);
 export async function unownedHeaderSender(
   bodyPath: string,
   maxHeaderBytes: number,
-  grants: SenderGrants,
+  grants: SenderPolicy,
   login: string,
 ): Promise<string | undefined> {
   // the listener already refused a longer section; the empty line needs its 4 bytes too
@@ -33,7 +33,7 @@ export async function unownedHeaderSender(
 export async function checkHeaderSenders(
   bodyPath: string,
   maxHeaderBytes: number,
-  grants: SenderGrants,
+  grants: SenderPolicy,
   login: string,
 ): Promise<void> {
   const unowned = await unownedHeaderSender(bodyPath, maxHeaderBytes, grants, login);

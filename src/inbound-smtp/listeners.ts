@@ -3,10 +3,12 @@
 // through the MessageAcceptor they are given; they never touch BullMQ.
 
 import type { Config } from '../config/schema.js';
+import { type AccountSettings, LiveAccounts } from '../policy/live-accounts.js';
 import { LivePolicy } from '../policy/live-policy.js';
 import { loadArcSealer } from './arc-seal.js';
 import { clientList } from './client-access.js';
 import { routingTable } from './recipient-routing.js';
+import { RecipientVerification, type VerifySettings } from './recipient-verification.js';
 import { loadSignBack } from './sign-back.js';
 import { type ListenerAddress, SmtpListener, type SmtpListenerDeps } from './smtp-listener.js';
 
@@ -18,6 +20,10 @@ export interface SmtpListeners {
   close(): Promise<void>;
   /** Installs a renewed certificate on the listener at `index` of `smtp.listeners` (SIGHUP). */
   updateSecureContext(index: number, material: { key: Buffer; cert: Buffer }): void;
+  /** New `domains.verify` sources for the next RCPT (SIGHUP). */
+  applyVerification(settings: VerifySettings): void;
+  /** New `smtp.accounts` and `smtp.dovecot_auth` for the next AUTH and sender check (SIGHUP). */
+  applyAccounts(settings: AccountSettings): void;
 }
 
 /** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
@@ -29,6 +35,12 @@ export async function startSmtpListeners(
   const shared = {
     table: routingTable(config, policy),
     relayClients: clientList(config.smtp.relay_clients),
+    limitExceptions: clientList(
+      config.smtp.limit_exceptions ?? config.smtp.relay_clients,
+      config.smtp.limit_exceptions ? 'smtp.limit_exceptions' : 'smtp.relay_clients',
+    ),
+    verification: new RecipientVerification(config.domains, config.hostname),
+    accounts: new LiveAccounts(config.smtp),
     sealer: config.arc ? await loadArcSealer(config.arc) : undefined,
     // only submission clients can ask for sign-back
     signBack: config.smtp.listeners.some((l) => l.role === 'submission')
@@ -50,5 +62,11 @@ export async function startSmtpListeners(
     await close();
     throw err;
   }
-  return { addresses, close, updateSecureContext: (index, material) => started[index]?.updateSecureContext(material) };
+  return {
+    addresses,
+    close,
+    updateSecureContext: (index, material) => started[index]?.updateSecureContext(material),
+    applyVerification: (settings) => shared.verification.apply(settings),
+    applyAccounts: (settings) => shared.accounts.apply(settings),
+  };
 }

@@ -7,10 +7,10 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { MailbridgeError, smtpReply } from '../codes.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
-import type { SenderGrants } from '../mail/sender-grants.js';
 import type { SenderAuthMode, SenderVerdict, SmtpRecord } from '../mail/spool-records.js';
 import { inboundReceived } from '../mail/trace-fields.js';
 import type { TrafficLedger } from '../observability/traffic-ledger.js';
+import type { SenderPolicy } from '../policy/live-accounts.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { Spool, SpoolDraft } from '../spool/spool.js';
 import type { ArcSealer } from './arc-seal.js';
@@ -36,7 +36,7 @@ export interface AcceptanceSettings {
   /** present when config has `dkim` */
   readonly signBack: SignBack | undefined;
   /** submission only: the senders each login may use in From: and Sender: */
-  readonly grants: SenderGrants | undefined;
+  readonly grants: SenderPolicy | undefined;
 }
 
 export interface AcceptanceDeps {

@@ -32,7 +32,8 @@ export async function roleOptions(
   }
   const disabled = ['XCLIENT', 'WIZ', 'SHELL', 'KILL'];
   if (listener.role !== 'submission') disabled.push('AUTH');
-  if (!tls) disabled.push('STARTTLS');
+  const implicit = listener.tls_mode === 'implicit';
+  if (!tls || implicit) disabled.push('STARTTLS');
   return {
     ...tls,
     name: config.hostname,
@@ -45,7 +46,9 @@ export async function roleOptions(
     // relay-in admits only relay_clients at connect, so on that role XFORWARD is theirs alone
     useXForward: listener.role === 'relay-in',
     useXClient: false,
-    useProxy: false,
+    // the PROXY header is read in front (proxy-front.ts) and reaches smtp-server as one v1 line
+    useProxy: listener.proxy_protocol,
+    secure: implicit,
     size: config.limits.message_size_bytes,
     maxClients: listener.max_clients,
     socketTimeout: listener.socket_timeout_s * 1000,

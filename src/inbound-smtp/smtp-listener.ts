@@ -2,22 +2,24 @@
 // the DATA stage, in that order; keeps slots from stalled sessions when full (evicts, and cuts
 // them under stress); and shuts down gracefully: idle sessions get 421, DATA finishes first.
 
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
-import { SenderGrants } from '../mail/sender-grants.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { LiveAccounts } from '../policy/live-accounts.js';
 import type { Spool } from '../spool/spool.js';
 import { forgedAtIntake } from '../translate/header-mapping.js';
 import { AccountLogin } from './account-login.js';
 import type { ArcSealer } from './arc-seal.js';
-import type { ClientList } from './client-access.js';
+import { type ClientList, clientList } from './client-access.js';
 import { ConnectionGate } from './connection-gate.js';
 import { mailParameterError, recipientParameterError } from './dsn-parameters.js';
 import { EnvelopeChecks } from './envelope-checks.js';
 import { type AcceptanceDeps, MessageAcceptance } from './message-acceptance.js';
+import { proxyFront } from './proxy-front.js';
 import type { RoutingTable } from './recipient-routing.js';
+import type { RecipientVerification } from './recipient-verification.js';
 import { replyError, replyErrorFor, type SmtpReplyError } from './reply-error.js';
 import { roleOptions, senderAuthMode } from './role-options.js';
 import { sessionLog } from './session-log.js';
@@ -38,8 +40,13 @@ export interface SmtpListenerDeps extends AcceptanceDeps {
 export interface ListenerShared {
   readonly table: RoutingTable;
   readonly relayClients: ClientList;
+  /** exempt from max_connections_per_ip */
+  readonly limitExceptions: ClientList;
   readonly sealer: ArcSealer | undefined;
   readonly signBack: SignBack | undefined;
+  readonly verification: RecipientVerification;
+  /** submission logins and their senders, live (SIGHUP) */
+  readonly accounts: LiveAccounts;
 }
 
 /** A slow DATA sender gets this long before the minimum rate applies (never more than the idle timeout). */
@@ -65,6 +72,8 @@ export class SmtpListener {
   /** address -> when one of its sessions was last cut as slow or stalled */
   private readonly recentlyCut = new Map<string, number>();
   private stressTimer: NodeJS.Timeout | undefined;
+  /** the socket that listens in front of smtp-server on a PROXY listener */
+  private front: Server | undefined;
 
   constructor(
     private readonly listener: ListenerConfig,
@@ -91,10 +100,11 @@ export class SmtpListener {
     const gate = new ConnectionGate(
       listener.max_connections_per_ip,
       listener.role === 'relay-in' ? shared.relayClients : undefined,
+      shared.limitExceptions,
     );
-    const login = new AccountLogin(config.smtp.accounts, listener.allow_insecure_auth);
+    const login = new AccountLogin(shared.accounts, listener.allow_insecure_auth, deps.log);
     // relay-in stays unbound: the trusted MTA in front relays for many senders
-    const grants = listener.role === 'submission' ? new SenderGrants(config.smtp.accounts) : undefined;
+    const grants = listener.role === 'submission' ? shared.accounts : undefined;
     const envelope = new EnvelopeChecks(
       {
         role: listener.role,
@@ -104,6 +114,7 @@ export class SmtpListener {
         signAddress: signAddress(config.hostname),
         canSign: shared.signBack !== undefined,
         grants,
+        verification: shared.verification,
       },
       deps.spool,
       deps.resolver,
@@ -194,16 +205,21 @@ export class SmtpListener {
     server.on('error', (err) => deps.log.warn({ err, role: listener.role }, 'smtp session error'));
     // ahead of smtp-server's own handler, which refuses a client that finds the listener full
     server.server.prependListener('connection', (socket: Socket) => this.makeRoom(socket, gate));
+    // with PROXY, the front socket listens and hands each connection on once its header is read
+    const listening = listener.proxy_protocol
+      ? proxyFront(server.server, clientList(listener.proxy_from, 'smtp.listeners[].proxy_from'), deps.log)
+      : server.server;
+    this.front = listener.proxy_protocol ? listening : undefined;
     await new Promise<void>((resolve, reject) => {
-      server.server.once('error', reject);
-      server.listen(listener.port, listener.host, () => {
-        server.server.off('error', reject);
+      listening.once('error', reject);
+      listening.listen(listener.port, listener.host, () => {
+        listening.off('error', reject);
         resolve();
       });
     });
     this.stressTimer = setInterval(() => this.cutStalled(), stressCheckMs);
     this.stressTimer.unref();
-    const address = server.server.address();
+    const address = listening.address();
     const port = typeof address === 'object' && address ? address.port : listener.port;
     deps.log.info({ role: listener.role, host: listener.host, port }, 'smtp listener ready');
     return { role: listener.role, host: listener.host, port };
@@ -215,6 +231,7 @@ export class SmtpListener {
     if (!server || this.closing) return;
     this.closing = true;
     clearInterval(this.stressTimer);
+    this.front?.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const connection of this.connections()) {
       if (!this.progress.inData(connection.id)) this.send(connection, 'shutting_down');

@@ -2,7 +2,7 @@
 // offline zone, ports chosen by the OS. Tests count spool entries and jobs to see what was accepted.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
 import { parseZoneFile } from '../../src/dns/zone-file.js';
 import { zoneResolver } from '../../src/dns/zone-resolver.js';
@@ -22,6 +22,8 @@ export interface HarnessOptions {
   readonly zone?: string;
   readonly redisUrl?: string;
   readonly config?: Record<string, unknown>;
+  /** where the listeners log; silent by default */
+  readonly log?: Logger;
 }
 
 export interface Harness {
@@ -66,7 +68,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   connection.on('error', () => undefined);
   await waitReady(connection);
   const queues = new MailQueues(config, connection);
-  const log = pino({ level: 'silent' });
+  const log = options.log ?? pino({ level: 'silent' });
   const acceptor = new MessageAcceptor(spool, queues, log);
   const resolver = zoneResolver(parseZoneFile(options.zone ?? '', { origin: '.' }));
   const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log });

@@ -21,16 +21,17 @@ describe('sessions', () => {
 
   it('caps concurrent sessions per client IP with 421 4.7.0, and frees the slot on close', async () => {
     const port = h.port('mx', 0);
-    const first = await RawSmtp.connect(port);
-    const second = await RawSmtp.connect(port);
-    const third = await RawSmtp.connect(port);
+    // not 127.0.0.1: the harness lists it in relay_clients, which are exempt from the cap by default
+    const first = await RawSmtp.connect(port, '127.0.0.2');
+    const second = await RawSmtp.connect(port, '127.0.0.2');
+    const third = await RawSmtp.connect(port, '127.0.0.2');
     expect([first.greeting, second.greeting].every((g) => g.startsWith('220'))).toBe(true);
     expect(third.greeting).toBe('421 4.7.0 Too many connections from your address');
     await third.closed();
     expect(third.isClosed).toBe(true);
     first.end();
     await new Promise((r) => setTimeout(r, 100));
-    const fourth = await RawSmtp.connect(port);
+    const fourth = await RawSmtp.connect(port, '127.0.0.2');
     expect(fourth.greeting).toMatch(/^220 /);
     second.end();
     fourth.end();
