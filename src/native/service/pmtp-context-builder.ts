@@ -22,6 +22,7 @@ import { NonceStore } from '../state/nonce-store.js';
 import { OutboxIndex } from '../state/outbox-index.js';
 import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
+import { OriginBacklog } from '../state/origin-backlog.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
 
@@ -78,9 +79,10 @@ export function buildPmtpContext(
     client,
     // remembered as long as the verifier would still accept the signature: expires + skew
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
-    rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
+    rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limits),
     inbound: new InboundNoticeStore(deps.redis, prefix),
     deferredTokens: new DeferredTokenStore(deps.redis, prefix),
+    backlog: new OriginBacklog(deps.redis, prefix),
     contacts: new ContactStore(deps.redis, prefix),
     tokens: new SenderTokenStore(deps.redis, prefix),
     stamps: new PowStampStore(deps.redis, prefix),

@@ -93,7 +93,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
         public_url: `http://127.0.0.1:${options.port}`,
         listen: { host: '127.0.0.1', port: options.port, plain_http: true },
         directory: options.peers,
-        rate_limit_per_minute: 1_000_000,
+        rate_limits: { peer_per_minute: 1_000_000, unauthenticated_per_minute: 1_000_000 },
         ...options.pmtp,
       },
       domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
