@@ -67,6 +67,8 @@ export interface NodeOptions {
   readonly sendDsn?: DsnSink;
   /** queues.delay_warning_s */
   readonly delayWarningS?: number;
+  /** the node's clock in ms (default Date.now) */
+  readonly now?: () => number;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -117,6 +119,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     redis: producer,
     ...(options.keyRing ? { keys: options.keyRing } : {}),
     ...(options.sendDsn ? { sendDsn: options.sendDsn } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {
