@@ -101,7 +101,8 @@ export class PeerDirectory {
 
   /** Whether a key lookup for `domain` needs no fetch: keys from config, a cached set, or a cached failure. */
   answersFromMemory(domain: string): boolean {
-    if (domain === this.deps.self?.domain || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0) return true;
+    if (domain === this.deps.self?.domain || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0)
+      return true;
     const failed = this.failures.get(domain);
     return this.keySets.get(domain) !== undefined || (failed !== undefined && this.deps.nowS() < failed.until);
   }

@@ -83,7 +83,9 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
     });
     if (!batch.ok) {
       const limited = await spendPeerBudget(rt, request, reply);
-      return limited ?? sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined);
+      return (
+        limited ?? sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined)
+      );
     }
     const { notices } = batch.value;
     const limited = await spendPeerBudget(

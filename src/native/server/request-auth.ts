@@ -4,8 +4,8 @@
 // replay. Failures answer 401/400/429 with typed bodies; the origin's own budget is spent by each route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
-import type { HeaderBag } from '../protocol/http-signature-base.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
+import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
 import { clientGroup } from '../state/rate-limiter.js';
 import { sendError } from './replies.js';

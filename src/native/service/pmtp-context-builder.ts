@@ -19,10 +19,10 @@ import { ContactStore } from '../state/contacts.js';
 import { DeferredTokenStore } from '../state/deferred-tokens.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
+import { OriginBacklog } from '../state/origin-backlog.js';
 import { OutboxIndex } from '../state/outbox-index.js';
 import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
-import { OriginBacklog } from '../state/origin-backlog.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
 

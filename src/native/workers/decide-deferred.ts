@@ -14,7 +14,10 @@ import { transition } from '../protocol/recipient-state.js';
 import { type PullViewDeps, pullView } from './pulled-message.js';
 
 /** The parts of the PMTP context this file uses. */
-export type DecideDeps = Pick<PmtpContext, 'backlog' | 'inbound' | 'queues'> & PullViewDeps & FirstContactDeps & NoticeDecisionDeps;
+export type DecideDeps = Pick<PmtpContext, 'backlog' | 'inbound' | 'queues'> &
+  PullViewDeps &
+  FirstContactDeps &
+  NoticeDecisionDeps;
 
 export async function decideDeferred(rt: DecideDeps, origin: string, id: string, version: number): Promise<string> {
   const head = await rt.inbound.head(origin, id);

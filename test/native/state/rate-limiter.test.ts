@@ -27,7 +27,12 @@ describe('RateLimiter', () => {
     redis.disconnect();
   });
 
-  const limits = { unauthenticated_per_minute: 3, key_fetches_per_minute: 2, peer_per_minute: 10, peers: { 'big.example': 100 } };
+  const limits = {
+    unauthenticated_per_minute: 3,
+    key_fetches_per_minute: 2,
+    peer_per_minute: 10,
+    peers: { 'big.example': 100 },
+  };
 
   it('spends one budget across the addresses of a /64 and answers when to come back', async () => {
     const limiter = new RateLimiter(redis, prefix, limits);
