@@ -1,7 +1,8 @@
 // Bounds between real servers on loopback with real Redis: batch and recipient limits answer 413, an
 // origin's budget is spent per recipient and bites with 429 + Retry-After, pulls of notified mail are
 // never charged, failed authentication is counted per IPv6 /64, a per-origin cap on deferred notices
-// answers 429 backlog_full, and a puller told Retry-After 1 comes back without spending an attempt.
+// answers 429 backlog_full (so does the cap on queued pulls, until a finished pull frees its slot), and a
+// puller told Retry-After 1 comes back without spending an attempt.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pullJobId } from '../../../src/mail/jobs.js';
 import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
@@ -196,6 +197,22 @@ describe('PMTP/1 bounds', () => {
     expect(again.json.results[0].recipients[0].disposition).toBe('deferred');
     // notices from the origin's own users are a separate cap (pulls)
     expect((await postNotices(a, b, [notice(a, ['bob@b.example'])])).status).toBe(200);
+  });
+
+  it('caps queued pulls per origin, and a finished pull job gives its slot back', async () => {
+    const { a, b } = await pair({}, { max_pulls_per_origin: 1 }, { bWorkers: false });
+    const first = await postNotices(a, b, [notice(a, ['bob@b.example'])]);
+    expect(first.json.results[0].recipients[0].disposition).toBe('accepted');
+    const refused = await postNotices(a, b, [notice(a, ['bob@b.example'])]);
+    expect(refused.status).toBe(429);
+    expect(refused.json.error.code).toBe('backlog_full');
+    // the first pull runs and ends (a never sent that message: 403 not_notified), freeing the slot
+    b.startWorkers();
+    const next = await until(async () => {
+      const res = await postNotices(a, b, [notice(a, ['bob@b.example'])]);
+      return res.status === 200 ? res : undefined;
+    });
+    expect(next.json.results[0].recipients[0].disposition).toBe('accepted');
   });
 
   it('a puller told 429 Retry-After 1 comes back after it, with no attempt spent', async () => {
