@@ -1,10 +1,11 @@
 // Bounds between real servers on loopback with real Redis: batch and recipient limits answer 413, an
 // origin's budget is spent per recipient and bites with 429 + Retry-After, pulls of notified mail are
-// never charged, failed authentication is counted per IPv6 /64, a per-origin cap on deferred notices
+// never charged, failed authentication is counted per IPv6 /64 and key fetches per client, a per-origin cap on deferred notices
 // answers 429 backlog_full (so does the cap on queued pulls, until a finished pull frees its slot), and a
 // puller told Retry-After 1 comes back without spending an attempt.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pullJobId } from '../../../src/mail/jobs.js';
+import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
 import { buildPmtpApp } from '../../../src/native/server/app.js';
 import { freePort } from '../../support/smtp-sink.js';
@@ -213,6 +214,31 @@ describe('PMTP/1 bounds', () => {
       return res.status === 200 ? res : undefined;
     });
     expect(next.json.results[0].recipients[0].disposition).toBe('accepted');
+  });
+
+  it('limits key fetches for unknown origins per client address group; a cached failure costs none', async () => {
+    const { b } = await pair({}, { rate_limits: { key_fetches_per_minute: 2 } }, { bWorkers: false });
+    await freshWindow();
+    const stranger = generateDomainKey();
+    const from = (origin: string) =>
+      send(
+        signedCall({
+          key: stranger,
+          origin,
+          destination: 'b.example',
+          method: 'GET',
+          url: `${b.endpoint}/pmtp/v1/status/cookiecookiecookiecookie`,
+        }),
+      );
+    // neither domain has a discovery record: each lookup fails, and the failure is remembered
+    expect((await from('x1.example')).json.error.code).toBe('unknown_key');
+    expect((await from('x2.example')).json.error.code).toBe('unknown_key');
+    const third = await from('x3.example');
+    expect(third.status).toBe(429);
+    expect(third.json.error.code).toBe('rate_limited');
+    expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+    // x1's failure is answered from memory: no fetch, no budget
+    expect((await from('x1.example')).json.error.code).toBe('unknown_key');
   });
 
   it('a puller told 429 Retry-After 1 comes back after it, with no attempt spent', async () => {
