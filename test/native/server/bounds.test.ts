@@ -1,8 +1,8 @@
 // Bounds between real servers on loopback with real Redis: batch and recipient limits answer 413, an
 // origin's budget is spent per recipient and bites with 429 + Retry-After, pulls of notified mail are
-// never charged, failed authentication is counted per IPv6 /64 and key fetches per client, a per-origin cap on deferred notices
-// answers 429 backlog_full (so does the cap on queued pulls, until a finished pull frees its slot), and a
-// puller told Retry-After 1 comes back without spending an attempt.
+// never charged, failed authentication is counted per IPv6 /64 and key fetches per client, per-origin
+// caps on deferred notices and queued pulls answer 429 backlog_full (a finished pull frees its slot),
+// and a puller told Retry-After 1 comes back without spending an attempt.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pullJobId } from '../../../src/mail/jobs.js';
 import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
