@@ -8,7 +8,7 @@ import { UnrecoverableError } from 'bullmq';
 import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
-import type { MailJob } from '../../queue/queues.js';
+import { type MailJob, takesRetryAfter } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { Spool } from '../../spool/spool.js';
 import { AckBatcher } from '../client/ack-batcher.js';
@@ -68,7 +68,7 @@ export function createPullProcessor(
       // queues its own pull, so they wait for it (withdrawing them would refuse the new version)
       if (err instanceof PmtpRequestError && err.code === 'version_superseded') return done('superseded');
       // the origin said when to come back (429, 503): the queue waits that long without spending an attempt
-      if (err instanceof PmtpRequestError && err.retryable && err.retryAfterS !== undefined) throw err;
+      if (err instanceof PmtpRequestError && err.retryable && takesRetryAfter(err, job)) throw err;
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
         for (const r of await rt.inbound.recipients(origin, id))
           await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
