@@ -92,6 +92,20 @@ describe('PMTP/1 bounds', () => {
     expect(fine.status).toBe(200);
   });
 
+  it("splits our notice batches at the peer's max_batch_recipients", async () => {
+    const { a, b } = await pair({}, { max_batch_recipients: 3 });
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const msg = textMessage('alice@a.example', 'bob@b.example', `two of us ${i}\r\n`);
+        const recipients = ['bob@b.example', 'carol@b.example'];
+        return (await a.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients })).id;
+      }),
+    );
+    for (const id of ids)
+      await until(async () => (await a.service.context.status.get(id)).every((s) => s.state === 'delivered'));
+    expect(b.delivered).toHaveLength(6);
+  });
+
   it('spends an origin budget per recipient: 5 recipients pass, the sixth is 429 rate_limited with Retry-After', async () => {
     const { a, b } = await pair({}, { rate_limits: { peer_per_minute: 5 } }, { bWorkers: false });
     await freshWindow();
