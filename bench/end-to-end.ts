@@ -139,7 +139,7 @@ async function startGateways(
         public_url: `http://127.0.0.1:${port}`,
         listen: { host: '127.0.0.1', port, plain_http: true },
         directory: { [peer.domain]: { endpoint: `http://127.0.0.1:${peer.port}` } },
-        rate_limit_per_minute: 10_000_000,
+        rate_limits: { peer_per_minute: 10_000_000, unauthenticated_per_minute: 10_000_000 },
       },
       ...extra,
     };

@@ -52,7 +52,7 @@ export async function startBenchNode(options: {
       public_url: `http://127.0.0.1:${options.port}`,
       listen: { host: '127.0.0.1', port: options.port, plain_http: true },
       directory: { [options.peer.domain]: { endpoint: `http://127.0.0.1:${options.peer.port}` } },
-      rate_limit_per_minute: 10_000_000,
+      rate_limits: { peer_per_minute: 10_000_000, unauthenticated_per_minute: 10_000_000 },
     },
     domains: { mailbox: [options.domain], first_contact: { default: 'allow' } },
     queues: { notice: { concurrency: options.noticeConcurrency }, pull: { concurrency: 50 } },

@@ -256,6 +256,13 @@ const table = {
   payload_too_large: { smtp: 552, enhanced: '5.3.4', http: 413, retryable: false, text: 'Request body too large' },
   batch_too_large: { smtp: 552, enhanced: '5.5.3', http: 413, retryable: false, text: 'Too many notices in one batch' },
   rate_limited: { smtp: 450, enhanced: '4.7.0', http: 429, retryable: true, text: 'Rate limit exceeded, slow down' },
+  backlog_full: {
+    smtp: 451,
+    enhanced: '4.3.2',
+    http: 429,
+    retryable: true,
+    text: 'Too much work held for this origin, try again later',
+  },
   challenge_failed: {
     smtp: 550,
     enhanced: '5.7.1',

@@ -301,17 +301,38 @@ export const configSchema = z
           .strict()
           .prefault({}),
         directory: z.record(domainName, directoryEntry).default({}),
-        max_batch: z.number().int().positive().max(10_000).default(1000),
+        // most notices in one batch (PMTP/1 §10.1: default 50, at most 1000), and most recipients it may name in all
+        max_batch: z.number().int().positive().max(1000).default(50),
+        max_batch_recipients: z.number().int().positive().max(50_000).default(1000),
         clock_skew_s: seconds.default(60),
-        rate_limit_per_minute: z.number().int().positive().default(600),
+        // budgets per minute (fixed window); above one, 429 rate_limited with Retry-After (§15)
+        rate_limits: z
+          .object({
+            // per client address group (IPv4 address, IPv6 /64): requests that fail authentication
+            unauthenticated_per_minute: z.number().int().positive().default(120),
+            // per client address group: key fetches for origins whose keys we do not hold
+            key_fetches_per_minute: z.number().int().positive().default(30),
+            // per authenticated origin domain, in recipients of notices plus one per other request;
+            // pulls and acks of mail we notified that domain of never spend it
+            peer_per_minute: z.number().int().positive().default(6000),
+            // per-domain overrides of peer_per_minute
+            peers: z.record(domainName, z.number().int().positive()).default({}),
+          })
+          .strict()
+          .prefault({}),
+        // work we hold per origin domain at once: notices deferred until their author is checked
+        // (cookies, decide jobs) and messages accepted but not yet pulled; above it the batch is
+        // answered 429 backlog_full with Retry-After
+        max_deferred_per_origin: z.number().int().positive().default(1000),
+        max_pulls_per_origin: z.number().int().positive().default(5000),
         // earlier keys still listed in our key set (rotation): mail they signed verifies until expired_at
         retired_keys: z
           .array(z.object({ key_file: z.string().min(1), expired_at: z.number().int().nonnegative() }).strict())
           .default([]),
         // valid_until of our current key = now + this, renewed while it runs
         key_valid_days: z.number().int().positive().default(30),
-        // largest JSON request body the server reads (notices, acks)
-        max_body_bytes: z.number().int().positive().default(4_194_304),
+        // largest JSON request body the server reads (notices, acks); §14 recommends 1 MiB
+        max_body_bytes: z.number().int().positive().default(1_048_576),
         // gateways whose provenance (SPF/DKIM/DMARC of an SMTP hop) we honour, like ARC's trusted sealers;
         // any other gateway's verdicts are recorded but neither authenticate a sender nor show as results
         trusted_gateways: z.array(domainName).default([]),

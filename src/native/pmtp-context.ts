@@ -20,6 +20,7 @@ import type { ContactStore } from './state/contacts.js';
 import type { DeferredTokenStore } from './state/deferred-tokens.js';
 import type { InboundNoticeStore } from './state/inbound-notices.js';
 import type { NonceStore } from './state/nonce-store.js';
+import type { OriginBacklog } from './state/origin-backlog.js';
 import type { OutboxIndex } from './state/outbox-index.js';
 import type { PmtpStatusStore } from './state/pmtp-status.js';
 import type { PowStampStore } from './state/pow-stamps.js';
@@ -49,6 +50,8 @@ export interface PmtpContext {
   readonly inbound: InboundNoticeStore;
   /** recipient side: the tokens of notices deferred until their author's provenance is read */
   readonly deferredTokens: DeferredTokenStore;
+  /** recipient side: deferred notices and queued pulls held per origin, each capped */
+  readonly backlog: OriginBacklog;
   readonly contacts: ContactStore;
   readonly tokens: SenderTokenStore;
   readonly stamps: PowStampStore;

@@ -128,6 +128,11 @@ export function createMailWorker<Q extends QueueName>(
 /** Runs that spend no attempt on a Retry-After before the retry schedule applies again: a peer stuck answering 503 is not polled forever. */
 const maxRetryAfterWaits = 30;
 
+/** Whether the worker will take this failure's Retry-After as a wait that spends no attempt. */
+export function takesRetryAfter(err: unknown, job: MailJob): boolean {
+  return retryAfterMs(err, job) !== undefined;
+}
+
 /** The wait a failure asks for (a PMTP peer's Retry-After, carried as `retryAfterS`), while the job has waits left. */
 function retryAfterMs(err: unknown, job: MailJob): number | undefined {
   const seconds = (err as { retryAfterS?: unknown } | undefined)?.retryAfterS;

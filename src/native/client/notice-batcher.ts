@@ -1,5 +1,5 @@
-// Coalesces notices for one destination into batches of up to the peer's max_batch (learnt from
-// its server info): each caller awaits its own notice's result while one signed POST carries many.
+// Coalesces notices for one destination into batches of up to the peer's max_batch notices and
+// max_batch_recipients recipients (learnt from its server info): each caller awaits its own notice's result while one signed POST carries many.
 // Adaptive, like Nagle: with no request in flight a notice leaves at once; while requests are in
 // flight the next batch fills up. (id, version) never repeats in a batch.
 
@@ -19,6 +19,8 @@ interface Pending {
   readonly items: Waiting[];
   readonly keys: Set<string>;
   max: number;
+  maxRecipients: number;
+  recipients: number;
   scheduled: boolean;
 }
 
@@ -38,16 +40,27 @@ export class NoticeBatcher {
     const slot = `${destination} ${endpoint}`;
     const key = `${notice.id} ${notice.version}`;
     let batch = this.pending.get(slot);
-    if (batch?.keys.has(key)) {
+    // a repeated (id, version), or recipients past the peer's limit, start the next batch
+    if (batch && (batch.keys.has(key) || batch.recipients + notice.recipients.length > batch.maxRecipients)) {
       this.flush(slot);
       batch = undefined;
     }
     if (!batch) {
-      batch = { destination, endpoint, items: [], keys: new Set(), max: info.max_batch, scheduled: false };
+      batch = {
+        destination,
+        endpoint,
+        items: [],
+        keys: new Set(),
+        max: info.max_batch,
+        maxRecipients: info.max_batch_recipients ?? info.max_recipients,
+        recipients: 0,
+        scheduled: false,
+      };
       this.pending.set(slot, batch);
     }
     const result = new Promise<NoticeResult>((resolve, reject) => batch.items.push({ notice, resolve, reject }));
     batch.keys.add(key);
+    batch.recipients += notice.recipients.length;
     if (batch.items.length >= batch.max) this.flush(slot);
     else if ((this.inFlight.get(slot) ?? 0) < MAX_IN_FLIGHT && !batch.scheduled) {
       // let callers of this same turn of the event loop join, then go

@@ -99,6 +99,14 @@ export class PeerDirectory {
     return task;
   }
 
+  /** Whether a key lookup for `domain` needs no fetch: keys from config, a cached set, or a cached failure. */
+  answersFromMemory(domain: string): boolean {
+    if (domain === this.deps.self?.domain || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0)
+      return true;
+    const failed = this.failures.get(domain);
+    return this.keySets.get(domain) !== undefined || (failed !== undefined && this.deps.nowS() < failed.until);
+  }
+
   /** Forget cached keys (operators rotating a peer by hand; tests). */
   forget(domain?: string): void {
     if (domain === undefined) {

@@ -34,6 +34,8 @@ export const serverInfoSchema = z.object({
   protocol: z.literal('PMTP/1'),
   max_batch: z.number().int().min(1).max(1000),
   max_recipients: z.number().int().min(1).max(1000),
+  /** Most recipients one batch may name in all; absent: max_recipients (the smallest a server may allow). */
+  max_batch_recipients: z.number().int().min(1).optional(),
   max_message_bytes: positiveInt,
   max_pow_bits: z.number().int().min(0).max(40),
   views: z.array(z.enum(VIEWS)).min(1),

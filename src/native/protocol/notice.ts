@@ -51,14 +51,22 @@ export interface BatchContext {
   /** This server's domain for the request, which must be the batch destination. */
   domain: string;
   maxBatch: number;
+  /** Most recipients all notices of the batch may name together. */
+  maxBatchRecipients: number;
 }
 
 /** Whole-batch checks; a failure here rejects the request (400/413/403). */
 export function parseNoticeBatch(body: unknown, context: BatchContext): Result<NoticeBatch, BatchCode> {
+  // counted before the schema, so a batch past the limit is answered 413 however long it is
+  const listed = (body as { notices?: unknown } | null | undefined)?.notices;
+  if (Array.isArray(listed) && listed.length > context.maxBatch)
+    return fail('batch_too_large', `more than ${context.maxBatch} notices`);
   const parsed = noticeBatchSchema.safeParse(body);
   if (!parsed.success) return fail('batch_invalid', describeIssue(parsed.error));
   const batch = parsed.data;
-  if (batch.notices.length > context.maxBatch) return fail('batch_too_large', `more than ${context.maxBatch} notices`);
+  const recipients = batch.notices.reduce((n, notice) => n + notice.recipients.length, 0);
+  if (recipients > context.maxBatchRecipients)
+    return fail('batch_too_large', `${recipients} recipients, more than ${context.maxBatchRecipients} in one batch`);
   if (batch.origin !== context.signedBy) return fail('wrong_origin', `batch origin ${batch.origin} did not sign it`);
   if (batch.destination !== context.domain) return fail('wrong_destination', `batch is for ${batch.destination}`);
   const keys = new Set(batch.notices.map((n) => `${n.id} ${n.version}`));

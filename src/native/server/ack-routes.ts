@@ -1,6 +1,7 @@
 // Origin-side POST /pmtp/v1/acks: a notified domain reports each recipient delivered or rejected
 // after its pull; we move those recipients to their final state (an ack implies the fetch) and
 // drop the stored message once every recipient is final. Idempotent; the answer is signed.
+// Acks of mail we notified the requester of spend no budget; each other ack (and a malformed batch) costs one.
 // SMTP-born mail: the acked outcomes' DSN goes before the stored copy (RET=FULL returns from it).
 import type { FastifyInstance } from 'fastify';
 import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
@@ -9,10 +10,13 @@ import { type AckResponse, ackBatchSchema } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
-import { parseJsonBody, rawBody } from './request-auth.js';
+import { parseJsonBody, rawBody, spendPeerBudget } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowMs' | 'nowS' | 'outbox' | 'spool' | 'status' | 'traffic'> &
+export type AckRouteDeps = Pick<
+  PmtpContext,
+  'domain' | 'nowMs' | 'nowS' | 'outbox' | 'rate' | 'spool' | 'status' | 'traffic'
+> &
   OutcomeReportDeps &
   ReplyDeps;
 
@@ -20,7 +24,12 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
   app.post(PATHS.acks, async (request, reply) => {
     const requester = request.pmtpOrigin ?? '';
     const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
-    if (!parsed.success) return sendError(reply, 'malformed_request', 'not an ack batch');
+    if (!parsed.success)
+      return (await spendPeerBudget(rt, request, reply)) ?? sendError(reply, 'malformed_request', 'not an ack batch');
+    let strangers = 0;
+    for (const ack of parsed.data.acks) if (!(await rt.outbox.domain(ack.id, requester))) strangers++;
+    const limited = strangers > 0 ? await spendPeerBudget(rt, request, reply, strangers) : undefined;
+    if (limited) return limited;
     if (parsed.data.origin !== requester)
       return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
     if (parsed.data.destination !== rt.domain)

@@ -1,6 +1,8 @@
 // Recipient-side endpoints: POST /pmtp/v1/notices (a batch → per-recipient dispositions, pulls
 // queued for accepted recipients), GET /pmtp/v1/status/{cookie} (a deferred recipient's current
 // disposition, only for the origin it was given to) and DELETE /pmtp/v1/notices/{id} (withdraw).
+// A batch spends one unit of the origin's budget per recipient, and is answered 429 backlog_full
+// when it would take the origin past its cap of deferred notices or queued pulls.
 import type { FastifyInstance } from 'fastify';
 import type { FirstContactOutcome } from '../../observability/traffic-ledger.js';
 import { handleNotice, type NoticeDecisionDeps } from '../decision/notice-decision.js';
@@ -8,21 +10,62 @@ import { queuePull } from '../decision/pull-jobs.js';
 import { type WithdrawalDeps, withdrawNotice } from '../decision/withdrawal.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type WithdrawResponse, withdrawQuerySchema } from '../protocol/ack.js';
+import { domainOf } from '../protocol/address.js';
 import { PATHS } from '../protocol/endpoints.js';
-import { type Disposition, type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
+import { type Disposition, type Notice, type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
+import type { BacklogKind } from '../state/origin-backlog.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
-import { parseJsonBody, rawBody } from './request-auth.js';
+import { parseJsonBody, rawBody, spendPeerBudget } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
 export type NoticeRouteDeps = Pick<
   PmtpContext,
-  'config' | 'directory' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'queues' | 'traffic'
+  | 'backlog'
+  | 'config'
+  | 'directory'
+  | 'domain'
+  | 'inbound'
+  | 'log'
+  | 'metrics'
+  | 'nowMs'
+  | 'nowS'
+  | 'queues'
+  | 'rate'
+  | 'traffic'
 > &
   NoticeDecisionDeps &
   WithdrawalDeps &
   ReplyDeps;
 
 const NOTICE_PARALLELISM = 32;
+
+/** How long an origin at its backlog cap is asked to wait: pulls and decisions drain it in about that time. */
+const BACKLOG_RETRY_AFTER_S = 30;
+
+/** What a notice will make us hold: a decision for a sender outside the origin (§13.2), else a pull. */
+function backlogKind(origin: string, notice: Notice): BacklogKind {
+  return domainOf(notice.sender) === origin ? 'pull' : 'deferred';
+}
+
+/**
+ * Holds a backlog entry for every notice of the batch, or none: when one would pass its cap the
+ * entries this batch added are given back and the caller answers 429 for the whole batch.
+ */
+async function admitBatch(rt: NoticeRouteDeps, origin: string, notices: readonly Notice[]): Promise<boolean> {
+  const added: Notice[] = [];
+  for (const notice of notices) {
+    const kind = backlogKind(origin, notice);
+    const { max_deferred_per_origin: deferredCap, max_pulls_per_origin: pullCap } = rt.config.pmtp;
+    const cap = kind === 'deferred' ? deferredCap : pullCap;
+    const admission = await rt.backlog.admit(kind, origin, notice, cap, rt.nowS());
+    if (admission === 'admitted') added.push(notice);
+    if (admission === 'full') {
+      for (const n of added) await rt.backlog.release(backlogKind(origin, n), origin, n.id, n.version);
+      return false;
+    }
+  }
+  return true;
+}
 
 async function eachLimited<T>(
   items: readonly T[],
@@ -90,10 +133,29 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
     const batch = parseNoticeBatch(body, {
       signedBy: origin,
       domain: rt.domain,
-      maxBatch: Math.min(rt.config.pmtp.max_batch, 1000),
+      maxBatch: rt.config.pmtp.max_batch,
+      maxBatchRecipients: rt.config.pmtp.max_batch_recipients,
     });
-    if (!batch.ok)
-      return sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined);
+    if (!batch.ok) {
+      const limited = await spendPeerBudget(rt, request, reply);
+      return (
+        limited ?? sendError(reply, batch.code, batch.detail, batch.code === 'wrong_destination' ? 403 : undefined)
+      );
+    }
+    const { notices } = batch.value;
+    const limited = await spendPeerBudget(
+      rt,
+      request,
+      reply,
+      notices.reduce((n, notice) => n + notice.recipients.length, 0),
+    );
+    if (limited) return limited;
+    if (!(await admitBatch(rt, origin, notices)))
+      return sendError(
+        reply.header('retry-after', String(BACKLOG_RETRY_AFTER_S)),
+        'backlog_full',
+        `${origin} has as many deferred notices or queued pulls here as we hold for one origin`,
+      );
     const originEndpoint = await rt.directory.endpointOf(origin);
     const results: NoticeResult[] = new Array<NoticeResult>(batch.value.notices.length);
     // (id, version) is unique within a batch, so notices can be decided side by side
@@ -103,12 +165,16 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
       const { id, version } = notice;
       if (handled.pull) await queuePull(rt.queues, origin, id, version, 'full');
       if (handled.decide) await queuePull(rt.queues, origin, id, version, 'decide');
+      // nothing to pull or decide (rejected, challenged, redirected): it holds nothing here
+      if (!handled.pull && !handled.decide) await rt.backlog.release(backlogKind(origin, notice), origin, id, version);
     });
     recordOutcomes(rt, origin, results);
     return sendSigned(rt, request, reply, { results });
   });
 
   app.get('/pmtp/v1/status/:cookie', async (request, reply) => {
+    const limited = await spendPeerBudget(rt, request, reply);
+    if (limited) return limited;
     const { cookie } = request.params as { cookie: string };
     const ref = await rt.inbound.cookie(cookie);
     if (!ref || ref.origin !== request.pmtpOrigin) return sendError(reply, 'cookie_unknown');
@@ -123,6 +189,8 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
   });
 
   app.delete('/pmtp/v1/notices/:id', async (request, reply) => {
+    const limited = await spendPeerBudget(rt, request, reply);
+    if (limited) return limited;
     const origin = request.pmtpOrigin ?? '';
     const { id } = request.params as { id: string };
     const query = withdrawQuerySchema.safeParse(request.query);

@@ -1,6 +1,7 @@
 // Origin-side pull: GET /pmtp/v1/messages/{id}?view=&version= streams the view from the spool
 // (head frame, part frames, end frame; JSON for hash/signers) to notified domains only, and
 // GET …/parts/{index} serves one part's raw octets with Range. A full pull marks accepted recipients fetched.
+// A pull of mail we notified the requester of spends no budget: only refused pulls are charged.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -18,9 +19,11 @@ import {
 } from '../protocol/message-views.js';
 import { grantPull, type PullAccessDeps, type PullGrant, refuse } from './pull-access.js';
 import { sendError } from './replies.js';
+import { spendPeerBudget } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
-export type PullRouteDeps = Pick<PmtpContext, 'log' | 'metrics' | 'nowS' | 'spool' | 'status'> & PullAccessDeps;
+export type PullRouteDeps = Pick<PmtpContext, 'log' | 'metrics' | 'nowMs' | 'nowS' | 'rate' | 'spool' | 'status'> &
+  PullAccessDeps;
 
 export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): void {
   app.get('/pmtp/v1/messages/:id', async (request, reply) => {
@@ -28,7 +31,7 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     const { view = 'full', version } = request.query as { view?: string; version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
     rt.metrics?.pull('served', 'entry' in grant ? 'ok' : 'error');
-    if (!('entry' in grant)) return refuse(reply, grant);
+    if (!('entry' in grant)) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, grant);
     if (!(VIEWS as readonly string[]).includes(view))
       return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);
     const { manifest, digest, signatures } = grant.meta.pmtp;
@@ -55,7 +58,7 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     const { id, index } = request.params as { id: string; index: string };
     const { version } = request.query as { version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
-    if (!('entry' in grant)) return refuse(reply, grant);
+    if (!('entry' in grant)) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, grant);
     const i = Number(index);
     const part = /^\d{1,6}$/.test(index) ? grant.meta.pmtp.manifest.parts[i] : undefined;
     if (!part) return sendError(reply, 'message_not_found', `no part ${index}`);

@@ -14,8 +14,9 @@ export function serverInfo(rt: WellKnownDeps): ServerInfo {
   return {
     v: 1,
     protocol: 'PMTP/1',
-    max_batch: Math.min(rt.config.pmtp.max_batch, 1000),
+    max_batch: rt.config.pmtp.max_batch,
     max_recipients: MAX_RECIPIENTS_PER_NOTICE,
+    max_batch_recipients: rt.config.pmtp.max_batch_recipients,
     max_message_bytes: rt.config.limits.message_size_bytes,
     // the most we ever ask: a recipient's own difficulty may exceed the default
     max_pow_bits: Math.max(

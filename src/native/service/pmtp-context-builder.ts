@@ -21,6 +21,7 @@ import { ContactStore } from '../state/contacts.js';
 import { DeferredTokenStore } from '../state/deferred-tokens.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
+import { OriginBacklog } from '../state/origin-backlog.js';
 import { OutboxIndex } from '../state/outbox-index.js';
 import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
@@ -81,9 +82,10 @@ export function buildPmtpContext(
     client,
     // remembered as long as the verifier would still accept the signature: expires + skew
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
-    rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limit_per_minute),
+    rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limits),
     inbound: new InboundNoticeStore(deps.redis, prefix),
     deferredTokens: new DeferredTokenStore(deps.redis, prefix),
+    backlog: new OriginBacklog(deps.redis, prefix),
     contacts: new ContactStore(deps.redis, prefix),
     tokens: new SenderTokenStore(deps.redis, prefix),
     stamps: new PowStampStore(deps.redis, prefix),

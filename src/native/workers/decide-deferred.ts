@@ -14,15 +14,18 @@ import { transition } from '../protocol/recipient-state.js';
 import { type PullViewDeps, pullView } from './pulled-message.js';
 
 /** The parts of the PMTP context this file uses. */
-export type DecideDeps = Pick<PmtpContext, 'inbound' | 'queues'> & PullViewDeps & FirstContactDeps & NoticeDecisionDeps;
+export type DecideDeps = Pick<PmtpContext, 'backlog' | 'inbound' | 'queues'> &
+  PullViewDeps &
+  FirstContactDeps &
+  NoticeDecisionDeps;
 
 export async function decideDeferred(rt: DecideDeps, origin: string, id: string, version: number): Promise<string> {
   const head = await rt.inbound.head(origin, id);
-  if (!head || head.version !== version) return 'superseded';
+  if (!head || head.version !== version) return released(rt, origin, id, version, 'superseded');
   const waiting = (await rt.inbound.recipients(origin, id)).filter(
     (r) => r.version === version && r.state === 'deferred',
   );
-  if (waiting.length === 0) return 'nothing-deferred';
+  if (waiting.length === 0) return released(rt, origin, id, version, 'nothing-deferred');
   const pulled = await pullView(rt, { origin, id, version, digest: head.digest, view: 'headers', maxBytes: 0 });
   const provenance = pulled.ok ? pulled.head.manifest.provenance : undefined;
   const authenticated =
@@ -79,6 +82,14 @@ export async function decideDeferred(rt: DecideDeps, origin: string, id: string,
     });
     if (saved?.state === 'accepted') accepted = true;
   }
+  const outcome = authenticated ? 'decided:authenticated' : 'decided:unauthenticated';
+  // the notice stays in the origin's backlog until the pull it needs is done
   if (accepted) await queuePull(rt.queues, origin, id, version, 'full');
-  return authenticated ? 'decided:authenticated' : 'decided:unauthenticated';
+  else await rt.backlog.release('deferred', origin, id, version);
+  return outcome;
+}
+
+async function released(rt: DecideDeps, origin: string, id: string, version: number, outcome: string) {
+  await rt.backlog.release('deferred', origin, id, version);
+  return outcome;
 }

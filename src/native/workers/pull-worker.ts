@@ -8,7 +8,7 @@ import { UnrecoverableError } from 'bullmq';
 import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
-import type { MailJob } from '../../queue/queues.js';
+import { type MailJob, takesRetryAfter } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { Spool } from '../../spool/spool.js';
 import { AckBatcher } from '../client/ack-batcher.js';
@@ -54,26 +54,36 @@ export function createPullProcessor(
     } else {
       ({ origin, id, version } = data);
     }
+    // a finished job no longer holds its notice in the origin's backlog (a decision that queued a
+    // pull keeps it until that pull is done)
+    const done = async (outcome: string) => {
+      if (data.mode !== 'decide') await rt.backlog.release('pull', origin, id, version);
+      await rt.backlog.release('deferred', origin, id, version);
+      return outcome;
+    };
     try {
       if (data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
-      return await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
+      return await done(await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version));
     } catch (err) {
       // our Redis, not the origin: no attempt spent, no recipient expired (the worker retries in seconds)
       if (isRedisFault(err)) throw err;
       // a newer version is current at the origin: its notice decides our recipients again and
       // queues its own pull, so they wait for it (withdrawing them would refuse the new version)
-      if (err instanceof PmtpRequestError && err.code === 'version_superseded') return 'superseded';
+      if (err instanceof PmtpRequestError && err.code === 'version_superseded') return done('superseded');
+      // the origin said when to come back (429, 503): the queue waits that long without spending an attempt
+      if (err instanceof PmtpRequestError && err.retryable && takesRetryAfter(err, job)) throw err;
       if (err instanceof PmtpRequestError && WITHDRAWN[err.code]) {
         for (const r of await rt.inbound.recipients(origin, id))
           await setState(rt, origin, id, r, WITHDRAWN[err.code]!);
         await rt.inbound.forgetHead(origin, id);
-        return `withdrawn:${err.code}`;
+        return done(`withdrawn:${err.code}`);
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (lastAttempt || (err instanceof PmtpRequestError && !err.retryable)) {
         // never pulled: the recipients' wait ends here (the origin sees no ack and expires them too)
         for (const r of await rt.inbound.recipients(origin, id))
           if (r.version === version && r.state === 'accepted') await setState(rt, origin, id, r, 'expire');
+        await done('failed');
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       }
       throw err;

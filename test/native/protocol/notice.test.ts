@@ -26,7 +26,7 @@ const notice: Notice = {
   fetch: fetchUrl(endpoint, manifest.id),
 };
 const batch = { origin: 'a.example', destination: 'b.example', notices: [notice] };
-const context = { signedBy: 'a.example', domain: 'b.example', maxBatch: 50 };
+const context = { signedBy: 'a.example', domain: 'b.example', maxBatch: 50, maxBatchRecipients: 1000 };
 
 describe('notice batches', () => {
   it('accepts a well-formed batch', () => {

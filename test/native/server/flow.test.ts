@@ -1,5 +1,5 @@
 // Two real PMTP/1 servers on loopback: notice → pull → ack ends delivered on both sides, and a
-// batch of 1,000 notices travels in one request.
+// batch of 1,000 notices travels in one request to a server configured to take that many (the spec's ceiling).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchUrl, PATHS } from '../../../src/native/protocol/endpoints.js';
 import { batchResponseSchema } from '../../../src/native/protocol/notice.js';
@@ -10,7 +10,7 @@ describe('PMTP/1 between two servers', () => {
   let b: PmtpNode;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ a, b, close } = await startPair());
+    ({ a, b, close } = await startPair({ b: { pmtp: { max_batch: 1000 } } }));
   });
   afterAll(async () => close());
 

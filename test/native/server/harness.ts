@@ -68,6 +68,8 @@ export interface NodeOptions {
   readonly sendDsn?: DsnSink;
   /** queues.delay_warning_s */
   readonly delayWarningS?: number;
+  /** the node's clock in ms (default Date.now) */
+  readonly now?: () => number;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -94,7 +96,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
         public_url: `http://127.0.0.1:${options.port}`,
         listen: { host: '127.0.0.1', port: options.port, plain_http: true },
         directory: options.peers,
-        rate_limit_per_minute: 1_000_000,
+        rate_limits: { peer_per_minute: 1_000_000, unauthenticated_per_minute: 1_000_000 },
         ...options.pmtp,
       },
       domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
@@ -118,6 +120,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     redis: producer,
     ...(options.keyRing ? { keys: options.keyRing } : {}),
     ...(options.sendDsn ? { sendDsn: options.sendDsn } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const delivered: Delivered[] = [];
   const node: PmtpNode = {

@@ -109,7 +109,7 @@ describe('PMTP listener transport', () => {
         })
         .on('error', reject);
     });
-    expect(JSON.parse(body)).toMatchObject({ protocol: 'PMTP/1', max_batch: 1000 });
+    expect(JSON.parse(body)).toMatchObject({ protocol: 'PMTP/1', max_batch: 50 });
   });
 
   it('serves HTTP/2 over TLS', async () => {

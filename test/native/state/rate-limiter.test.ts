@@ -27,15 +27,40 @@ describe('RateLimiter', () => {
     redis.disconnect();
   });
 
+  const limits = {
+    unauthenticated_per_minute: 3,
+    key_fetches_per_minute: 2,
+    peer_per_minute: 10,
+    peers: { 'big.example': 100 },
+  };
+
   it('spends one budget across the addresses of a /64 and answers when to come back', async () => {
-    const limiter = new RateLimiter(redis, prefix, 3);
+    const limiter = new RateLimiter(redis, prefix, limits);
     const now = 120_000 + 15_000;
     const addresses = ['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7:abcd::3', '2001:db8:7:7::4'];
     const verdicts = [];
-    for (const ip of addresses) verdicts.push(await limiter.hit(`ip:${clientGroup(ip)}`, now));
+    for (const ip of addresses) verdicts.push(await limiter.spend('unauthenticated', clientGroup(ip), now));
     expect(verdicts.slice(0, 3)).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }]);
     expect(verdicts[3]).toEqual({ allowed: false, retryAfterS: 45 });
-    expect(await limiter.hit(`ip:${clientGroup('2001:db8:7:8::1')}`, now)).toEqual({ allowed: true });
-    expect(await limiter.hit(`ip:${clientGroup('2001:db8:7:7::1')}`, now + 60_000)).toEqual({ allowed: true });
+    expect(await limiter.check('unauthenticated', clientGroup('2001:db8:7:7::9'), now)).toEqual({
+      allowed: false,
+      retryAfterS: 45,
+    });
+    expect(await limiter.spend('unauthenticated', clientGroup('2001:db8:7:8::1'), now)).toEqual({ allowed: true });
+    expect(await limiter.spend('unauthenticated', clientGroup('2001:db8:7:7::1'), now + 60_000)).toEqual({
+      allowed: true,
+    });
+  });
+
+  it('weighs a spend by recipients and takes a per-domain override', async () => {
+    const limiter = new RateLimiter(redis, prefix, limits);
+    const now = 600_000;
+    expect(await limiter.spend('peer', 'small.example', now, 10)).toEqual({ allowed: true });
+    expect(await limiter.spend('peer', 'small.example', now, 1)).toMatchObject({ allowed: false });
+    expect(await limiter.spend('peer', 'big.example', now, 60)).toEqual({ allowed: true });
+    expect(await limiter.spend('peer', 'big.example', now, 40)).toEqual({ allowed: true });
+    expect(await limiter.spend('peer', 'big.example', now, 1)).toMatchObject({ allowed: false });
+    // budgets are separate: a domain's spend is not its name's key-fetch budget
+    expect(await limiter.check('key-fetch', 'small.example', now)).toEqual({ allowed: true });
   });
 });
