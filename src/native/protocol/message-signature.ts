@@ -48,8 +48,14 @@ export function signManifest(input: SignManifestInput): MessageSignature {
   return { ...unsigned, sig: signStatement('pmtp1/message-signature', payload, input.privateKey) };
 }
 
-/** valid, or why not: bad syntax, wrong position, unknown key, bad signature, created in the future. */
-export type SignatureStatus = 'valid' | 'malformed' | 'misplaced' | 'unknown_key' | 'invalid' | 'future';
+/** valid, or why not: bad syntax, wrong position, unknown key, bad signature, created in the future or too long ago. */
+export type SignatureStatus = 'valid' | 'malformed' | 'misplaced' | 'unknown_key' | 'invalid' | 'future' | 'stale';
+
+/**
+ * Oldest `created` accepted, seconds before now (§6.3): as long as the longest notice lifetime, so a
+ * key compromised today cannot sign mail that passes for older than any notice still alive.
+ */
+export const MAX_SIGNATURE_AGE_S = 30 * 24 * 3600;
 
 export interface SignatureCheck {
   index: number;
@@ -75,6 +81,8 @@ export interface VerifySignaturesInput {
   now: number;
   /** Allowed clock difference for `created`, seconds (default 300). */
   maxSkewS?: number;
+  /** Oldest accepted `created`, seconds before `now` (default MAX_SIGNATURE_AGE_S). */
+  maxAgeS?: number;
 }
 
 /** Structural place of each signature: non-hops first with exactly one origin, then hops. */
@@ -103,6 +111,7 @@ async function checkOne(
   sig: MessageSignature,
 ): Promise<SignatureStatus> {
   if (sig.created > input.now + (input.maxSkewS ?? 300)) return 'future';
+  if (sig.created < input.now - (input.maxAgeS ?? MAX_SIGNATURE_AGE_S)) return 'stale';
   const key = await input.keyLookup(sig.domain, sig.key_id, sig.created);
   if (key === undefined) return 'unknown_key';
   const { sig: signature, ...unsigned } = sig;
