@@ -9,11 +9,12 @@ import type { KeyLookup, PrivateKeyInput } from './ed25519.js';
 import type { Manifest } from './message-format.js';
 import { domain, ed25519Signature, keyId, unixTime } from './protocol-fields.js';
 import { signStatement, verifyStatement } from './signed-statement.js';
+import type { DefinedMembers } from './versioned-object.js';
 
 export const SIGNATURE_ROLES = ['origin', 'author', 'hop'] as const;
 export type SignatureRole = (typeof SIGNATURE_ROLES)[number];
 
-export const messageSignatureSchema = z.strictObject({
+export const messageSignatureSchema = z.looseObject({
   role: z.enum(SIGNATURE_ROLES),
   domain,
   key_id: keyId,
@@ -21,7 +22,7 @@ export const messageSignatureSchema = z.strictObject({
   created: unixTime,
   sig: ed25519Signature,
 });
-export type MessageSignature = z.infer<typeof messageSignatureSchema>;
+export type MessageSignature = DefinedMembers<typeof messageSignatureSchema.shape>;
 
 export interface SignManifestInput {
   manifestDigest: string;

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { type AckResponse, ackBatchSchema } from '../protocol/ack.js';
+import { type AckResponse, parseAckBatch } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
@@ -19,14 +19,14 @@ export type AckRouteDeps = Pick<PmtpContext, 'domain' | 'nowS' | 'outbox' | 'spo
 export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
     const requester = request.pmtpOrigin ?? '';
-    const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
-    if (!parsed.success) return sendError(reply, 'malformed_request', 'not an ack batch');
-    if (parsed.data.origin !== requester)
-      return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
-    if (parsed.data.destination !== rt.domain)
+    const parsed = parseAckBatch(parseJsonBody(rawBody(request)));
+    if (!parsed.ok) return sendError(reply, parsed.code, parsed.detail);
+    if (parsed.value.origin !== requester)
+      return sendError(reply, 'wrong_origin', `ack origin ${parsed.value.origin} did not sign it`);
+    if (parsed.value.destination !== rt.domain)
       return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
     const results: AckResponse['results'] = [];
-    for (const ack of parsed.data.acks) {
+    for (const ack of parsed.value.acks) {
       const domain = await rt.outbox.domain(ack.id, requester);
       const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
       const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
@@ -66,6 +66,6 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       if (queueId && reported && served.length > 0 && served.every((s) => isFinal(s.state)))
         await rt.spool.remove(queueId).catch(() => undefined);
     }
-    return sendSigned(rt, request, reply, { results } satisfies AckResponse);
+    return sendSigned(rt, request, reply, { v: 1, results } satisfies AckResponse);
   });
 }
