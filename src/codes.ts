@@ -643,6 +643,21 @@ const table = {
     retryable: false,
     text: 'Sender token does not cover this sender',
   },
+  // an object whose `v` this receiver does not implement, or whose `crit` names a member it does not know (§19)
+  version_unsupported: {
+    smtp: 550,
+    enhanced: '5.6.0',
+    http: 400,
+    retryable: false,
+    text: 'Object has a PMTP version this receiver does not implement',
+  },
+  critical_member_unknown: {
+    smtp: 550,
+    enhanced: '5.6.0',
+    http: 400,
+    retryable: false,
+    text: 'Object marks as critical a member this receiver does not understand',
+  },
   illegal_transition: {
     smtp: 554,
     enhanced: '5.3.0',

@@ -58,7 +58,7 @@ export class AckBatcher {
 
   private async post(destination: string, items: Waiting[]): Promise<void> {
     try {
-      const body: AckBatch = { origin: this.self, destination, acks: items.map((w) => w.entry) };
+      const body: AckBatch = { v: 1, origin: this.self, destination, acks: items.map((w) => w.entry) };
       const response = await this.client.json(
         { destination, method: 'POST', path: PATHS.acks, body, signedResponse: true },
         ackResponseSchema,

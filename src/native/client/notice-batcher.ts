@@ -93,7 +93,12 @@ export class NoticeBatcher {
           endpoint: batch.endpoint,
           method: 'POST',
           path: PATHS.notices,
-          body: { origin: this.origin, destination: batch.destination, notices: batch.items.map((w) => w.notice) },
+          body: {
+            v: 1,
+            origin: this.origin,
+            destination: batch.destination,
+            notices: batch.items.map((w) => w.notice),
+          },
           signedResponse: true,
         },
         batchResponseSchema,

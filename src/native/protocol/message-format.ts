@@ -6,6 +6,7 @@ import { sha256Base64Url } from './bytes.js';
 import { canonicalBytes } from './canonical-json.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, messageId, positiveInt, sha256Digest, unixTime } from './protocol-fields.js';
+import { critField, type DefinedMembers, extensionProblem } from './versioned-object.js';
 
 export const MAX_HEADERS = 1000;
 export const MAX_HEADER_VALUE_BYTES = 65536;
@@ -38,7 +39,7 @@ const filename = z
   .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s) && s !== '.' && s !== '..', 'unsafe file name')
   .refine(wellFormed, 'file name is not well-formed Unicode');
 
-export const partSchema = z.strictObject({
+export const partSchema = z.looseObject({
   type: mediaType,
   length: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   sha256: sha256Digest,
@@ -51,13 +52,11 @@ export const VERDICTS = ['pass', 'fail', 'softfail', 'neutral', 'none', 'temperr
 const verdict = z.enum(VERDICTS);
 
 /** What the gateway saw when the message arrived by SMTP; signed by the gateway as origin. */
-export const provenanceSchema = z.strictObject({
-  spf: z.strictObject({ result: verdict, domain: z.string().max(253) }),
-  dkim: z
-    .array(z.strictObject({ result: verdict, domain: z.string().max(253), selector: z.string().max(253) }))
-    .max(50),
-  dmarc: z.strictObject({ result: verdict, domain: z.string().max(253) }),
-  arc: z.strictObject({ result: verdict }),
+export const provenanceSchema = z.looseObject({
+  spf: z.looseObject({ result: verdict, domain: z.string().max(253) }),
+  dkim: z.array(z.looseObject({ result: verdict, domain: z.string().max(253), selector: z.string().max(253) })).max(50),
+  dmarc: z.looseObject({ result: verdict, domain: z.string().max(253) }),
+  arc: z.looseObject({ result: verdict }),
   client_ip: z.union([z.ipv4(), z.ipv6()]),
   helo: z.string().max(255),
   /** SMTP MAIL FROM; "" for the null reverse-path. */
@@ -68,8 +67,9 @@ export const provenanceSchema = z.strictObject({
   gateway: domain,
 });
 
-export const manifestSchema = z.strictObject({
+export const manifestSchema = z.looseObject({
   v: z.literal(1),
+  crit: critField.optional(),
   id: messageId,
   version: positiveInt,
   from: address,
@@ -79,9 +79,11 @@ export const manifestSchema = z.strictObject({
   created: unixTime,
 });
 
-export type Part = z.infer<typeof partSchema>;
-export type Provenance = z.infer<typeof provenanceSchema>;
-export type Manifest = z.infer<typeof manifestSchema>;
+const MANIFEST_MEMBERS = Object.keys(manifestSchema.shape);
+
+export type Part = DefinedMembers<typeof partSchema.shape>;
+export type Provenance = DefinedMembers<typeof provenanceSchema.shape>;
+export type Manifest = DefinedMembers<typeof manifestSchema.shape>;
 export type Header = Manifest['headers'][number];
 
 /** Rules that span fields, which a schema cannot say. */
@@ -95,11 +97,15 @@ function crossFieldProblem(manifest: Manifest): string | undefined {
   return undefined;
 }
 
-export function parseManifest(value: unknown): Result<Manifest, 'manifest_invalid'> {
+export function parseManifest(
+  value: unknown,
+): Result<Manifest, 'manifest_invalid' | 'version_unsupported' | 'critical_member_unknown'> {
+  const problem = extensionProblem(value, MANIFEST_MEMBERS);
+  if (problem) return fail(problem.code === 'malformed' ? 'manifest_invalid' : problem.code, problem.detail);
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) return fail('manifest_invalid', describeIssue(parsed.error));
-  const problem = crossFieldProblem(parsed.data);
-  return problem ? fail('manifest_invalid', problem) : ok(parsed.data);
+  const crossField = crossFieldProblem(parsed.data);
+  return crossField ? fail('manifest_invalid', crossField) : ok(parsed.data);
 }
 
 export function manifestBytes(manifest: Manifest): Buffer {

@@ -19,7 +19,7 @@ export const DEFAULT_MAX_HEAD_BYTES = 1 << 20;
 const MAX_LINE = 40;
 const LF = 0x0a;
 
-const headSchema = z.strictObject({
+const headSchema = z.looseObject({
   manifest: z.unknown(),
   signatures: z.array(messageSignatureSchema).min(1).max(100),
 });

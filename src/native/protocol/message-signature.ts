@@ -9,11 +9,12 @@ import type { KeyLookup, PrivateKeyInput } from './ed25519.js';
 import type { Manifest } from './message-format.js';
 import { domain, ed25519Signature, keyId, unixTime } from './protocol-fields.js';
 import { signStatement, verifyStatement } from './signed-statement.js';
+import type { DefinedMembers } from './versioned-object.js';
 
 export const SIGNATURE_ROLES = ['origin', 'author', 'hop'] as const;
 export type SignatureRole = (typeof SIGNATURE_ROLES)[number];
 
-export const messageSignatureSchema = z.strictObject({
+export const messageSignatureSchema = z.looseObject({
   role: z.enum(SIGNATURE_ROLES),
   domain,
   key_id: keyId,
@@ -21,7 +22,7 @@ export const messageSignatureSchema = z.strictObject({
   created: unixTime,
   sig: ed25519Signature,
 });
-export type MessageSignature = z.infer<typeof messageSignatureSchema>;
+export type MessageSignature = DefinedMembers<typeof messageSignatureSchema.shape>;
 
 export interface SignManifestInput {
   manifestDigest: string;
@@ -48,8 +49,14 @@ export function signManifest(input: SignManifestInput): MessageSignature {
   return { ...unsigned, sig: signStatement('pmtp1/message-signature', payload, input.privateKey) };
 }
 
-/** valid, or why not: bad syntax, wrong position, unknown key, bad signature, created in the future. */
-export type SignatureStatus = 'valid' | 'malformed' | 'misplaced' | 'unknown_key' | 'invalid' | 'future';
+/** valid, or why not: bad syntax, wrong position, unknown key, bad signature, created in the future or too long ago. */
+export type SignatureStatus = 'valid' | 'malformed' | 'misplaced' | 'unknown_key' | 'invalid' | 'future' | 'stale';
+
+/**
+ * Oldest `created` accepted, seconds before now (§6.3): as long as the longest notice lifetime, so a
+ * key compromised today cannot sign mail that passes for older than any notice still alive.
+ */
+export const MAX_SIGNATURE_AGE_S = 30 * 24 * 3600;
 
 export interface SignatureCheck {
   index: number;
@@ -75,6 +82,8 @@ export interface VerifySignaturesInput {
   now: number;
   /** Allowed clock difference for `created`, seconds (default 300). */
   maxSkewS?: number;
+  /** Oldest accepted `created`, seconds before `now` (default MAX_SIGNATURE_AGE_S). */
+  maxAgeS?: number;
 }
 
 /** Structural place of each signature: non-hops first with exactly one origin, then hops. */
@@ -103,6 +112,7 @@ async function checkOne(
   sig: MessageSignature,
 ): Promise<SignatureStatus> {
   if (sig.created > input.now + (input.maxSkewS ?? 300)) return 'future';
+  if (sig.created < input.now - (input.maxAgeS ?? MAX_SIGNATURE_AGE_S)) return 'stale';
   const key = await input.keyLookup(sig.domain, sig.key_id, sig.created);
   if (key === undefined) return 'unknown_key';
   const { sig: signature, ...unsigned } = sig;

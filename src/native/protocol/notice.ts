@@ -10,6 +10,7 @@ import { errorSchema, fetchUrl } from './endpoints.js';
 import { powChallengeSchema } from './proof-of-work.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, endpoint, messageId, positiveInt, sha256Digest, unixTime } from './protocol-fields.js';
+import { critField, extensionProblem, PMTP_VERSION } from './versioned-object.js';
 
 export const MAX_RECIPIENTS_PER_NOTICE = 1000;
 /** Hard ceiling; each server announces its own max_batch (default 50) in its server info. */
@@ -37,13 +38,23 @@ export const noticeSchema = z.object({
 export type Notice = z.infer<typeof noticeSchema>;
 
 export const noticeBatchSchema = z.object({
+  v: z.literal(PMTP_VERSION).optional(),
+  crit: critField.optional(),
   origin: domain,
   destination: domain,
   notices: z.array(noticeSchema).min(1).max(MAX_BATCH),
 });
 export type NoticeBatch = z.infer<typeof noticeBatchSchema>;
 
-export type BatchCode = Extract<StatusCode, 'batch_invalid' | 'batch_too_large' | 'wrong_origin' | 'wrong_destination'>;
+export type BatchCode = Extract<
+  StatusCode,
+  | 'batch_invalid'
+  | 'batch_too_large'
+  | 'wrong_origin'
+  | 'wrong_destination'
+  | 'version_unsupported'
+  | 'critical_member_unknown'
+>;
 
 export interface BatchContext {
   /** The domain that signed the request (verified), which must be the batch origin. */
@@ -61,6 +72,8 @@ export function parseNoticeBatch(body: unknown, context: BatchContext): Result<N
   const listed = (body as { notices?: unknown } | null | undefined)?.notices;
   if (Array.isArray(listed) && listed.length > context.maxBatch)
     return fail('batch_too_large', `more than ${context.maxBatch} notices`);
+  const problem = extensionProblem(body, Object.keys(noticeBatchSchema.shape));
+  if (problem) return fail(problem.code === 'malformed' ? 'batch_invalid' : problem.code, problem.detail);
   const parsed = noticeBatchSchema.safeParse(body);
   if (!parsed.success) return fail('batch_invalid', describeIssue(parsed.error));
   const batch = parsed.data;
@@ -128,10 +141,16 @@ export const noticeResultSchema = z.union([
   z.object({ ...noticeKey, error: errorSchema }),
 ]);
 /** 200 answer to POST /pmtp/v1/notices: one result per notice, in batch order. */
-export const batchResponseSchema = z.object({ results: z.array(noticeResultSchema) });
+export const batchResponseSchema = z.object({
+  v: z.literal(PMTP_VERSION).optional(),
+  results: z.array(noticeResultSchema),
+});
 export type NoticeResult = z.infer<typeof noticeResultSchema>;
 export type BatchResponse = z.infer<typeof batchResponseSchema>;
 
 /** 200 answer to GET /pmtp/v1/status/{cookie}: the recipient's current disposition. */
-export const statusResponseSchema = z.intersection(z.object({ ...noticeKey, recipient: address }), dispositionSchema);
+export const statusResponseSchema = z.intersection(
+  z.object({ v: z.literal(PMTP_VERSION).optional(), ...noticeKey, recipient: address }),
+  dispositionSchema,
+);
 export type StatusResponse = z.infer<typeof statusResponseSchema>;

@@ -11,11 +11,12 @@ import { canonicalBytes } from './canonical-json.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, base64url, messageId, unixTime } from './protocol-fields.js';
 import { statementBytes } from './signed-statement.js';
+import type { DefinedMembers } from './versioned-object.js';
 
 export const MAX_POW_BITS = 40;
 const SOLUTION = /^[A-Za-z0-9_-]{1,64}$/;
 
-export const powChallengeSchema = z.strictObject({
+export const powChallengeSchema = z.looseObject({
   v: z.literal(1),
   bits: z.number().int().min(1).max(MAX_POW_BITS),
   salt: base64url(16, 32),
@@ -25,7 +26,7 @@ export const powChallengeSchema = z.strictObject({
   expires: unixTime,
   mac: base64url(32, 32),
 });
-export type PowChallenge = z.infer<typeof powChallengeSchema>;
+export type PowChallenge = DefinedMembers<typeof powChallengeSchema.shape>;
 
 export interface IssueChallengeInput {
   bits: number;

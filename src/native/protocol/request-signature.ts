@@ -40,6 +40,8 @@ export const RESPONSE_COMPONENTS: readonly ComponentId[] = [
   ...COVERED_HEADERS.map((n) => component(n)),
   REQUEST_SIGNATURE,
 ];
+/** The signature parameters, exactly these and in this order (§9.1). */
+export const SIGNATURE_PARAMS = ['created', 'expires', 'nonce', 'keyid', 'alg', 'tag'] as const;
 const KEY_ID = /^ed25519:[A-Za-z0-9_-]{43}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -181,14 +183,13 @@ function parseSignature(components: readonly ComponentId[], headers: HeaderBag):
   }
   const covered = input.items.map((i) => serializeItem(i));
   if (covered.join(' ') !== components.map(idOf).join(' ')) return 'signature_malformed';
+  // One order, so every signer builds the same `@signature-params` line (§9.1); no extras, no repeats.
+  if (input.params.map(([k]) => k).join(' ') !== SIGNATURE_PARAMS.join(' ')) return 'signature_malformed';
   const p = new Map(input.params);
-  const [created, expires, nonce, keyId, alg, tag] = ['created', 'expires', 'nonce', 'keyid', 'alg', 'tag'].map((k) =>
-    p.get(k),
-  );
+  const [created, expires, nonce, keyId, alg, tag] = SIGNATURE_PARAMS.map((k) => p.get(k));
   const origin = fieldValue(headers, 'pmtp-origin') ?? '';
   const destination = fieldValue(headers, 'pmtp-destination') ?? '';
   const wellFormed =
-    p.size === 6 &&
     typeof created === 'number' &&
     typeof expires === 'number' &&
     typeof nonce === 'string' &&

@@ -12,8 +12,9 @@ import { ed25519Sign, ed25519Verify, type KeyLookup, type PrivateKeyInput, toPri
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
 import { address, domain, keyId, positiveInt, unixTime } from './protocol-fields.js';
 import { statementBytes } from './signed-statement.js';
+import type { DefinedMembers } from './versioned-object.js';
 
-export const senderTokenSchema = z.strictObject({
+export const senderTokenSchema = z.looseObject({
   v: z.literal(1),
   token_id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
   issuer: domain,
@@ -23,7 +24,7 @@ export const senderTokenSchema = z.strictObject({
   expires: unixTime,
   max_uses: positiveInt.optional(),
 });
-export type SenderToken = z.infer<typeof senderTokenSchema>;
+export type SenderToken = DefinedMembers<typeof senderTokenSchema.shape>;
 export type SenderTokenInput = Omit<SenderToken, 'v' | 'key_id'>;
 
 export function issueSenderToken(input: SenderTokenInput, privateKey: PrivateKeyInput): string {

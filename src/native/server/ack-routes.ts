@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { type AckResponse, ackBatchSchema } from '../protocol/ack.js';
+import { type AckResponse, parseAckBatch } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
@@ -23,19 +23,18 @@ export type AckRouteDeps = Pick<
 export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
     const requester = request.pmtpOrigin ?? '';
-    const parsed = ackBatchSchema.safeParse(parseJsonBody(rawBody(request)));
-    if (!parsed.success)
-      return (await spendPeerBudget(rt, request, reply)) ?? sendError(reply, 'malformed_request', 'not an ack batch');
+    const parsed = parseAckBatch(parseJsonBody(rawBody(request)));
+    if (!parsed.ok) return (await spendPeerBudget(rt, request, reply)) ?? sendError(reply, parsed.code, parsed.detail);
     let strangers = 0;
-    for (const ack of parsed.data.acks) if (!(await rt.outbox.domain(ack.id, requester))) strangers++;
+    for (const ack of parsed.value.acks) if (!(await rt.outbox.domain(ack.id, requester))) strangers++;
     const limited = strangers > 0 ? await spendPeerBudget(rt, request, reply, strangers) : undefined;
     if (limited) return limited;
-    if (parsed.data.origin !== requester)
-      return sendError(reply, 'wrong_origin', `ack origin ${parsed.data.origin} did not sign it`);
-    if (parsed.data.destination !== rt.domain)
+    if (parsed.value.origin !== requester)
+      return sendError(reply, 'wrong_origin', `ack origin ${parsed.value.origin} did not sign it`);
+    if (parsed.value.destination !== rt.domain)
       return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
     const results: AckResponse['results'] = [];
-    for (const ack of parsed.data.acks) {
+    for (const ack of parsed.value.acks) {
       const domain = await rt.outbox.domain(ack.id, requester);
       const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
       const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
@@ -85,6 +84,6 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       if (queueId && reported && served.length > 0 && served.every((s) => isFinal(s.state)))
         await rt.spool.remove(queueId).catch(() => undefined);
     }
-    return sendSigned(rt, request, reply, { results } satisfies AckResponse);
+    return sendSigned(rt, request, reply, { v: 1, results } satisfies AckResponse);
   });
 }

@@ -169,7 +169,7 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
       if (!handled.pull && !handled.decide) await rt.backlog.release(backlogKind(origin, notice), origin, id, version);
     });
     recordOutcomes(rt, origin, results);
-    return sendSigned(rt, request, reply, { results });
+    return sendSigned(rt, request, reply, { v: 1, results });
   });
 
   app.get('/pmtp/v1/status/:cookie', async (request, reply) => {
@@ -181,6 +181,7 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
     const rec = await rt.inbound.recipient(ref.origin, ref.id, ref.recipient);
     if (!rec) return sendError(reply, 'cookie_unknown');
     return sendSigned(rt, request, reply, {
+      v: 1,
       id: ref.id,
       version: rec.version,
       recipient: ref.recipient,
@@ -198,6 +199,6 @@ export function registerNoticeRoutes(app: FastifyInstance, rt: NoticeRouteDeps):
       return sendError(reply, 'malformed_request', 'expected version, reason and optionally recipient');
     const outcomes = await withdrawNotice(rt, origin, id, query.data);
     const { version } = query.data;
-    return sendSigned(rt, request, reply, { id, version, recipients: outcomes } satisfies WithdrawResponse);
+    return sendSigned(rt, request, reply, { v: 1, id, version, recipients: outcomes } satisfies WithdrawResponse);
   });
 }

@@ -75,6 +75,12 @@ describe('message signatures', () => {
     expect(await statuses(add(hopFirst, 'origin', 'a.example'))).toEqual(['valid', 'misplaced']);
   });
 
+  it('rejects signatures created more than 30 days before now, and keeps older-but-in-window ones', async () => {
+    const thirtyDays = 30 * 24 * 3600;
+    expect(await statuses(add([], 'origin', 'a.example', KEYS.a, NOW - thirtyDays - 1))).toEqual(['stale']);
+    expect(await statuses(add([], 'origin', 'a.example', KEYS.a, NOW - thirtyDays))).toEqual(['valid']);
+  });
+
   it('rejects signatures created in the future beyond the skew', async () => {
     expect(await statuses(add([], 'origin', 'a.example', KEYS.a, NOW + 301))).toEqual(['future']);
     expect(await statuses(add([], 'origin', 'a.example', KEYS.a, NOW + 300))).toEqual(['valid']);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ed25519Sign } from '../../../src/native/protocol/ed25519.js';
 import type { HeaderBag } from '../../../src/native/protocol/http-signature-base.js';
 import {
   type SignOptions,
@@ -116,6 +117,33 @@ describe('request signatures', () => {
     expect(await code({ method: 'PO\nST' })).toBe('signature_malformed');
     const { 'pmtp-origin': _o, ...noOrigin } = headers;
     expect(await code({ headers: noOrigin })).toBe('signature_malformed');
+  });
+
+  it('accepts the signature parameters only in the order §9.1 gives, without repeats', async () => {
+    // Signed correctly over a base with its own parameter line, so only the order rule can refuse it.
+    const resigned = (paramsTail: string) => {
+      const paramsValue = `("@method" "@target-uri" "@authority" "content-digest" "pmtp-origin" "pmtp-destination")${paramsTail}`;
+      const lines = [
+        ['"@method"', 'POST'],
+        ['"@target-uri"', url],
+        ['"@authority"', 'mx.b.example'],
+        ['"content-digest"', headers['content-digest']],
+        ['"pmtp-origin"', 'a.example'],
+        ['"pmtp-destination"', 'b.example'],
+        ['"@signature-params"', paramsValue],
+      ].map(([id, value]) => `${id}: ${value}`);
+      const sig = ed25519Sign(KEYS.a.privateKey, Buffer.from(lines.join('\n')));
+      return withHeaders({ 'signature-input': `pmtp=${paramsValue}`, signature: `pmtp=:${sig.toString('base64')}:` });
+    };
+    const n = 'nonce="bm9uY2Utbm9uY2Utbm9uY2U"';
+    const k = `keyid="${KEYS.a.keyId}"`;
+    expect(await code(resigned(`;created=${NOW};expires=${NOW + 60};${n};${k};alg="ed25519";tag="pmtp1"`))).toBe('ok');
+    expect(await code(resigned(`;expires=${NOW + 60};created=${NOW};${n};${k};alg="ed25519";tag="pmtp1"`))).toBe(
+      'signature_malformed',
+    );
+    expect(await code(resigned(`;created=${NOW};expires=${NOW + 60};${n};${k};alg="ed25519";tag="pmtp1";x=1`))).toBe(
+      'signature_malformed',
+    );
   });
 
   it('ignores signatures under other labels', async () => {

@@ -1,7 +1,8 @@
 // Edit, retract and give-up before the pull, between real servers: the recipient side holds the
 // pull (its workers start later) so the sender acts first.
 import { afterEach, describe, expect, it } from 'vitest';
-import { PATHS } from '../../../src/native/protocol/endpoints.js';
+import { MESSAGE_STREAM_TYPE, PATHS } from '../../../src/native/protocol/endpoints.js';
+import { MessageStreamReader } from '../../../src/native/protocol/message-framing.js';
 import type { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
@@ -44,6 +45,22 @@ describe('before the pull', () => {
     b.startWorkers();
     await new Promise((r) => setTimeout(r, 500));
     expect(b.delivered).toHaveLength(0);
+  });
+
+  it('a pull without ?view= gets the full view (§7.2)', async () => {
+    pair = await startPair({ b: { workers: false } });
+    const { a, b } = pair;
+    const { sent, msg } = await acceptedAtB(a, b);
+    const pull = await b.service.context.client.open({
+      destination: 'a.example',
+      method: 'GET',
+      path: `${PATHS.message(sent.id)}?version=1`,
+    });
+    expect(pull.headers.get('content-type')).toBe(MESSAGE_STREAM_TYPE);
+    const events = new MessageStreamReader().push(Buffer.from(await pull.response.arrayBuffer()));
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+    const parts = events.flatMap((e) => (e.type === 'end' ? e.parts : []));
+    expect(parts).toEqual(msg.manifest.parts.map((_, index) => index));
   });
 
   it('edit: the recipient pulls only the latest version', async () => {
