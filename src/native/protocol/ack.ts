@@ -44,7 +44,7 @@ export function parseAckBatch(
   body: unknown,
 ): Result<AckBatch, 'malformed_request' | 'version_unsupported' | 'critical_member_unknown'> {
   const problem = extensionProblem(body, Object.keys(ackBatchSchema.shape));
-  if (problem) return fail(problem.code === 'malformed' ? 'malformed_request' : problem.code, problem.detail);
+  if (problem) return fail(problem.kind === 'malformed' ? 'malformed_request' : problem.kind, problem.detail);
   const parsed = ackBatchSchema.safeParse(body);
   return parsed.success ? ok(parsed.data) : fail('malformed_request', 'not an ack batch');
 }

@@ -101,7 +101,7 @@ export function parseManifest(
   value: unknown,
 ): Result<Manifest, 'manifest_invalid' | 'version_unsupported' | 'critical_member_unknown'> {
   const problem = extensionProblem(value, MANIFEST_MEMBERS);
-  if (problem) return fail(problem.code === 'malformed' ? 'manifest_invalid' : problem.code, problem.detail);
+  if (problem) return fail(problem.kind === 'malformed' ? 'manifest_invalid' : problem.kind, problem.detail);
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) return fail('manifest_invalid', describeIssue(parsed.error));
   const crossField = crossFieldProblem(parsed.data);

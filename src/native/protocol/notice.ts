@@ -73,7 +73,7 @@ export function parseNoticeBatch(body: unknown, context: BatchContext): Result<N
   if (Array.isArray(listed) && listed.length > context.maxBatch)
     return fail('batch_too_large', `more than ${context.maxBatch} notices`);
   const problem = extensionProblem(body, Object.keys(noticeBatchSchema.shape));
-  if (problem) return fail(problem.code === 'malformed' ? 'batch_invalid' : problem.code, problem.detail);
+  if (problem) return fail(problem.kind === 'malformed' ? 'batch_invalid' : problem.kind, problem.detail);
   const parsed = noticeBatchSchema.safeParse(body);
   if (!parsed.success) return fail('batch_invalid', describeIssue(parsed.error));
   const batch = parsed.data;

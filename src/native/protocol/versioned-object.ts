@@ -9,10 +9,11 @@ export const PMTP_VERSION = 1;
 /** `crit`: the extension members a receiver must understand to use the object (as JWS `crit`). */
 export const critField = z.array(z.string().min(1).max(64)).min(1).max(16);
 
+/** `malformed` is not a wire code: each caller answers it with its own object's code. */
 export type ExtensionProblem =
-  | { code: 'version_unsupported'; detail: string }
-  | { code: 'critical_member_unknown'; detail: string }
-  | { code: 'malformed'; detail: string };
+  | { kind: 'version_unsupported'; detail: string }
+  | { kind: 'critical_member_unknown'; detail: string }
+  | { kind: 'malformed'; detail: string };
 
 /**
  * Why an object's version or critical members stop this receiver, or undefined. `defined` lists the
@@ -28,17 +29,17 @@ export function extensionProblem(
   const object = value as Record<string, unknown>;
   const v = object.v;
   if (Number.isSafeInteger(v) && (v as number) >= 1 && v !== PMTP_VERSION) {
-    return { code: 'version_unsupported', detail: `v ${String(v)}; this receiver speaks ${PMTP_VERSION}` };
+    return { kind: 'version_unsupported', detail: `v ${String(v)}; this receiver speaks ${PMTP_VERSION}` };
   }
   if (!Object.hasOwn(object, 'crit')) return undefined;
   const crit = critField.safeParse(object.crit);
   if (!crit.success || new Set(crit.data).size !== crit.data.length) {
-    return { code: 'malformed', detail: 'crit must be a non-empty list of distinct member names' };
+    return { kind: 'malformed', detail: 'crit must be a non-empty list of distinct member names' };
   }
   for (const name of crit.data) {
-    if (defined.includes(name)) return { code: 'malformed', detail: `crit names ${name}, which PMTP/1 defines` };
-    if (!Object.hasOwn(object, name)) return { code: 'malformed', detail: `crit names ${name}, which is absent` };
-    if (!understood.includes(name)) return { code: 'critical_member_unknown', detail: `critical member ${name}` };
+    if (defined.includes(name)) return { kind: 'malformed', detail: `crit names ${name}, which PMTP/1 defines` };
+    if (!Object.hasOwn(object, name)) return { kind: 'malformed', detail: `crit names ${name}, which is absent` };
+    if (!understood.includes(name)) return { kind: 'critical_member_unknown', detail: `critical member ${name}` };
   }
   return undefined;
 }

@@ -103,6 +103,7 @@ describe('exchange.json', () => {
       signedBy: 'a.example',
       domain: 'b.example',
       maxBatch: 50,
+      maxBatchRecipients: 1000,
     });
     expect(batch.ok).toBe(true);
     if (!batch.ok) return;

@@ -23,7 +23,7 @@ const lookup = lookupOf({ 'a.example': [KEYS.a] });
 describe('extensionProblem', () => {
   it('lets v 1 and unknown members through, and refuses other versions with their own code', () => {
     expect(extensionProblem({ v: 1, x_new: true }, ['v'])).toBeUndefined();
-    expect(extensionProblem({ v: 2 }, ['v'])).toMatchObject({ code: 'version_unsupported' });
+    expect(extensionProblem({ v: 2 }, ['v'])).toMatchObject({ kind: 'version_unsupported' });
     expect(extensionProblem({ v: 'one' }, ['v'])).toBeUndefined(); // a malformed v is the schema's to refuse
   });
 
@@ -34,12 +34,12 @@ describe('extensionProblem', () => {
     ['crit names a defined member', { crit: ['v'] }],
     ['crit names an absent member', { crit: ['x_a'] }],
   ])('treats %s as a malformed object', (_, object) => {
-    expect(extensionProblem({ v: 1, ...object }, ['v', 'crit'])?.code).toBe('malformed');
+    expect(extensionProblem({ v: 1, ...object }, ['v', 'crit'])?.kind).toBe('malformed');
   });
 
   it('refuses a critical member it does not understand, and accepts one it does', () => {
     const object = { v: 1, crit: ['x_a'], x_a: 1 };
-    expect(extensionProblem(object, ['v', 'crit'])).toMatchObject({ code: 'critical_member_unknown' });
+    expect(extensionProblem(object, ['v', 'crit'])).toMatchObject({ kind: 'critical_member_unknown' });
     expect(extensionProblem(object, ['v', 'crit'], ['x_a'])).toBeUndefined();
   });
 });
