@@ -23,6 +23,15 @@ export type TrafficEvent =
 
 export type FirstContactOutcome = 'accepted' | 'deferred' | 'challenged' | 'redirected' | 'rejected';
 
+/** A PMTP disposition (docs/protocol.md §10.3.3) as the ledger and the report name it. */
+export const dispositionOutcome = {
+  accepted: 'accepted',
+  deferred: 'deferred',
+  challenge: 'challenged',
+  redirect: 'redirected',
+  rejected: 'rejected',
+} as const satisfies Record<string, FirstContactOutcome>;
+
 /** Everything recorded for one peer domain over a span of days. */
 export interface PeerTraffic {
   readonly domain: string;

@@ -1,5 +1,6 @@
 // The egress guard's address classes: every non-public range is refused, in every IPv6 spelling
 // that carries an IPv4 address, and ordinary public addresses pass.
+// Pure classification of address strings: nothing here opens a socket, so no traffic leaves loopback.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPublicAddress } from '../../src/net/address-class.js';

@@ -4,7 +4,7 @@
 // A batch spends one unit of the origin's budget per recipient, and is answered 429 backlog_full
 // when it would take the origin past its cap of deferred notices or queued pulls.
 import type { FastifyInstance } from 'fastify';
-import type { FirstContactOutcome } from '../../observability/traffic-ledger.js';
+import { dispositionOutcome } from '../../observability/traffic-ledger.js';
 import { handleNotice, type NoticeDecisionDeps } from '../decision/notice-decision.js';
 import { queuePull } from '../decision/pull-jobs.js';
 import { type WithdrawalDeps, withdrawNotice } from '../decision/withdrawal.js';
@@ -12,7 +12,7 @@ import type { PmtpContext } from '../pmtp-context.js';
 import { type WithdrawResponse, withdrawQuerySchema } from '../protocol/ack.js';
 import { domainOf } from '../protocol/address.js';
 import { PATHS } from '../protocol/endpoints.js';
-import { type Disposition, type Notice, type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
+import { type Notice, type NoticeResult, parseNoticeBatch } from '../protocol/notice.js';
 import type { BacklogKind } from '../state/origin-backlog.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody, spendPeerBudget } from './request-auth.js';
@@ -82,14 +82,6 @@ async function eachLimited<T>(
   await Promise.all(lanes);
 }
 
-const contactOutcome = {
-  accepted: 'accepted',
-  deferred: 'deferred',
-  challenge: 'challenged',
-  redirect: 'redirected',
-  rejected: 'rejected',
-} as const satisfies Record<Disposition['disposition'], FirstContactOutcome>;
-
 /**
  * Our answer per recipient: one log line with its reason (as Postfix logs each RCPT decision), the
  * metrics, and `mailbridge report`'s ledger, off the reply's path: a lost count loses no mail.
@@ -119,7 +111,10 @@ function recordOutcomes(rt: NoticeRouteDeps, origin: string, results: readonly N
       rt.metrics?.noticeDisposition(r.disposition, 'received');
       if (r.disposition === 'challenge') rt.metrics?.challenge('issued');
       rt.traffic
-        .record({ kind: 'first-contact', side: 'received', outcome: contactOutcome[r.disposition], domain: origin }, at)
+        .record(
+          { kind: 'first-contact', side: 'received', outcome: dispositionOutcome[r.disposition], domain: origin },
+          at,
+        )
         .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
     }
   }

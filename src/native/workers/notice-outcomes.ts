@@ -4,7 +4,7 @@
 // the notice worker reports final recipients of SMTP-born mail to their SMTP sender afterwards.
 import { errorBody, isStatusCode } from '../../codes.js';
 import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
-import type { FirstContactOutcome } from '../../observability/traffic-ledger.js';
+import { dispositionOutcome } from '../../observability/traffic-ledger.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { sameAddress } from '../protocol/address.js';
 import { verifyDelegation } from '../protocol/delegation.js';
@@ -16,14 +16,6 @@ export type OutcomeDeps = Pick<
   PmtpContext,
   'config' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'metrics' | 'powSolver' | 'queues' | 'status' | 'traffic'
 >;
-
-const contactOutcome = {
-  accepted: 'accepted',
-  deferred: 'deferred',
-  challenge: 'challenged',
-  redirect: 'redirected',
-  rejected: 'rejected',
-} as const satisfies Record<Disposition['disposition'], FirstContactOutcome>;
 
 export const MAX_REDIRECTS = 3;
 
@@ -82,7 +74,7 @@ export async function applyDisposition(
   const now = rt.nowS();
   await rt.traffic
     .record(
-      { kind: 'first-contact', side: 'sent', outcome: contactOutcome[d.disposition], domain: job.domain },
+      { kind: 'first-contact', side: 'sent', outcome: dispositionOutcome[d.disposition], domain: job.domain },
       new Date(rt.nowMs()),
     )
     .catch((err: unknown) => rt.log.warn({ err }, 'traffic ledger: not recorded'));
