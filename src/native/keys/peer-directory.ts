@@ -2,6 +2,7 @@
 // config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record; key sets
 // are fetched, verified against the pin and cached until their earliest valid_until. A failed fetch
 // is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
+import type { StatusCode } from '../../codes.js';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import { isNoData } from '../../dns/resolver.js';
@@ -38,7 +39,7 @@ export interface PeerDirectoryDeps {
 const DISCOVERY_TTL_S = 3600;
 const REFETCH_INTERVAL_S = 60;
 /** how long a failed discovery or key fetch answers from memory */
-const FAILURE_TTL_S = 60;
+export const FAILURE_TTL_S = 60;
 /** peers remembered at once, per cache: past this the least recently used is forgotten */
 export const PEER_CACHE_ENTRIES = 10_000;
 const FAR_FUTURE = 2 ** 40;
@@ -131,8 +132,7 @@ export class PeerDirectory {
         now,
         ...(record.fingerprint ? { pinnedKeyId: record.fingerprint } : {}),
       });
-      if (!verified.ok)
-        throw new PmtpRequestError('unknown_key', `key set of ${domain}: ${verified.code} ${verified.detail}`, true);
+      if (!verified.ok) throw new PmtpRequestError(verified.code, `key set of ${domain}: ${verified.detail}`, false);
       set = verified.value;
     }
     const until = Math.min(...set.keys.map((k) => k.valid_until));
@@ -177,4 +177,29 @@ export class PeerDirectory {
     if (!found.ok) throw new PmtpRequestError(found.code, found.detail, false);
     return found.value;
   }
+}
+
+/** Failures that stay until the origin changes its DNS or its key set: answered as themselves (§9.1 step 7). */
+const LASTING_KEY_FAILURES: ReadonlySet<StatusCode> = new Set<StatusCode>([
+  'discovery_record_missing',
+  'discovery_record_invalid',
+  'egress_refused',
+  'keyset_malformed',
+  'keyset_wrong_domain',
+  'keyset_invalid',
+  'keyset_expired',
+  'keyset_unpinned',
+]);
+
+/**
+ * The code a verifier answers when it could not get an origin's key set at all (rather than a set
+ * lacking the key, which is `unknown_key`): a lasting failure keeps its own, non-retryable code; a key
+ * endpoint that answers something other than a key set is `keyset_malformed`; the rest is transient.
+ */
+export function keySourceFailure(err: unknown): StatusCode {
+  if (err instanceof PmtpRequestError) {
+    if (LASTING_KEY_FAILURES.has(err.code)) return err.code;
+    if (!err.retryable) return 'keyset_malformed';
+  }
+  return 'key_fetch_failed';
 }

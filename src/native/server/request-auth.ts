@@ -1,8 +1,10 @@
 // The authentication stage of every /pmtp/v1/ request, in order: the client address group's budget for
 // failures (IPv6 by /64), RFC 9421 signature over the raw body against the URL built from OUR public
 // endpoint (never Host), with key fetches for unknown origins on their own per-group budget, then nonce
-// replay. Failures answer 401/400/429 with typed bodies; the origin's own budget is spent by each route.
+// replay. Failures answer 401/400/429 with typed bodies, or 502/503 when the claimed origin's keys
+// could not be had at all (§9.1 step 7); the origin's own budget is spent by each route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FAILURE_TTL_S, keySourceFailure } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
@@ -41,13 +43,24 @@ export function sendRateLimited(reply: FastifyReply, verdict: { retryAfterS: num
   return sendError(reply.header('retry-after', String(verdict.retryAfterS)), 'rate_limited', detail);
 }
 
+/**
+ * No key set for the claimed origin: a lasting failure answers 502 with its own code, not retryable; a
+ * transient one 503 `key_fetch_failed` with Retry-After the time the failure is remembered.
+ */
+function sendKeySourceFailure(reply: FastifyReply, err: unknown): FastifyReply {
+  const code = keySourceFailure(err);
+  // a transient failure's detail is about our network, not the peer's records: keep it to ourselves
+  if (code === 'key_fetch_failed') return sendError(reply.header('retry-after', String(FAILURE_TTL_S)), code);
+  return sendError(reply, code, err instanceof Error ? err.message : undefined);
+}
+
 export function requestAuthHook(rt: RequestAuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const group = clientGroup(request.ip);
     // authenticated peers never pay here: a group that keeps failing authentication is cut off
     const standing = await rt.rate.check('unauthenticated', group, rt.nowMs());
     if (!standing.allowed) return sendRateLimited(reply, standing, 'too many unauthenticated requests');
-    const fetches: { refused?: { retryAfterS: number } } = {};
+    const fetches: { refused?: { retryAfterS: number }; failed?: unknown } = {};
     const keyLookup: KeyLookup = async (domain, keyId, at) => {
       if (!rt.directory.answersFromMemory(domain)) {
         const spent = await rt.rate.spend('key-fetch', group, rt.nowMs());
@@ -55,6 +68,12 @@ export function requestAuthHook(rt: RequestAuthDeps) {
           fetches.refused = spent;
           return undefined;
         }
+      }
+      try {
+        await rt.directory.keySet(domain);
+      } catch (err) {
+        fetches.failed = err;
+        return undefined;
       }
       return rt.directory.keyLookup(domain, keyId, at);
     };
@@ -71,6 +90,7 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     if (!verdict.ok) {
       request.log.info({ code: verdict.code, detail: verdict.detail }, 'pmtp request refused');
       await rt.rate.spend('unauthenticated', group, rt.nowMs());
+      if (verdict.code === 'unknown_key' && fetches.failed !== undefined) return sendKeySourceFailure(reply, fetches.failed);
       return sendError(reply, verdict.code, verdict.detail);
     }
     if (!(await rt.nonces.claim(verdict.origin, verdict.nonce, verdict.expires))) {

@@ -2,7 +2,8 @@
 // pin, a key set signed by another key than the pin is refused, and an unknown key id triggers
 // at most one refetch a minute.
 import { describe, expect, it } from 'vitest';
-import { PeerDirectory } from '../../../src/native/keys/peer-directory.js';
+import { keySourceFailure, PeerDirectory } from '../../../src/native/keys/peer-directory.js';
+import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
 import {
   currentKeyEntry,
@@ -58,10 +59,12 @@ describe('PeerDirectory', () => {
     let now = NOW;
     const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.a.keyId });
     const { dir, fetched } = directory({ txt: { '_pmtp.a.example': [[record]] }, now: () => now });
-    for (let i = 0; i < 5; i++) await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
+    // the endpoint answers nothing that is a key set
+    const refused = { code: 'keyset_malformed', retryable: false };
+    for (let i = 0; i < 5; i++) await expect(dir.keySet('a.example')).rejects.toMatchObject(refused);
     expect(fetched).toHaveLength(1);
     now += 61;
-    await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
+    await expect(dir.keySet('a.example')).rejects.toMatchObject(refused);
     expect(fetched).toHaveLength(2);
   });
 
@@ -71,7 +74,7 @@ describe('PeerDirectory', () => {
       txt: { '_pmtp.a.example': [[record]] },
       documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) },
     });
-    await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'unknown_key' });
+    await expect(dir.keySet('a.example')).rejects.toMatchObject({ code: 'keyset_unpinned', retryable: false });
     expect(await dir.keyLookup('a.example', KEYS.a.keyId, NOW)).toBeUndefined();
   });
 
@@ -127,5 +130,21 @@ describe('PeerDirectory', () => {
     now += 61;
     expect(await dir.keyLookup('a.example', fresh.keyId, now)).toEqual(fresh.publicKey);
     expect(fetched).toHaveLength(2);
+  });
+
+  it('names why an origin has no key set: lasting failures keep their code, a non-key-set answer is malformed, the rest is transient', async () => {
+    const { dir } = directory({
+      txt: { '_pmtp.bad.example': [['v=PMTP1; e=ftp://x; fp=nope']] },
+    });
+    const failureOf = (domain: string) => dir.keySet(domain).then(() => 'ok', keySourceFailure);
+    expect(await failureOf('legacy.example')).toBe('discovery_record_missing');
+    expect(await failureOf('bad.example')).toBe('discovery_record_invalid');
+    const lasting = new PmtpRequestError('egress_refused', 'GET http://10.0.0.1: private', false);
+    expect(keySourceFailure(lasting)).toBe('egress_refused');
+    // the key endpoint answered 404 with its own code: whatever it was, it is not a key set
+    expect(keySourceFailure(new PmtpRequestError('message_not_found', 'no keys', false, 404))).toBe('keyset_malformed');
+    expect(keySourceFailure(new PmtpRequestError('connection_failed', 'ECONNRESET', true))).toBe('key_fetch_failed');
+    expect(keySourceFailure(new PmtpRequestError('route_lookup_failed', 'SERVFAIL', true))).toBe('key_fetch_failed');
+    expect(keySourceFailure(new Error('bug'))).toBe('key_fetch_failed');
   });
 });

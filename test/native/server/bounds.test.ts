@@ -244,15 +244,20 @@ describe('PMTP/1 bounds', () => {
           url: `${b.endpoint}/pmtp/v1/status/cookiecookiecookiecookie`,
         }),
       );
-    // neither domain has a discovery record: each lookup fails, and the failure is remembered
-    expect((await from('x1.example')).json.error.code).toBe('unknown_key');
-    expect((await from('x2.example')).json.error.code).toBe('unknown_key');
+    // neither domain has a discovery record: each lookup fails (502, not retryable: only the origin
+    // can fix it), and the failure is remembered
+    const missing = await from('x1.example');
+    expect([missing.status, missing.json.error]).toEqual([
+      502,
+      expect.objectContaining({ code: 'discovery_record_missing', retryable: false }),
+    ]);
+    expect((await from('x2.example')).json.error.code).toBe('discovery_record_missing');
     const third = await from('x3.example');
     expect(third.status).toBe(429);
     expect(third.json.error.code).toBe('rate_limited');
     expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
     // x1's failure is answered from memory: no fetch, no budget
-    expect((await from('x1.example')).json.error.code).toBe('unknown_key');
+    expect((await from('x1.example')).json.error.code).toBe('discovery_record_missing');
   });
 
   it('a puller told 429 Retry-After 1 comes back after it, with no attempt spent', async () => {

@@ -17,6 +17,12 @@ describe('PMTP egress guard', () => {
   let b: PmtpNode;
   const attacker = generateDomainKey();
   const origins = ['loop.attacker.test', 'tls.attacker.test', 'meta.attacker.test'];
+  // plain http is an endpoint only for loopback hosts (§4): the metadata address is no endpoint at all
+  const refusal: Record<string, string> = {
+    'loop.attacker.test': 'egress_refused',
+    'tls.attacker.test': 'egress_refused',
+    'meta.attacker.test': 'discovery_record_invalid',
+  };
 
   beforeAll(async () => {
     canary = createServer((socket) => {
@@ -73,8 +79,9 @@ describe('PMTP egress guard', () => {
           },
         });
         const answer = await send(call);
-        expect(answer.status, JSON.stringify(answer.json)).toBe(401);
-        expect(answer.json.error.code).toBe('unknown_key');
+        // §9.1 step 7: no key set could be had, for a reason only the origin can change: 502, not retryable
+        expect(answer.status, JSON.stringify(answer.json)).toBe(502);
+        expect(answer.json.error).toMatchObject({ code: refusal[origin], retryable: false });
       }
     }
     expect(connections).toBe(0);
