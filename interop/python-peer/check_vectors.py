@@ -34,6 +34,14 @@ def refuses(fn, what):
     expect(False, what)
 
 
+def _code(fn):
+    try:
+        fn()
+    except core.PmtpError as e:
+        return e.code
+    return None
+
+
 def main():
     cj = load("canonical-json.json")
     for case in cj["valid"]:
@@ -164,6 +172,44 @@ def main():
     core.verify_signed_message(rparsed, rvalues, core.RESPONSE_COMPONENTS, "b.example", "a.example", "a.example", rbody,
                                sign["created"], lookup)
     expect(True, "response verifies")
+    # §9.1 byte sequences have one spelling: padded standard base64 that re-encodes to itself
+    unpadded = hdr["signature"].rstrip(":").rstrip("=") + ":"
+    refuses(lambda: core.parse_signature_fields(hdr["signature-input"], unpadded, core.REQUEST_COMPONENTS),
+            "unpadded signature byte sequence")
+
+    # §9.1 query encoding, checked on the full exchange's withdraw (a UTF-8 recipient with + and @)
+    ex = load("exchange.json")
+    wd = ex["withdraw"]["request"]
+    path = "/pmtp/v1/notices/ZXhjaGFuZ2UtdmVjdG9yLTE?" + core.query_string(
+        [("version", 1), ("reason", "retracted"), ("recipient", "bj\u00f6rn+news@b.example")])
+    expect(ex["endpoints"]["b.example"] + path == wd["url"], "withdraw target URI")
+    expect(core.form_encode("a b~*") == "a+b%7E*", "form encoding of space, ~ and *")
+    wvalues = {
+        "@method": wd["method"],
+        "@target-uri": ex["endpoints"]["b.example"] + path,
+        "@authority": "mx.b.example",
+        "content-digest": wd["headers"]["content-digest"],
+        "pmtp-origin": "a.example",
+        "pmtp-destination": "b.example",
+    }
+    wparsed = core.parse_signature_fields(wd["headers"]["signature-input"], wd["headers"]["signature"],
+                                          core.REQUEST_COMPONENTS)
+    expect(core.signature_base(core.REQUEST_COMPONENTS, wvalues, wparsed["params"]).decode() == wd["signature_base"],
+           "withdraw signature base")
+    core.verify_signed_message(wparsed, wvalues, core.REQUEST_COMPONENTS, "a.example", "b.example", "b.example",
+                               wd["body"].encode(), wparsed["created"], lookup)
+    expect(True, "withdraw verifies")
+
+    # §19: unknown members are ignored, `crit` and other versions refuse, signed documents need `v`
+    expect(core.check_manifest(dict(manifest, later=1)) is not None, "manifest with an unknown member")
+    expect(_code(lambda: core.check_manifest(dict(manifest, v=2))) == "version_unsupported", "manifest v 2")
+    expect(_code(lambda: core.check_manifest(dict(manifest, later=1, crit=["later"]))) == "critical_member_unknown",
+           "manifest crit")
+    expect(_code(lambda: core.check_manifest(dict(manifest, crit=["from"]))) == "manifest_invalid", "crit naming a defined member")
+    expect(_code(lambda: core.check_manifest({k: v for k, v in manifest.items() if k != "v"})) == "manifest_invalid",
+           "manifest without v")
+    expect(_code(lambda: core.verify_keyset(dict(ks["keyset"], v=2), "a.example", ks["now"])) == "version_unsupported",
+           "key set v 2")
     print(f"ok: {checks} checks against {VECTORS}")
 
 

@@ -11,6 +11,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import socket
 import sys
@@ -25,6 +26,7 @@ MAX_JSON = 1 << 20  # §14: request JSON bodies
 MAX_KEYSET = 64 << 10
 MAX_MESSAGE = 50 << 20
 SKEW = 60
+FAILURE_TTL = 60  # how long a failed key fetch is answered from memory (§9.1 step 7)
 
 
 def now():
@@ -32,9 +34,10 @@ def now():
 
 
 class PmtpHttpError(Exception):
-    def __init__(self, status, code, message="", retryable=False):
+    def __init__(self, status, code, message="", retryable=False, retry_after=None):
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.retryable = status, code, message or code, retryable
+        self.retry_after = retry_after
 
 
 class Peer:
@@ -45,6 +48,7 @@ class Peer:
         self.key = core.DomainKey.generate()
         self.peers = peers  # domain -> {"endpoint", "fingerprint"}
         self.keysets = {}  # domain -> (KeySet, fetched_at)
+        self.key_failures = {}  # domain -> (PmtpError, remembered until)
         self.nonces = {}  # (origin, nonce) -> keep until
         self.outbox = {}  # id -> {"manifest", "signatures", "parts", "expires", "recipients": {rcpt: state}}
         self.inbox = []  # pulled, verified messages
@@ -53,29 +57,56 @@ class Peer:
 
     # keys of other domains (§8) -------------------------------------------------------------------
     def keyset(self, domain, refresh=False):
-        peer = self.peers.get(domain)
-        if peer is None:
-            return None  # no discovery beyond the static directory (§8.5) in this peer
+        """The verified key set of `domain`, or core.PmtpError with the code of §9.1 step 7."""
         with self.lock:
             cached = self.keysets.get(domain)
+            failed = self.key_failures.get(domain)
         if cached and not refresh:
             return cached[0]
         if cached and now() - cached[1] < 60:  # refetch at most once a minute (§8.2)
             return cached[0]
-        query = urllib.parse.urlencode({"domain": domain})
-        status, _, body = http_request(peer["endpoint"], "GET", f"/.well-known/pmtp/keys?{query}", b"", {}, MAX_KEYSET)
-        if status != 200:
-            raise PmtpHttpError(502, "unknown_key", f"key set fetch answered {status}")
-        ks = core.verify_keyset(core.parse_json(body), domain, now(), pin=peer.get("fingerprint"))
+        if failed and now() < failed[1]:
+            raise failed[0]
+        try:
+            ks = self._fetch_keyset(domain)
+        except core.PmtpError as e:
+            with self.lock:
+                self.key_failures[domain] = (e, now() + FAILURE_TTL)
+            raise
         with self.lock:
             self.keysets[domain] = (ks, now())
         return ks
 
+    def _fetch_keyset(self, domain):
+        peer = self.peers.get(domain)
+        if peer is None:
+            # this peer discovers only through its static directory (§8.5): no entry is no record
+            raise core.PmtpError("discovery_record_missing", f"{domain} is not in this peer's directory")
+        path = "/.well-known/pmtp/keys?" + core.query_string([("domain", domain)])
+        try:
+            status, _, body = http_request(peer["endpoint"], "GET", path, b"", {}, MAX_KEYSET)
+        except PmtpHttpError as e:  # an answer over the 64 KiB cap
+            raise core.PmtpError("keyset_malformed", e.message) from e
+        except OSError as e:
+            raise core.PmtpError("key_fetch_failed", f"{type(e).__name__}") from e
+        if status >= 500:
+            raise core.PmtpError("key_fetch_failed", f"key set fetch answered {status}")
+        if status != 200:
+            raise core.PmtpError("keyset_malformed", f"key set fetch answered {status}")
+        try:
+            return core.verify_keyset(core.parse_json(body), domain, now(), pin=peer.get("fingerprint"))
+        except core.PmtpError as e:
+            raise core.PmtpError(e.code if e.code.startswith("keyset_") else "keyset_malformed", e.message) from e
+
     def key_lookup(self, domain, key_id, created):
+        """§9.1 steps 7–8: no key set raises its own code; a set without the key gives None (unknown_key)."""
         ks = self.keyset(domain)
-        raw = ks.key_at(key_id, created) if ks else None
-        if raw is None and ks is not None:
-            ks = self.keyset(domain, refresh=True)
+        raw = ks.key_at(key_id, created)
+        if raw is None:
+            try:
+                ks = self.keyset(domain, refresh=True)
+            except core.PmtpError:
+                return None  # a failed refetch leaves the key unknown, not the origin's keys unobtainable
             raw = ks.key_at(key_id, created)
         return raw
 
@@ -179,8 +210,10 @@ def http_request(endpoint, method, path, body, headers, max_bytes):
     u = urllib.parse.urlsplit(endpoint)
     conn_class = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
     conn = conn_class(u.hostname, u.port, timeout=15)
+    # §10: JSON bodies say so (no signature covers the field, and no server depends on it)
+    typed = {"Content-Type": "application/json"} if body else {}
     try:
-        conn.request(method, path, body=body, headers={**headers, "Content-Length": str(len(body))})
+        conn.request(method, path, body=body, headers={**headers, **typed, "Content-Length": str(len(body))})
         resp = conn.getresponse()
         data = resp.read(max_bytes + 1)
         if len(data) > max_bytes:
@@ -199,7 +232,12 @@ STATUS_OF = {
     "signature_not_yet_valid": 401, "nonce_replayed": 401, "wrong_destination": 401, "unknown_key": 401,
     "digest_mismatch": 400, "wrong_origin": 403, "batch_invalid": 400, "batch_too_large": 413,
     "not_notified": 403, "view_invalid": 400, "version_superseded": 410, "message_expired": 410,
-    "payload_too_large": 413, "canonical_json_invalid": 400,
+    "payload_too_large": 413, "canonical_json_invalid": 400, "malformed_request": 400, "message_not_found": 404,
+    "version_unsupported": 400, "critical_member_unknown": 400,
+    # §9.1 step 7: the origin's keys could not be had
+    "discovery_record_missing": 502, "discovery_record_invalid": 502, "egress_refused": 502,
+    "keyset_malformed": 502, "keyset_wrong_domain": 502, "keyset_invalid": 502, "keyset_expired": 502,
+    "keyset_unpinned": 502, "key_fetch_failed": 503,
 }
 
 
@@ -222,8 +260,9 @@ class PmtpHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def fail(self, status, code, message, retryable=False):
-        self.send(status, error_body(code, message, retryable))
+    def fail(self, status, code, message, retryable=False, retry_after=None):
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        self.send(status, error_body(code, message, retryable), headers=headers)
 
     def read_body(self, limit=MAX_JSON):
         length = int(self.headers.get("Content-Length") or 0)
@@ -237,21 +276,26 @@ class PmtpHandler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         try:
             body = self.read_body()
+            cache = {"Cache-Control": "max-age=3600"}
             if method == "GET" and url.path == "/.well-known/pmtp/keys":
-                if query.get("domain") != [self.peer.domain]:
-                    raise PmtpHttpError(404, "unknown_domain", "not a domain served here")
-                return self.send(200, core.canonical_bytes(core.make_keyset(self.peer.domain, self.peer.key, now())))
+                # §10: a domain served here, or none named; anything else is not found
+                if query.get("domain", [self.peer.domain]) != [self.peer.domain]:
+                    raise PmtpHttpError(404, "message_not_found", "not a domain served here")
+                keyset = core.make_keyset(self.peer.domain, self.peer.key, now())
+                return self.send(200, core.canonical_bytes(keyset), headers=cache)
             if method == "GET" and url.path == "/.well-known/pmtp/server":
                 info = {"v": 1, "protocol": "PMTP/1", "max_batch": 50, "max_recipients": 100,
                         "max_message_bytes": MAX_MESSAGE, "max_pow_bits": 0, "views": list(core.VIEWS)}
-                return self.send(200, core.canonical_bytes(info))
+                return self.send(200, core.canonical_bytes(info), headers=cache)
             if not url.path.startswith("/pmtp/v1/"):
-                raise PmtpHttpError(404, "not_found", "unknown path")
+                raise PmtpHttpError(404, "message_not_found", "unknown path")
             try:
                 requester, request_sig = self.peer.verify_request(method, self.path, self.headers, body)
             except core.PmtpError as e:
                 self.peer.event("request_refused", path=url.path, code=e.code)
-                raise PmtpHttpError(STATUS_OF.get(e.code, 401), e.code, e.message) from e
+                transient = e.code == "key_fetch_failed"
+                raise PmtpHttpError(STATUS_OF.get(e.code, 401), e.code, e.message, retryable=transient,
+                                    retry_after=FAILURE_TTL if transient else None) from e
             parts = url.path.split("/")
             if method == "POST" and url.path == "/pmtp/v1/notices":
                 answer = receive_notices(self.peer, requester, body)
@@ -263,11 +307,11 @@ class PmtpHandler(BaseHTTPRequestHandler):
                     "application/pmtp-message"
                 return self.send(200, data, ctype)
             else:
-                raise PmtpHttpError(404, "not_found", "not implemented by this peer")
+                raise PmtpHttpError(404, "message_not_found", "not implemented by this peer")
             out = json.dumps(answer).encode()
             return self.send(200, out, headers=self.peer.sign_response(200, out, requester, request_sig))
         except PmtpHttpError as e:
-            self.fail(e.status, e.code, e.message, e.retryable)
+            self.fail(e.status, e.code, e.message, e.retryable, e.retry_after)
         except core.PmtpError as e:
             self.fail(STATUS_OF.get(e.code, 400), e.code, e.message)
 
@@ -284,7 +328,8 @@ class PmtpHandler(BaseHTTPRequestHandler):
 def receive_notices(peer, requester, body):
     """§10.3 as recipient: whole-batch then per-notice rules; accept, then pull and ack in the background."""
     batch = core.parse_json(body)
-    if not isinstance(batch, dict) or not isinstance(batch.get("notices"), list):
+    core.check_versioned(batch, ("v", "crit", "origin", "destination", "notices"), "batch_invalid", signed=False)
+    if not isinstance(batch.get("notices"), list):
         raise PmtpHttpError(400, "batch_invalid", "not a notice batch")
     if batch.get("origin") != requester:
         raise PmtpHttpError(403, "wrong_origin", "batch origin is not the signer")
@@ -322,7 +367,7 @@ def receive_notices(peer, requester, body):
 def pull_and_ack(peer, notice):
     """§10.4 then §10.5 as recipient: pull the full view, verify everything, ack per recipient."""
     origin, nid, version = notice["origin"], notice["id"], notice["version"]
-    path = f"/pmtp/v1/messages/{nid}?view=full&version={version}"
+    path = f"/pmtp/v1/messages/{nid}?" + core.query_string([("view", "full"), ("version", version)])
     result, code = "delivered", None
     try:
         status, _, data = peer.signed_request(origin, "GET", path, max_bytes=notice["size"] + (2 << 20),
@@ -375,13 +420,18 @@ def serve_pull(peer, requester, nid, query):
         stored = peer.outbox.get(nid)
     if stored is None or not any(r.rsplit("@", 1)[-1].lower() == requester for r in stored["recipients"]):
         raise PmtpHttpError(403, "not_notified", "this domain was not notified of that message")
-    view = query.get("view", [None])[0]
-    if view not in core.VIEWS:
-        raise PmtpHttpError(400, "view_invalid", "unknown view")
-    if query.get("version") != [str(stored["manifest"]["version"])]:
+    # §10.4: no version means the current one; no view means full; access is decided before the view
+    current = stored["manifest"]["version"]
+    version = query.get("version", [str(current)])[0]
+    if not re.fullmatch(r"[1-9][0-9]{0,15}", version) or int(version) > current:
+        raise PmtpHttpError(403, "not_notified", f"no version {version} was notified")
+    if int(version) < current:
         raise PmtpHttpError(410, "version_superseded", "not the current version")
     if now() > stored["expires"]:
         raise PmtpHttpError(410, "message_expired", "the notice expired")
+    view = query.get("view", ["full"])[0]
+    if view not in core.VIEWS:
+        raise PmtpHttpError(400, "view_invalid", "unknown view")
     m, sigs = stored["manifest"], stored["signatures"]
     digest = core.manifest_digest(m)
     if view == "hash":
@@ -401,7 +451,8 @@ def serve_pull(peer, requester, nid, query):
 def receive_acks(peer, requester, body):
     """§10.5 as origin: record each recipient's final result; idempotent."""
     doc = core.parse_json(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("acks"), list):
+    core.check_versioned(doc, ("v", "crit", "origin", "destination", "acks"), "malformed_request", signed=False)
+    if not isinstance(doc.get("acks"), list):
         raise PmtpHttpError(400, "malformed_request", "not an ack document")
     if doc.get("origin") != requester:
         raise PmtpHttpError(403, "wrong_origin", "ack origin is not the signer")

@@ -92,6 +92,35 @@ def parse_canonical(data):
     return value
 
 
+# §19 versions and extensions ----------------------------------------------------------------------
+
+def check_versioned(obj, defined, malformed, signed):
+    """`v` and `crit` of one top-level object (§19); `malformed` is that object's own code. Members
+    not in `defined` are otherwise ignored. This peer implements no extension, so a valid `crit`
+    always refuses the object."""
+    if not isinstance(obj, dict):
+        raise PmtpError(malformed, "not a JSON object")
+    if "v" in obj:
+        v = obj["v"]
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise PmtpError(malformed, "v is not an integer")
+        if v != 1:
+            raise PmtpError("version_unsupported", f"version {v} is not implemented")
+    elif signed:
+        raise PmtpError(malformed, "a signed document must carry v")
+    if "crit" in obj:
+        crit = obj["crit"]
+        well_formed = (
+            isinstance(crit, list)
+            and 1 <= len(crit) <= 16
+            and all(isinstance(n, str) and n in obj and n not in defined for n in crit)
+            and len(set(crit)) == len(crit)
+        )
+        if not well_formed:
+            raise PmtpError(malformed, "crit is not a list of this object's extension members")
+        raise PmtpError("critical_member_unknown", f"critical members not understood: {crit}")
+
+
 # §4 encodings, §8.1 key ids, §6.5 signed statements ----------------------------------------------
 
 def b64url(data):
@@ -182,13 +211,13 @@ class KeySet:
         return None
 
 
+KEYSET_MEMBERS = ("v", "crit", "domain", "published", "keys", "old_keys", "signatures")
+
+
 def verify_keyset(doc, domain, now, pin=None):
-    """§8.2: accept a key set document or raise. Unknown members are ignored (forward
-    compatibility) unless listed in a `critical` member, which this peer understands none of."""
-    if not isinstance(doc, dict) or doc.get("v") != 1:
-        raise PmtpError("keyset_malformed", "v must be 1")
-    if doc.get("critical"):
-        raise PmtpError("keyset_malformed", f"critical members not understood: {doc['critical']}")
+    """§8.2: accept a key set document or raise. Unknown members are ignored unless `crit` names
+    them (§19); they stay in the signed body."""
+    check_versioned(doc, KEYSET_MEMBERS, "keyset_malformed", signed=True)
     if doc.get("domain") != domain:
         raise PmtpError("keyset_wrong_domain", f"{doc.get('domain')} is not {domain}")
     current, old, seen = {}, {}, set()
@@ -242,12 +271,14 @@ def sign_message(manifest, domain, key, created, role="origin"):
     return {**payload, "sig": b64url(sig)}
 
 
+MANIFEST_MEMBERS = ("v", "crit", "id", "version", "from", "headers", "parts", "provenance", "created")
+
+
 def check_manifest(m):
-    """The checks a receiver needs before trusting a manifest's part list (§5)."""
+    """The checks a receiver needs before trusting a manifest's part list (§5); `v` and `crit` by §19."""
+    check_versioned(m, MANIFEST_MEMBERS, "manifest_invalid", signed=True)
     ok = (
-        isinstance(m, dict)
-        and m.get("v") == 1
-        and isinstance(m.get("id"), str)
+        isinstance(m.get("id"), str)
         and re.fullmatch(r"[A-Za-z0-9_-]{16,128}", m["id"])
         and isinstance(m.get("version"), int)
         and m["version"] >= 1
@@ -402,6 +433,22 @@ RESPONSE_COMPONENTS = ("@status", "content-digest", "pmtp-origin", "pmtp-destina
 PARAM_ORDER = ("created", "expires", "nonce", "keyid", "alg", "tag")
 
 
+_FORM_KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
+
+
+def form_encode(value):
+    """§9.1: a query value as application/x-www-form-urlencoded over its UTF-8 octets, upper-case hex."""
+    out = []
+    for b in str(value).encode("utf-8"):
+        out.append(chr(b) if b in _FORM_KEPT else "+" if b == 0x20 else f"%{b:02X}")
+    return "".join(out)
+
+
+def query_string(pairs):
+    """`name=value` pairs joined by `&`, in the order given (§10 lists each endpoint's order)."""
+    return "&".join(f"{name}={form_encode(value)}" for name, value in pairs)
+
+
 def content_digest(body):
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
@@ -464,10 +511,15 @@ def _parse_bare_item(s, i):
         end = s.find(":", i + 1)
         if end < 0:
             raise PmtpError("signature_malformed", "unterminated byte sequence")
+        text = s[i + 1 : end]
         try:
-            return ("bytes", base64.b64decode(s[i + 1 : end], validate=True)), end + 1
+            raw = base64.b64decode(text, validate=True)
         except ValueError as e:
             raise PmtpError("signature_malformed", "bad byte sequence") from e
+        # §9.1: one spelling only, padded standard base64 that re-encodes to itself
+        if base64.b64encode(raw).decode("ascii") != text:
+            raise PmtpError("signature_malformed", "byte sequence is not canonical base64")
+        return ("bytes", raw), end + 1
     m = re.compile(r"-?[0-9]{1,15}(?![0-9.])").match(s, i)
     if m:
         return ("integer", int(m.group())), m.end()

@@ -64,6 +64,11 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
   let gatewayKey: DomainKey;
   let resolver: ReturnType<typeof staticResolver>;
   const ssrfOrigins = ['loop.attacker.test', 'meta.attacker.test'];
+  // 127.0.0.2 is an endpoint the egress guard refuses; plain http to a link-local address is no endpoint (§4)
+  const ssrfRefusal: Record<string, string> = {
+    'loop.attacker.test': 'egress_refused',
+    'meta.attacker.test': 'discovery_record_invalid',
+  };
 
   const control = async <T>(what: string, args: Record<string, unknown> = {}): Promise<T> => {
     const res = await fetch(`${python.ready.control}${what}`, { method: 'POST', body: JSON.stringify(args) });
@@ -157,9 +162,10 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
       return s[0]?.state === 'delivered' ? s : undefined;
     });
     expect(status).toMatchObject([{ recipient: 'carol@py.example', state: 'delivered', domain: 'py.example' }]);
-    const s = await control<{ inbox: Pulled[] }>('/state');
-    const pulled = s.inbox.find((m) => m.id === sent.id);
-    if (!pulled) throw new Error(`the peer holds no ${sent.id}: ${JSON.stringify(s)}`);
+    // the peer files the message once it has read the ack's signed answer, just after the gateway recorded it
+    const pulled = await until(async () =>
+      (await control<{ inbox: Pulled[] }>('/state')).inbox.find((m) => m.id === sent.id),
+    );
     expect(pulled.result).toBe('delivered');
     expect(pulled.ack).toEqual(['recorded']);
     expect(pulled.origin).toBe('b.example');
@@ -197,8 +203,9 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
           to: ['bob@b.example'],
           fetch: `http://127.0.0.2:${(canary.address() as { port: number }).port}/pmtp/v1/messages/x`,
         });
-        expect(answer.status, JSON.stringify(answer)).toBe(401);
-        expect(answer.body.error?.code).toBe('unknown_key');
+        // §9.1 step 7: the origin's keys cannot be had, for a reason only it can change
+        expect(answer.status, JSON.stringify(answer)).toBe(502);
+        expect(answer.body.error).toMatchObject({ code: ssrfRefusal[origin], retryable: false });
       }
     }
     // the gateway did look the origins up (so the refusal is the egress guard's), and connected nowhere
@@ -248,5 +255,31 @@ describe.skipIf(missing !== '')('the Python PMTP/1 peer and the gateway', () => 
     const tampered = call(gatewayKey, 'tamperedxxxxxxxxxxxxxx');
     const altered = await send({ ...tampered, body: Buffer.from(JSON.stringify(batch('otherxxxxxxxxxxxxxxxxx'))) });
     expect([altered.status, altered.json.error?.code]).toEqual([400, 'digest_mismatch']);
+  });
+
+  it('the Python peer answers by the written rules: step-7 codes, key set answers, unknown paths', async () => {
+    // a well-formed signature from an origin it cannot discover: 502, not retryable (§9.1 step 7)
+    const stranger = await send(
+      signedCall({
+        key: generateDomainKey(),
+        origin: 'stranger.example',
+        destination: 'py.example',
+        method: 'POST',
+        url: `${python.ready.endpoint}${PATHS.notices}`,
+        body: { origin: 'stranger.example', destination: 'py.example', notices: [] },
+      }),
+    );
+    expect([stranger.status, stranger.json.error]).toEqual([
+      502,
+      expect.objectContaining({ code: 'discovery_record_missing', retryable: false }),
+    ]);
+    // §10: its own key set with Cache-Control, 404 message_not_found for another domain or path
+    const own = await fetch(`${python.ready.endpoint}${PATHS.keys}?domain=py.example`);
+    expect([own.status, own.headers.get('cache-control')]).toEqual([200, 'max-age=3600']);
+    expect(((await own.json()) as { domain: string }).domain).toBe('py.example');
+    for (const path of [`${PATHS.keys}?domain=b.example`, '/nowhere']) {
+      const res = await fetch(`${python.ready.endpoint}${path}`);
+      expect([res.status, ((await res.json()) as Answer['body']).error?.code]).toEqual([404, 'message_not_found']);
+    }
   });
 });

@@ -90,7 +90,8 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     if (!verdict.ok) {
       request.log.info({ code: verdict.code, detail: verdict.detail }, 'pmtp request refused');
       await rt.rate.spend('unauthenticated', group, rt.nowMs());
-      if (verdict.code === 'unknown_key' && fetches.failed !== undefined) return sendKeySourceFailure(reply, fetches.failed);
+      if (verdict.code === 'unknown_key' && fetches.failed !== undefined)
+        return sendKeySourceFailure(reply, fetches.failed);
       return sendError(reply, verdict.code, verdict.detail);
     }
     if (!(await rt.nonces.claim(verdict.origin, verdict.nonce, verdict.expires))) {

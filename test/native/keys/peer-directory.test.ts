@@ -3,7 +3,6 @@
 // at most one refetch a minute.
 import { describe, expect, it } from 'vitest';
 import { keySourceFailure, PeerDirectory } from '../../../src/native/keys/peer-directory.js';
-import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
 import {
   currentKeyEntry,
@@ -11,6 +10,7 @@ import {
   type KeySet,
   signKeySet,
 } from '../../../src/native/protocol/domain-keys.js';
+import { PmtpRequestError } from '../../../src/native/protocol/pmtp-request-error.js';
 import { testConfig } from '../../support/config.js';
 import { staticResolver } from '../../support/static-resolver.js';
 import { KEYS, NOW } from '../protocol/fixtures.js';
