@@ -203,3 +203,8 @@ export function keySourceFailure(err: unknown): StatusCode {
   }
   return 'key_fetch_failed';
 }
+
+/** Whether a peer answered that it could not get our key set (§9.1 step 7): the peer is up, our side is at fault. */
+export function refusesOriginKeys(code: StatusCode): boolean {
+  return LASTING_KEY_FAILURES.has(code) || code === 'key_fetch_failed';
+}

@@ -10,6 +10,7 @@ import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import { PowSolverStopped } from '../client/pow-solver.js';
+import { refusesOriginKeys } from '../keys/peer-directory.js';
 import {
   type OutcomeReportDeps,
   reportDelay,
@@ -261,7 +262,10 @@ async function handleFailure(
     err instanceof PmtpRequestError
       ? err
       : new PmtpRequestError('internal_error', err instanceof Error ? err.message : String(err), true);
-  const peerDown = failure.retryable && (failure.httpStatus === undefined || failure.httpStatus >= 500);
+  // a destination that answered it could not get our keys is up: retry on schedule, no breaker
+  const ownKeysRefused = failure.httpStatus !== undefined && refusesOriginKeys(failure.code);
+  const peerDown =
+    failure.retryable && (failure.httpStatus === undefined || failure.httpStatus >= 500) && !ownKeysRefused;
   if (peerDown) {
     // parked jobs are promoted the moment the domain answers again, whatever their backoff
     await deps.breaker.park(domain, 'notice', job.id ?? '');
