@@ -4,6 +4,7 @@
 // replay. Failures answer 401/400/429 with typed bodies; the origin's own budget is spent by each route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
+import type { Delegation } from '../protocol/delegation.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
@@ -13,13 +14,15 @@ import { sendError } from './replies.js';
 /** The parts of the PMTP context this file uses. */
 export type RequestAuthDeps = Pick<
   PmtpContext,
-  'config' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'
+  'config' | 'delegates' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'
 >;
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified signing domain of a /pmtp/v1/ request. */
     pmtpOrigin?: string;
+    /** Set when a delegate signed with its own key: the grant that key holds (§13.5), expired or not. */
+    pmtpDelegate?: Delegation;
   }
 }
 
@@ -48,7 +51,11 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     const standing = await rt.rate.check('unauthenticated', group, rt.nowMs());
     if (!standing.allowed) return sendRateLimited(reply, standing, 'too many unauthenticated requests');
     const fetches: { refused?: { retryAfterS: number } } = {};
+    let grant: Delegation | undefined;
     const keyLookup: KeyLookup = async (domain, keyId, at) => {
+      // a delegate key is known locally from a redirect; its expiry is judged after the signature
+      grant = await rt.delegates.find(domain, keyId);
+      if (grant) return Buffer.from(grant.delegate_key, 'base64url');
       if (!rt.directory.answersFromMemory(domain)) {
         const spent = await rt.rate.spend('key-fetch', group, rt.nowMs());
         if (!spent.allowed) {
@@ -78,6 +85,7 @@ export function requestAuthHook(rt: RequestAuthDeps) {
       return sendError(reply, 'nonce_replayed', `nonce ${verdict.nonce} was already used`);
     }
     request.pmtpOrigin = verdict.origin;
+    if (grant) request.pmtpDelegate = grant;
     return undefined;
   };
 }

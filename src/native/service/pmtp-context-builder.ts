@@ -27,6 +27,7 @@ import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
+import { DelegateGrantStore } from '../state/delegate-grants.js';
 
 export interface PmtpContextDeps {
   readonly spool: Spool;
@@ -65,7 +66,16 @@ export function buildPmtpContext(
     nowS,
     self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
   });
-  const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s, egress });
+  const delegates = new DelegateGrantStore(deps.redis, prefix);
+  const client = new PmtpClient({
+    keys,
+    directory,
+    nowS,
+    timeoutMs,
+    clockSkewS: config.pmtp.clock_skew_s,
+    egress,
+    delegates,
+  });
   return {
     config,
     log: deps.log,
@@ -80,6 +90,7 @@ export function buildPmtpContext(
     endpoint,
     directory,
     client,
+    delegates,
     // remembered as long as the verifier would still accept the signature: expires + skew
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
     rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limits),
