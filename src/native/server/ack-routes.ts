@@ -41,7 +41,7 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       const acked = [];
       for (const ack of parsed.value.acks)
         acked.push(...(await noticedRecipients(rt, ack.id, ack.recipients.map((r) => r.recipient))));
-      const scope = ackInScope(delegate, rt.nowS(), acked);
+      const scope = ackInScope(delegate, acked);
       if (!scope.ok) return sendError(reply, scope.code, scope.detail);
     }
     const results: AckResponse['results'] = [];

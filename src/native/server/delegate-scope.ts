@@ -1,6 +1,6 @@
-// Origin side: what a request signed with a delegate's own key may do (§13.5). It may pull a message
-// only if that message's notice for its one recipient went to its endpoint, and ack only that recipient,
-// while the grant runs: otherwise 403 delegation_scope, or delegation_expired once the proof has run out.
+// Origin side: what a request signed with a delegate's own key may do (§13.5). Nothing once its grant
+// has expired (403 delegation_expired); else pull a message only if its notice for the one recipient went
+// to the delegate's endpoint, and ack only that recipient (403 delegation_scope otherwise).
 import type { StatusCode } from '../../codes.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { sameAddress } from '../protocol/address.js';
@@ -20,7 +20,7 @@ export type Grant = Pick<Delegation, 'recipient' | 'endpoint' | 'expires'>;
 const allowed: ScopeVerdict = { ok: true };
 const refused = (code: ScopeCode, detail: string): ScopeVerdict => ({ ok: false, code, detail });
 
-/** The grant still runs at `now` (now ≤ expires, as for the proof itself). */
+/** The grant still runs at `now` (now ≤ expires, as for the proof itself); checked on every request. */
 export function grantLive(grant: Grant, now: number): ScopeVerdict {
   return now > grant.expires ? refused('delegation_expired', `delegation expired at ${grant.expires}`) : allowed;
 }
@@ -31,18 +31,14 @@ export function isDelegated(grant: Grant, noticed: NoticedRecipient): boolean {
 }
 
 /** A pull (any view or part): the message must have been noticed to the delegate for its recipient. */
-export function pullInScope(grant: Grant, now: number, noticed: readonly NoticedRecipient[]): ScopeVerdict {
-  const live = grantLive(grant, now);
-  if (!live.ok) return live;
+export function pullInScope(grant: Grant, noticed: readonly NoticedRecipient[]): ScopeVerdict {
   return noticed.some((n) => isDelegated(grant, n))
     ? allowed
     : refused('delegation_scope', `this message was not noticed to the delegate of ${grant.recipient}`);
 }
 
 /** An ack: every recipient it names must be the delegate's one recipient, noticed at its endpoint. */
-export function ackInScope(grant: Grant, now: number, acked: readonly NoticedRecipient[]): ScopeVerdict {
-  const live = grantLive(grant, now);
-  if (!live.ok) return live;
+export function ackInScope(grant: Grant, acked: readonly NoticedRecipient[]): ScopeVerdict {
   const outside = acked.find((n) => !isDelegated(grant, n));
   return outside === undefined
     ? allowed
@@ -50,7 +46,7 @@ export function ackInScope(grant: Grant, now: number, acked: readonly NoticedRec
 }
 
 /** The parts of the PMTP context this file uses. */
-export type DelegateScopeDeps = Pick<PmtpContext, 'nowS' | 'status'>;
+export type DelegateScopeDeps = Pick<PmtpContext, 'status'>;
 
 /** The origin's records of these recipients of message `id`: where each one's notice went. */
 export async function noticedRecipients(
@@ -73,5 +69,5 @@ export async function checkDelegatePull(
   id: string,
   recipients: readonly string[],
 ): Promise<ScopeVerdict> {
-  return pullInScope(grant, rt.nowS(), await noticedRecipients(rt, id, recipients));
+  return pullInScope(grant, await noticedRecipients(rt, id, recipients));
 }

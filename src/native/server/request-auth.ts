@@ -1,7 +1,7 @@
-// The authentication stage of every /pmtp/v1/ request, in order: the client address group's budget for
-// failures (IPv6 by /64), RFC 9421 signature over the raw body against the URL built from OUR public
-// endpoint (never Host), with key fetches for unknown origins on their own per-group budget, then nonce
-// replay. Failures answer 401/400/429 with typed bodies; the origin's own budget is spent by each route.
+// The authentication stage of every /pmtp/v1/ request, in order: the client address group's failure budget
+// (IPv6 by /64), the RFC 9421 signature over the raw body against OUR public endpoint (never Host), key
+// fetches for unknown origins on their own per-group budget, nonce replay, and a delegate key's live grant
+// (§13.5). Failures answer typed 401/400/403/429 bodies; the origin's own budget is spent by each route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { Delegation } from '../protocol/delegation.js';
@@ -9,6 +9,7 @@ import type { KeyLookup } from '../protocol/ed25519.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
 import { clientGroup } from '../state/rate-limiter.js';
+import { grantLive } from './delegate-scope.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
@@ -85,7 +86,12 @@ export function requestAuthHook(rt: RequestAuthDeps) {
       return sendError(reply, 'nonce_replayed', `nonce ${verdict.nonce} was already used`);
     }
     request.pmtpOrigin = verdict.origin;
-    if (grant) request.pmtpDelegate = grant;
+    if (grant) {
+      // an expired grant authorises nothing; its scope is each route's to check
+      const live = grantLive(grant, rt.nowS());
+      if (!live.ok) return sendError(reply, live.code, live.detail);
+      request.pmtpDelegate = grant;
+    }
     return undefined;
   };
 }

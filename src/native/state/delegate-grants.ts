@@ -75,8 +75,4 @@ export class DelegateGrantStore {
     const same = grant !== undefined && grant.endpoint === new URL(endpoint).origin && at <= grant.expires;
     return same ? Buffer.from(grant.delegate_key, 'base64url') : undefined;
   }
-
-  async count(domain: string): Promise<number> {
-    return this.redis.hlen(this.keys(domain)[0]);
-  }
 }

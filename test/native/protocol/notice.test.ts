@@ -89,7 +89,9 @@ describe('dispositions', () => {
   });
   const delegation = signDelegation({
     domain: 'b.example',
+    recipient: 'bob@b.example',
     endpoint: 'https://mx2.b.example',
+    delegateKey: KEYS.g.publicKey,
     expires: NOW + 60,
     privateKey: KEYS.b.privateKey,
   });
