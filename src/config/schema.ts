@@ -373,7 +373,9 @@ export const configSchema = z
                 recipient: z.string().min(3),
                 endpoint: z.string().url(),
                 // base64url of the delegate's raw 32-byte Ed25519 public key
-                delegate_key: z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, 'not a base64url Ed25519 public key'),
+                delegate_key: z
+                  .string()
+                  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, 'not a base64url Ed25519 public key'),
                 // at most seven days (§13.5)
                 valid_s: seconds.max(7 * 86_400).default(86_400),
               })

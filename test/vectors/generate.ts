@@ -276,7 +276,10 @@ function delegation() {
     privateKey: key('b.example').privateKey,
   });
   // the delegate pulls bob's message from a.example: origin b.example, keyid its own key's id
-  const pull = { method: 'GET', url: 'https://mx.a.example/pmtp/v1/messages/q7Jt3nX0bWc1yZ9aKm4LpA?view=full&version=1' };
+  const pull = {
+    method: 'GET',
+    url: 'https://mx.a.example/pmtp/v1/messages/q7Jt3nX0bWc1yZ9aKm4LpA?view=full&version=1',
+  };
   const headers = signRequest(pull, {
     signer: { domain: 'b.example', keyId: delegate.keyId, privateKey: delegate.privateKey },
     destination: 'a.example',

@@ -4,8 +4,8 @@
 
 import { z } from 'zod';
 import type { StatusCode } from '../../codes.js';
-import { toBase64Url } from './bytes.js';
 import { parseAddress, sameAddress } from './address.js';
+import { toBase64Url } from './bytes.js';
 import { keyIdOf } from './domain-keys.js';
 import { type KeyLookup, type PrivateKeyInput, type PublicKeyInput, rawPublicKey, toPrivateKey } from './ed25519.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';

@@ -40,7 +40,13 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
     if (delegate) {
       const acked = [];
       for (const ack of parsed.value.acks)
-        acked.push(...(await noticedRecipients(rt, ack.id, ack.recipients.map((r) => r.recipient))));
+        acked.push(
+          ...(await noticedRecipients(
+            rt,
+            ack.id,
+            ack.recipients.map((r) => r.recipient),
+          )),
+        );
       const scope = ackInScope(delegate, acked);
       if (!scope.ok) return sendError(reply, scope.code, scope.detail);
     }

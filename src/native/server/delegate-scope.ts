@@ -7,7 +7,9 @@ import { sameAddress } from '../protocol/address.js';
 import type { Delegation } from '../protocol/delegation.js';
 
 export type ScopeCode = Extract<StatusCode, 'delegation_scope' | 'delegation_expired'>;
-export type ScopeVerdict = { readonly ok: true } | { readonly ok: false; readonly code: ScopeCode; readonly detail: string };
+export type ScopeVerdict =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: ScopeCode; readonly detail: string };
 
 /** A recipient of a message as the origin recorded it: the endpoint its notice last went to. */
 export interface NoticedRecipient {

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StatusCode } from '../../codes.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
 import { sameAddress } from '../protocol/address.js';
+import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
 import { partOffsets } from '../protocol/message-format.js';
 import { PART_TRAILER, partFrameHeader, STREAM_END, streamPrefix } from '../protocol/message-framing.js';
 import {

@@ -19,6 +19,7 @@ import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
 import { DeferredTokenStore } from '../state/deferred-tokens.js';
+import { DelegateGrantStore } from '../state/delegate-grants.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
 import { OriginBacklog } from '../state/origin-backlog.js';
@@ -27,7 +28,6 @@ import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
 import { RateLimiter } from '../state/rate-limiter.js';
 import { SenderTokenStore } from '../state/sender-tokens.js';
-import { DelegateGrantStore } from '../state/delegate-grants.js';
 
 export interface PmtpContextDeps {
   readonly spool: Spool;

@@ -13,7 +13,17 @@ import type { PowChallenge } from '../protocol/proof-of-work.js';
 /** The parts of the PMTP context this file uses. */
 export type OutcomeDeps = Pick<
   PmtpContext,
-  'config' | 'delegates' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'metrics' | 'powSolver' | 'queues' | 'status' | 'traffic'
+  | 'config'
+  | 'delegates'
+  | 'directory'
+  | 'log'
+  | 'nowMs'
+  | 'nowS'
+  | 'metrics'
+  | 'powSolver'
+  | 'queues'
+  | 'status'
+  | 'traffic'
 >;
 
 export const MAX_REDIRECTS = 3;
