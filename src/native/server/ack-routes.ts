@@ -39,14 +39,10 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
     const delegate = request.pmtpDelegate;
     if (delegate) {
       const acked = [];
-      for (const ack of parsed.value.acks)
-        acked.push(
-          ...(await noticedRecipients(
-            rt,
-            ack.id,
-            ack.recipients.map((r) => r.recipient),
-          )),
-        );
+      for (const { id, recipients } of parsed.value.acks) {
+        const names = recipients.map((r) => r.recipient);
+        acked.push(...(await noticedRecipients(rt, id, names)));
+      }
       const scope = ackInScope(delegate, acked);
       if (!scope.ok) return sendError(reply, scope.code, scope.detail);
     }

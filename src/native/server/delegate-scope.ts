@@ -28,7 +28,7 @@ export function grantLive(grant: Grant, now: number): ScopeVerdict {
 }
 
 /** Whether this recipient record is the delegate's: its recipient, noticed at its endpoint. */
-export function isDelegated(grant: Grant, noticed: NoticedRecipient): boolean {
+function isDelegated(grant: Grant, noticed: NoticedRecipient): boolean {
   return sameAddress(noticed.recipient, grant.recipient) && noticed.endpoint === grant.endpoint;
 }
 

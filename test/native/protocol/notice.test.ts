@@ -117,6 +117,13 @@ describe('dispositions', () => {
     ).toBe(true);
   });
 
+  it('leaves a redirect proof to the per-recipient check (§13.5), so a bad one fails one recipient', () => {
+    const { recipient: _, ...wide } = delegation;
+    const redirect = { disposition: 'redirect', endpoint: 'https://mx2.b.example', delegation: wide };
+    expect(dispositionSchema.safeParse(redirect).success).toBe(true);
+    expect(dispositionSchema.safeParse({ ...redirect, delegation: 'x' }).success).toBe(false);
+  });
+
   it.each([
     ['unknown disposition', { disposition: 'maybe' }],
     ['min above max', { disposition: 'deferred', cookie: 'c00kie-c00kie-c00kie', min_poll_s: 600, max_poll_s: 60 }],
