@@ -81,18 +81,25 @@ describe('redirect delegation', () => {
     expect(await verify('x')).toMatchObject({ code: 'delegation_malformed' });
   });
 
-  it('the delegate key id is the fingerprint of whatever key the proof names', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+  it('covers exactly its one recipient, for any recipient and lifetime up to seven days (property)', async () => {
+    const local = fc.stringMatching(/^[a-z][a-z0-9]{0,11}$/);
+    await fc.assert(
+      fc.asyncProperty(local, local, fc.integer({ min: 0, max: MAX_DELEGATION_S }), async (mine, other, lifetime) => {
         const signed = signDelegation({
           domain: 'b.example',
-          recipient: 'bob@b.example',
+          recipient: `${mine}@b.example`,
           endpoint,
-          delegateKey: KEYS.b.publicKey,
-          expires: NOW + 60,
-          privateKey: Buffer.from(seed),
+          delegateKey: delegateKey.publicKey,
+          expires: NOW + lifetime,
+          privateKey: KEYS.b.privateKey,
         });
-        return delegateKeyId(signed) === keyIdOf(KEYS.b.publicKey) && signed.key_id !== delegateKeyId(signed);
+        const own = await verify(signed, { recipient: `${mine}@B.example` });
+        const theirs = await verify(signed, { recipient: `${other}@b.example` });
+        return (
+          own.ok &&
+          delegateKeyId(signed) === keyIdOf(delegateKey.publicKey) &&
+          (mine === other ? theirs.ok : !theirs.ok && theirs.code === 'delegation_mismatch')
+        );
       }),
       { numRuns: 50 },
     );
