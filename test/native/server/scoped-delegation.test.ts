@@ -7,7 +7,7 @@ import { toBase64Url } from '../../../src/native/protocol/bytes.js';
 import { delegateKeyId, signDelegation } from '../../../src/native/protocol/delegation.js';
 import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { signStatement } from '../../../src/native/protocol/signed-statement.js';
-import { applyDisposition } from '../../../src/native/workers/notice-outcomes.js';
+import { applyDisposition, applyNoticeResult } from '../../../src/native/workers/notice-outcomes.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { type PmtpNode, startNode, textMessage, until } from './harness.js';
 import { send, signedCall } from './raw-request.js';
@@ -129,6 +129,8 @@ describe('scoped delegation', () => {
     expect([notices.status, notices.json.error?.code]).toEqual([403, 'delegation_scope']);
     const withdraw = await asDelegate('DELETE', `/pmtp/v1/notices/${sent.id}?version=1&reason=retracted`);
     expect([withdraw.status, withdraw.json.error?.code]).toEqual([403, 'delegation_scope']);
+    const poll = await asDelegate('GET', '/pmtp/v1/status/c00kie-c00kie-c00kie');
+    expect([poll.status, poll.json.error?.code]).toEqual([403, 'delegation_scope']);
     // b.example's own key still pulls carol's mail
     const own = await send(
       signedCall({
@@ -215,5 +217,36 @@ describe('scoped delegation', () => {
       code: 'delegation_invalid',
     });
     expect(added).toEqual([]);
+  });
+
+  it('takes from an answer only the dispositions of the recipients it was sent', async () => {
+    const rt = a.service.context;
+    const msg = textMessage('alice@a.example', 'erin@b.example', 'y\r\n');
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['erin@b.example'],
+    });
+    await until(async () => (await stateOf(sent.id))?.state === 'accepted');
+    await rt.status.notified(sent.id, 1, { 'b.example': ['frank@b.example'] }, rt.nowS());
+    const ctx = {
+      rt,
+      job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' },
+      id: sent.id,
+      version: 1,
+      sender: 'alice@a.example',
+      endpoint: delegate.endpoint,
+    };
+    // a delegate asked about erin answers for frank too: that part is ignored
+    const result = {
+      id: sent.id,
+      version: 1,
+      recipients: [
+        { recipient: 'erin@b.example', disposition: 'accepted' as const },
+        { recipient: 'frank@b.example', disposition: 'rejected' as const, code: 'recipient_unknown', text: 'no' },
+      ],
+    };
+    await applyNoticeResult(ctx, result, ['erin@b.example']);
+    expect((await rt.status.recipient(sent.id, 'frank@b.example'))?.state).toBe('notified');
   });
 });
