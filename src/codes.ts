@@ -556,9 +556,16 @@ const table = {
   delegation_expired: {
     smtp: 550,
     enhanced: '5.7.1',
-    http: 400,
+    http: 403,
     retryable: false,
     text: 'Delegation proof has expired',
+  },
+  delegation_scope: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 403,
+    retryable: false,
+    text: 'Delegate key used beyond the one recipient it was granted',
   },
   discovery_record_missing: {
     smtp: 550,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the Python peer's protocol core against the normative vectors in test/vectors/ (§17):
 canonical JSON, key ids, key set, manifest, message signatures, streams, request and response
-signature bases. Exits non-zero on the first disagreement."""
+signature bases, and a delegation proof with a pull its delegate signs. Exits non-zero on the first disagreement."""
 
 import base64
 import json
@@ -210,6 +210,38 @@ def main():
            "manifest without v")
     expect(_code(lambda: core.verify_keyset(dict(ks["keyset"], v=2), "a.example", ks["now"])) == "version_unsupported",
            "key set v 2")
+
+    # §13.5: a delegation proof names one recipient and the delegate's own key, which signs its pulls
+    dv = load("delegation.json")
+    proof = dv["proof"]
+    delegate = core.DomainKey.from_seed(bytes.fromhex(dv["delegate_seed_hex"]))
+    expect(delegate.raw_public.hex() == dv["input"]["delegate_key_hex"], "delegate public key")
+    expect(core.b64url(delegate.raw_public) == proof["delegate_key"], "delegate_key member")
+    expect(delegate.key_id == dv["delegate_key_id"], "delegate key id")
+    unsigned = {k: v for k, v in proof.items() if k != "sig"}
+    expect(sorted(unsigned) == ["delegate_key", "domain", "endpoint", "expires", "key_id", "recipient", "v"],
+           "proof members")
+    data = core.signing_input("pmtp1/delegation", unsigned)
+    expect(data.hex() == dv["signing_input_hex"], "delegation signing input")
+    expect(core.b64url(domain_keys["b.example"].sign(data)) == proof["sig"], "delegation signature")
+    pull, phdr = dv["delegate_pull"]["request"], dv["delegate_pull"]["headers"]
+    pvalues = {
+        "@method": pull["method"],
+        "@target-uri": pull["url"],
+        "@authority": "mx.a.example",
+        "content-digest": core.content_digest(b""),
+        "pmtp-origin": "b.example",
+        "pmtp-destination": "a.example",
+    }
+    pparsed = core.parse_signature_fields(phdr["signature-input"], phdr["signature"], core.REQUEST_COMPONENTS)
+    expect(core.signature_base(core.REQUEST_COMPONENTS, pvalues, pparsed["params"]).decode()
+           == dv["delegate_pull"]["signature_base"], "delegate pull base")
+    grant = lambda origin, kid, t: delegate.raw_public if (origin, kid) == ("b.example", delegate.key_id) else None
+    core.verify_signed_message(pparsed, pvalues, core.REQUEST_COMPONENTS, "b.example", "a.example", "a.example", b"",
+                               dv["now"], grant)
+    expect(True, "delegate pull verifies under the grant")
+    refuses(lambda: core.verify_signed_message(pparsed, pvalues, core.REQUEST_COMPONENTS, "b.example", "a.example",
+                                               "a.example", b"", dv["now"], lookup), "delegate key is no domain key")
     print(f"ok: {checks} checks against {VECTORS}")
 
 

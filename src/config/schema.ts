@@ -364,11 +364,21 @@ export const configSchema = z
         request_timeout_s: seconds.default(30),
         // recipient side: how often expired undecided notices and pulled copies nobody needs are swept (0: never)
         sweep_interval_s: z.number().int().nonnegative().default(300),
-        // recipients whose notices go to another endpoint (their own server): answered `redirect` with a signed delegation
+        // recipients whose notices go to another endpoint (their own server): answered `redirect` with a
+        // signed delegation naming the delegate's own key, which then pulls and acks for that recipient only
         redirects: z
           .array(
             z
-              .object({ recipient: z.string().min(3), endpoint: z.string().url(), valid_s: seconds.default(86_400) })
+              .object({
+                recipient: z.string().min(3),
+                endpoint: z.string().url(),
+                // base64url of the delegate's raw 32-byte Ed25519 public key
+                delegate_key: z
+                  .string()
+                  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, 'not a base64url Ed25519 public key'),
+                // at most seven days (§13.5)
+                valid_s: seconds.max(7 * 86_400).default(86_400),
+              })
               .strict(),
           )
           .default([]),
@@ -445,6 +455,15 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // a delegate key holds one recipient (§13.5): the same key for two would hold both
+    config.pmtp.redirects.forEach((r, i) => {
+      if (config.pmtp.redirects.findIndex((o) => o.delegate_key === r.delegate_key) < i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pmtp', 'redirects', i, 'delegate_key'],
+          message: 'each redirect needs its own delegate key: a key is delegated for one recipient only',
+        });
+    });
     if (config.pmtp.listen.plain_http && !isLoopback(config.pmtp.listen.host)) {
       ctx.addIssue({
         code: 'custom',

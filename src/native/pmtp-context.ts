@@ -18,6 +18,7 @@ import type { LocalKeyRing } from './keys/local-keys.js';
 import type { PeerDirectory } from './keys/peer-directory.js';
 import type { ContactStore } from './state/contacts.js';
 import type { DeferredTokenStore } from './state/deferred-tokens.js';
+import type { DelegateGrantStore } from './state/delegate-grants.js';
 import type { InboundNoticeStore } from './state/inbound-notices.js';
 import type { NonceStore } from './state/nonce-store.js';
 import type { OriginBacklog } from './state/origin-backlog.js';
@@ -45,6 +46,8 @@ export interface PmtpContext {
   readonly directory: PeerDirectory;
   readonly client: PmtpClient;
   readonly nonces: NonceStore;
+  /** origin side: delegate keys recipient domains granted us in redirects, each for one recipient */
+  readonly delegates: DelegateGrantStore;
   readonly rate: RateLimiter;
   /** recipient side: notices we were sent and their recipients */
   readonly inbound: InboundNoticeStore;

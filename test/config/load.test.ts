@@ -104,6 +104,44 @@ describe('parseConfig', () => {
     expect(problemsOf(text)).toEqual([expect.objectContaining({ key: 'pmtp.listen.plain_http', line: 6 })]);
   });
 
+  it('needs a delegate key of its own for each redirect, and at most seven days of validity', () => {
+    const key = (c: string) => `${c.repeat(42)}A`;
+    const redirect = (lines: string[]) =>
+      [
+        'spool:',
+        '  dir: /tmp/x',
+        'pmtp:',
+        '  redirects:',
+        '    - recipient: bob@a.example',
+        '      endpoint: https://bob.a.example',
+        ...lines,
+        '',
+      ].join('\n');
+    expect(problemsOf(redirect([]))).toEqual([expect.objectContaining({ key: 'pmtp.redirects.0.delegate_key' })]);
+    expect(problemsOf(redirect(['      delegate_key: not-a-key']))).toEqual([
+      expect.objectContaining({ key: 'pmtp.redirects.0.delegate_key', message: expect.stringMatching(/Ed25519/) }),
+    ]);
+    expect(problemsOf(redirect([`      delegate_key: ${key('b')}`, '      valid_s: 604801']))).toEqual([
+      expect.objectContaining({ key: 'pmtp.redirects.0.valid_s' }),
+    ]);
+    const twice = redirect([
+      `      delegate_key: ${key('b')}`,
+      '    - recipient: carol@a.example',
+      '      endpoint: https://carol.a.example',
+      `      delegate_key: ${key('b')}`,
+    ]);
+    expect(problemsOf(twice)).toEqual([
+      expect.objectContaining({
+        key: 'pmtp.redirects.1.delegate_key',
+        message: expect.stringMatching(/one recipient/),
+      }),
+    ]);
+    expect(parseConfig(redirect([`      delegate_key: ${key('b')}`]), 'a.yaml').pmtp.redirects[0]).toMatchObject({
+      delegate_key: key('b'),
+      valid_s: 86_400,
+    });
+  });
+
   it('refuses a relay-in listener without relay clients', () => {
     const text = 'spool:\n  dir: /tmp/x\nsmtp:\n  listeners:\n    - role: relay-in\n      port: 10025\n';
     expect(problemsOf(text)).toEqual([expect.objectContaining({ key: 'smtp.listeners.0.role', line: 5 })]);

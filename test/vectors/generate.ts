@@ -255,19 +255,59 @@ function senderToken() {
   };
 }
 
+/** bob's own server: its key is no domain key, so its seed is not one of RFC 8032's (SHA-256 of "pmtp1 delegate"). */
+export const DELEGATE_SEED = '48041700a1d9d2ebd1b5ec6f9952b771a687a72f1a7e7e1e72548a7bf15098ad';
+
 function delegation() {
+  const delegate = domainKeyFromSeed(Buffer.from(DELEGATE_SEED, 'hex'));
   const input = {
     domain: 'b.example',
     recipient: 'bob@b.example',
     endpoint: 'https://bob-laptop.b.example:7443',
+    delegate_key_hex: delegate.publicKey.toString('hex'),
     expires: VECTOR_NOW + 3600,
   };
+  const proof = signDelegation({
+    domain: input.domain,
+    recipient: input.recipient,
+    endpoint: input.endpoint,
+    delegateKey: delegate.publicKey,
+    expires: input.expires,
+    privateKey: key('b.example').privateKey,
+  });
+  // the delegate pulls bob's message from a.example: origin b.example, keyid its own key's id
+  const pull = {
+    method: 'GET',
+    url: 'https://mx.a.example/pmtp/v1/messages/q7Jt3nX0bWc1yZ9aKm4LpA?view=full&version=1',
+  };
+  const headers = signRequest(pull, {
+    signer: { domain: 'b.example', keyId: delegate.keyId, privateKey: delegate.privateKey },
+    destination: 'a.example',
+    body: Buffer.alloc(0),
+    created: VECTOR_NOW,
+    expires: VECTOR_NOW + 60,
+    nonce: 'ZGVsZWdhdGUtcHVsbC0wMDE',
+  });
+  const derived = requestDerivedComponents(pull.method, pull.url)!;
+  const base = signatureBase(
+    REQUEST_COMPONENTS.map((c) => [c, derived[c.name] ?? headers[c.name]!] as const),
+    headers['signature-input']!.slice('pmtp='.length),
+  );
   return {
     input,
+    delegate_seed_hex: DELEGATE_SEED,
+    delegate_key_id: delegate.keyId,
     signer: 'b.example',
     now: VECTOR_NOW,
-    proof: signDelegation({ ...input, privateKey: key('b.example').privateKey }),
+    signing_input_hex: statementBytes('pmtp1/delegation', withoutSig(proof)).toString('hex'),
+    proof,
+    delegate_pull: { request: pull, headers, signature_base: base },
   };
+}
+
+function withoutSig<T extends { sig: string }>(signed: T): Omit<T, 'sig'> {
+  const { sig: _, ...unsigned } = signed;
+  return unsigned;
 }
 
 function proofOfWork() {

@@ -9,11 +9,13 @@ import { type EgressPolicy, egressFetch } from '../../net/egress-fetch.js';
 import { LruMap } from '../../net/lru-map.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PEER_CACHE_ENTRIES, type PeerDirectory } from '../keys/peer-directory.js';
+import type { KeyLookup } from '../protocol/ed25519.js';
 import { errorBodySchema, PATHS, type ServerInfo, serverInfoSchema } from '../protocol/endpoints.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import { isEndpoint } from '../protocol/protocol-fields.js';
 import { signRequest, verifyResponse } from '../protocol/request-signature.js';
+import type { DelegateGrantStore } from '../state/delegate-grants.js';
 
 export interface PmtpClientDeps {
   readonly keys: LocalKeyRing;
@@ -22,6 +24,8 @@ export interface PmtpClientDeps {
   readonly timeoutMs: number;
   readonly clockSkewS: number;
   readonly egress: EgressPolicy;
+  /** answers from a redirect's endpoint may be signed by the delegate key its recipient domain granted */
+  readonly delegates?: Pick<DelegateGrantStore, 'answerKey'>;
 }
 
 /** Answers bigger than these fail: a JSON document, a key set or server info (RFC 8461 caps MTA-STS alike). */
@@ -102,6 +106,14 @@ export class PmtpClient {
     return { status: response.status, headers: response.headers, response, requestHeaders };
   }
 
+  /** Keys an answer may be signed with: the destination's, or at a redirect's endpoint its delegate's. */
+  private answerKeys(endpoint: string | undefined): KeyLookup {
+    const { directory, delegates } = this.deps;
+    if (endpoint === undefined || delegates === undefined) return directory.keyLookup;
+    return async (domain, keyId, at) =>
+      (await delegates.answerKey(domain, keyId, endpoint, at)) ?? directory.keyLookup(domain, keyId, at);
+  }
+
   /** A JSON call; when `signedResponse`, the answer must be signed by the destination. */
   async json<S extends z.ZodType>(options: CallOptions, schema: S): Promise<z.infer<S>> {
     const raw = await this.open(options);
@@ -113,7 +125,7 @@ export class PmtpClient {
         {
           domain: this.deps.keys.domain,
           now: this.deps.nowS(),
-          keyLookup: this.deps.directory.keyLookup,
+          keyLookup: this.answerKeys(options.endpoint),
           maxSkewS: this.deps.clockSkewS,
           requestHeaders: raw.requestHeaders,
           expectedOrigin: options.destination,

@@ -165,6 +165,7 @@ async function decideOne(
       domain: rt.domain,
       recipient,
       endpoint,
+      delegateKey: Buffer.from(redirect.delegate_key, 'base64url'),
       expires: rt.nowS() + redirect.valid_s,
       privateKey: rt.keys.current.privateKey,
     });

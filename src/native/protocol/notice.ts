@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import type { StatusCode } from '../../codes.js';
 import { parseAddress } from './address.js';
-import { delegationSchema } from './delegation.js';
 import { errorSchema, fetchUrl } from './endpoints.js';
 import { powChallengeSchema } from './proof-of-work.js';
 import { describeIssue, fail, ok, type Result } from './protocol-error.js';
@@ -127,7 +126,8 @@ export const dispositionSchema = z.discriminatedUnion('disposition', [
     .object({ disposition: z.literal('deferred'), cookie, min_poll_s: positiveInt, max_poll_s: positiveInt })
     .refine((d) => d.min_poll_s <= d.max_poll_s, 'min_poll_s exceeds max_poll_s'),
   z.object({ disposition: z.literal('challenge'), challenge: powChallengeSchema }),
-  z.object({ disposition: z.literal('redirect'), endpoint, delegation: delegationSchema }),
+  // the proof is checked per recipient (verifyDelegation, §13.5): a bad one refuses that recipient only
+  z.object({ disposition: z.literal('redirect'), endpoint, delegation: z.record(z.string(), z.unknown()) }),
   z.object({ disposition: z.literal('rejected'), code: errorSchema.shape.code, text: z.string().max(1000) }),
 ]);
 export type Disposition = z.infer<typeof dispositionSchema>;

@@ -2,6 +2,7 @@
 // after its pull; we move those recipients to their final state (an ack implies the fetch) and
 // drop the stored message once every recipient is final. Idempotent; the answer is signed.
 // Acks of mail we notified the requester of spend no budget; each other ack (and a malformed batch) costs one.
+// A delegate key may ack only the one recipient it was granted (delegate-scope), or nothing is recorded.
 // SMTP-born mail: the acked outcomes' DSN goes before the stored copy (RET=FULL returns from it).
 import type { FastifyInstance } from 'fastify';
 import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
@@ -9,6 +10,7 @@ import type { PmtpContext } from '../pmtp-context.js';
 import { type AckResponse, parseAckBatch } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
+import { ackInScope, type DelegateScopeDeps, noticedRecipients } from './delegate-scope.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody, spendPeerBudget } from './request-auth.js';
 
@@ -18,7 +20,8 @@ export type AckRouteDeps = Pick<
   'domain' | 'nowMs' | 'nowS' | 'outbox' | 'rate' | 'spool' | 'status' | 'traffic'
 > &
   OutcomeReportDeps &
-  ReplyDeps;
+  ReplyDeps &
+  DelegateScopeDeps;
 
 export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void {
   app.post(PATHS.acks, async (request, reply) => {
@@ -33,6 +36,16 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       return sendError(reply, 'wrong_origin', `ack origin ${parsed.value.origin} did not sign it`);
     if (parsed.value.destination !== rt.domain)
       return sendError(reply, 'wrong_destination', 'acks are for another domain', 403);
+    const delegate = request.pmtpDelegate;
+    if (delegate) {
+      const acked = [];
+      for (const { id, recipients } of parsed.value.acks) {
+        const names = recipients.map((r) => r.recipient);
+        acked.push(...(await noticedRecipients(rt, id, names)));
+      }
+      const scope = ackInScope(delegate, acked);
+      if (!scope.ok) return sendError(reply, scope.code, scope.detail);
+    }
     const results: AckResponse['results'] = [];
     for (const ack of parsed.value.acks) {
       const domain = await rt.outbox.domain(ack.id, requester);

@@ -6,6 +6,7 @@ import { isStatusCode } from '../../codes.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AckRouteDeps, registerAckRoutes } from './ack-routes.js';
+import { refuseDelegateKeys } from './domain-only.js';
 import { type NoticeRouteDeps, registerNoticeRoutes } from './notice-routes.js';
 import { type PullRouteDeps, registerPullRoutes } from './pull-routes.js';
 import { sendError } from './replies.js';
@@ -61,7 +62,10 @@ export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): Fastify
   registerWellKnownRoutes(app, rt);
   app.register(async (signed) => {
     signed.addHook('preHandler', requestAuthHook(rt));
-    registerNoticeRoutes(signed, rt);
+    signed.register(async (domainOnly) => {
+      domainOnly.addHook('preHandler', refuseDelegateKeys);
+      registerNoticeRoutes(domainOnly, rt);
+    });
     registerPullRoutes(signed, rt);
     registerAckRoutes(signed, rt);
   });

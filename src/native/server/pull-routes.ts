@@ -3,8 +3,10 @@
 // GET …/parts/{index} serves one part's raw octets with Range. A full pull marks accepted recipients fetched.
 // A pull of mail we notified the requester of spends no budget: only refused pulls are charged.
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { StatusCode } from '../../codes.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import { sameAddress } from '../protocol/address.js';
 import { MESSAGE_STREAM_TYPE } from '../protocol/endpoints.js';
 import { partOffsets } from '../protocol/message-format.js';
 import { PART_TRAILER, partFrameHeader, STREAM_END, streamPrefix } from '../protocol/message-framing.js';
@@ -17,21 +19,25 @@ import {
   VIEWS,
   type View,
 } from '../protocol/message-views.js';
+import { checkDelegatePull, type DelegateScopeDeps } from './delegate-scope.js';
 import { grantPull, type PullAccessDeps, type PullGrant, refuse } from './pull-access.js';
 import { sendError } from './replies.js';
 import { spendPeerBudget } from './request-auth.js';
 
 /** The parts of the PMTP context this file uses. */
 export type PullRouteDeps = Pick<PmtpContext, 'log' | 'metrics' | 'nowMs' | 'nowS' | 'rate' | 'spool' | 'status'> &
-  PullAccessDeps;
+  PullAccessDeps &
+  DelegateScopeDeps;
 
 export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): void {
   app.get('/pmtp/v1/messages/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     const { view = 'full', version } = request.query as { view?: string; version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
-    rt.metrics?.pull('served', 'entry' in grant ? 'ok' : 'error');
+    const scope = 'entry' in grant ? await delegateScope(rt, request, id, grant) : undefined;
+    rt.metrics?.pull('served', 'entry' in grant && !scope ? 'ok' : 'error');
     if (!('entry' in grant)) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, grant);
+    if (scope) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, scope);
     if (!(VIEWS as readonly string[]).includes(view))
       return sendError(reply, 'view_invalid', `views: ${VIEWS.join(', ')}`);
     const { manifest, digest, signatures } = grant.meta.pmtp;
@@ -51,7 +57,7 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     return reply
       .header('content-type', MESSAGE_STREAM_TYPE)
       .header('content-length', String(length))
-      .send(Readable.from(streamView(rt, grant, chosen, request.pmtpOrigin ?? '', prefix)));
+      .send(Readable.from(streamView(rt, grant, chosen, request, prefix)));
   });
 
   app.get('/pmtp/v1/messages/:id/parts/:index', async (request, reply) => {
@@ -59,6 +65,8 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
     const { version } = request.query as { version?: string };
     const grant = await grantPull(rt, request.pmtpOrigin ?? '', id, version);
     if (!('entry' in grant)) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, grant);
+    const scope = await delegateScope(rt, request, id, grant);
+    if (scope) return (await spendPeerBudget(rt, request, reply)) ?? refuse(reply, scope);
     const i = Number(index);
     const part = /^\d{1,6}$/.test(index) ? grant.meta.pmtp.manifest.parts[i] : undefined;
     if (!part) return sendError(reply, 'message_not_found', `no part ${index}`);
@@ -87,7 +95,7 @@ async function* streamView(
   rt: PullRouteDeps,
   grant: PullGrant,
   view: StreamView,
-  requester: string,
+  request: FastifyRequest,
   prefix: Buffer,
 ): AsyncGenerator<Buffer> {
   const { manifest, id, version } = grant.meta.pmtp;
@@ -108,13 +116,29 @@ async function* streamView(
     // only recipients that domain accepted (§10.4): a pull names no recipient, and one still
     // deferred or challenged here was not accepted (its answer comes by poll or re-sent notice).
     // One whose acceptance we have not recorded yet stays behind; its ack implies the fetch.
-    for (const recipient of grant.domain.recipients)
-      await rt.status.apply(id, recipient, 'fetch', rt.nowS(), {}, version);
-    rt.log.debug({ id, version, requester }, 'pmtp message pulled');
+    // a delegate fetched for its one recipient only
+    const delegate = request.pmtpDelegate;
+    const fetched = delegate
+      ? grant.domain.recipients.filter((r) => sameAddress(r, delegate.recipient))
+      : grant.domain.recipients;
+    for (const recipient of fetched) await rt.status.apply(id, recipient, 'fetch', rt.nowS(), {}, version);
+    rt.log.debug({ id, version, requester: request.pmtpOrigin, delegate: delegate?.recipient }, 'pmtp message pulled');
   }
 }
 
 /** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; undefined when absent. */
+/** A delegate's pull outside its grant, as a refusal; undefined for anyone else or in scope. */
+async function delegateScope(
+  rt: PullRouteDeps,
+  request: FastifyRequest,
+  id: string,
+  grant: PullGrant,
+): Promise<{ code: StatusCode; detail: string } | undefined> {
+  if (!request.pmtpDelegate) return undefined;
+  const verdict = await checkDelegatePull(rt, request.pmtpDelegate, id, grant.domain.recipients);
+  return verdict.ok ? undefined : verdict;
+}
+
 export function parseRange(header: string | undefined, size: number): [number, number] | 'invalid' | undefined {
   if (header === undefined) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());

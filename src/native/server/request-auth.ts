@@ -1,27 +1,31 @@
-// The authentication stage of every /pmtp/v1/ request, in order: the client address group's budget for
-// failures (IPv6 by /64), RFC 9421 signature over the raw body against the URL built from OUR public
-// endpoint (never Host), with key fetches for unknown origins on their own per-group budget, then nonce
-// replay. Failures answer 401/400/429 with typed bodies, or 502/503 when the claimed origin's keys
-// could not be had at all (§9.1 step 7); the origin's own budget is spent by each route.
+// The authentication stage of every /pmtp/v1/ request, in order: the client address group's failure budget
+// (IPv6 by /64), the RFC 9421 signature over the raw body against OUR public endpoint (never Host), key
+// fetches for unknown origins on their own per-group budget, nonce replay, and a delegate key's live grant
+// (§13.5). Failures answer typed 401/400/403/429 bodies, or 502/503 when the claimed origin's keys could
+// not be had at all (§9.1 step 7); the origin's own budget is spent by each route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FAILURE_TTL_S, keySourceFailure } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
+import type { Delegation } from '../protocol/delegation.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import type { HeaderBag } from '../protocol/http-signature-base.js';
 import { verifyRequest } from '../protocol/request-signature.js';
 import { clientGroup } from '../state/rate-limiter.js';
+import { grantLive } from './delegate-scope.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
 export type RequestAuthDeps = Pick<
   PmtpContext,
-  'config' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'
+  'config' | 'delegates' | 'directory' | 'domain' | 'endpoint' | 'nonces' | 'nowMs' | 'nowS' | 'rate'
 >;
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified signing domain of a /pmtp/v1/ request. */
     pmtpOrigin?: string;
+    /** Set when a delegate signed with its own key: the grant that key holds (§13.5), expired or not. */
+    pmtpDelegate?: Delegation;
   }
 }
 
@@ -61,7 +65,11 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     const standing = await rt.rate.check('unauthenticated', group, rt.nowMs());
     if (!standing.allowed) return sendRateLimited(reply, standing, 'too many unauthenticated requests');
     const fetches: { refused?: { retryAfterS: number }; failed?: unknown } = {};
+    let grant: Delegation | undefined;
     const keyLookup: KeyLookup = async (domain, keyId, at) => {
+      // a delegate key is known locally from a redirect; its expiry is judged after the signature
+      grant = await rt.delegates.find(domain, keyId);
+      if (grant) return Buffer.from(grant.delegate_key, 'base64url');
       if (!rt.directory.answersFromMemory(domain)) {
         const spent = await rt.rate.spend('key-fetch', group, rt.nowMs());
         if (!spent.allowed) {
@@ -99,6 +107,12 @@ export function requestAuthHook(rt: RequestAuthDeps) {
       return sendError(reply, 'nonce_replayed', `nonce ${verdict.nonce} was already used`);
     }
     request.pmtpOrigin = verdict.origin;
+    if (grant) {
+      // an expired grant authorises nothing; its scope is each route's to check
+      const live = grantLive(grant, rt.nowS());
+      if (!live.ok) return sendError(reply, live.code, live.detail);
+      request.pmtpDelegate = grant;
+    }
     return undefined;
   };
 }

@@ -19,6 +19,7 @@ import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
 import { DeferredTokenStore } from '../state/deferred-tokens.js';
+import { DelegateGrantStore } from '../state/delegate-grants.js';
 import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
 import { OriginBacklog } from '../state/origin-backlog.js';
@@ -65,7 +66,16 @@ export function buildPmtpContext(
     nowS,
     self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
   });
-  const client = new PmtpClient({ keys, directory, nowS, timeoutMs, clockSkewS: config.pmtp.clock_skew_s, egress });
+  const delegates = new DelegateGrantStore(deps.redis, prefix);
+  const client = new PmtpClient({
+    keys,
+    directory,
+    nowS,
+    timeoutMs,
+    clockSkewS: config.pmtp.clock_skew_s,
+    egress,
+    delegates,
+  });
   return {
     config,
     log: deps.log,
@@ -80,6 +90,7 @@ export function buildPmtpContext(
     endpoint,
     directory,
     client,
+    delegates,
     // remembered as long as the verifier would still accept the signature: expires + skew
     nonces: new NonceStore(deps.redis, prefix, config.pmtp.clock_skew_s),
     rate: new RateLimiter(deps.redis, prefix, config.pmtp.rate_limits),

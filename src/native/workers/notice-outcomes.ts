@@ -1,7 +1,6 @@
 // What the origin does with each recipient's disposition: record the state; deferred → schedule a
-// status poll within min/max; challenge → solve (bounded bits) for a re-send; redirect → follow
-// only with a valid delegation proof, at most three times; rejected → final. PMTP never bounces;
-// the notice worker reports final recipients of SMTP-born mail to their SMTP sender afterwards.
+// status poll; challenge → solve (bounded bits) for a re-send; redirect → follow only with a valid
+// delegation proof, whose delegate key is then granted that one recipient; rejected → final (no bounce).
 import { errorBody, isStatusCode } from '../../codes.js';
 import { type DomainNoticeJob, jobSafe, type NoticeJob } from '../../mail/jobs.js';
 import { dispositionOutcome } from '../../observability/traffic-ledger.js';
@@ -14,7 +13,17 @@ import type { PowChallenge } from '../protocol/proof-of-work.js';
 /** The parts of the PMTP context this file uses. */
 export type OutcomeDeps = Pick<
   PmtpContext,
-  'config' | 'directory' | 'log' | 'nowMs' | 'nowS' | 'metrics' | 'powSolver' | 'queues' | 'status' | 'traffic'
+  | 'config'
+  | 'delegates'
+  | 'directory'
+  | 'log'
+  | 'nowMs'
+  | 'nowS'
+  | 'metrics'
+  | 'powSolver'
+  | 'queues'
+  | 'status'
+  | 'traffic'
 >;
 
 export const MAX_REDIRECTS = 3;
@@ -59,6 +68,8 @@ export async function applyNoticeResult(
   }
   const solved: Solved[] = [];
   for (const d of result.recipients) {
+    // a server (a delegate above all) answers only for the recipients it was sent
+    if (!sent.some((r) => sameAddress(r, d.recipient))) continue;
     const s = await applyDisposition(ctx, d.recipient, d);
     if (s) solved.push(s);
   }
@@ -139,6 +150,8 @@ export async function applyDisposition(
         await reject('delegation_invalid', `${proof.code}: ${proof.detail}`);
         return undefined;
       }
+      // the delegate signs its pulls and acks for this recipient with its own key (§13.5)
+      await rt.delegates.record(proof.value, now);
       await rt.status.apply(id, recipient, 'redirect', now, { endpoint: d.endpoint }, version);
       const data: NoticeJob = {
         action: 'notify',

@@ -89,7 +89,9 @@ describe('dispositions', () => {
   });
   const delegation = signDelegation({
     domain: 'b.example',
+    recipient: 'bob@b.example',
     endpoint: 'https://mx2.b.example',
+    delegateKey: KEYS.g.publicKey,
     expires: NOW + 60,
     privateKey: KEYS.b.privateKey,
   });
@@ -113,6 +115,13 @@ describe('dispositions', () => {
     expect(
       statusResponseSchema.safeParse({ id: notice.id, version: 1, recipient: 'bob@b.example', ...all[1] }).success,
     ).toBe(true);
+  });
+
+  it('leaves a redirect proof to the per-recipient check (§13.5), so a bad one fails one recipient', () => {
+    const { recipient: _, ...wide } = delegation;
+    const redirect = { disposition: 'redirect', endpoint: 'https://mx2.b.example', delegation: wide };
+    expect(dispositionSchema.safeParse(redirect).success).toBe(true);
+    expect(dispositionSchema.safeParse({ ...redirect, delegation: 'x' }).success).toBe(false);
   });
 
   it.each([

@@ -137,6 +137,7 @@ describe('vectors verify independently', () => {
         keyLookup: lookup,
       }),
     ).toMatchObject({ ok: true });
+    expect(Buffer.from(d.proof.delegate_key, 'base64url').toString('hex')).toBe(d.input.delegate_key_hex);
     const p = load('proof-of-work.json');
     const powContext = {
       secret: Buffer.from(p.secret_hex, 'hex'),
@@ -158,5 +159,35 @@ describe('vectors verify independently', () => {
         value: { endpoint: r.endpoint, fingerprint: r.fingerprint },
       });
     for (const text of dns.invalid) expect(parseDiscoveryRecord(text).ok).toBe(false);
+  });
+
+  it('delegation: the proof and a pull the delegate signs with its own key', async () => {
+    const d = load('delegation.json');
+    const delegateRaw = Buffer.from(d.input.delegate_key_hex, 'hex');
+    const delegateNode = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: delegateRaw.toString('base64url') },
+      format: 'jwk',
+    });
+    expect(`ed25519:${sha256(delegateRaw).toString('base64url')}`).toBe(d.delegate_key_id);
+    const { sig, ...unsigned } = d.proof;
+    const input = Buffer.concat([Buffer.from('pmtp1/delegation\0'), Buffer.from(canonicalJson(unsigned))]);
+    expect(input.toString('hex')).toBe(d.signing_input_hex);
+    expect(cryptoVerify(null, input, nodeKey('b.example'), Buffer.from(sig, 'base64url'))).toBe(true);
+    const pull = d.delegate_pull;
+    const pullSig = Buffer.from(pull.headers.signature.slice('pmtp=:'.length, -1), 'base64');
+    expect(cryptoVerify(null, Buffer.from(pull.signature_base), delegateNode, pullSig)).toBe(true);
+    expect(pull.headers['signature-input']).toContain(`keyid="${d.delegate_key_id}"`);
+    // the origin finds the key in the grant the proof made, not in b.example's key set
+    const grantLookup: KeyLookup = (domain, keyId) =>
+      domain === d.proof.domain && keyId === d.delegate_key_id ? delegateRaw : undefined;
+    const request = { ...pull.request, headers: pull.headers, body: Buffer.alloc(0) };
+    expect(await verifyRequest(request, { domain: 'a.example', now: d.now, keyLookup: grantLookup })).toMatchObject({
+      ok: true,
+      origin: 'b.example',
+      keyId: d.delegate_key_id,
+    });
+    expect(await verifyRequest(request, { domain: 'a.example', now: d.now, keyLookup: lookup })).toMatchObject({
+      code: 'unknown_key',
+    });
   });
 });

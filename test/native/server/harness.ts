@@ -56,8 +56,6 @@ export interface NodeOptions {
   readonly key?: DomainKey;
   readonly workers?: boolean;
   readonly keyRing?: LocalKeyRing;
-  /** Reuse a key file (a delegate shares its domain's key). */
-  readonly keyFile?: string;
   /** DNS for discovery; default none */
   readonly resolver?: MailResolver;
   /** hosts the egress guard lets through; default loopback */
@@ -85,14 +83,14 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
   const prefix = options.state?.prefix ?? testPrefix();
   const key = options.key ?? generateDomainKey();
   const keyFile = path.join(dir, 'pmtp.key');
-  if (!options.keyFile) await writeFile(keyFile, key.privatePem, { mode: 0o600 });
+  await writeFile(keyFile, key.privatePem, { mode: 0o600 });
   const config = testConfig(
     {
       spool: { dir: path.join(dir, 'spool') },
       ...(options.egressAllow ? { egress: { allow_hosts: options.egressAllow } } : {}),
       pmtp: {
         domain: options.domain,
-        key_file: options.keyFile ?? keyFile,
+        key_file: keyFile,
         public_url: `http://127.0.0.1:${options.port}`,
         listen: { host: '127.0.0.1', port: options.port, plain_http: true },
         directory: options.peers,

@@ -1,100 +1,12 @@
-// Redirects (a delegate that proves it acts for the recipient domain is followed; an impostor is
-// refused), key rotation (mail signed with a retired key verifies until that key's expiry), and
-// gateway mail deferred until the recipient has checked its provenance.
-import path from 'node:path';
+// Key rotation (mail signed with a retired key verifies until that key's expiry) and gateway mail
+// deferred until the recipient has checked its provenance. Redirects: scoped-delegation.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
-import { signDelegation } from '../../../src/native/protocol/delegation.js';
 import { generateDomainKey } from '../../../src/native/protocol/domain-keys.js';
 import { manifestDigest } from '../../../src/native/protocol/message-format.js';
 import { signManifest } from '../../../src/native/protocol/message-signature.js';
-import { applyDisposition } from '../../../src/native/workers/notice-outcomes.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { type PmtpNode, startNode, textMessage, until } from './harness.js';
-
-describe('redirects', () => {
-  let a: PmtpNode;
-  let b: PmtpNode;
-  let delegate: PmtpNode;
-  beforeAll(async () => {
-    const [pa, pb, pd] = [await freePort(), await freePort(), await freePort()];
-    const peersOfB = { 'a.example': { endpoint: `http://127.0.0.1:${pa}` } };
-    a = await startNode({
-      domain: 'a.example',
-      port: pa,
-      peers: { 'b.example': { endpoint: `http://127.0.0.1:${pb}` } },
-    });
-    b = await startNode({
-      domain: 'b.example',
-      port: pb,
-      peers: peersOfB,
-      pmtp: { redirects: [{ recipient: 'bob@b.example', endpoint: `http://127.0.0.1:${pd}` }] },
-    });
-    // bob's own server: acts for b.example with a key in b.example's key set
-    delegate = await startNode({
-      domain: 'b.example',
-      port: pd,
-      peers: peersOfB,
-      keyFile: path.join(path.dirname(b.config.pmtp.key_file!), 'pmtp.key'),
-    });
-  });
-  afterAll(async () => Promise.all([a?.close(), b?.close(), delegate?.close()]));
-
-  it('follows a redirect to a proven delegate, which pulls and acks', async () => {
-    const msg = textMessage('alice@a.example', 'bob@b.example', 'to your laptop\r\n');
-    const sent = await a.service.outbox.submit({
-      manifest: msg.manifest,
-      body: msg.body,
-      recipients: ['bob@b.example'],
-    });
-    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
-    expect(b.delivered).toHaveLength(0);
-    expect(delegate.delivered.map((d) => d.request.manifest.id)).toEqual([sent.id]);
-  });
-
-  it('refuses a redirect to an impostor endpoint', async () => {
-    const msg = textMessage('alice@a.example', 'eve@b.example', 'x\r\n');
-    const sent = await a.service.outbox.submit({
-      manifest: msg.manifest,
-      body: msg.body,
-      recipients: ['eve@b.example'],
-    });
-    await until(async () => (await a.service.context.status.get(sent.id))[0]?.state === 'delivered');
-    const rt = a.service.context;
-    const added: string[] = [];
-    const spyRt = {
-      ...rt,
-      queues: { add: async (_q: string, _d: unknown, o: { jobId: string }) => void added.push(o.jobId) },
-    } as unknown as typeof rt;
-    // a second recipient of the same message, not yet decided, receives a forged redirect
-    await rt.status.notified(sent.id, 1, { 'b.example': ['mallory@b.example'] }, rt.nowS());
-    const forged = signDelegation({
-      domain: 'b.example',
-      recipient: 'mallory@b.example',
-      endpoint: 'https://evil.example',
-      expires: rt.nowS() + 60,
-      privateKey: generateDomainKey().privateKey,
-    });
-    const ctx = {
-      rt: spyRt,
-      job: { action: 'notify' as const, queueId: sent.queueId, domain: 'b.example' },
-      id: sent.id,
-      version: 1,
-      sender: 'alice@a.example',
-      endpoint: b.endpoint,
-    };
-    await applyDisposition(ctx, 'mallory@b.example', {
-      disposition: 'redirect',
-      endpoint: 'https://evil.example',
-      delegation: forged,
-    });
-    expect(added).toEqual([]);
-    expect(await rt.status.recipient(sent.id, 'mallory@b.example')).toMatchObject({
-      state: 'rejected',
-      code: 'delegation_invalid',
-    });
-  });
-});
 
 describe('key rotation', () => {
   let a: PmtpNode;
