@@ -52,8 +52,7 @@ export function publishedAt(ring: readonly RingKey[], now: number): PublishedRin
     const state = keyState(key, now);
     if (state === 'next' || state === 'current' || state === 'retiring') keys.push(key.key_id);
     if (state === 'current' && (signer === undefined || key.signs_from >= signer.signs_from)) signer = key;
-    if (state === 'retired')
-      oldKeys.push({ key_id: key.key_id, expired_at: key.expired_at ?? key.retired_at ?? now });
+    if (state === 'retired') oldKeys.push({ key_id: key.key_id, expired_at: key.expired_at ?? key.retired_at ?? now });
     if (state === 'revoked') revoked.push({ key_id: key.key_id, revoked_at: key.revoked_at ?? now });
   }
   return { keys, oldKeys, revoked, requestSigner: signer?.key_id };
@@ -63,21 +62,16 @@ export function publishedAt(ring: readonly RingKey[], now: number): PublishedRin
 export function nextChangeAfter(ring: readonly RingKey[], now: number): number | undefined {
   let soonest: number | undefined;
   for (const key of ring) {
-    for (const at of [
-      key.published_at,
-      key.signs_from,
-      key.signs_until,
-      key.retired_at,
-      key.drop_at,
-      key.revoked_at,
-    ]) {
+    for (const at of [key.published_at, key.signs_from, key.signs_until, key.retired_at, key.drop_at, key.revoked_at]) {
       if (at !== undefined && at > now && (soonest === undefined || at < soonest)) soonest = at;
     }
   }
   return soonest;
 }
 
-export type RingResult = { readonly ok: true; readonly ring: RingKey[] } | { readonly ok: false; readonly reason: string };
+export type RingResult =
+  | { readonly ok: true; readonly ring: RingKey[] }
+  | { readonly ok: false; readonly reason: string };
 
 export interface RotateTimes {
   /** how long the new key is published (and signs the key set) before it signs requests; the old
@@ -99,7 +93,13 @@ export function rotate(ring: readonly RingKey[], newKeyId: string, now: number, 
   const retireAt = switchAt + times.overlapS;
   const updated = ring.map((k): RingKey => {
     if (keyState(k, now) !== 'current') return k;
-    return { ...k, signs_until: switchAt, retired_at: retireAt, expired_at: retireAt, drop_at: retireAt + times.retainS };
+    return {
+      ...k,
+      signs_until: switchAt,
+      retired_at: retireAt,
+      expired_at: retireAt,
+      drop_at: retireAt + times.retainS,
+    };
   });
   return { ok: true, ring: [...updated, { key_id: newKeyId, published_at: now, signs_from: switchAt }] };
 }
@@ -119,8 +119,9 @@ export function revoke(ring: readonly RingKey[], keyId: string, now: number): Ri
       return state === 'next' || state === 'current';
     });
     if (!successor) return { ok: false, reason: `${keyId} is the only signing key: rotate first` };
-    updated = updated.map((k): RingKey =>
-      k.key_id === successor.key_id ? { ...k, published_at: Math.min(k.published_at, now), signs_from: now } : k,
+    updated = updated.map(
+      (k): RingKey =>
+        k.key_id === successor.key_id ? { ...k, published_at: Math.min(k.published_at, now), signs_from: now } : k,
     );
   }
   return { ok: true, ring: updated };

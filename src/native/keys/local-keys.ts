@@ -97,7 +97,13 @@ export function keyRingOf(
       };
       const change = nextChangeAfter(records, nowS);
       const until = Math.min(nowS + timing.refreshS, change ?? Number.POSITIVE_INFINITY);
-      cached = { set: signKeySet(unsigned, current.map((k) => k.privateKey)), until };
+      cached = {
+        set: signKeySet(
+          unsigned,
+          current.map((k) => k.privateKey),
+        ),
+        until,
+      };
       return cached.set;
     },
     async reload() {
@@ -127,7 +133,14 @@ function seedKeys(current: LocalKey, retired: ReadonlyArray<LocalKey & { expired
     { local: current, record: { key_id: current.keyId, published_at: 0, signs_from: 0 } },
     ...retired.map((r) => ({
       local: r,
-      record: { key_id: r.keyId, published_at: 0, signs_from: 0, signs_until: 0, retired_at: 0, expired_at: r.expiredAt },
+      record: {
+        key_id: r.keyId,
+        published_at: 0,
+        signs_from: 0,
+        signs_until: 0,
+        retired_at: 0,
+        expired_at: r.expiredAt,
+      },
     })),
   ];
 }
@@ -163,10 +176,17 @@ export async function loadDomainKeyRing(domain: string, paths: RingPaths, timing
     if (ring.domain !== domain) throw new Error(`${file}: key ring is for ${ring.domain}, not ${domain}`);
     return heldKeysOf(file, ring);
   };
-  const mtimeOf = async () => (file ? await stat(file).then((s) => s.mtimeMs, () => -1) : -1);
+  const mtimeOf = async () =>
+    file
+      ? await stat(file).then(
+          (s) => s.mtimeMs,
+          () => -1,
+        )
+      : -1;
   seenMtime = await mtimeOf();
   const held = (await fromFile()) ?? (await seedFromConfig(paths));
-  if (!held) throw new Error(`pmtp.key_file or a key ring file (${file ?? 'pmtp.key_ring_file'}) is required to run PMTP`);
+  if (!held)
+    throw new Error(`pmtp.key_file or a key ring file (${file ?? 'pmtp.key_ring_file'}) is required to run PMTP`);
   return keyRingOf(domain, held, timing, async () => {
     const mtime = await mtimeOf();
     if (mtime === seenMtime || mtime < 0) return undefined;

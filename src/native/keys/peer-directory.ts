@@ -1,7 +1,8 @@
 // Where a peer domain's PMTP/1 server is and which keys it signs with: the static directory in
-// config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record; key sets
-// are fetched, verified against the pin and cached until their earliest valid_until. A failed fetch
-// is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
+// config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record confirmed by
+// the domain's HTTPS trust anchor (§8.6); key sets are fetched, verified against the pin, must continue
+// the set trusted before (§8.8) and are cached until their earliest valid_until, an hour at most. A
+// failed fetch is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import { isNoData } from '../../dns/resolver.js';
@@ -11,14 +12,18 @@ import { discoveryName, selectDiscoveryRecord } from '../protocol/dns-discovery.
 import { type KeySet, keyIdOf, keySetLookup, keyValidAt, verifyKeySet } from '../protocol/domain-keys.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import { keysUrl } from '../protocol/endpoints.js';
+import { continuityOf, keySetSigners, type PeerTrustStore, trustRecordOf } from '../protocol/key-continuity.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import { isEndpoint } from '../protocol/protocol-fields.js';
+import type { DiscoveryAnchor } from './discovery-anchor.js';
 
 export interface PeerRecord {
   readonly endpoint: string;
   readonly fingerprint?: string;
   /** Keys from static config: trusted as given, never fetched. */
   readonly staticKeys?: KeySet;
+  /** Key-set signing keys the domain's HTTPS anchor confirmed for this endpoint (§8.6). */
+  readonly anchorKeys?: readonly string[];
 }
 
 export interface PeerDirectoryDeps {
@@ -26,6 +31,10 @@ export interface PeerDirectoryDeps {
   readonly resolver: MailResolver;
   /** Unsigned GET returning parsed JSON (the key set is self-signed). */
   readonly fetchJson: (url: string) => Promise<unknown>;
+  /** The HTTPS trust anchor; without it (or with pmtp.discovery_anchor off) DNS alone is believed. */
+  readonly anchor?: DiscoveryAnchor;
+  /** Key sets trusted before, per domain; without it continuity is not checked. */
+  readonly trust?: PeerTrustStore;
   readonly nowS: () => number;
   /** Our own domain answers from memory. */
   readonly self?: {
@@ -42,6 +51,8 @@ const FAILURE_TTL_S = 60;
 /** peers remembered at once, per cache: past this the least recently used is forgotten */
 export const PEER_CACHE_ENTRIES = 10_000;
 const FAR_FUTURE = 2 ** 40;
+/** a key set is refetched at least this often, so a revocation reaches us within the hour */
+const KEYSET_MAX_AGE_S = 3600;
 
 export class PeerDirectory {
   private readonly records = new LruMap<string, { record: PeerRecord; until: number }>(PEER_CACHE_ENTRIES);
@@ -107,6 +118,11 @@ export class PeerDirectory {
     return this.keySets.get(domain) !== undefined || (failed !== undefined && this.deps.nowS() < failed.until);
   }
 
+  /** Whether the cached key set of `domain` lists `keyId` as revoked (§8.7). */
+  isRevoked(domain: string, keyId: string): boolean {
+    return this.keySets.get(domain)?.set.revoked?.some((k) => k.key_id === keyId) ?? false;
+  }
+
   /** Forget cached keys (operators rotating a peer by hand; tests). */
   forget(domain?: string): void {
     if (domain === undefined) {
@@ -117,6 +133,7 @@ export class PeerDirectory {
       this.keySets.delete(domain);
       this.records.delete(domain);
       this.failures.delete(domain);
+      this.deps.anchor?.forget(domain);
     }
   }
 
@@ -134,10 +151,35 @@ export class PeerDirectory {
       if (!verified.ok)
         throw new PmtpRequestError('unknown_key', `key set of ${domain}: ${verified.code} ${verified.detail}`, true);
       set = verified.value;
+      await this.checkContinuity(domain, record, set, now);
     }
-    const until = Math.min(...set.keys.map((k) => k.valid_until));
+    const until = Math.min(now + KEYSET_MAX_AGE_S, ...set.keys.map((k) => k.valid_until));
     this.keySets.set(domain, { set, until, fetchedAt: now });
     return set;
+  }
+
+  /**
+   * A set signed by a key we trusted before continues that trust. Any other set needs the anchor: it
+   * must list a key that signed it, for the endpoint DNS gives now (discovery is redone, not reused).
+   */
+  private async checkContinuity(domain: string, record: PeerRecord, set: KeySet, now: number): Promise<void> {
+    const trust = this.deps.trust;
+    if (!trust) return;
+    const previous = await trust.get(domain);
+    const verdict = continuityOf(previous, set);
+    if (verdict.ok) {
+      const via = verdict.value === 'continuous' ? 'continuity' : record.anchorKeys ? 'anchor' : 'dns';
+      await trust.put(domain, trustRecordOf(set, now, via));
+      return;
+    }
+    this.records.delete(domain);
+    this.deps.anchor?.forget(domain);
+    const fresh = await this.discover(domain).catch(() => undefined);
+    const signers = keySetSigners(set);
+    const confirmed =
+      fresh?.endpoint === record.endpoint && signers.some((id) => fresh.anchorKeys?.includes(id) ?? false);
+    if (!confirmed) throw new PmtpRequestError('keyset_discontinuous', verdict.detail, true);
+    await trust.put(domain, trustRecordOf(set, now, 'anchor'));
   }
 
   private fromConfig(domain: string): PeerRecord | undefined {
@@ -175,6 +217,20 @@ export class PeerDirectory {
     }
     const found = selectDiscoveryRecord(txt);
     if (!found.ok) throw new PmtpRequestError(found.code, found.detail, false);
-    return found.value;
+    return this.anchored(domain, found.value);
+  }
+
+  /**
+   * §8.6 downgrade rules: an anchor that disagrees with DNS is believed over it (the record is
+   * refused); no anchor at all leaves DNS alone under `prefer`, and refuses the domain under `require`.
+   */
+  private async anchored(domain: string, record: PeerRecord): Promise<PeerRecord> {
+    const mode = this.deps.config.pmtp.discovery_anchor;
+    if (mode === 'off' || !this.deps.anchor) return record;
+    const answer = await this.deps.anchor.check(domain, record.endpoint, record.fingerprint);
+    if (answer.kind === 'confirmed') return { ...record, anchorKeys: answer.keyIds };
+    if (answer.kind === 'mismatch' || mode === 'require')
+      throw new PmtpRequestError('endpoint_unconfirmed', answer.detail, true);
+    return record;
   }
 }
