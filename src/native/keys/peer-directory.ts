@@ -24,6 +24,8 @@ export interface PeerRecord {
   readonly staticKeys?: KeySet;
   /** Key-set signing keys the domain's HTTPS anchor confirmed for this endpoint (§8.6). */
   readonly anchorKeys?: readonly string[];
+  /** From the static directory: the operator vouches for the endpoint, as an anchor would (§8.5). */
+  readonly configured?: true;
 }
 
 export interface PeerDirectoryDeps {
@@ -167,6 +169,14 @@ export class PeerDirectory {
     if (!trust) return;
     const previous = await trust.get(domain);
     const verdict = continuityOf(previous, set);
+    if (record.configured) {
+      // the configured endpoint (and fingerprint, if set) is the anchor: its keys are believed as served
+      await trust.put(
+        domain,
+        trustRecordOf(set, now, verdict.ok && verdict.value === 'continuous' ? 'continuity' : 'config'),
+      );
+      return;
+    }
     if (verdict.ok) {
       const via = verdict.value === 'continuous' ? 'continuity' : record.anchorKeys ? 'anchor' : 'dns';
       await trust.put(domain, trustRecordOf(set, now, via));
@@ -202,6 +212,7 @@ export class PeerDirectory {
       keys.length > 0 ? { v: 1, domain, published: 0, keys, old_keys: [], signatures: [] } : undefined;
     return {
       endpoint,
+      configured: true,
       ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
       ...(staticKeys ? { staticKeys } : {}),
     };

@@ -14,8 +14,8 @@ export const trustRecordSchema = z
     keys: z.array(z.string()).min(1).max(20),
     /** when the last set was trusted */
     trusted_at: z.number().int().nonnegative(),
-    /** how it was first trusted: DNS alone, the HTTPS anchor, or configuration */
-    via: z.enum(['dns', 'anchor', 'continuity']),
+    /** how this set was trusted: DNS alone, the HTTPS anchor, the static directory, or a key trusted before */
+    via: z.enum(['dns', 'anchor', 'config', 'continuity']),
   })
   .strict();
 export type TrustRecord = z.infer<typeof trustRecordSchema>;

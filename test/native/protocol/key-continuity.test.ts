@@ -65,7 +65,11 @@ describe('continuityOf', () => {
       fc.property(subset, subset, subset, fc.subarray(POOL), (before, published, signerPick, revoked) => {
         const signers = signerPick.filter((k) => published.includes(k));
         fc.pre(signers.length > 0);
-        const next = setOf(published, signers, revoked.filter((k) => !published.includes(k)));
+        const next = setOf(
+          published,
+          signers,
+          revoked.filter((k) => !published.includes(k)),
+        );
         const record = trustRecordOf(setOf(before, before), NOW, 'dns');
         const revokedIds = new Set((next.revoked ?? []).map((k) => k.key_id));
         const expected = signers.some((k) => before.includes(k) && !revokedIds.has(k.keyId));
