@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { type EgressPolicy, egressFetch } from '../../net/egress-fetch.js';
 import { LruMap } from '../../net/lru-map.js';
+import { PATHS } from '../protocol/endpoints.js';
 import { describeIssue } from '../protocol/protocol-error.js';
 import { domain as domainField, keyId } from '../protocol/protocol-fields.js';
 
@@ -31,7 +32,6 @@ export interface DiscoveryAnchorDeps {
   readonly urlFor?: (domain: string) => string;
 }
 
-export const ANCHOR_PATH = '/.well-known/pmtp/endpoint';
 const ANCHOR_MAX_BYTES = 16 * 1024;
 /** how long an answer is reused; a missing anchor is asked again sooner, so publishing one takes effect */
 const ANSWER_TTL_S = 3600;
@@ -39,7 +39,7 @@ const ABSENT_TTL_S = 300;
 const CACHE_ENTRIES = 10_000;
 
 export function anchorUrl(domain: string): string {
-  return `https://${domain}${ANCHOR_PATH}`;
+  return `https://${domain}${PATHS.anchor}`;
 }
 
 export class DiscoveryAnchor {

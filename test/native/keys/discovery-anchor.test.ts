@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, KEY_SET_MAX_BYTES } from '../../../src/native/client/pmtp-client.js';
-import { ANCHOR_PATH, DiscoveryAnchor } from '../../../src/native/keys/discovery-anchor.js';
+import { DiscoveryAnchor } from '../../../src/native/keys/discovery-anchor.js';
 import { PeerDirectory } from '../../../src/native/keys/peer-directory.js';
 import { formatDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
 import {
@@ -22,6 +22,7 @@ import {
   type KeySet,
   signKeySet,
 } from '../../../src/native/protocol/domain-keys.js';
+import { PATHS } from '../../../src/native/protocol/endpoints.js';
 import { RedisPeerTrust } from '../../../src/native/state/peer-trust.js';
 import { egressPolicyOf } from '../../../src/net/egress-policy.js';
 import { testConfig } from '../../support/config.js';
@@ -114,7 +115,7 @@ describe('discovery anchor and key-set continuity', () => {
     anchorServer = createHttpsServer(
       { key: await readFile(at('leaf.key')), cert: await readFile(at('leaf.pem')) },
       (req, res) => {
-        if (req.url !== ANCHOR_PATH || anchorStatus !== 200) {
+        if (req.url !== PATHS.anchor || anchorStatus !== 200) {
           res.writeHead(anchorStatus === 200 ? 404 : anchorStatus).end();
           return;
         }
@@ -149,7 +150,7 @@ describe('discovery anchor and key-set continuity', () => {
       egress: { ...egress, resolve: async () => [{ address: '127.0.0.1', family: 4 }] },
       nowS,
       timeoutMs: 5000,
-      urlFor: (domain) => `https://${domain}:${anchorPort}${ANCHOR_PATH}`,
+      urlFor: (domain) => `https://${domain}:${anchorPort}${PATHS.anchor}`,
     });
     const dir = new PeerDirectory({
       config,

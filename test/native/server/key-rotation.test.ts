@@ -95,6 +95,9 @@ describe('key rotation and revocation between two gateways', () => {
     expect(served.keys.map((k) => k.key_id).sort()).toEqual([oldKeyId, newKeyId].sort());
     expect(served.signatures.map((s) => s.key_id).sort()).toEqual([oldKeyId, newKeyId].sort());
     await deliver('new key published\r\n');
+    // the anchor document the gateway offers names both signers during the overlap
+    const anchor = (await (await fetch(`${a.endpoint}${PATHS.anchor}`)).json()) as { key_ids: string[] };
+    expect(anchor.key_ids.sort()).toEqual([oldKeyId, newKeyId].sort());
 
     // the operator publishes the new pin during the overlap, as `keys rotate` printed
     txt['_pmtp.a.example'] = [[/"(v=PMTP1;[^"]+)"/.exec(printed)![1]!]];
