@@ -106,13 +106,20 @@ export function rotate(ring: readonly RingKey[], newKeyId: string, now: number, 
 
 /**
  * Revokes `keyId` at `now`. Revoking the key that signs requests needs another published key to take
- * over, which starts signing at once.
+ * over, which starts signing at once; revoking the key a rotation was heading for calls the rotation off.
  */
 export function revoke(ring: readonly RingKey[], keyId: string, now: number): RingResult {
   const target = ring.find((k) => k.key_id === keyId);
   if (!target) return { ok: false, reason: `${keyId} is not in the ring` };
   if (keyState(target, now) === 'revoked') return { ok: false, reason: `${keyId} is already revoked` };
-  let updated = ring.map((k): RingKey => (k.key_id === keyId ? { ...k, revoked_at: now } : k));
+  const handingOver = keyState(target, now) === 'next' || keyState(target, now) === 'pending';
+  let updated = ring.map((k): RingKey => {
+    if (k.key_id === keyId) return { ...k, revoked_at: now };
+    // a rotation towards the revoked key is called off: the keys it was to replace keep signing
+    if (handingOver && k.signs_until === target.signs_from && keyState(k, now) === 'current')
+      return { key_id: k.key_id, published_at: k.published_at, signs_from: k.signs_from };
+    return k;
+  });
   if (publishedAt(ring, now).requestSigner === keyId) {
     const successor = updated.find((k) => {
       const state = keyState(k, now);

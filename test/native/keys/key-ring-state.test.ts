@@ -63,8 +63,9 @@ describe('revoke', () => {
       revoked: [{ key_id: 'k1', revoked_at: T0 + 10 }],
       requestSigner: 'k0',
     });
-    // the old key was due to stop signing when k1 took over: with k1 revoked nothing signs then
-    expect(publishedAt(result.ring, T0 + 100).requestSigner).toBeUndefined();
+    // the rotation is called off: the old key keeps signing past the planned switch and never retires
+    expect(publishedAt(result.ring, T0 + 100).requestSigner).toBe('k0');
+    expect(publishedAt(result.ring, T0 + 10_000)).toMatchObject({ keys: ['k0'], requestSigner: 'k0' });
   });
 
   it('hands request signing to the next key when the signing key is revoked', () => {
@@ -136,7 +137,7 @@ function run(ops: readonly Op[]): { ring: RingKey[]; end: number; overlaps: numb
 }
 
 describe('key ring properties', () => {
-  it('publishes each key in one list at most, and never lets a revoked key sign', () => {
+  it('publishes each key in one list at most, always has a signer, and never lets a revoked key sign', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 20 }), fc.nat(3000), (ops, probe) => {
         const { ring, end } = run(ops);
@@ -144,6 +145,8 @@ describe('key ring properties', () => {
         const view = publishedAt(ring, at);
         const all = [...view.keys, ...view.oldKeys.map((k) => k.key_id), ...view.revoked.map((k) => k.key_id)];
         expect(new Set(all).size).toBe(all.length);
+        // no operation the ring accepts leaves it without a signing key from then on
+        if (at >= end) expect(view.requestSigner).toBeDefined();
         const revokedIds = new Set(view.revoked.map((k) => k.key_id));
         if (view.requestSigner !== undefined) {
           expect(view.keys).toContain(view.requestSigner);
