@@ -168,7 +168,6 @@ export async function seedFromConfig(paths: RingPaths): Promise<HeldKey[] | unde
 /** Loads the key ring of `domain`: the ring file if it exists, else the seed from key_file. */
 export async function loadDomainKeyRing(domain: string, paths: RingPaths, timing: RingTiming): Promise<LocalKeyRing> {
   const file = paths.ringFile;
-  let seenMtime = -1;
   const fromFile = async (): Promise<HeldKey[] | undefined> => {
     if (!file) return undefined;
     const ring = await readRingFile(file);
@@ -176,21 +175,22 @@ export async function loadDomainKeyRing(domain: string, paths: RingPaths, timing
     if (ring.domain !== domain) throw new Error(`${file}: key ring is for ${ring.domain}, not ${domain}`);
     return heldKeysOf(file, ring);
   };
-  const mtimeOf = async () =>
+  // the file is replaced by rename, so a new inode tells a rewrite even within one mtime tick
+  const versionOf = async (): Promise<string | undefined> =>
     file
       ? await stat(file).then(
-          (s) => s.mtimeMs,
-          () => -1,
+          (s) => `${s.ino}:${s.mtimeMs}:${s.size}`,
+          () => undefined,
         )
-      : -1;
-  seenMtime = await mtimeOf();
+      : undefined;
+  let seen = await versionOf();
   const held = (await fromFile()) ?? (await seedFromConfig(paths));
   if (!held)
     throw new Error(`pmtp.key_file or a key ring file (${file ?? 'pmtp.key_ring_file'}) is required to run PMTP`);
   return keyRingOf(domain, held, timing, async () => {
-    const mtime = await mtimeOf();
-    if (mtime === seenMtime || mtime < 0) return undefined;
-    seenMtime = mtime;
+    const version = await versionOf();
+    if (version === undefined || version === seen) return undefined;
+    seen = version;
     return fromFile();
   });
 }
