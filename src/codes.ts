@@ -605,6 +605,21 @@ const table = {
     text: 'Peer key set is not signed by the key its DNS record pins',
   },
   key_expired: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Signing key has expired' },
+  key_revoked: { smtp: 535, enhanced: '5.7.1', http: 401, retryable: false, text: 'Signing key was revoked' },
+  keyset_discontinuous: {
+    smtp: 454,
+    enhanced: '4.7.0',
+    http: 502,
+    retryable: true,
+    text: 'Peer key set is signed by no key trusted before and is not confirmed by its trust anchor',
+  },
+  endpoint_unconfirmed: {
+    smtp: 454,
+    enhanced: '4.7.0',
+    http: 502,
+    retryable: true,
+    text: 'Peer trust anchor does not confirm the endpoint or key pin DNS gives',
+  },
   challenge_invalid: {
     smtp: 550,
     enhanced: '5.7.1',

@@ -73,6 +73,10 @@ def main():
     expect(verified.key_at(keys["a.example"]["key_id"], ks["now"]) is not None, "key set verifies")
     refuses(lambda: core.verify_keyset(ks["keyset"], "b.example", ks["now"]), "key set for another domain")
     refuses(lambda: core.verify_keyset(ks["keyset"], "a.example", ks["now"], pin=keys["b.example"]["key_id"]), "unpinned")
+    revoking = core.verify_keyset(ks["revoking_keyset"], "a.example", ks["now"])
+    old_id = keys["a.example (old)"]["key_id"]
+    expect(revoking.key_at(old_id, ks["now"] - 2 * 86400) is None, "a revoked key verifies nothing")
+    expect(revoking.key_at(keys["a.example"]["key_id"], ks["now"]) is not None, "the other key still does")
 
     msg = load("message.json")
     manifest = msg["manifest"]

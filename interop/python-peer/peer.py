@@ -108,6 +108,8 @@ class Peer:
             except core.PmtpError:
                 return None  # a failed refetch leaves the key unknown, not the origin's keys unobtainable
             raw = ks.key_at(key_id, created)
+        if raw is None and ks is not None and key_id in ks.revoked:
+            raise core.PmtpError("key_revoked", f"{domain} revoked {key_id}")  # §8.7
         return raw
 
     # §9.1 verification of an incoming request ------------------------------------------------------
@@ -229,7 +231,7 @@ def error_body(code, message, retryable=False):
 
 STATUS_OF = {
     "signature_missing": 401, "signature_malformed": 401, "signature_invalid": 401, "signature_expired": 401,
-    "signature_not_yet_valid": 401, "nonce_replayed": 401, "wrong_destination": 401, "unknown_key": 401,
+    "signature_not_yet_valid": 401, "nonce_replayed": 401, "wrong_destination": 401, "unknown_key": 401, "key_revoked": 401,
     "digest_mismatch": 400, "wrong_origin": 403, "batch_invalid": 400, "batch_too_large": 413,
     "not_notified": 403, "view_invalid": 400, "version_superseded": 410, "message_expired": 410,
     "payload_too_large": 413, "canonical_json_invalid": 400, "malformed_request": 400, "message_not_found": 404,

@@ -197,13 +197,16 @@ def make_keyset(domain, key, now, valid_for=7 * 86400):
 class KeySet:
     """A verified key set: which key ids were usable when."""
 
-    def __init__(self, domain, current, old):
+    def __init__(self, domain, current, old, revoked=()):
         self.domain = domain
         self.current = current  # key_id -> (raw, valid_until)
         self.old = old  # key_id -> (raw, expired_at)
+        self.revoked = frozenset(revoked)  # key ids withdrawn (§8.7)
 
     def key_at(self, key_id, t):
-        """Raw key usable for a signature created at t (§8.3), else None."""
+        """Raw key usable for a signature created at t (§8.3), else None; never a revoked key (§8.7)."""
+        if key_id in self.revoked:
+            return None
         if key_id in self.current and t <= self.current[key_id][1]:
             return self.current[key_id][0]
         if key_id in self.old and t < self.old[key_id][1]:
@@ -235,6 +238,14 @@ def verify_keyset(doc, domain, now, pin=None):
                 raise PmtpError("keyset_malformed", f"bad key {kid}")
             seen.add(kid)
             into[kid] = (raw, limit)
+    revoked = doc.get("revoked", [])
+    if not isinstance(revoked, list):
+        raise PmtpError("keyset_malformed", "revoked is not a list")
+    for entry in revoked:
+        kid = entry.get("key_id") if isinstance(entry, dict) else None
+        if not isinstance(kid, str) or kid in seen or not isinstance(entry.get("revoked_at"), int):
+            raise PmtpError("keyset_malformed", f"bad revoked entry {kid}")
+        seen.add(kid)
     body = {k: v for k, v in doc.items() if k != "signatures"}
     signed_by = set()
     for s in doc.get("signatures", []):
@@ -248,7 +259,7 @@ def verify_keyset(doc, domain, now, pin=None):
         raise PmtpError("keyset_invalid", "no valid signature by a current key")
     if pin and pin not in signed_by:
         raise PmtpError("keyset_unpinned", f"{pin} did not sign the key set")
-    return KeySet(domain, current, old)
+    return KeySet(domain, current, old, (e["key_id"] for e in revoked))
 
 
 # §5 manifests, §6 message signatures ------------------------------------------------------------

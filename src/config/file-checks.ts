@@ -39,6 +39,11 @@ export function fileReferences(config: Config): Reference[] {
   if (config.pmtp.pow_secret_file)
     // created on first start when absent
     refs.push({ key: 'pmtp.pow_secret_file', file: config.pmtp.pow_secret_file, kind: 'secret-or-parent' });
+  if (config.pmtp.key_ring_file)
+    // written by `mailbridge keys rotate` when absent
+    refs.push({ key: 'pmtp.key_ring_file', file: config.pmtp.key_ring_file, kind: 'secret-or-parent' });
+  for (const [i, file] of config.egress.extra_ca_files.entries())
+    refs.push({ key: `egress.extra_ca_files.${i}`, file, kind: 'public' });
   if (config.dkim) refs.push({ key: 'dkim.key_file', file: config.dkim.key_file, kind: 'secret' });
   if (config.arc) refs.push({ key: 'arc.key_file', file: config.arc.key_file, kind: 'secret' });
   if (config.dns.zone_file) refs.push({ key: 'dns.zone_file', file: config.dns.zone_file, kind: 'public' });

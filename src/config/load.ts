@@ -249,6 +249,7 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
       key_file: config.pmtp.key_file === undefined ? undefined : at(config.pmtp.key_file),
       retired_keys: config.pmtp.retired_keys.map((r) => ({ ...r, key_file: at(r.key_file) })),
       pow_secret_file: config.pmtp.pow_secret_file === undefined ? undefined : at(config.pmtp.pow_secret_file),
+      key_ring_file: config.pmtp.key_ring_file === undefined ? undefined : at(config.pmtp.key_ring_file),
       listen: { ...config.pmtp.listen, tls: tls(config.pmtp.listen.tls) },
     },
     dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,
@@ -257,6 +258,7 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
       ...config.mailbox,
       maildir_root: config.mailbox.maildir_root === undefined ? undefined : at(config.mailbox.maildir_root),
     },
+    egress: { ...config.egress, extra_ca_files: config.egress.extra_ca_files.map(at) },
     dns: { ...config.dns, zone_file: config.dns.zone_file === undefined ? undefined : at(config.dns.zone_file) },
   };
 }

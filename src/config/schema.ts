@@ -329,8 +329,19 @@ export const configSchema = z
         retired_keys: z
           .array(z.object({ key_file: z.string().min(1), expired_at: z.number().int().nonnegative() }).strict())
           .default([]),
-        // valid_until of our current key = now + this, renewed while it runs
-        key_valid_days: z.number().int().positive().default(30),
+        // valid_until of our published keys = now + this (at most 7 days, so a revocation reaches every
+        // peer within a week); the served key set is re-signed with a fresh valid_until every key_refresh_s
+        key_valid_days: z.number().int().positive().max(7).default(7),
+        key_refresh_s: seconds.default(3600),
+        // our key ring (JSON, written by `mailbridge keys rotate|revoke|forget`); default
+        // <spool.dir>/keys/<domain>.ring.json. Until it exists, key_file and retired_keys are the ring
+        key_ring_file: z.string().min(1).optional(),
+        // `keys rotate`: the new key is published this long before it signs, and the old key keeps
+        // signing the key set as long again before it retires (§8.3 dual-signed overlap)
+        key_overlap_s: seconds.default(86_400),
+        // how a peer's DNS discovery is confirmed by https://<domain>/.well-known/pmtp/endpoint (§8.6):
+        // prefer (confirm when published, refuse on mismatch), require (refuse without it), off
+        discovery_anchor: z.enum(['prefer', 'require', 'off']).default('prefer'),
         // largest JSON request body the server reads (notices, acks); §14 recommends 1 MiB
         max_body_bytes: z.number().int().positive().default(1_048_576),
         // gateways whose provenance (SPF/DKIM/DMARC of an SMTP hop) we honour, like ARC's trusted sealers;
@@ -439,6 +450,8 @@ export const configSchema = z
         // hosts our HTTP requests (PMTP, key fetches, MTA-STS) may reach on a non-public address or
         // over plain http: staging and loopback tests; everything else must be public https
         allow_hosts: z.array(z.string().min(1).toLowerCase()).default([]),
+        // PEM CA certificates trusted for https requests besides the system's (a private or test CA)
+        extra_ca_files: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .prefault({}),

@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { pipeline, Readable, Transform } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { MailbridgeError } from '../codes.js';
 import { isPublicAddress } from './address-class.js';
 
@@ -16,6 +17,8 @@ export interface EgressPolicy {
   readonly allowedHosts: ReadonlySet<string>;
   /** name to addresses; the system resolver unless a test passes its own */
   readonly resolve?: (host: string) => Promise<readonly LookupAddress[]>;
+  /** CA certificates (PEM) trusted for https besides Node's bundled roots: `egress.extra_ca_files` */
+  readonly extraCa?: readonly string[];
 }
 
 export interface EgressRequest {
@@ -55,6 +58,7 @@ export async function egressFetch(url: string, request: EgressRequest, policy: E
       headers: request.headers,
       agent: secure ? agents.https : agents.http,
       lookup,
+      ...(secure && policy.extraCa?.length ? { ca: [...rootCertificates, ...policy.extraCa] } : {}),
     });
     const timer = setTimeout(
       () => outgoing.destroy(new MailbridgeError('connection_failed', `no complete answer in ${request.timeoutMs} ms`)),

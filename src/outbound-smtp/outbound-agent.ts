@@ -7,6 +7,7 @@ import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
 import { loadDkimSigner } from '../mail/dkim-signer.js';
 import type { DsnSink } from '../mail/dsn.js';
+import { egressPolicyOf } from '../net/egress-policy.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
@@ -43,7 +44,7 @@ export async function createOutboundAgent(
     delivery,
     dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(deps.spool.tmpDir, 'dkim-cache')) : undefined,
     mtaSts: config.outbound.mta_sts
-      ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps({ allowedHosts: new Set(config.egress.allow_hosts) }))
+      ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps(egressPolicyOf(config.egress)))
       : undefined,
   });
   return { processor, close: () => delivery.close() };

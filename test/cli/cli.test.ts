@@ -154,4 +154,56 @@ describe('mailbridge CLI', () => {
     expect(again.code).toBe(65);
     expect(again.stderr).toMatch(/exists; pass --force/);
   });
+
+  it('keys rotate, list, revoke and forget walk the key ring; usage mistakes exit 64', async () => {
+    const out = path.join(dir, 'ring');
+    const generated = await cli(['keys', 'generate', '--domain', 'ring.test', '--out', out]);
+    expect(generated.code).toBe(0);
+    const config = path.join(dir, 'ring.yaml');
+    const ringFile = path.join(dir, 'ring.json');
+    await writeFile(
+      config,
+      [
+        `spool: { dir: ${JSON.stringify(path.join(dir, 'ring-spool'))} }`,
+        'pmtp:',
+        '  domain: ring.test',
+        `  key_file: ${JSON.stringify(path.join(out, 'ring.test.pmtp.key'))}`,
+        `  key_ring_file: ${JSON.stringify(ringFile)}`,
+        '  public_url: https://pmtp.ring.test',
+        '',
+      ].join('\n'),
+    );
+    for (const bad of [
+      ['keys', 'list'],
+      ['keys', 'revoke', 'nonsense', '-c', config],
+    ]) {
+      expect((await cli(bad)).code, bad.join(' ')).toBe(64);
+    }
+    const before = await cli(['keys', 'list', '--json', '-c', config]);
+    expect(before.code, before.stderr).toBe(0);
+    const [seed] = JSON.parse(before.stdout) as { key_id: string; state: string }[];
+    expect(seed?.state).toBe('current');
+
+    const rotated = await cli(['keys', 'rotate', '-c', config]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect((await stat(ringFile)).mode & 0o777).toBe(0o600);
+    const fresh = /fp=(ed25519:[\w-]+)/.exec(rotated.stdout)?.[1];
+    expect(fresh).toBeDefined();
+    const listed = JSON.parse((await cli(['keys', 'list', '--json', '-c', config])).stdout) as {
+      key_id: string;
+      state: string;
+    }[];
+    expect(listed.map((k) => [k.key_id, k.state])).toEqual([
+      [seed?.key_id, 'current'],
+      [fresh, 'next'],
+    ]);
+    expect((await cli(['keys', 'rotate', '-c', config])).code).toBe(65);
+    const revoked = await cli(['keys', 'revoke', seed!.key_id, '-c', config]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`${seed!.key_id}  revoked`);
+    expect(revoked.stdout).toContain(`${fresh}  current`);
+    expect((await cli(['keys', 'forget', seed!.key_id, '-c', config])).code).toBe(0);
+    const after = JSON.parse((await cli(['keys', 'list', '--json', '-c', config])).stdout) as { key_id: string }[];
+    expect(after.map((k) => k.key_id)).toEqual([fresh]);
+  }, 120_000);
 });

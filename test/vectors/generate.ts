@@ -179,6 +179,18 @@ function keyset() {
     signing_input_hex: statementBytes('pmtp1/keyset', unsigned).toString('hex'),
     keyset: signKeySet(unsigned, [key('a.example').privateKey]),
     dns_txt: formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: key('a.example').keyId }),
+    // §8.7: the old key withdrawn instead of retired; a verifier refuses its signatures at any time
+    revoking_keyset: signKeySet(
+      {
+        v: 1 as const,
+        domain: 'a.example',
+        published: VECTOR_NOW,
+        keys: [currentKeyEntry(key('a.example').publicKey, VECTOR_NOW + 7 * 86_400)],
+        old_keys: [],
+        revoked: [{ key_id: key('a.example (old)').keyId, revoked_at: VECTOR_NOW - 3600 }],
+      },
+      [key('a.example').privateKey],
+    ),
   };
 }
 

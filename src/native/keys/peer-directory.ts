@@ -1,7 +1,8 @@
 // Where a peer domain's PMTP/1 server is and which keys it signs with: the static directory in
-// config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record; key sets
-// are fetched, verified against the pin and cached until their earliest valid_until. A failed fetch
-// is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
+// config first (entries with `keys` need no fetch), else the `_pmtp.<domain>` TXT record confirmed by
+// the domain's HTTPS trust anchor (§8.6); key sets are fetched, verified against the pin, must continue
+// the set trusted before (§8.8) and are cached until their earliest valid_until, an hour at most. A
+// failed fetch is remembered for a minute, so unsigned traffic naming a domain cannot make us fetch again and again.
 import type { StatusCode } from '../../codes.js';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
@@ -12,14 +13,20 @@ import { discoveryName, selectDiscoveryRecord } from '../protocol/dns-discovery.
 import { type KeySet, keyIdOf, keySetLookup, keyValidAt, verifyKeySet } from '../protocol/domain-keys.js';
 import type { KeyLookup } from '../protocol/ed25519.js';
 import { keysUrl } from '../protocol/endpoints.js';
+import { continuityOf, keySetSigners, type PeerTrustStore, trustRecordOf } from '../protocol/key-continuity.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
 import { isEndpoint } from '../protocol/protocol-fields.js';
+import type { DiscoveryAnchor } from './discovery-anchor.js';
 
 export interface PeerRecord {
   readonly endpoint: string;
   readonly fingerprint?: string;
   /** Keys from static config: trusted as given, never fetched. */
   readonly staticKeys?: KeySet;
+  /** Key-set signing keys the domain's HTTPS anchor confirmed for this endpoint (§8.6). */
+  readonly anchorKeys?: readonly string[];
+  /** From the static directory: the operator vouches for the endpoint, as an anchor would (§8.5). */
+  readonly configured?: true;
 }
 
 export interface PeerDirectoryDeps {
@@ -27,6 +34,10 @@ export interface PeerDirectoryDeps {
   readonly resolver: MailResolver;
   /** Unsigned GET returning parsed JSON (the key set is self-signed). */
   readonly fetchJson: (url: string) => Promise<unknown>;
+  /** The HTTPS trust anchor; without it (or with pmtp.discovery_anchor off) DNS alone is believed. */
+  readonly anchor?: DiscoveryAnchor;
+  /** Key sets trusted before, per domain; without it continuity is not checked. */
+  readonly trust?: PeerTrustStore;
   readonly nowS: () => number;
   /** Our own domain answers from memory. */
   readonly self?: {
@@ -43,6 +54,8 @@ export const FAILURE_TTL_S = 60;
 /** peers remembered at once, per cache: past this the least recently used is forgotten */
 export const PEER_CACHE_ENTRIES = 10_000;
 const FAR_FUTURE = 2 ** 40;
+/** a key set is refetched at least this often, so a revocation reaches us within the hour */
+const KEYSET_MAX_AGE_S = 3600;
 
 export class PeerDirectory {
   private readonly records = new LruMap<string, { record: PeerRecord; until: number }>(PEER_CACHE_ENTRIES);
@@ -108,6 +121,11 @@ export class PeerDirectory {
     return this.keySets.get(domain) !== undefined || (failed !== undefined && this.deps.nowS() < failed.until);
   }
 
+  /** Whether the cached key set of `domain` lists `keyId` as revoked (§8.7). */
+  isRevoked(domain: string, keyId: string): boolean {
+    return this.keySets.get(domain)?.set.revoked?.some((k) => k.key_id === keyId) ?? false;
+  }
+
   /** Forget cached keys (operators rotating a peer by hand; tests). */
   forget(domain?: string): void {
     if (domain === undefined) {
@@ -118,6 +136,7 @@ export class PeerDirectory {
       this.keySets.delete(domain);
       this.records.delete(domain);
       this.failures.delete(domain);
+      this.deps.anchor?.forget(domain);
     }
   }
 
@@ -134,10 +153,43 @@ export class PeerDirectory {
       });
       if (!verified.ok) throw new PmtpRequestError(verified.code, `key set of ${domain}: ${verified.detail}`, false);
       set = verified.value;
+      await this.checkContinuity(domain, record, set, now);
     }
-    const until = Math.min(...set.keys.map((k) => k.valid_until));
+    const until = Math.min(now + KEYSET_MAX_AGE_S, ...set.keys.map((k) => k.valid_until));
     this.keySets.set(domain, { set, until, fetchedAt: now });
     return set;
+  }
+
+  /**
+   * A set signed by a key we trusted before continues that trust. Any other set needs the anchor: it
+   * must list a key that signed it, for the endpoint DNS gives now (discovery is redone, not reused).
+   */
+  private async checkContinuity(domain: string, record: PeerRecord, set: KeySet, now: number): Promise<void> {
+    const trust = this.deps.trust;
+    if (!trust) return;
+    const previous = await trust.get(domain);
+    const verdict = continuityOf(previous, set);
+    if (record.configured) {
+      // the configured endpoint (and fingerprint, if set) is the anchor: its keys are believed as served
+      await trust.put(
+        domain,
+        trustRecordOf(set, now, verdict.ok && verdict.value === 'continuous' ? 'continuity' : 'config'),
+      );
+      return;
+    }
+    if (verdict.ok) {
+      const via = verdict.value === 'continuous' ? 'continuity' : record.anchorKeys ? 'anchor' : 'dns';
+      await trust.put(domain, trustRecordOf(set, now, via));
+      return;
+    }
+    this.records.delete(domain);
+    this.deps.anchor?.forget(domain);
+    const fresh = await this.discover(domain).catch(() => undefined);
+    const signers = keySetSigners(set);
+    const confirmed =
+      fresh?.endpoint === record.endpoint && signers.some((id) => fresh.anchorKeys?.includes(id) ?? false);
+    if (!confirmed) throw new PmtpRequestError('keyset_discontinuous', verdict.detail, true);
+    await trust.put(domain, trustRecordOf(set, now, 'anchor'));
   }
 
   private fromConfig(domain: string): PeerRecord | undefined {
@@ -160,6 +212,7 @@ export class PeerDirectory {
       keys.length > 0 ? { v: 1, domain, published: 0, keys, old_keys: [], signatures: [] } : undefined;
     return {
       endpoint,
+      configured: true,
       ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
       ...(staticKeys ? { staticKeys } : {}),
     };
@@ -175,7 +228,21 @@ export class PeerDirectory {
     }
     const found = selectDiscoveryRecord(txt);
     if (!found.ok) throw new PmtpRequestError(found.code, found.detail, false);
-    return found.value;
+    return this.anchored(domain, found.value);
+  }
+
+  /**
+   * §8.6 downgrade rules: an anchor that disagrees with DNS is believed over it (the record is
+   * refused); no anchor at all leaves DNS alone under `prefer`, and refuses the domain under `require`.
+   */
+  private async anchored(domain: string, record: PeerRecord): Promise<PeerRecord> {
+    const mode = this.deps.config.pmtp.discovery_anchor;
+    if (mode === 'off' || !this.deps.anchor) return record;
+    const answer = await this.deps.anchor.check(domain, record.endpoint, record.fingerprint);
+    if (answer.kind === 'confirmed') return { ...record, anchorKeys: answer.keyIds };
+    if (answer.kind === 'mismatch' || mode === 'require')
+      throw new PmtpRequestError('endpoint_unconfirmed', answer.detail, true);
+    return record;
   }
 }
 
@@ -189,6 +256,8 @@ const LASTING_KEY_FAILURES: ReadonlySet<StatusCode> = new Set<StatusCode>([
   'keyset_invalid',
   'keyset_expired',
   'keyset_unpinned',
+  'keyset_discontinuous',
+  'endpoint_unconfirmed',
 ]);
 
 /**

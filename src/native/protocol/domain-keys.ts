@@ -60,6 +60,11 @@ export const keySetSchema = z.strictObject({
     .min(1)
     .max(20),
   old_keys: z.array(z.strictObject({ key_id: keyId, public_key: publicKeyField, expired_at: unixTime })).max(100),
+  // keys the domain withdrew: never trusted again, whatever a cached set said (§8.7)
+  revoked: z
+    .array(z.strictObject({ key_id: keyId, revoked_at: unixTime }))
+    .max(100)
+    .optional(),
   signatures: z
     .array(z.strictObject({ key_id: keyId, sig: ed25519Signature }))
     .min(1)
@@ -113,8 +118,9 @@ export function verifyKeySet(document: unknown, options: VerifyKeySetOptions): R
   const set = parsed.data;
   if (set.domain !== options.domain) return fail('keyset_wrong_domain', `key set is for ${set.domain}`);
   const all = [...set.keys, ...set.old_keys];
-  const ids = new Set(all.map((k) => k.key_id));
-  if (ids.size !== all.length) return fail('keyset_malformed', 'duplicate key id');
+  const revoked = set.revoked ?? [];
+  const ids = new Set([...all, ...revoked].map((k) => k.key_id));
+  if (ids.size !== all.length + revoked.length) return fail('keyset_malformed', 'duplicate key id');
   for (const key of all) {
     const raw = tryFromBase64Url(key.public_key);
     if (!raw || keyIdOf(raw) !== key.key_id) {
@@ -139,9 +145,15 @@ export function verifyKeySet(document: unknown, options: VerifyKeySetOptions): R
 
 /**
  * The public key `keyId` if it was valid at `when`: a current key up to and including valid_until,
- * an old key strictly before expired_at.
+ * an old key strictly before expired_at; a revoked key never.
  */
-export function keyValidAt(set: KeySet, id: string, when: number): Result<Buffer, 'unknown_key' | 'key_expired'> {
+export function keyValidAt(
+  set: KeySet,
+  id: string,
+  when: number,
+): Result<Buffer, 'unknown_key' | 'key_expired' | 'key_revoked'> {
+  const withdrawn = set.revoked?.find((k) => k.key_id === id);
+  if (withdrawn) return fail('key_revoked', `revoked at ${withdrawn.revoked_at}`);
   const current = set.keys.find((k) => k.key_id === id);
   if (current) {
     if (current.valid_until < when) return fail('key_expired', `valid until ${current.valid_until}`);

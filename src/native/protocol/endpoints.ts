@@ -7,6 +7,8 @@ import { positiveInt } from './protocol-fields.js';
 export const PATHS = {
   keys: '/.well-known/pmtp/keys',
   server: '/.well-known/pmtp/server',
+  /** the trust anchor (§8.6), served under https://<domain>/; the gateway offers its own copy */
+  anchor: '/.well-known/pmtp/endpoint',
   notices: '/pmtp/v1/notices',
   acks: '/pmtp/v1/acks',
   notice: (id: string) => `/pmtp/v1/notices/${id}`,

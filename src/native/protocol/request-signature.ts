@@ -74,6 +74,7 @@ export type SignatureCode = Extract<
   | 'wrong_origin'
   | 'digest_mismatch'
   | 'unknown_key'
+  | 'key_revoked'
 >;
 
 export type SignatureVerification =
@@ -89,6 +90,8 @@ export interface VerifyOptions {
   maxSkewS?: number;
   /** Longest accepted expires - created, seconds (default 300); bounds the replay window. */
   maxLifetimeS?: number;
+  /** Whether the origin's key set lists the key as revoked (§8.7), asked only when keyLookup found none. */
+  isRevoked?: (domain: string, keyId: string) => boolean;
 }
 
 /** Component values that do not come from the message's own header fields. */
@@ -228,6 +231,8 @@ async function verify(
     return bad(digest === 'mismatch' ? 'digest_mismatch' : 'signature_malformed', `content-digest ${digest}`);
   }
   const key = await options.keyLookup(parsed.origin, parsed.keyId, parsed.created);
+  if (key === undefined && options.isRevoked?.(parsed.origin, parsed.keyId))
+    return bad('key_revoked', `${parsed.origin} revoked key ${parsed.keyId}`);
   if (key === undefined) return bad('unknown_key', `${parsed.origin} has no valid key ${parsed.keyId}`);
   const lines = components.map((c) => [c, derived.get(idOf(c)) ?? fieldValue(message.headers, c.name) ?? ''] as const);
   let base: Buffer;

@@ -92,7 +92,13 @@ export function requestAuthHook(rt: RequestAuthDeps) {
         headers: request.headers as HeaderBag,
         body: rawBody(request),
       },
-      { domain: rt.domain, now: rt.nowS(), keyLookup, maxSkewS: rt.config.pmtp.clock_skew_s },
+      {
+        domain: rt.domain,
+        now: rt.nowS(),
+        keyLookup,
+        maxSkewS: rt.config.pmtp.clock_skew_s,
+        isRevoked: (domain, keyId) => rt.directory.isRevoked(domain, keyId),
+      },
     );
     if (fetches.refused) return sendRateLimited(reply, fetches.refused, 'too many key fetches');
     if (!verdict.ok) {

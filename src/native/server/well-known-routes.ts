@@ -1,5 +1,6 @@
-// Unsigned discovery documents: our self-signed key set (GET /.well-known/pmtp/keys?domain=D)
-// and the server information a sender reads before batching (max batch, limits, views).
+// Unsigned discovery documents: our self-signed key set (GET /.well-known/pmtp/keys?domain=D), the
+// server information a sender reads before batching (max batch, limits, views), and the trust-anchor
+// document (§8.6) to serve, or copy, at https://<domain>/.well-known/pmtp/endpoint.
 import type { FastifyInstance } from 'fastify';
 import type { PmtpContext } from '../pmtp-context.js';
 import { PATHS, type ServerInfo } from '../protocol/endpoints.js';
@@ -8,7 +9,7 @@ import { MAX_RECIPIENTS_PER_NOTICE } from '../protocol/notice.js';
 import { sendError } from './replies.js';
 
 /** The parts of the PMTP context this file uses. */
-export type WellKnownDeps = Pick<PmtpContext, 'config' | 'domain' | 'keys' | 'nowS' | 'policy'>;
+export type WellKnownDeps = Pick<PmtpContext, 'config' | 'domain' | 'endpoint' | 'keys' | 'nowS' | 'policy'>;
 
 export function serverInfo(rt: WellKnownDeps): ServerInfo {
   return {
@@ -36,4 +37,13 @@ export function registerWellKnownRoutes(app: FastifyInstance, rt: WellKnownDeps)
     return reply.header('cache-control', 'max-age=3600').send(rt.keys.keySet(rt.nowS()));
   });
   app.get(PATHS.server, async (_request, reply) => reply.header('cache-control', 'max-age=3600').send(serverInfo(rt)));
+  // every key that signs our key set now: during a rotation both, so peers may follow either
+  app.get(PATHS.anchor, async (_request, reply) =>
+    reply.header('cache-control', 'max-age=3600').send({
+      v: 1,
+      domain: rt.domain,
+      endpoint: rt.endpoint(),
+      key_ids: rt.keys.keySet(rt.nowS()).keys.map((k) => k.key_id),
+    }),
+  );
 }

@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
 import type { DsnSink } from '../../mail/dsn.js';
+import { egressPolicyOf } from '../../net/egress-policy.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { TrafficLedger } from '../../observability/traffic-ledger.js';
 import { LivePolicy } from '../../policy/live-policy.js';
@@ -14,6 +15,7 @@ import type { MailQueues } from '../../queue/queues.js';
 import type { Spool } from '../../spool/spool.js';
 import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.js';
 import { PowSolver } from '../client/pow-solver.js';
+import { DiscoveryAnchor } from '../keys/discovery-anchor.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
 import { PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -24,6 +26,7 @@ import { InboundNoticeStore } from '../state/inbound-notices.js';
 import { NonceStore } from '../state/nonce-store.js';
 import { OriginBacklog } from '../state/origin-backlog.js';
 import { OutboxIndex } from '../state/outbox-index.js';
+import { RedisPeerTrust } from '../state/peer-trust.js';
 import { PmtpStatusStore } from '../state/pmtp-status.js';
 import { PowStampStore } from '../state/pow-stamps.js';
 import { RateLimiter } from '../state/rate-limiter.js';
@@ -58,11 +61,13 @@ export function buildPmtpContext(
   const nowS = () => Math.floor(nowMs() / 1000);
   const prefix = config.redis.prefix;
   const timeoutMs = config.pmtp.request_timeout_s * 1000;
-  const egress = { allowedHosts: new Set(config.egress.allow_hosts) };
+  const egress = egressPolicyOf(config.egress);
   const directory = new PeerDirectory({
     config,
     resolver: deps.resolver,
     fetchJson: (url) => fetchJson(url, { timeoutMs, maxBodyBytes: KEY_SET_MAX_BYTES, egress }),
+    anchor: new DiscoveryAnchor({ egress, nowS, timeoutMs }),
+    trust: new RedisPeerTrust(deps.redis, prefix),
     nowS,
     self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
   });

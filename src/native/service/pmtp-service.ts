@@ -38,6 +38,9 @@ export interface PmtpService {
 /** A pulled copy this young may still be waiting for its pull job to move its recipients on. */
 const SWEEP_GRACE_MS = 60_000;
 
+/** how often the key ring file is checked for changes (a stat; read only when it changed) */
+const RING_RELOAD_MS = 5000;
+
 export interface PmtpWorkers {
   close(): Promise<void>;
 }
@@ -46,7 +49,13 @@ export async function startPmtpService(
   config: Config,
   deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing },
 ): Promise<PmtpService> {
-  const keys = deps.keys ?? (await loadKeyRing(config));
+  const nowMs = deps.now ?? Date.now;
+  const keys = deps.keys ?? (await loadKeyRing(config, () => Math.floor(nowMs() / 1000)));
+  // `mailbridge keys rotate|revoke` rewrite the ring file; the running gateway picks it up here
+  const reloads = setInterval(() => {
+    keys.reload().catch((err: unknown) => deps.log.warn({ err: String(err) }, 'pmtp key ring not reloaded'));
+  }, RING_RELOAD_MS);
+  reloads.unref();
   let endpoint = config.pmtp.public_url ? new URL(config.pmtp.public_url).origin : '';
   const context = buildPmtpContext(config, keys, { ...deps, powSecret: await loadPowSecret(config) }, () => endpoint);
   const listener = await startPmtpListener(context);
@@ -59,7 +68,10 @@ export async function startPmtpService(
     context,
     allowlistCorrespondents: (sender, recipients) => allowlistCorrespondents(context.contacts, sender, recipients),
     updateSecureContext: (material) => listener.updateSecureContext(material),
-    close: () => listener.close(),
+    close: () => {
+      clearInterval(reloads);
+      return listener.close();
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson, parseCanonicalJson } from '../../../src/native/protocol/canonical-json.js';
 import { verifyDelegation } from '../../../src/native/protocol/delegation.js';
 import { parseDiscoveryRecord } from '../../../src/native/protocol/dns-discovery.js';
-import { verifyKeySet } from '../../../src/native/protocol/domain-keys.js';
+import { keyValidAt, verifyKeySet } from '../../../src/native/protocol/domain-keys.js';
 import type { KeyLookup } from '../../../src/native/protocol/ed25519.js';
 import { MessageStreamReader, type StreamEvent } from '../../../src/native/protocol/message-framing.js';
 import { verifyManifestSignatures } from '../../../src/native/protocol/message-signature.js';
@@ -99,6 +99,10 @@ describe('vectors verify independently', () => {
     ).toMatchObject({ ok: true });
     const sig = Buffer.from(v.keyset.signatures[0].sig, 'base64url');
     expect(cryptoVerify(null, Buffer.from(v.signing_input_hex, 'hex'), nodeKey('a.example'), sig)).toBe(true);
+    const revoking = verifyKeySet(v.revoking_keyset, { domain: 'a.example', now: v.now });
+    expect(revoking.ok).toBe(true);
+    const oldId = keys.find((k) => k.name === 'a.example (old)')!.key_id;
+    expect(revoking.ok && keyValidAt(revoking.value, oldId, v.now - 86_400 * 2)).toMatchObject({ code: 'key_revoked' });
   });
 
   it('request and response signatures', async () => {

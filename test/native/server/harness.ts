@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
 import type { MailResolver } from '../../../src/dns/resolver.js';
+import type { Logger } from '../../../src/log.js';
 import type { DsnSink } from '../../../src/mail/dsn.js';
 import type { LocalDelivery, LocalDeliveryRequest, LocalDeliveryResult } from '../../../src/mail/pulled-delivery.js';
 import type { LocalKeyRing } from '../../../src/native/keys/local-keys.js';
@@ -68,6 +69,8 @@ export interface NodeOptions {
   readonly delayWarningS?: number;
   /** the node's clock in ms (default Date.now) */
   readonly now?: () => number;
+  /** where the node logs (default silent, or PMTP_TEST_LOG's level) */
+  readonly log?: Logger;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -106,7 +109,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     },
     prefix,
   );
-  const log = pino({ level: process.env.PMTP_TEST_LOG ?? 'silent' });
+  const log = options.log ?? pino({ level: process.env.PMTP_TEST_LOG ?? 'silent' });
   const stack = await openAcceptStack(config, log);
   const { spool, queues, acceptor, producer } = stack;
   const service = await startPmtpService(config, {
