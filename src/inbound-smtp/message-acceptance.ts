@@ -118,11 +118,14 @@ export class MessageAcceptance {
   /** The signed copy replaces the draft; on failure the caller discards the draft it holds. */
   private async sign(draft: SpoolDraft): Promise<SpoolDraft> {
     if (!this.settings.signBack) throw replyError('signing_unavailable');
+    let signed: SpoolDraft | undefined;
     try {
-      return await this.settings.signBack.sign(draft);
+      signed = await this.settings.signBack.sign(draft);
     } catch (err) {
       throw new MailbridgeError('spool_unavailable', undefined, { cause: err });
     }
+    if (!signed) throw replyError('signing_unavailable', 'no DKIM key for the From: domain');
+    return signed;
   }
 
   private async judge(
