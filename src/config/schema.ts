@@ -548,7 +548,11 @@ function checkDomainSettings(
   config: {
     readonly domains: { readonly settings: Record<string, z.infer<typeof domainSettings>> };
     readonly dkim?: { readonly domain: string } | undefined;
-    readonly pmtp: { readonly domain?: string | undefined; readonly public_url?: string | undefined; readonly listen: { readonly host: string } };
+    readonly pmtp: {
+      readonly domain?: string | undefined;
+      readonly public_url?: string | undefined;
+      readonly listen: { readonly host: string };
+    };
     readonly limits: { readonly message_size_bytes: number };
   },
   ctx: z.RefinementCtx,

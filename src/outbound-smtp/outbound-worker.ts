@@ -30,11 +30,11 @@ import { type MailJob, type MailProcessor, retryPolicyFor } from '../queue/queue
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { authorDomains } from '../translate/author-domains.js';
 import { returnedContent } from '../translate/returned-content.js';
 import type { HopDsn, RecipientResult, SmtpDelivery } from './deliver.js';
 import { type PlannedDelivery, planDeliveries } from './delivery-plan.js';
 import type { MtaStsPolicies } from './mta-sts.js';
-import { authorDomains } from '../translate/author-domains.js';
 import { type MessageSource, prepend, spooledBytes } from './outgoing-message.js';
 import { enhancedStatus } from './reply-class.js';
 

@@ -2,8 +2,8 @@
 // past: what picks the DKIM key a message is signed with (src/mail/domain-signers.ts).
 
 import type { Readable } from 'node:stream';
-import { HeaderSectionCollector, parseHeaderSection } from './header-section.js';
 import { authorAddresses } from './header-mapping.js';
+import { HeaderSectionCollector, parseHeaderSection } from './header-section.js';
 
 /** Every From: mailbox's domain (lower-case A-label; '' for an unusable one). Closes the stream. */
 export async function authorDomains(message: Readable): Promise<string[]> {

@@ -100,11 +100,7 @@ describe('DKIM for many domains on one gateway', () => {
   }
 
   const verdicts = async (stored: Buffer) =>
-    (await dkimVerify(stored, { resolver: dns })).results.map((r) => [
-      r.signingDomain,
-      r.selector,
-      r.status.result,
-    ]);
+    (await dkimVerify(stored, { resolver: dns })).results.map((r) => [r.signingDomain, r.selector, r.status.result]);
 
   it("signs each domain's mail with its own key, which verifies against its own record", async () => {
     expect(await verdicts(await deliver('alice@one.example', 1))).toEqual([['one.example', 'first', 'pass']]);

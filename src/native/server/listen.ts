@@ -38,10 +38,7 @@ export async function serverOptionsFor(config: Pick<Config, 'domains' | 'pmtp'>)
   throw new Error('pmtp.listen needs tls (key, cert), or plain_http on a loopback address');
 }
 
-type Handler = (
-  request: IncomingMessage | Http2ServerRequest,
-  response: ServerResponse | Http2ServerResponse,
-) => void;
+type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
 
 /**
  * `others`: the added domains (domains.settings.<d>.pmtp), each answered by its own app with its
@@ -52,8 +49,7 @@ export async function startPmtpListener(
   others: ReadonlyMap<string, AppDeps> = new Map(),
 ): Promise<PmtpListener> {
   const options = await serverOptionsFor(rt.config);
-  const app =
-    others.size === 0 ? buildPmtpApp(rt, { server: options }) : await dispatchingApp(rt, others, options);
+  const app = others.size === 0 ? buildPmtpApp(rt, { server: options }) : await dispatchingApp(rt, others, options);
   const { host, port, tls } = rt.config.pmtp.listen;
   const address = await app.listen({ host, port });
   const bound = new URL(address);

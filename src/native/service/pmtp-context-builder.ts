@@ -66,8 +66,7 @@ export function buildPmtpContext(
     resolver: deps.resolver,
     fetchJson: (url) => fetchJson(url, { timeoutMs, maxBodyBytes: KEY_SET_MAX_BYTES, egress }),
     nowS,
-    self: (domain) =>
-      domain === keys.domain ? { endpoint, keySet: (s) => keys.keySet(s) } : otherDomains.get(domain),
+    self: (domain) => (domain === keys.domain ? { endpoint, keySet: (s) => keys.keySet(s) } : otherDomains.get(domain)),
   });
   const client = pmtpClientFor(config, keys, directory, nowS);
   return {
