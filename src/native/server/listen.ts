@@ -83,6 +83,7 @@ async function dispatchingApp(
   options: Record<string, unknown>,
 ): Promise<FastifyInstance> {
   const targets = new Map<string, { endpoint: () => string; handle?: Handler }>();
+  const apps: FastifyInstance[] = [];
   targets.set(rt.domain, { endpoint: rt.endpoint });
   for (const [domain, deps] of others) {
     const target: { endpoint: () => string; handle?: Handler } = { endpoint: deps.endpoint };
@@ -98,9 +99,10 @@ async function dispatchingApp(
       },
     });
     await app.ready();
+    apps.push(app);
   }
   const https = options.https as Record<string, unknown> | undefined;
-  return buildPmtpApp(rt, {
+  const primary = buildPmtpApp(rt, {
     server: {
       ...options,
       serverFactory: (handler: Handler) => {
@@ -110,4 +112,7 @@ async function dispatchingApp(
       },
     },
   });
+  // the others' onClose hooks run with the default domain's
+  primary.addHook('onClose', async () => void (await Promise.all(apps.map((app) => app.close()))));
+  return primary;
 }
