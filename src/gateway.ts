@@ -149,6 +149,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       const workers = startPmtpWorkers(pmtp.context, {
         localDelivery: pulledMailDelivery({ config, mailboxes, spool, acceptor, log }),
         redis: producer,
+        others: pmtp.others,
       });
       parts.push({ name: 'pmtp-workers', close: () => workers.close() });
       submitPmtp = pmtpHandoff({

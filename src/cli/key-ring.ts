@@ -11,28 +11,44 @@ import { RedisPeerTrust } from '../native/state/peer-trust.js';
 import { connectRedis } from '../queue/redis-connection.js';
 import { exitCode, parseDuration, parseOptions, UsageError } from './command.js';
 
-export type KeyRingAction =
+export type KeyRingAction = (
   | { readonly action: 'list'; readonly json: boolean }
   | { readonly action: 'rotate'; readonly overlapS?: number }
   | { readonly action: 'revoke'; readonly keyId: string }
   | { readonly action: 'forget'; readonly keyId: string }
-  | { readonly action: 'forget-peer'; readonly domain: string };
+  | { readonly action: 'forget-peer'; readonly domain: string }
+) & {
+  /** which of our domains' ring (domains.settings); default pmtp.domain */
+  readonly own?: string;
+};
 
 export const keyRingHelp = [
-  '       mailbridge keys list [--json] -c FILE',
-  '       mailbridge keys rotate [--overlap 1d] -c FILE',
-  '       mailbridge keys revoke KEY_ID -c FILE',
-  '       mailbridge keys forget KEY_ID -c FILE',
+  '       mailbridge keys list [--json] [--domain D] -c FILE',
+  '       mailbridge keys rotate [--overlap 1d] [--domain D] -c FILE',
+  '       mailbridge keys revoke KEY_ID [--domain D] -c FILE',
+  '       mailbridge keys forget KEY_ID [--domain D] -c FILE',
   '       mailbridge keys forget --peer DOMAIN -c FILE',
   '',
   'rotate publishes a new key now, signs requests with it after the overlap (pmtp.key_overlap_s)',
   'and retires the current key one overlap later (docs/protocol.md §8.3). revoke withdraws a key at',
   'once (peers refuse it: key_revoked). forget drops a retired or revoked key from the ring, or with',
-  '--peer the key set we trusted for a peer domain, so it is discovered afresh.',
+  '--peer the key set we trusted for a peer domain, so it is discovered afresh. --domain picks',
+  'another of our domains (domains.settings.D.pmtp) instead of pmtp.domain.',
 ].join('\n');
 
 export function parseKeyRingArgs(argv: string[]): KeyRingAction {
-  const [action, ...rest] = argv;
+  const [action, ...args] = argv;
+  const at = args.indexOf('--domain');
+  if (at >= 0 && (args[at + 1] === undefined || args[at + 1]?.startsWith('-')))
+    throw new UsageError('--domain needs a domain');
+  const own = at >= 0 ? args[at + 1]?.toLowerCase() : undefined;
+  const rest = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
+  const parsed = parseAction(action, rest);
+  if (own !== undefined && parsed.action === 'forget-peer') throw new UsageError('--domain is not an option of --peer');
+  return own === undefined ? parsed : { ...parsed, own };
+}
+
+function parseAction(action: string | undefined, rest: string[]): KeyRingAction {
   if (action === 'list') {
     const { values } = parseOptions(rest, { json: { type: 'boolean', default: false } });
     return { action, json: values.json ?? false };
@@ -80,7 +96,7 @@ export async function runKeyRing(
   out: NodeJS.WritableStream,
   nowS = Math.floor(Date.now() / 1000),
 ): Promise<number> {
-  const domain = config.pmtp.domain;
+  const domain = request.own ?? config.pmtp.domain;
   if (!domain) throw new Error('pmtp.domain is not set');
   if (request.action === 'forget-peer') return forgetPeer(config, request.domain, out);
   const file = ringConfigOf(config, domain).paths.ringFile as string;
@@ -114,8 +130,12 @@ export async function runKeyRing(
   });
   out.write(`${file} written\n`);
   for (const k of result.ring) out.write(`${k.key_id}  ${keyState(k, nowS)}${describeSchedule(k, nowS)}\n`);
-  if (fresh && config.pmtp.public_url) {
-    const endpoint = new URL(config.pmtp.public_url).origin;
+  const publicUrl =
+    domain === config.pmtp.domain
+      ? config.pmtp.public_url
+      : (config.domains.settings[domain]?.pmtp?.public_url ?? config.pmtp.public_url);
+  if (fresh && publicUrl) {
+    const endpoint = new URL(publicUrl).origin;
     out.write('; publish before the old key retires (DNS pin and HTTPS anchor, §8.4, §8.6):\n');
     out.write(`_pmtp.${domain}.  TXT  "${formatDiscoveryRecord({ endpoint, fingerprint: fresh.keyId })}"\n`);
     const signers = publishedAt(result.ring, nowS).keys;

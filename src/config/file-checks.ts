@@ -45,6 +45,12 @@ export function fileReferences(config: Config): Reference[] {
   for (const [i, file] of config.egress.extra_ca_files.entries())
     refs.push({ key: `egress.extra_ca_files.${i}`, file, kind: 'public' });
   if (config.dkim) refs.push({ key: 'dkim.key_file', file: config.dkim.key_file, kind: 'secret' });
+  for (const [domain, own] of Object.entries(config.domains.settings)) {
+    const at = `domains.settings.${domain}`;
+    if (own.dkim) refs.push({ key: `${at}.dkim.key_file`, file: own.dkim.key_file, kind: 'secret' });
+    if (own.pmtp) refs.push({ key: `${at}.pmtp.key_file`, file: own.pmtp.key_file, kind: 'secret' });
+    tls(`${at}.tls`, own.tls);
+  }
   if (config.arc) refs.push({ key: 'arc.key_file', file: config.arc.key_file, kind: 'secret' });
   if (config.dns.zone_file) refs.push({ key: 'dns.zone_file', file: config.dns.zone_file, kind: 'public' });
   refs.push({ key: 'spool.dir', file: config.spool.dir, kind: 'dir' });

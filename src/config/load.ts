@@ -252,6 +252,20 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
       key_ring_file: config.pmtp.key_ring_file === undefined ? undefined : at(config.pmtp.key_ring_file),
       listen: { ...config.pmtp.listen, tls: tls(config.pmtp.listen.tls) },
     },
+    domains: {
+      ...config.domains,
+      settings: Object.fromEntries(
+        Object.entries(config.domains.settings).map(([domain, own]) => [
+          domain,
+          {
+            ...own,
+            dkim: own.dkim ? { ...own.dkim, key_file: at(own.dkim.key_file) } : undefined,
+            pmtp: own.pmtp ? { ...own.pmtp, key_file: at(own.pmtp.key_file) } : undefined,
+            tls: tls(own.tls),
+          },
+        ]),
+      ),
+    },
     dkim: config.dkim ? { ...config.dkim, key_file: at(config.dkim.key_file) } : undefined,
     arc: config.arc ? { ...config.arc, key_file: at(config.arc.key_file) } : undefined,
     mailbox: {

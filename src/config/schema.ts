@@ -184,6 +184,37 @@ const firstContact = z
   })
   .strict();
 
+/**
+ * What one of many domains on this gateway has of its own (domains.settings.<domain>): its DKIM key,
+ * its PMTP identity, its first-contact rules, its size limit and its certificate (SNI).
+ */
+const domainSettings = z
+  .object({
+    // DKIM for mail whose From: is this domain (d= is the domain)
+    dkim: z
+      .object({
+        selector: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        key_file: z.string().min(1),
+      })
+      .strict()
+      .optional(),
+    // this domain's PMTP key (its own key set); public_url defaults to pmtp.public_url
+    pmtp: z
+      .object({
+        key_file: z.string().min(1),
+        public_url: z.string().url().optional(),
+      })
+      .strict()
+      .optional(),
+    // replaces domains.first_contact for this domain's recipients
+    first_contact: firstContact.optional(),
+    // below limits.message_size_bytes: refused at RCPT when MAIL FROM declared more (552 5.3.4)
+    max_message_bytes: z.number().int().positive().optional(),
+    // served by SNI on TLS listeners (SMTP and PMTP) when a client names this domain or a subdomain
+    tls: tlsFiles.optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     hostname: z.string().min(1).default('localhost'),
@@ -282,6 +313,8 @@ export const configSchema = z
         // per-domain recipient lookups at RCPT instead of a list: probe, dovecot or any (docs/configuration.md)
         verify: z.record(domainName, recipientSource).default({}),
         first_contact: firstContact.prefault({}),
+        // many domains on one gateway: each one's own keys, policy, size and certificate
+        settings: z.record(domainName, domainSettings).default({}),
       })
       .strict()
       .prefault({}),
@@ -530,6 +563,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path, message: 'a probe of a domains.mailbox domain needs host' });
       }
     }
+    checkDomainSettings(config, ctx);
     for (const domain of Object.keys(config.domains.postfix)) {
       if (config.domains.mailbox.includes(domain)) {
         ctx.addIssue({
@@ -541,12 +575,71 @@ export const configSchema = z
     }
   });
 
+/** The top-level `dkim` and `pmtp` keys are the default domain; a settings entry may add, never repeat. */
+function checkDomainSettings(
+  config: {
+    readonly domains: { readonly settings: Record<string, z.infer<typeof domainSettings>> };
+    readonly dkim?: { readonly domain: string } | undefined;
+    readonly pmtp: {
+      readonly domain?: string | undefined;
+      readonly public_url?: string | undefined;
+      readonly listen: { readonly host: string };
+    };
+    readonly limits: { readonly message_size_bytes: number };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  for (const [domain, own] of Object.entries(config.domains.settings)) {
+    const path = ['domains', 'settings', domain];
+    if (own.dkim && config.dkim?.domain === domain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'dkim'],
+        message: `${domain} already signs with the top-level dkim key: keep one of the two`,
+      });
+    }
+    if (own.pmtp && !config.pmtp.domain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'pmtp'],
+        message: 'needs pmtp.domain and pmtp.key_file: the default domain PMTP runs as',
+      });
+    } else if (own.pmtp && config.pmtp.domain === domain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'pmtp'],
+        message: `${domain} is pmtp.domain, whose key is pmtp.key_file: keep one of the two`,
+      });
+    }
+    if (own.pmtp && !own.pmtp.public_url && !config.pmtp.public_url && !isLoopback(config.pmtp.listen.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'pmtp', 'public_url'],
+        message: 'required when neither pmtp.public_url is set nor pmtp.listen.host is loopback',
+      });
+    }
+    if (own.max_message_bytes !== undefined && own.max_message_bytes > config.limits.message_size_bytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'max_message_bytes'],
+        message: `must not exceed limits.message_size_bytes (${config.limits.message_size_bytes}), the most any listener takes`,
+      });
+    }
+  }
+}
+
+/** The largest message `domain`'s recipients take: its own max_message_bytes, else limits.message_size_bytes. */
+export function messageSizeLimit(config: Pick<Config, 'domains' | 'limits'>, domain: string): number {
+  return config.domains.settings[domain]?.max_message_bytes ?? config.limits.message_size_bytes;
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 export type ListenerConfig = z.infer<typeof listener>;
+export type DomainSettings = z.infer<typeof domainSettings>;
 export type RetryPolicyConfig = z.infer<typeof retryPolicy>;
 export type QueueName = 'inbound' | 'notice' | 'pull' | 'outbound';
 

@@ -1,6 +1,8 @@
 // MAIL FROM and RCPT TO, in order: login required (submission), sender syntax, sender owned by
 // the login (submission, 553 5.7.1), free spool space (452 4.3.1, Postfix's 1.5 x
 // message_size_limit), then per recipient: count limit, address form, route and relay policy.
+// A recipient whose domain takes less than the SIZE MAIL FROM declared is refused (552 5.3.4, RFC 1870
+// §6.2: per recipient, so the other domains' recipients still get the message).
 // A recipient of our own domains is then looked up (recipient-verification.ts): 550 5.1.1 when
 // unknown, 450 4.1.1 when the source cannot tell. Accepted addresses keep their form and route for DATA.
 // On submission, the signing address (sign-back.ts) stands alone and routes to the sender.
@@ -30,6 +32,8 @@ export interface EnvelopeSettings {
   readonly grants: SenderPolicy | undefined;
   /** asks each domain's `domains.verify` source about its recipients */
   readonly verification: Pick<RecipientVerification, 'check'>;
+  /** a domain's own size limit (domains.settings.<d>.max_message_bytes), if below the global one */
+  readonly domainLimit: (domain: string) => number | undefined;
 }
 
 export class EnvelopeChecks {
@@ -81,6 +85,9 @@ export class EnvelopeChecks {
     if (!parsed.ok) throw replyError(parsed.code, parsed.reason);
     const decision = decideRecipient(parsed.address, table, role, Boolean(session.user));
     if (decision.kind === 'reject') throw replyError(decision.code, decision.reason);
+    const limit = this.settings.domainLimit(parsed.address.domain);
+    if (limit !== undefined && declaredSize(session) > limit)
+      throw replyError('message_too_large', `${parsed.address.domain} takes at most ${limit} bytes`);
     let route = decision.kind === 'accept' ? decision.route : undefined;
     if (route?.kind === 'mailbox' || route?.kind === 'postfix') await this.verify(parsed.address, session);
     if (decision.kind === 'remote') {
@@ -130,6 +137,15 @@ export class EnvelopeChecks {
     return from ? (this.senders.get(from) ?? from.address) : '';
   }
 
+  /** The smallest size limit among the accepted recipients' domains: what DATA may bring without SIZE. */
+  sizeLimitOf(session: SMTPServerSession): number | undefined {
+    const limits = session.envelope.rcptTo
+      .map((r) => this.routes.get(r)?.rcpt)
+      .flatMap((rcpt) => (rcpt ? [this.settings.domainLimit(rcpt.slice(rcpt.lastIndexOf('@') + 1))] : []))
+      .filter((limit): limit is number => limit !== undefined);
+    return limits.length > 0 ? Math.min(...limits) : undefined;
+  }
+
   /** Route of every accepted recipient, in RCPT order; a repeated RCPT counts once. */
   routesOf(session: SMTPServerSession): InboundRoute[] {
     return session.envelope.rcptTo.map((r) => {
@@ -138,6 +154,13 @@ export class EnvelopeChecks {
       return route;
     });
   }
+}
+
+/** MAIL FROM's SIZE= (RFC 1870), 0 when absent or not a number. */
+function declaredSize(session: SMTPServerSession): number {
+  const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  const size = args ? Number(args.SIZE) : 0;
+  return Number.isSafeInteger(size) ? size : 0;
 }
 
 /** The account name a submission client logged in as; '' before AUTH, which no account has. */

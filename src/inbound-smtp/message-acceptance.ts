@@ -68,6 +68,10 @@ export class MessageAcceptance {
     try {
       const intake = await receiveMessage(stream, draft, this.settings.intake, onTooSlow);
       if (!intake.ok) throw intake.error;
+      const domainLimit = this.envelope.sizeLimitOf(session);
+      // without SIZE, a recipient domain's smaller limit is found only now: refused whole, before the 250
+      if (domainLimit !== undefined && intake.size > domainLimit)
+        throw replyError('message_too_large', `a recipient's domain takes at most ${domainLimit} bytes`);
       const { grants, intake: limits } = this.settings;
       if (grants) await checkHeaderSenders(draft.bodyPath, limits.maxHeaderBytes, grants, loginOf(session));
       const signBack = this.envelope.signRequested(session);
@@ -118,11 +122,14 @@ export class MessageAcceptance {
   /** The signed copy replaces the draft; on failure the caller discards the draft it holds. */
   private async sign(draft: SpoolDraft): Promise<SpoolDraft> {
     if (!this.settings.signBack) throw replyError('signing_unavailable');
+    let signed: SpoolDraft | undefined;
     try {
-      return await this.settings.signBack.sign(draft);
+      signed = await this.settings.signBack.sign(draft);
     } catch (err) {
       throw new MailbridgeError('spool_unavailable', undefined, { cause: err });
     }
+    if (!signed) throw replyError('signing_unavailable', 'no DKIM key for the From: domain');
+    return signed;
   }
 
   private async judge(

@@ -1,13 +1,14 @@
 // smtp-server options for one listener, by role. Security-relevant defaults are set here, in one
 // place: no reverse DNS, AUTH only on submission, XFORWARD only on relay-in, no XCLIENT or
 // sendmail toys, SIZE advertised (and enforced in data-intake), DSN advertised (RFC 3461),
-// STARTTLS only with our own cert.
+// STARTTLS only with our own cert, or a domain's own (domains.settings.<d>.tls) when the client names it (SNI).
 
 import { readFile } from 'node:fs/promises';
 import type { SMTPServerOptions } from 'smtp-server';
 import { smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { SenderAuthMode } from '../mail/spool-records.js';
+import { loadDomainCertificates } from '../net/domain-certificates.js';
 
 export type ListenerHandlers = Pick<
   SMTPServerOptions,
@@ -19,11 +20,16 @@ export const closeGraceMs = 30_000;
 
 export async function roleOptions(
   listener: ListenerConfig,
-  config: Pick<Config, 'hostname' | 'limits'>,
+  config: Pick<Config, 'domains' | 'hostname' | 'limits'>,
   handlers: ListenerHandlers,
 ): Promise<SMTPServerOptions> {
+  const sni = listener.tls ? await loadDomainCertificates(config) : undefined;
   const tls = listener.tls
-    ? { key: await readFile(listener.tls.key), cert: await readFile(listener.tls.cert) }
+    ? {
+        key: await readFile(listener.tls.key),
+        cert: await readFile(listener.tls.cert),
+        ...(sni ? { SNICallback: sni } : {}),
+      }
     : undefined;
   if (listener.role === 'submission' && !tls && !listener.allow_insecure_auth) {
     throw new Error(

@@ -115,6 +115,7 @@ export class SmtpListener {
         canSign: shared.signBack !== undefined,
         grants,
         verification: shared.verification,
+        domainLimit: (domain) => config.domains.settings[domain]?.max_message_bytes,
       },
       deps.spool,
       deps.resolver,

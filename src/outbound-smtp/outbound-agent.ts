@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import type { Logger } from '../log.js';
-import { loadDkimSigner } from '../mail/dkim-signer.js';
+import { loadDomainSigners } from '../mail/domain-signers.js';
 import type { DsnSink } from '../mail/dsn.js';
 import { egressPolicyOf } from '../net/egress-policy.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -42,7 +42,7 @@ export async function createOutboundAgent(
     config,
     ...deps,
     delivery,
-    dkim: config.dkim ? await loadDkimSigner(config.dkim, path.join(deps.spool.tmpDir, 'dkim-cache')) : undefined,
+    dkim: await loadDomainSigners(config, path.join(deps.spool.tmpDir, 'dkim-cache')),
     mtaSts: config.outbound.mta_sts
       ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps(egressPolicyOf(config.egress)))
       : undefined,

@@ -10,7 +10,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { MailResolver } from '../dns/resolver.js';
 import { forMessage, type Logger } from '../log.js';
-import type { DkimSigner } from '../mail/dkim-signer.js';
+import type { DomainSigners } from '../mail/domain-signers.js';
 import {
   composeDsn,
   type DsnSink,
@@ -30,6 +30,7 @@ import { type MailJob, type MailProcessor, retryPolicyFor } from '../queue/queue
 import { lifetimeExceeded } from '../queue/retry-policy.js';
 import { isQueueId } from '../spool/queue-id.js';
 import type { Spool, SpoolEntry } from '../spool/spool.js';
+import { authorDomains } from '../translate/author-domains.js';
 import { returnedContent } from '../translate/returned-content.js';
 import type { HopDsn, RecipientResult, SmtpDelivery } from './deliver.js';
 import { type PlannedDelivery, planDeliveries } from './delivery-plan.js';
@@ -47,7 +48,7 @@ export interface OutboundWorkerDeps {
   /** the translate seam; the spooled bytes as they are by default */
   readonly source?: MessageSource;
   /** signs mail for the legacy internet (relayhost and MX routes), not our own mailboxes */
-  readonly dkim?: DkimSigner;
+  readonly dkim?: DomainSigners;
   readonly mtaSts?: MtaStsPolicies;
   /** where DSNs go; no DSNs without it */
   readonly sendDsn?: DsnSink;
@@ -276,8 +277,11 @@ async function outgoing(
   planned: PlannedDelivery,
   single: string | undefined,
 ) {
-  const message = prepend(traceFor(deps, entry, single, planned.route.kind === 'local'), await source(entry));
-  return deps.dkim && planned.route.kind !== 'local' ? deps.dkim.sign(message) : message;
+  const local = planned.route.kind === 'local';
+  // the author's own domain signs: a second domain's mail never goes out with the first one's d=
+  const signer = deps.dkim && !local ? deps.dkim.signerFor(await authorDomains(await source(entry))) : undefined;
+  const message = prepend(traceFor(deps, entry, single, local), await source(entry));
+  return signer ? signer.sign(message) : message;
 }
 
 /** Out of time before trying again: the last answer each recipient had stays readable. */

@@ -1,16 +1,19 @@
 // The policy SIGHUP may change while sessions stay open: per-domain recipient lists (checked at
 // RCPT and for each PMTP notice) and the first-contact rules. Readers keep this one object and
 // consult it per decision, so a reload takes effect at the next RCPT or notice, on open sessions too.
+// A domain of domains.settings with its own first_contact is judged by that instead (set at start).
 
 import type { Config } from '../config/schema.js';
 import { asciiDomain } from '../mail/address-syntax.js';
 
-export type PolicySettings = Pick<Config['domains'], 'recipients' | 'first_contact'>;
+export type PolicySettings = Pick<Config['domains'], 'recipients' | 'first_contact'> &
+  Partial<Pick<Config['domains'], 'settings'>>;
 export type FirstContactSettings = Config['domains']['first_contact'];
 
 export class LivePolicy {
   private lists: ReadonlyMap<string, ReadonlySet<string>> = new Map();
   private rules!: FirstContactSettings;
+  private domainRules: ReadonlyMap<string, FirstContactSettings> = new Map();
 
   constructor(settings: PolicySettings) {
     this.apply(settings);
@@ -20,10 +23,22 @@ export class LivePolicy {
   apply(settings: PolicySettings): void {
     this.lists = recipientLists(settings.recipients);
     this.rules = settings.first_contact;
+    if (settings.settings) {
+      this.domainRules = new Map(
+        Object.entries(settings.settings).flatMap(([domain, own]) =>
+          own.first_contact ? [[domain, own.first_contact] as const] : [],
+        ),
+      );
+    }
   }
 
   get firstContact(): FirstContactSettings {
     return this.rules;
+  }
+
+  /** The rules for recipients of `domain`: its own (domains.settings) or the global ones. */
+  firstContactFor(domain: string): FirstContactSettings {
+    return this.domainRules.get(asciiDomain(domain) || domain.toLowerCase()) ?? this.rules;
   }
 
   /**

@@ -45,6 +45,11 @@ export class HeaderSectionCollector {
     this.carry = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
   }
 
+  /** True once the empty line ending the header section has been seen. */
+  get complete(): boolean {
+    return this.head !== undefined;
+  }
+
   /** The header section without the separating empty line (all bytes if the message has no body). */
   section(): Buffer {
     return this.head ?? Buffer.concat(this.chunks, this.size);

@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
 import type { MailResolver } from '../../src/dns/resolver.js';
-import type { DkimSigner } from '../../src/mail/dkim-signer.js';
+import type { DomainSigners } from '../../src/mail/domain-signers.js';
 import type { SpoolRecordInput } from '../../src/mail/spool-records.js';
 import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import { MtaStsPolicies, type PolicyFetcher } from '../../src/outbound-smtp/mta-sts.js';
@@ -34,7 +34,7 @@ export interface Harness {
 export async function outboundHarness(
   config: Config,
   resolver: MailResolver,
-  options: { dkim?: DkimSigner; policyFetcher?: PolicyFetcher } = {},
+  options: { dkim?: DomainSigners; policyFetcher?: PolicyFetcher } = {},
 ): Promise<Harness> {
   const spool = new Spool(config.spool.dir);
   await spool.init();

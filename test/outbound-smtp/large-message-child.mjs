@@ -15,7 +15,7 @@ const { MailQueues, createMailWorker } = await load('queue/queues.js');
 const { createRedisConnection } = await load('queue/redis-connection.js');
 const { DeliveryStatusStore } = await load('queue/delivery-status.js');
 const { SmtpDelivery } = await load('outbound-smtp/deliver.js');
-const { loadDkimSigner } = await load('mail/dkim-signer.js');
+const { loadDomainSigners } = await load('mail/domain-signers.js');
 const { createOutboundProcessor } = await load('outbound-smtp/outbound-worker.js');
 
 const config = parseConfig(yamlText, '/virtual/test.yaml');
@@ -45,7 +45,7 @@ const workerConnection = createRedisConnection(config, 'worker');
 const queues = new MailQueues(config, producer);
 const status = new DeliveryStatusStore(producer, config.redis.prefix);
 const delivery = new SmtpDelivery(config);
-const dkim = await loadDkimSigner(config.dkim, path.join(config.spool.dir, 'dkim-cache'));
+const dkim = await loadDomainSigners(config, path.join(config.spool.dir, 'dkim-cache'));
 const worker = createMailWorker(
   config,
   'outbound',

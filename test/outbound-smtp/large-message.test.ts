@@ -43,7 +43,7 @@ describe('a 50 MB message', () => {
         'queue/accept.ts',
         'queue/redis-connection.ts',
         'outbound-smtp/outbound-worker.ts',
-        'mail/dkim-signer.ts',
+        'mail/domain-signers.ts',
       ].map((f) => path.join(root, 'src', f)),
     ]);
     await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));

@@ -2,7 +2,7 @@
 // and a recipient Postfix defers is retried without sending the accepted one a second copy.
 import { dkimVerify } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDkimSigner } from '../../src/mail/dkim-signer.js';
+import { loadDomainSigners } from '../../src/mail/domain-signers.js';
 import { testConfig } from '../support/config.js';
 import { makeDkimKey, type TestDkimKey } from '../support/dkim-key.js';
 import { type PrivatePostfix, startPostfix } from '../support/postfix.js';
@@ -55,7 +55,7 @@ describe('delivery through a private Postfix', () => {
       },
       a: { 'mx.test.example': ['127.0.0.1'] },
     });
-    const dkim = await loadDkimSigner(config.dkim!, `${tmp.dir}/dkim-cache`);
+    const dkim = await loadDomainSigners(config, `${tmp.dir}/dkim-cache`);
     harness = await outboundHarness(config, resolver, { dkim });
   });
   afterAll(async () => {

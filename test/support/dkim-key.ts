@@ -13,7 +13,7 @@ export interface TestDkimKey {
 
 export async function makeDkimKey(dir: string, domain: string, selector: string): Promise<TestDkimKey> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = path.join(dir, 'dkim.pem');
+  const keyFile = path.join(dir, `${domain}.${selector}.dkim.pem`);
   await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const record = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
   const name = `${selector}._domainkey.${domain}`;

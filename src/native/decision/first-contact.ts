@@ -1,10 +1,10 @@
-// Turns `domains.first_contact` into the pure policy and gathers the facts it needs for one
+// Turns `domains.first_contact` (or the recipient domain's own, domains.settings) into the pure policy and gathers the facts it needs for one
 // (sender, recipient): allowlist membership, a sender token (use counted atomically, revocation
 // honoured) and a proof-of-work solution (single use). Returns the decision and its side effects.
 import { randomBytes } from 'node:crypto';
 import type { FirstContactSettings } from '../../policy/live-policy.js';
 import type { PmtpContext } from '../pmtp-context.js';
-import { sameAddress } from '../protocol/address.js';
+import { domainOf, sameAddress } from '../protocol/address.js';
 import {
   decideFirstContact,
   type FirstContactDecision,
@@ -59,7 +59,7 @@ export async function decideRecipient(
   const { notice, recipient, senderAuthenticated, use } = input;
   const now = rt.nowS();
   const base = {
-    policy: policyOf(rt.policy.firstContact),
+    policy: policyOf(rt.policy.firstContactFor(domainOf(recipient))),
     recipient,
     sender: notice.sender,
     senderAuthenticated,
@@ -115,7 +115,7 @@ export async function decideRecipient(
 }
 
 export function newChallenge(rt: FirstContactDeps, notice: Notice, recipient: string): PowChallenge {
-  const fc = rt.policy.firstContact;
+  const fc = rt.policy.firstContactFor(domainOf(recipient));
   const own = fc.users.find((u) => sameAddress(u.address, recipient))?.pow_bits;
   return issueChallenge({
     bits: Math.max(1, own ?? fc.pow_bits),

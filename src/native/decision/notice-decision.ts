@@ -3,6 +3,7 @@
 // (a newer version supersedes an unpulled one), and the per-recipient disposition and state.
 import { randomBytes } from 'node:crypto';
 import { errorBody } from '../../codes.js';
+import { messageSizeLimit } from '../../config/schema.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf, sameAddress } from '../protocol/address.js';
 import { signDelegation } from '../protocol/delegation.js';
@@ -72,7 +73,8 @@ export async function handleNotice(
   }
   // Mail a gateway converted (sender outside the origin) is authenticated only by its provenance.
   const authenticated = domainOf(notice.sender) === origin;
-  const tooLarge = notice.size > rt.config.limits.message_size_bytes;
+  // our domain's own limit (domains.settings), as our server information announced it
+  const tooLarge = notice.size > messageSizeLimit(rt.config, rt.domain);
   let pull = false;
   let decide = false;
   const recipients: RecipientDisposition[] = [];

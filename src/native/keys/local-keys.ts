@@ -195,25 +195,35 @@ export async function loadDomainKeyRing(domain: string, paths: RingPaths, timing
   });
 }
 
-/** Ring file path, seed and timing of the configured domain. */
+/**
+ * Ring file path, seed and timing of one of our domains: `pmtp.domain` uses the `pmtp` keys, a domain
+ * of `domains.settings` with its own `pmtp.key_file` its own ring file beside the default one.
+ */
 export function ringConfigOf(
-  config: Pick<Config, 'pmtp' | 'spool'>,
+  config: Pick<Config, 'pmtp' | 'spool' | 'domains'>,
   domain: string,
 ): { paths: RingPaths; timing: Omit<RingTiming, 'nowS'> } {
   const { pmtp } = config;
+  const timing = { validS: pmtp.key_valid_days * 86_400, refreshS: pmtp.key_refresh_s };
+  if (domain !== pmtp.domain) {
+    const own = config.domains.settings[domain]?.pmtp;
+    if (!own) throw new Error(`${domain} is neither pmtp.domain nor a domains.settings entry with pmtp keys`);
+    // an added domain starts without retired keys: pmtp.retired_keys belong to the default domain
+    return { paths: { ringFile: defaultRingPath(config.spool.dir, domain), keyFile: own.key_file }, timing };
+  }
   return {
     paths: {
       ringFile: pmtp.key_ring_file ?? defaultRingPath(config.spool.dir, domain),
       keyFile: pmtp.key_file,
       retiredKeys: pmtp.retired_keys,
     },
-    timing: { validS: pmtp.key_valid_days * 86_400, refreshS: pmtp.key_refresh_s },
+    timing,
   };
 }
 
 /** The key ring of `pmtp.domain`. */
 export async function loadKeyRing(
-  config: Pick<Config, 'pmtp' | 'spool'>,
+  config: Pick<Config, 'pmtp' | 'spool' | 'domains'>,
   nowS: () => number = () => Math.floor(Date.now() / 1000),
 ): Promise<LocalKeyRing> {
   const domain = config.pmtp.domain;

@@ -39,12 +39,13 @@ export interface PeerDirectoryDeps {
   /** Key sets trusted before, per domain; without it continuity is not checked. */
   readonly trust?: PeerTrustStore;
   readonly nowS: () => number;
-  /** Our own domain answers from memory. */
-  readonly self?: {
-    readonly domain: string;
-    readonly endpoint: () => string;
-    readonly keySet: (nowS: number) => KeySet;
-  };
+  /** Our own domains (every identity this gateway answers for) answer from memory. */
+  readonly self?: (domain: string) => OwnDomain | undefined;
+}
+
+export interface OwnDomain {
+  readonly endpoint: () => string;
+  readonly keySet: (nowS: number) => KeySet;
 }
 
 const DISCOVERY_TTL_S = 3600;
@@ -80,8 +81,8 @@ export class PeerDirectory {
 
   /** Endpoint and pin of `domain`; throws PmtpRequestError when it has none. */
   async discover(domain: string): Promise<PeerRecord> {
-    const self = this.deps.self;
-    if (self && domain === self.domain) return { endpoint: self.endpoint(), staticKeys: self.keySet(this.deps.nowS()) };
+    const self = this.deps.self?.(domain);
+    if (self) return { endpoint: self.endpoint(), staticKeys: self.keySet(this.deps.nowS()) };
     const now = this.deps.nowS();
     const hit = this.records.get(domain);
     if (hit && now < hit.until) return hit.record;
@@ -115,7 +116,7 @@ export class PeerDirectory {
 
   /** Whether a key lookup for `domain` needs no fetch: keys from config, a cached set, or a cached failure. */
   answersFromMemory(domain: string): boolean {
-    if (domain === this.deps.self?.domain || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0)
+    if (this.deps.self?.(domain) !== undefined || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0)
       return true;
     const failed = this.failures.get(domain);
     return this.keySets.get(domain) !== undefined || (failed !== undefined && this.deps.nowS() < failed.until);

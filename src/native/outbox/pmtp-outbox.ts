@@ -1,6 +1,7 @@
 // The origin's outbox: stores a signed PMTP message as a spool entry (body = the part octets in
 // order, meta = manifest, signatures, recipients per destination) and queues its notices, with
 // the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
+// With many domains, mail whose From: is one of ours with its own PMTP key is originated (signed) by that domain.
 import { Readable } from 'node:stream';
 import { expiryJobId } from '../../mail/jobs.js';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
@@ -36,16 +37,25 @@ export interface Submitted {
   readonly digest: string;
 }
 
+/** Who originates a message: our domain and the key ring that signs for it. */
+export type Origin = Pick<PmtpContext, 'domain' | 'keys'>;
+
 export class PmtpOutbox {
-  constructor(private readonly rt: OutboxDeps) {}
+  /** `origins`: our added domains (domains.settings.<d>.pmtp) by domain; rt is the default */
+  constructor(
+    private readonly rt: OutboxDeps,
+    private readonly origins: ReadonlyMap<string, Origin> = new Map(),
+  ) {}
 
   async submit(input: SubmitInput): Promise<Submitted> {
     const { rt } = this;
     const parsed = parseManifest(input.manifest);
     if (!parsed.ok) throw new TypeError(`manifest: ${parsed.detail}`);
     const manifest = parsed.value;
-    if (!originAligned(manifest, rt.domain))
-      throw new TypeError(`${rt.domain} may not originate mail from ${manifest.from}`);
+    // the author's own domain signs when it is one of ours: its peers then see an authenticated sender
+    const origin = this.origins.get(domainOf(manifest.from)) ?? rt;
+    if (!originAligned(manifest, origin.domain))
+      throw new TypeError(`${origin.domain} may not originate mail from ${manifest.from}`);
     const destinations = groupByDomain(input.recipients);
     if (manifest.provenance) {
       // Bcc privacy: gateway manifests list SMTP recipients, so there must be one per destination
@@ -73,16 +83,16 @@ export class PmtpOutbox {
     }
     const digest = manifestDigest(manifest);
     const previous = input.signatures ?? [];
-    const signatures = previous.some((s) => s.role === 'origin' && s.domain === rt.domain)
+    const signatures = previous.some((s) => s.role === 'origin' && s.domain === origin.domain)
       ? [...previous]
       : [
           signManifest({
             manifestDigest: digest,
             previous: [],
             role: 'origin',
-            domain: rt.domain,
-            keyId: rt.keys.current.keyId,
-            privateKey: rt.keys.current.privateKey,
+            domain: origin.domain,
+            keyId: origin.keys.current.keyId,
+            privateKey: origin.keys.current.privateKey,
             created: rt.nowS(),
           }),
           ...previous,

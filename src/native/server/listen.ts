@@ -1,11 +1,16 @@
 // Starts the PMTP/1 listener from `pmtp.listen`: HTTPS with the configured certificate serving
 // HTTP/2 and HTTP/1.1, or plain HTTP/1.1 only when enabled AND bound to loopback (tests, staging).
+// Each domain's certificate is chosen by SNI; with many domains each has its own app behind one socket.
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { type Config, isLoopback } from '../../config/schema.js';
+import { loadDomainCertificates } from '../../net/domain-certificates.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AppDeps, buildPmtpApp } from './app.js';
+import { pickDomain } from './domain-dispatch.js';
 
 /** The parts of the PMTP context this file uses. */
 export type ListenerDeps = Pick<PmtpContext, 'config'> & AppDeps;
@@ -19,18 +24,32 @@ export interface PmtpListener {
   close(): Promise<void>;
 }
 
-export async function serverOptionsFor(config: Pick<Config, 'pmtp'>): Promise<Record<string, unknown>> {
+export async function serverOptionsFor(config: Pick<Config, 'domains' | 'pmtp'>): Promise<Record<string, unknown>> {
   const { tls, plain_http: plain, host } = config.pmtp.listen;
   if (tls) {
     const [key, cert] = await Promise.all([readFile(tls.key), readFile(tls.cert)]);
-    return { http2: true, https: { allowHTTP1: true, key, cert, minVersion: 'TLSv1.2' } };
+    const sni = await loadDomainCertificates(config);
+    return {
+      http2: true,
+      https: { allowHTTP1: true, key, cert, minVersion: 'TLSv1.2', ...(sni ? { SNICallback: sni } : {}) },
+    };
   }
   if (plain && isLoopback(host)) return {};
   throw new Error('pmtp.listen needs tls (key, cert), or plain_http on a loopback address');
 }
 
-export async function startPmtpListener(rt: ListenerDeps): Promise<PmtpListener> {
-  const app = buildPmtpApp(rt, { server: await serverOptionsFor(rt.config) });
+type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
+
+/**
+ * `others`: the added domains (domains.settings.<d>.pmtp), each answered by its own app with its
+ * own keys and endpoint; requests are handed to one by domain-dispatch.ts.
+ */
+export async function startPmtpListener(
+  rt: ListenerDeps,
+  others: ReadonlyMap<string, AppDeps> = new Map(),
+): Promise<PmtpListener> {
+  const options = await serverOptionsFor(rt.config);
+  const app = others.size === 0 ? buildPmtpApp(rt, { server: options }) : await dispatchingApp(rt, others, options);
   const { host, port, tls } = rt.config.pmtp.listen;
   const address = await app.listen({ host, port });
   const bound = new URL(address);
@@ -52,4 +71,48 @@ export async function startPmtpListener(rt: ListenerDeps): Promise<PmtpListener>
       }
     },
   };
+}
+
+/**
+ * One app per domain behind one server: the default domain's app owns (and listens on) the real
+ * server, whose requests go to the app `pickDomain` chooses; the others never listen.
+ */
+async function dispatchingApp(
+  rt: ListenerDeps,
+  others: ReadonlyMap<string, AppDeps>,
+  options: Record<string, unknown>,
+): Promise<FastifyInstance> {
+  const targets = new Map<string, { endpoint: () => string; handle?: Handler }>();
+  const apps: FastifyInstance[] = [];
+  targets.set(rt.domain, { endpoint: rt.endpoint });
+  for (const [domain, deps] of others) {
+    const target: { endpoint: () => string; handle?: Handler } = { endpoint: deps.endpoint };
+    targets.set(domain, target);
+    const app = buildPmtpApp(deps, {
+      server: {
+        ...options,
+        serverFactory: (handler: Handler) => {
+          target.handle = handler;
+          // never listens: fastify only needs a server object to hang its hooks on
+          return createHttpServer();
+        },
+      },
+    });
+    await app.ready();
+    apps.push(app);
+  }
+  const https = options.https as Record<string, unknown> | undefined;
+  const primary = buildPmtpApp(rt, {
+    server: {
+      ...options,
+      serverFactory: (handler: Handler) => {
+        targets.get(rt.domain)!.handle = handler;
+        const dispatch: Handler = (request, response) => pickDomain(targets, request).handle!(request, response);
+        return https ? createSecureServer(https, dispatch) : createHttpServer(dispatch);
+      },
+    },
+  });
+  // the others' onClose hooks run with the default domain's
+  primary.addHook('onClose', async () => void (await Promise.all(apps.map((app) => app.close()))));
+  return primary;
 }

@@ -1,5 +1,6 @@
 // Builds the PMTP context (src/native/pmtp-context.ts) once from config: our keys, the peer
-// directory, the signed client and the Redis-backed stores. Passed down, never global.
+// directory, the signed client and the Redis-backed stores. Passed down, never global. Each added
+// domain (domains.settings.<d>.pmtp) gets a view of it with its own domain, keys, endpoint and client.
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
@@ -17,7 +18,7 @@ import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.
 import { PowSolver } from '../client/pow-solver.js';
 import { DiscoveryAnchor } from '../keys/discovery-anchor.js';
 import type { LocalKeyRing } from '../keys/local-keys.js';
-import { PeerDirectory } from '../keys/peer-directory.js';
+import { type OwnDomain, PeerDirectory } from '../keys/peer-directory.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { ContactStore } from '../state/contacts.js';
 import { DeferredTokenStore } from '../state/deferred-tokens.js';
@@ -56,6 +57,8 @@ export function buildPmtpContext(
   keys: LocalKeyRing,
   deps: PmtpContextDeps,
   endpoint: () => string,
+  /** our added domains, answered from memory like our own (filled by the caller as views are made) */
+  otherDomains: ReadonlyMap<string, OwnDomain> = new Map(),
 ): PmtpContext {
   const nowMs = deps.now ?? Date.now;
   const nowS = () => Math.floor(nowMs() / 1000);
@@ -69,18 +72,10 @@ export function buildPmtpContext(
     anchor: new DiscoveryAnchor({ egress, nowS, timeoutMs }),
     trust: new RedisPeerTrust(deps.redis, prefix),
     nowS,
-    self: { domain: keys.domain, endpoint, keySet: (s) => keys.keySet(s) },
+    self: (domain) => (domain === keys.domain ? { endpoint, keySet: (s) => keys.keySet(s) } : otherDomains.get(domain)),
   });
   const delegates = new DelegateGrantStore(deps.redis, prefix);
-  const client = new PmtpClient({
-    keys,
-    directory,
-    nowS,
-    timeoutMs,
-    clockSkewS: config.pmtp.clock_skew_s,
-    egress,
-    delegates,
-  });
+  const client = pmtpClientFor(config, keys, directory, nowS, delegates);
   return {
     config,
     log: deps.log,
@@ -118,4 +113,33 @@ export function buildPmtpContext(
     traffic: new TrafficLedger(deps.redis, prefix),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
+}
+
+/** The same context seen as another of our domains: everything shared but who we are and how we sign. */
+export function domainContext(base: PmtpContext, keys: LocalKeyRing, endpoint: () => string): PmtpContext {
+  return {
+    ...base,
+    domain: keys.domain,
+    keys,
+    endpoint,
+    client: pmtpClientFor(base.config, keys, base.directory, base.nowS, base.delegates),
+  };
+}
+
+function pmtpClientFor(
+  config: Config,
+  keys: LocalKeyRing,
+  directory: PeerDirectory,
+  nowS: () => number,
+  delegates: DelegateGrantStore,
+): PmtpClient {
+  return new PmtpClient({
+    keys,
+    directory,
+    nowS,
+    timeoutMs: config.pmtp.request_timeout_s * 1000,
+    clockSkewS: config.pmtp.clock_skew_s,
+    egress: { allowedHosts: new Set(config.egress.allow_hosts) },
+    delegates,
+  });
 }

@@ -1,6 +1,8 @@
 // Composition entry points for src/gateway.ts: `startPmtpService` (keys, context, listener,
 // outbox) and `startPmtpWorkers` (the notice and pull processors with their own blocking Redis
 // connection, and the recipient-side sweeper). Config is passed down; nothing here reads the environment.
+// Each added domain (domains.settings.<d>.pmtp) is a view of the one context with its own keys and
+// endpoint: answered on the same listener, originating its own authors' mail, running its own jobs.
 
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
@@ -8,7 +10,9 @@ import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createMailWorker } from '../../queue/queues.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
+import { loadDomainIdentities } from '../keys/domain-identities.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
+import type { OwnDomain } from '../keys/peer-directory.js';
 import { loadPowSecret } from '../keys/pow-secret.js';
 import { PmtpOutbox } from '../outbox/pmtp-outbox.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -18,7 +22,8 @@ import { CircuitBreaker } from '../workers/circuit-breaker.js';
 import { InboundSweeper } from '../workers/inbound-sweeper.js';
 import { createNoticeProcessor } from '../workers/notice-worker.js';
 import { createPullProcessor } from '../workers/pull-worker.js';
-import { buildPmtpContext, type PmtpContextDeps } from './pmtp-context-builder.js';
+import { noticeByOrigin, pullByRecipientDomain } from './domain-workers.js';
+import { buildPmtpContext, domainContext, type PmtpContextDeps } from './pmtp-context-builder.js';
 
 export interface PmtpService {
   /** Where the listener is bound, e.g. http://127.0.0.1:8443. */
@@ -28,6 +33,8 @@ export interface PmtpService {
   readonly outbox: PmtpOutbox;
   /** what the PMTP parts share; tests and the gateway read its stores */
   readonly context: PmtpContext;
+  /** the added domains' views of it (domains.settings.<d>.pmtp), by domain */
+  readonly others: ReadonlyMap<string, PmtpContext>;
   /** New TLS handshakes use this certificate; open connections keep theirs (SIGHUP). */
   updateSecureContext(material: { key: Buffer; cert: Buffer }): void;
   /** Call when a local user sends mail: its recipients skip first contact when they reply. */
@@ -50,22 +57,55 @@ export async function startPmtpService(
   deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing },
 ): Promise<PmtpService> {
   const nowMs = deps.now ?? Date.now;
-  const keys = deps.keys ?? (await loadKeyRing(config, () => Math.floor(nowMs() / 1000)));
-  // `mailbridge keys rotate|revoke` rewrite the ring file; the running gateway picks it up here
+  const nowS = () => Math.floor(nowMs() / 1000);
+  const keys = deps.keys ?? (await loadKeyRing(config, nowS));
+  const identities = await loadDomainIdentities(config, keys, nowS);
+  // `mailbridge keys rotate|revoke` rewrite a ring file; the running gateway picks it up here
   const reloads = setInterval(() => {
-    keys.reload().catch((err: unknown) => deps.log.warn({ err: String(err) }, 'pmtp key ring not reloaded'));
+    for (const identity of identities.values())
+      identity.keys
+        .reload()
+        .catch((err: unknown) =>
+          deps.log.warn({ err: String(err), domain: identity.keys.domain }, 'pmtp key ring not reloaded'),
+        );
   }, RING_RELOAD_MS);
   reloads.unref();
-  let endpoint = config.pmtp.public_url ? new URL(config.pmtp.public_url).origin : '';
-  const context = buildPmtpContext(config, keys, { ...deps, powSecret: await loadPowSecret(config) }, () => endpoint);
-  const listener = await startPmtpListener(context);
-  if (!endpoint) endpoint = listener.url;
-  deps.log.info({ url: listener.url, endpoint, domain: keys.domain, keyId: keys.current.keyId }, 'pmtp listening');
+  // a domain without a public URL of its own is reached where the listener is bound
+  let bound = '';
+  const endpointOf = (publicUrl: string | undefined) => {
+    const fixed = publicUrl ? new URL(publicUrl).origin : '';
+    return () => fixed || bound;
+  };
+  const ownDomains = new Map<string, OwnDomain>();
+  const context = buildPmtpContext(
+    config,
+    keys,
+    { ...deps, powSecret: await loadPowSecret(config) },
+    endpointOf(config.pmtp.public_url),
+    ownDomains,
+  );
+  const others = new Map<string, PmtpContext>();
+  for (const [domain, identity] of identities) {
+    if (domain === keys.domain) continue;
+    const view = domainContext(context, identity.keys, endpointOf(identity.publicUrl));
+    others.set(domain, view);
+    ownDomains.set(domain, { endpoint: view.endpoint, keySet: (s) => identity.keys.keySet(s) });
+  }
+  const listener = await startPmtpListener(context, others);
+  bound = listener.url;
+  const endpoint = context.endpoint();
+  for (const rt of [context, ...others.values()]) {
+    deps.log.info(
+      { url: listener.url, endpoint: rt.endpoint(), domain: rt.domain, keyId: rt.keys.current.keyId },
+      'pmtp listening',
+    );
+  }
   return {
     url: listener.url,
     endpoint,
-    outbox: new PmtpOutbox(context),
+    outbox: new PmtpOutbox(context, others),
     context,
+    others,
     allowlistCorrespondents: (sender, recipients) => allowlistCorrespondents(context.contacts, sender, recipients),
     updateSecureContext: (material) => listener.updateSecureContext(material),
     close: () => {
@@ -77,8 +117,9 @@ export async function startPmtpService(
 
 export function startPmtpWorkers(
   context: PmtpContext,
-  deps: { localDelivery: LocalDelivery; redis: Redis },
+  deps: { localDelivery: LocalDelivery; redis: Redis; others?: ReadonlyMap<string, PmtpContext> },
 ): PmtpWorkers {
+  const others = [...(deps.others ?? new Map<string, PmtpContext>()).entries()];
   const { config } = context;
   const connection = createRedisConnection(config, 'worker');
   connection.on('error', (err) => context.log.warn({ err: err.message }, 'redis worker connection error'));
@@ -87,14 +128,21 @@ export function startPmtpWorkers(
     firstPauseMs: config.pmtp.breaker_first_pause_s * 1000,
     pauseMs: config.pmtp.breaker_pause_s * 1000,
   });
-  const batcher = new NoticeBatcher(context.client, context.domain);
+  const noticeFor = (rt: PmtpContext) =>
+    createNoticeProcessor({ rt, batcher: new NoticeBatcher(rt.client, rt.domain), breaker });
   const notice = createMailWorker(
     config,
     'notice',
-    createNoticeProcessor({ rt: context, batcher, breaker }),
+    noticeByOrigin(context, new Map(others.map(([d, rt]) => [d, noticeFor(rt)])), noticeFor(context)),
     connection,
   );
-  const pull = createMailWorker(config, 'pull', createPullProcessor(context, deps.localDelivery), connection);
+  const pullFor = (rt: PmtpContext) => createPullProcessor(rt, deps.localDelivery);
+  const pull = createMailWorker(
+    config,
+    'pull',
+    pullByRecipientDomain(context, new Map(others.map(([d, rt]) => [d, pullFor(rt)])), pullFor(context)),
+    connection,
+  );
   for (const worker of [notice, pull]) {
     worker.on('failed', (job, err) =>
       context.log.warn({ queue: worker.name, jobId: job?.id, err: err.message }, 'pmtp job failed'),

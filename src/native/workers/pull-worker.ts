@@ -5,6 +5,7 @@
 
 import { Readable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
+import { messageSizeLimit } from '../../config/schema.js';
 import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
@@ -125,7 +126,7 @@ async function pullAndDeliver(
       digest: head.digest,
       view: 'full',
       draft,
-      maxBytes: rt.config.limits.message_size_bytes,
+      maxBytes: messageSizeLimit(rt.config, rt.domain),
     });
     rt.metrics?.pull('made', pulled.ok ? 'ok' : 'error');
     rt.log.info(

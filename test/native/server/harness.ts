@@ -71,6 +71,8 @@ export interface NodeOptions {
   readonly now?: () => number;
   /** where the node logs (default silent, or PMTP_TEST_LOG's level) */
   readonly log?: Logger;
+  /** more domains on this node (domains.settings): each with its own PMTP key when `key` is given */
+  readonly domains?: Record<string, { readonly key?: DomainKey; readonly settings?: Record<string, unknown> }>;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -87,6 +89,12 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
   const key = options.key ?? generateDomainKey();
   const keyFile = path.join(dir, 'pmtp.key');
   await writeFile(keyFile, key.privatePem, { mode: 0o600 });
+  const settings: Record<string, Record<string, unknown>> = {};
+  for (const [domain, extra] of Object.entries(options.domains ?? {})) {
+    const file = path.join(dir, `${domain}.pmtp.key`);
+    if (extra.key) await writeFile(file, extra.key.privatePem, { mode: 0o600 });
+    settings[domain] = { ...(extra.key ? { pmtp: { key_file: file } } : {}), ...extra.settings };
+  }
   const config = testConfig(
     {
       spool: { dir: path.join(dir, 'spool') },
@@ -100,7 +108,11 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
         rate_limits: { peer_per_minute: 1_000_000, unauthenticated_per_minute: 1_000_000 },
         ...options.pmtp,
       },
-      domains: { mailbox: [options.domain], first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact } },
+      domains: {
+        mailbox: [options.domain, ...Object.keys(settings)],
+        first_contact: { default: 'allow', pow_bits: 8, ...options.firstContact },
+        settings,
+      },
       queues: {
         ...(options.delayWarningS !== undefined ? { delay_warning_s: options.delayWarningS } : {}),
         notice: { concurrency: 100, retry: { initial_delay_s: 1, max_delay_s: 2, lifetime_s: 60, jitter: 0.1 } },
@@ -133,7 +145,7 @@ export async function startNode(options: NodeOptions): Promise<PmtpNode> {
     delivered,
     redis: new Redis(redisUrl),
     startWorkers: () => {
-      node.workers ??= startPmtpWorkers(service.context, { localDelivery, redis: producer });
+      node.workers ??= startPmtpWorkers(service.context, { localDelivery, redis: producer, others: service.others });
     },
     deliveryAnswer: (req) => req.recipients.map((recipient) => ({ recipient, status: 'delivered' })),
     close: async () => {
