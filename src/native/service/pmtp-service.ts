@@ -2,10 +2,10 @@
 // outbox) and `startPmtpWorkers` (the notice and pull processors with their own blocking Redis
 // connection, and the recipient-side sweeper). Config is passed down; nothing here reads the environment.
 
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createMailWorker } from '../../queue/queues.js';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
@@ -65,7 +65,7 @@ export async function startPmtpService(
 
 export function startPmtpWorkers(
   context: PmtpContext,
-  deps: { localDelivery: LocalDelivery; redis: Redis },
+  deps: { localDelivery: LocalDelivery; redis: RedisClient },
 ): PmtpWorkers {
   const { config } = context;
   const connection = createRedisConnection(config, 'worker');
