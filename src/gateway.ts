@@ -184,6 +184,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       resolver,
       status,
       log,
+      redis: producer,
       sendDsn,
       dsnLedger,
       metrics,

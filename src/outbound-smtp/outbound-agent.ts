@@ -10,8 +10,10 @@ import type { DsnSink } from '../mail/dsn.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { DestinationLimits } from '../queue/destination-limits.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
 import type { MailProcessor } from '../queue/queues.js';
+import type { RedisClient } from '../queue/redis-connection.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
 import { MtaStsPolicies, policyFetcherOverHttps } from './mta-sts.js';
@@ -30,13 +32,15 @@ export async function createOutboundAgent(
     resolver: MailResolver;
     status: DeliveryStatusStore;
     log: Logger;
+    /** holds the per-destination limits every gateway on this Redis shares */
+    redis: RedisClient;
     sendDsn?: DsnSink;
     dsnLedger?: DsnLedger;
     metrics?: Metrics;
     traffic?: Pick<TrafficLedger, 'record'>;
   },
 ): Promise<OutboundAgent> {
-  const delivery = new SmtpDelivery(config);
+  const delivery = new SmtpDelivery(config, new DestinationLimits(deps.redis, config.redis.prefix));
   const processor = createOutboundProcessor({
     config,
     ...deps,
