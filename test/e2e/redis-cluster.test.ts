@@ -13,7 +13,7 @@ import { InboundNoticeStore } from '../../src/native/state/inbound-notices.js';
 import { SenderTokenStore } from '../../src/native/state/sender-tokens.js';
 import { CircuitBreaker } from '../../src/native/workers/circuit-breaker.js';
 import { TrafficLedger } from '../../src/observability/traffic-ledger.js';
-import { MailQueues } from '../../src/queue/queues.js';
+import { MailQueues, queueNames } from '../../src/queue/queues.js';
 import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { testConfig } from '../support/config.js';
@@ -155,12 +155,46 @@ describe('gateways on a three-master Redis Cluster', () => {
     expect(new Set(await Promise.all(traffic.map(slotOf))).size).toBe(1);
   }, 90_000);
 
+  it('spreads a batch of PMTP mail over the shards (figures for sizing them)', async () => {
+    const masters = cluster.masters();
+    const stats = () =>
+      Promise.all(
+        masters.map(async (m) => {
+          const info = await m.info('stats');
+          return Number(/^total_commands_processed:(\d+)/m.exec(info)?.[1]);
+        }),
+      );
+    const before = await stats();
+    const count = 30;
+    const already = (await b.delivered('b.test', 'bob')).length;
+    for (let i = 0; i < count; i++) {
+      const reply = await submit(
+        a.port('submission'),
+        password,
+        ['bob@b.test'],
+        `From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: batch ${i}\r\nMessage-ID: <batch-${i}@a.test>\r\n\r\nHello.`,
+      );
+      expect(reply).toMatch(/^250 /);
+    }
+    await waitForFiles(() => b.delivered('b.test', 'bob'), already + count, logs, 60_000);
+    const after = await stats();
+    const perShard = after.map((n, i) => n - before[i]!);
+    const total = perShard.reduce((x, y) => x + y, 0);
+    console.log(
+      `redis cluster: ${count} PMTP messages a.test -> b.test, ${Math.round(total / count)} Redis commands per message ` +
+        `(both gateways, idle polling included), per shard ${perShard.join(' / ')}`,
+    );
+    expect(perShard.filter((n) => n > 0).length).toBeGreaterThan(1);
+  }, 90_000);
+
   it('runs the stores whose scripts and MULTIs touch several keys, with no CROSSSLOT', async () => {
     const prefix = `mbcl-s-${run}`;
     const config = testConfig({ spool: { dir: '/nonexistent' }, redis: { prefix, cluster_nodes: cluster.nodes } });
     const redis = createRedisConnection(config, 'producer');
     await waitReady(redis);
     const queues = new MailQueues(config, redis);
+    // BullMQ asks each queue's server for its version as it starts: let that finish before closing
+    await Promise.all(queueNames.map((name) => queues.queue(name).waitUntilReady()));
     try {
       const breaker = new CircuitBreaker(redis, prefix, queues, { failures: 2, firstPauseMs: 50, pauseMs: 1000 });
       expect(await breaker.failure('down.test', 1000)).toEqual({ open: false });
