@@ -177,6 +177,18 @@ describe('parseConfig', () => {
     expect(config.redis.prefix).toBe('mailbridge');
   });
 
+  it('warns that a {hash-tag} prefix keeps a Redis Cluster on one shard', () => {
+    const warnings: ConfigProblem[] = [];
+    const cluster = 'spool:\n  dir: /tmp/x\nredis:\n  cluster_nodes: [{ host: 127.0.0.1, port: 7000 }]\n';
+    parseConfig(cluster, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings).toEqual([
+      { key: 'redis.prefix', line: 3, message: expect.stringMatching(/one Redis Cluster shard/) },
+    ]);
+    warnings.length = 0;
+    parseConfig(`${cluster}  prefix: mailbridge\n`, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings).toEqual([]);
+  });
+
   it('refuses Redis Cluster and Sentinel together, naming redis.cluster_nodes', () => {
     const text = [
       'spool:\n  dir: /tmp/x',
