@@ -193,6 +193,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
+    // closed first: a job waiting for a destination's slot must not hold up the worker's close
+    parts.push({ name: 'smtp-admission', close: async () => agent.stopWaiting() });
 
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics, traffic }, policy);
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });

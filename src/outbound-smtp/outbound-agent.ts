@@ -23,6 +23,8 @@ export interface OutboundAgent {
   readonly processor: MailProcessor<'outbound'>;
   /** closes the SMTP connection pools */
   close(): void;
+  /** ends waits for a destination's slot; call before the worker is closed, which waits for its jobs */
+  stopWaiting(): void;
 }
 
 export async function createOutboundAgent(
@@ -40,7 +42,8 @@ export async function createOutboundAgent(
     traffic?: Pick<TrafficLedger, 'record'>;
   },
 ): Promise<OutboundAgent> {
-  const delivery = new SmtpDelivery(config, new DestinationLimits(deps.redis, config.redis.prefix));
+  const limits = new DestinationLimits(deps.redis, config.redis.prefix);
+  const delivery = new SmtpDelivery(config, limits);
   const processor = createOutboundProcessor({
     config,
     ...deps,
@@ -50,5 +53,5 @@ export async function createOutboundAgent(
       ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps({ allowedHosts: new Set(config.egress.allow_hosts) }))
       : undefined,
   });
-  return { processor, close: () => delivery.close() };
+  return { processor, close: () => delivery.close(), stopWaiting: () => limits.stopWaiting() };
 }

@@ -2,6 +2,7 @@
 // shares them: at most `concurrency` transactions at once and `perMinute` in any 60 s per
 // destination, fleet-wide. N processes never multiply a limit; a dead holder's slot lapses.
 import { randomUUID } from 'node:crypto';
+import { MailbridgeError } from '../codes.js';
 import type { RedisClient } from './redis-connection.js';
 import { groupedKey } from './redis-keys.js';
 
@@ -68,6 +69,8 @@ export type Admission =
   | { readonly admitted: false; readonly reason: 'busy' | 'rate'; readonly waitMs: number };
 
 export class DestinationLimits {
+  private stopped = false;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
@@ -103,6 +106,8 @@ export class DestinationLimits {
   /** Waits until the destination has a free slot and minute budget, then holds a slot. */
   async admit(destination: string, limit: DestinationLimit): Promise<DestinationLease> {
     for (;;) {
+      // a job waiting at shutdown goes again later (as after a Redis fault), spending no attempt
+      if (this.stopped) throw new MailbridgeError('queue_unavailable', `gateway closing: no slot for ${destination}`);
       const answer = await this.tryAdmit(destination, limit);
       if (answer.admitted) return answer.lease;
       // a slot is usually released long before it would lapse: look again soon; a spent minute
@@ -111,6 +116,11 @@ export class DestinationLimits {
       const waitMs = answer.reason === 'busy' ? Math.min(answer.waitMs, POLL_MS) : answer.waitMs;
       await new Promise((r) => setTimeout(r, waitMs + spread));
     }
+  }
+
+  /** Ends every wait for a slot: a shutdown does not wait out other gateways' transactions or a spent minute. */
+  stopWaiting(): void {
+    this.stopped = true;
   }
 
   private lease(slots: string, id: string): DestinationLease {

@@ -9,6 +9,7 @@ import { SmtpDelivery } from '../../src/outbound-smtp/deliver.js';
 import type { Route } from '../../src/outbound-smtp/mx-route.js';
 import { DestinationLimits } from '../../src/queue/destination-limits.js';
 import { createRedisConnection, type RedisClient, waitReady } from '../../src/queue/redis-connection.js';
+import { isRedisFault } from '../../src/queue/redis-faults.js';
 import { testConfig } from '../support/config.js';
 import { deleteKeys, testPrefix } from '../support/redis.js';
 
@@ -133,6 +134,19 @@ describe('per-destination limits shared by two gateways', () => {
     expect(await one!.tryAdmit('slots.test:25', limit)).toMatchObject({ admitted: false, reason: 'busy' });
     await lease.release();
     if (first.admitted) await first.lease.release();
+  });
+
+  it('ends a wait at shutdown as a fault of ours, so the job goes again without spending an attempt', async () => {
+    const limits = new DestinationLimits(connections[0]!, prefix);
+    const limit = { concurrency: 1, perMinute: 0 };
+    const held = await limits.tryAdmit('closing.test:25', limit);
+    expect(held.admitted).toBe(true);
+    const waiting = limits.admit('closing.test:25', limit);
+    limits.stopWaiting();
+    const err = await waiting.catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'queue_unavailable' });
+    expect(isRedisFault(err)).toBe(true);
+    if (held.admitted) await held.lease.release();
   });
 
   it('spends the minute budget once for both gateways', async () => {
