@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lookupMessageStatus } from '../../src/admin/message-status.js';
 import { hashPassword } from '../../src/config/password-hash.js';
 import { generateDomainKey } from '../../src/native/protocol/domain-keys.js';
 import { InboundNoticeStore } from '../../src/native/state/inbound-notices.js';
@@ -122,7 +123,8 @@ describe('gateways on a three-master Redis Cluster', () => {
       ['bob@b.test', 'carol@remote.test'],
       'From: Alice <alice@a.test>\r\nTo: bob@b.test, carol@remote.test\r\nSubject: over the cluster\r\nMessage-ID: <cluster@a.test>\r\n\r\nHello.',
     );
-    expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const queueId = /^250 2\.0\.0 Ok: queued as (\S+)$/.exec(reply)?.[1];
+    expect(queueId, reply).toBeDefined();
     const [atBob] = await waitForFiles(() => b.delivered('b.test', 'bob'), 1, logs, 30_000);
     expect(atBob!.toString()).toContain('Subject: over the cluster');
     const deadline = Date.now() + 30_000;
@@ -132,6 +134,15 @@ describe('gateways on a three-master Redis Cluster', () => {
       if (!atCarol) await new Promise((r) => setTimeout(r, 100));
     }
     expect(atCarol, await logs()).toBeDefined();
+
+    // `mailbridge status` reads through a cluster client too: both recipients, both protocols
+    const status = createRedisConnection(a.config, 'producer');
+    await waitReady(status);
+    const rows = await lookupMessageStatus(status, prefixes.a, queueId!).finally(() => status.disconnect());
+    expect(rows.map((r) => [r.recipient, r.protocol]).sort()).toEqual([
+      ['bob@b.test', 'pmtp'],
+      ['carol@remote.test', 'smtp'],
+    ]);
 
     const masters = cluster.masters();
     const shards = await keysByShard(masters, prefixes.a);
