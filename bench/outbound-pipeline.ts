@@ -34,7 +34,7 @@ export async function outboundPipeline(config: Config): Promise<OutboundPipeline
   const acceptor = new MessageAcceptor(spool, queues, log);
   const status = new DeliveryStatusStore(producer, config.redis.prefix);
   const resolver = await buildResolver(config);
-  const agent = await createOutboundAgent(config, { spool, resolver, status, log });
+  const agent = await createOutboundAgent(config, { spool, resolver, status, log, redis: producer });
   const processor = agent.processor;
 
   return {

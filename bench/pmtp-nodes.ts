@@ -2,7 +2,6 @@
 // spool dir and plain-HTTP loopback listener, pointing at each other through the static directory.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
@@ -16,6 +15,7 @@ import {
   startPmtpWorkers,
 } from '../src/native/service/pmtp-service.js';
 import { openAcceptStack } from '../src/queue/accept-stack.js';
+import type { RedisClient } from '../src/queue/redis-connection.js';
 import { deleteKeys } from './bench-support.js';
 
 export interface BenchNode {
@@ -23,7 +23,7 @@ export interface BenchNode {
   readonly config: Config;
   readonly service: PmtpService;
   /** the node's producer connection, for reading its stores in one pipeline */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   delivered: number;
   startWorkers(): void;
   close(): Promise<void>;

@@ -1,7 +1,6 @@
 // The composition root: builds each part from the one config object and wires them through
 // the spool and the queues, in mail-path order. Nothing else constructs long-lived parts.
 
-import type { Redis } from 'ioredis';
 import { QueueInspector } from './admin/queue-inspection.js';
 import { queuePage } from './admin/queue-page.js';
 import type { Config } from './config/schema.js';
@@ -31,6 +30,7 @@ import { DsnLedger } from './queue/dsn-ledger.js';
 import { dsnViaAcceptor } from './queue/dsn-sink.js';
 import { HeldMessages } from './queue/held-messages.js';
 import { createMailWorker, MailQueues } from './queue/queues.js';
+import type { RedisClient } from './queue/redis-connection.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { SpoolReconciler } from './queue/spool-reconciler.js';
 import { Spool } from './spool/spool.js';
@@ -185,6 +185,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       resolver,
       status,
       log,
+      redis: producer,
       sendDsn,
       dsnLedger,
       metrics,
@@ -193,6 +194,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     parts.push({ name: 'smtp-delivery', close: async () => agent.close() });
     const outbound = createMailWorker(config, 'outbound', agent.processor, workerConnection);
     parts.push({ name: 'outbound-worker', close: () => outbound.close() });
+    // closed first: a job waiting for a destination's slot must not hold up the worker's close
+    parts.push({ name: 'smtp-admission', close: async () => agent.stopWaiting() });
 
     const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics, traffic }, policy);
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
@@ -235,7 +238,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 }
 
 /** The read-only queue view (`metrics.queue_view`): /queue for a browser, /queue.json for scripts. */
-function queuePages(config: Config, spool: Spool, queues: MailQueues, redis: Redis): Page[] {
+function queuePages(config: Config, spool: Spool, queues: MailQueues, redis: RedisClient): Page[] {
   const inspector = new QueueInspector({
     spool,
     queues,

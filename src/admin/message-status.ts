@@ -1,9 +1,10 @@
 // One answer to "what happened to this message?" for `mailbridge status`: the SMTP delivery
 // status (per queue id) and the PMTP recipient states (per message id, or via the queue ids that
 // led to PMTP messages), merged into one list of rows, one per recipient and route.
-import type { Redis } from 'ioredis';
+
 import { type PmtpRecipientStatus, PmtpStatusStore } from '../native/state/pmtp-status.js';
 import { DeliveryStatusStore } from '../queue/delivery-status.js';
+import type { RedisClient } from '../queue/redis-connection.js';
 
 export interface MessageStatusRow {
   readonly recipient: string;
@@ -37,7 +38,7 @@ function waitingDetail(s: PmtpRecipientStatus): string[] {
 const SMTP_FINAL = new Set(['delivered', 'failed', 'expired']);
 const PMTP_FINAL = new Set(['delivered', 'rejected', 'expired', 'retracted', 'given-up']);
 
-export async function lookupMessageStatus(redis: Redis, prefix: string, id: string): Promise<MessageStatusRow[]> {
+export async function lookupMessageStatus(redis: RedisClient, prefix: string, id: string): Promise<MessageStatusRow[]> {
   const smtp = new DeliveryStatusStore(redis, prefix);
   const pmtp = new PmtpStatusStore(redis, prefix);
   const rows: MessageStatusRow[] = [];

@@ -86,6 +86,7 @@ export function parseConfig(
   }
   warnSenderless(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
   warnUnverified(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
+  warnPinnedCluster(parsed.data, (keyPath) => lineOf(doc, keyPath, lines), warn);
   return deepFreeze(resolvePaths(parsed.data, path.dirname(path.resolve(file))));
 }
 
@@ -129,6 +130,24 @@ function warnUnverified(
   for (const domain of Object.keys(postfix).filter(unverified)) {
     warn({ key: `domains.postfix.${domain}`, line: lineAt(['domains', 'postfix', domain]), message });
   }
+}
+
+/**
+ * A Redis Cluster under a {hash-tag} prefix works, but every key sits in one slot: one master does
+ * all the work. Allowed (a cluster used for failover only), but check-config and start say so.
+ */
+function warnPinnedCluster(
+  config: Config,
+  lineAt: (keyPath: readonly (string | number)[]) => number | undefined,
+  warn: ConfigWarn,
+): void {
+  if (config.redis.cluster_nodes.length === 0 || !config.redis.prefix.startsWith('{')) return;
+  warn({
+    key: 'redis.prefix',
+    line: lineAt(['redis', 'prefix']),
+    message:
+      'a {hash-tag} prefix puts every key on one Redis Cluster shard; a prefix without braces spreads them (docs/operations.md)',
+  });
 }
 
 /** Moves each renamed key to its new name; both names at once is an error, since they would disagree. */

@@ -233,13 +233,19 @@ export const configSchema = z
           .string()
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
           .default('redis://127.0.0.1:6379'),
+        // {tag}... pins every key to one slot; a prefix without braces spreads queues over a cluster's shards
         prefix: z
           .string()
-          .regex(/^\{[^{}]+\}/, 'must start with a {hash-tag} so Redis Cluster keeps one slot')
+          .regex(
+            /^(\{[^{}]+\}.*|[^{}]+)$/,
+            'must start with a {hash-tag} (every key in one slot) or have no braces at all (spread over Redis Cluster shards)',
+          )
           .default('{mailbridge}'),
         // Redis Sentinel: when listed, the sentinels name the primary and `url` gives only password and db
         sentinels: z.array(z.object({ host: z.string().min(1), port: port.default(26379) }).strict()).default([]),
         sentinel_master: z.string().min(1).default('mymaster'),
+        // Redis Cluster: when listed, these nodes are asked for the cluster's slots and `url` gives only user, password and TLS
+        cluster_nodes: z.array(z.object({ host: z.string().min(1), port: port.default(6379) }).strict()).default([]),
       })
       .strict()
       .prefault({}),
@@ -564,6 +570,13 @@ export const configSchema = z
       }
     }
     checkDomainSettings(config, ctx);
+    if (config.redis.cluster_nodes.length > 0 && config.redis.sentinels.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis', 'cluster_nodes'],
+        message: 'Redis Cluster and Redis Sentinel exclude each other: set redis.cluster_nodes or redis.sentinels',
+      });
+    }
     for (const domain of Object.keys(config.domains.postfix)) {
       if (config.domains.mailbox.includes(domain)) {
         ctx.addIssue({

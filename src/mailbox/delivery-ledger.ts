@@ -1,7 +1,7 @@
 // Which (message, mailbox) deliveries happened, in Redis shared by every gateway: BullMQ runs a job
 // at least once, so a job taken over after a crash asks here before writing a second Maildir copy.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
 
 /** `new`: first attempt; `pending`: an earlier attempt started and may or may not have finished; `done`: delivered. */
 export type LedgerState = 'new' | 'pending' | 'done';
@@ -11,7 +11,7 @@ const keepS = 7 * 24 * 3600;
 
 export class DeliveryLedger {
   constructor(
-    private readonly redis: Pick<Redis, 'set' | 'get'>,
+    private readonly redis: Pick<RedisClient, 'set' | 'get'>,
     private readonly prefix: string,
   ) {}
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -15,7 +15,7 @@ export interface ReadinessCheck {
 /** How long one check may take before it counts as failed: a hung disk or Redis is not ready. */
 const checkTimeoutMs = 2000;
 
-export function redisCheck(redis: Pick<Redis, 'ping'>): ReadinessCheck {
+export function redisCheck(redis: Pick<RedisClient, 'ping'>): ReadinessCheck {
   return {
     name: 'redis',
     async run() {

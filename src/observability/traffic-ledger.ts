@@ -2,7 +2,8 @@
 // SMTP and over PMTP, and how first contact went. One Redis hash per day, kept 400 days and capped in
 // domains per day, so `mailbridge report` and the per-domain metrics read it with bounded cost.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
+import { groupedKey } from '../queue/redis-keys.js';
 
 export type TrafficEvent =
   | {
@@ -62,7 +63,7 @@ return 1
 
 export class TrafficLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** distinct peer domains recorded per day; a flood of forged domains cannot grow Redis without bound */
     private readonly domainsPerDay = 10_000,
@@ -98,7 +99,8 @@ export class TrafficLedger {
   }
 
   private dayKey(day: string): string {
-    return `${this.prefix}:traffic:${day}`;
+    // the day's hash and its domain set are one script's keys: one slot
+    return groupedKey(this.prefix, `traffic:${day}`, `traffic:${day}`);
   }
 }
 

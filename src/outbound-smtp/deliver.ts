@@ -1,6 +1,7 @@
 // deliver: hands one message to the hosts of a route over SMTP or LMTP and reports each
-// recipient's fate. One nodemailer pool per destination caps connections and rate; the
-// message is a stream opened per try, so a 50 MB body never sits in memory.
+// recipient's fate. Per destination, the fleet-wide limits in Redis admit each transaction and
+// one nodemailer pool carries it; the message is a stream opened per try, so a 50 MB body never
+// sits in memory.
 
 import type { Readable } from 'node:stream';
 import nodemailer, {
@@ -10,6 +11,7 @@ import nodemailer, {
   type Transporter,
 } from 'nodemailer';
 import type { Config } from '../config/schema.js';
+import type { DestinationLimits } from '../queue/destination-limits.js';
 import type { Hop, Route } from './mx-route.js';
 import { classifyError, classifyReply, type RemoteOutcome } from './reply-class.js';
 
@@ -67,7 +69,11 @@ const maxPools = 500;
 export class SmtpDelivery {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(private readonly config: Pick<Config, 'hostname' | 'outbound'>) {}
+  /** Without `limits` (tests of this class alone) only each pool's connection cap applies, per process. */
+  constructor(
+    private readonly config: Pick<Config, 'hostname' | 'outbound'>,
+    private readonly limits?: DestinationLimits,
+  ) {}
 
   /** Tries the route's hosts in order until one answers; the answer decides every recipient. */
   async deliver(
@@ -84,8 +90,14 @@ export class SmtpDelivery {
       : this.config.outbound.require_tls && route.kind !== 'local'
         ? 'require'
         : 'may';
+    const limit = {
+      concurrency: this.config.outbound.destination_concurrency,
+      perMinute: this.config.outbound.destination_rate_per_minute,
+    };
     for (const hop of route.hops) {
       lastHost = `${hop.host}:${hop.port}`;
+      // outside the try: a fault of our Redis is ours, not the host's, and must not move on to the next host
+      const lease = await this.limits?.admit(lastHost, limit);
       const message = await open();
       try {
         const info = await this.poolFor(hop, tls).sendMail({
@@ -107,6 +119,8 @@ export class SmtpDelivery {
         if (!outcome.connectionLevel)
           return { host: lastHost, results: fromError(envelope.to, err as NodemailerError, outcome) };
         lastOutcome = outcome;
+      } finally {
+        await lease?.release().catch(() => undefined);
       }
     }
     const outcome = lastOutcome ?? classifyError(new Error('route has no hosts'));
@@ -151,8 +165,8 @@ export class SmtpDelivery {
       opportunisticTLS: true,
       requireTLS: tls !== 'may',
       tls: { ...servername, rejectUnauthorized: tls === 'verify' },
+      // the fleet-wide limits admit each transaction; the pool must not hold back what they admitted
       maxConnections: out.destination_concurrency,
-      ...(out.destination_rate_per_minute > 0 ? { rateLimit: out.destination_rate_per_minute, rateDelta: 60_000 } : {}),
       // a half-read stream must never be sent again from the pool: BullMQ retries instead
       maxRequeues: 0,
       connectionTimeout: out.connect_timeout_s * 1000,

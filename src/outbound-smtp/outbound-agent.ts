@@ -11,8 +11,10 @@ import { egressPolicyOf } from '../net/egress-policy.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { DeliveryStatusStore } from '../queue/delivery-status.js';
+import { DestinationLimits } from '../queue/destination-limits.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
 import type { MailProcessor } from '../queue/queues.js';
+import type { RedisClient } from '../queue/redis-connection.js';
 import type { Spool } from '../spool/spool.js';
 import { SmtpDelivery } from './deliver.js';
 import { MtaStsPolicies, policyFetcherOverHttps } from './mta-sts.js';
@@ -22,6 +24,8 @@ export interface OutboundAgent {
   readonly processor: MailProcessor<'outbound'>;
   /** closes the SMTP connection pools */
   close(): void;
+  /** ends waits for a destination's slot; call before the worker is closed, which waits for its jobs */
+  stopWaiting(): void;
 }
 
 export async function createOutboundAgent(
@@ -31,13 +35,16 @@ export async function createOutboundAgent(
     resolver: MailResolver;
     status: DeliveryStatusStore;
     log: Logger;
+    /** holds the per-destination limits every gateway on this Redis shares */
+    redis: RedisClient;
     sendDsn?: DsnSink;
     dsnLedger?: DsnLedger;
     metrics?: Metrics;
     traffic?: Pick<TrafficLedger, 'record'>;
   },
 ): Promise<OutboundAgent> {
-  const delivery = new SmtpDelivery(config);
+  const limits = new DestinationLimits(deps.redis, config.redis.prefix);
+  const delivery = new SmtpDelivery(config, limits);
   const processor = createOutboundProcessor({
     config,
     ...deps,
@@ -47,5 +54,5 @@ export async function createOutboundAgent(
       ? new MtaStsPolicies(deps.resolver, policyFetcherOverHttps(egressPolicyOf(config.egress)))
       : undefined,
   });
-  return { processor, close: () => delivery.close() };
+  return { processor, close: () => delivery.close(), stopWaiting: () => limits.stopWaiting() };
 }

@@ -1,17 +1,17 @@
 // Opens what accepting mail needs, the way the gateway wires it: spool, fail-fast Redis producer,
 // queues and the MessageAcceptor. For parts that run alone (benchmarks, tests) beside the gateway.
 
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { Spool } from '../spool/spool.js';
 import { MessageAcceptor } from './accept.js';
 import { MailQueues } from './queues.js';
+import type { RedisClient } from './redis-connection.js';
 import { createRedisConnection, waitReady } from './redis-connection.js';
 
 export interface AcceptStack {
   readonly spool: Spool;
-  readonly producer: Redis;
+  readonly producer: RedisClient;
   readonly queues: MailQueues;
   readonly acceptor: MessageAcceptor;
   close(): Promise<void>;

@@ -2,8 +2,8 @@
 // (`mailbridge status`, the PMTP status query) instead of bounces. One hash per queue id, one
 // JSON field per recipient; updates are atomic and a final state is never overwritten.
 
-import type { Redis } from 'ioredis';
 import { type StatusCode, statusOf } from '../codes.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** `deleted`: an operator removed the message before it was final (`mailbridge queue delete`). */
 export type RecipientState = 'queued' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'deleted';
@@ -62,7 +62,7 @@ return encoded
 
 export class DeliveryStatusStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly retentionS: number = defaultRetentionS,
   ) {}

@@ -4,7 +4,7 @@
 // crash between the send and the mark leaves a claim: it is taken over only once it is stale,
 // so a DSN is duplicated only if the process died in that one await and a later run found it.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** A claim older than this belongs to a process that died: another run may take it over. */
 const staleMs = 15 * 60_000;
@@ -31,7 +31,7 @@ return claimed
 
 export class DsnLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {}

@@ -2,7 +2,7 @@
 // message keeps its jobs, parked as delayed jobs far in the future, so recovery sees a live job
 // and leaves it; only `queue release` (or delete) brings it back.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** How far ahead a held job is parked: far beyond any retry schedule, yet a score BullMQ stores exactly. */
 export const holdDelayMs = 5 * 365 * 86_400_000;
@@ -11,7 +11,7 @@ export class HeldMessages {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.key = `${prefix}:held`;

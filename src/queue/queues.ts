@@ -3,11 +3,12 @@
 // (Postfix's by default). A worker's processor gets job data already validated for its queue.
 
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { MailbridgeError } from '../codes.js';
 import type { Config, QueueName } from '../config/schema.js';
 import { type JobDataByQueue, parseJobData, spoolIdOf } from '../mail/jobs.js';
+import type { RedisClient } from './redis-connection.js';
 import { isRedisFault, redisFaultDelayMs } from './redis-faults.js';
+import { queuePrefix } from './redis-keys.js';
 import { attemptsWithin, type RetryPolicy, retryDelayMs } from './retry-policy.js';
 
 export const queueNames: readonly QueueName[] = ['inbound', 'notice', 'pull', 'outbound'];
@@ -31,10 +32,12 @@ export class MailQueues {
 
   constructor(
     private readonly config: Pick<Config, 'queues' | 'redis'>,
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
   ) {
     this.queues = new Map(
-      queueNames.map((name) => [name, new Queue(name, { connection, prefix: config.redis.prefix })] as const),
+      queueNames.map(
+        (name) => [name, new Queue(name, { connection, prefix: queuePrefix(config.redis.prefix, name) })] as const,
+      ),
     );
   }
 
@@ -82,7 +85,7 @@ export function createMailWorker<Q extends QueueName>(
   config: Pick<Config, 'queues' | 'redis'>,
   name: Q,
   processor: MailProcessor<Q>,
-  connection: Redis,
+  connection: RedisClient,
   random: () => number = Math.random,
 ): Worker {
   const policy = retryPolicyFor(config, name);
@@ -111,7 +114,7 @@ export function createMailWorker<Q extends QueueName>(
   };
   return new Worker(name, run, {
     connection,
-    prefix: config.redis.prefix,
+    prefix: queuePrefix(config.redis.prefix, name),
     concurrency: config.queues[name].concurrency,
     // a killed process's active jobs keep their lock until it lapses; then any worker's stalled check moves them back to wait
     lockDuration: stalledMs,

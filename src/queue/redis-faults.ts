@@ -4,9 +4,12 @@
 
 import { MailbridgeError } from '../codes.js';
 
-/** What ioredis says when a command cannot reach the primary, or the primary cannot take it. */
+/**
+ * What ioredis says when a command cannot reach the primary, or the primary cannot take it; on
+ * Redis Cluster also while a master's slots wait for its replica to take over.
+ */
 const redisFaultMessage =
-  /Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries per request|^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
+  /Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries per request|^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b|^Too many Cluster redirections|^Cluster isn't ready|^Failed to refresh slots cache/;
 
 export function isRedisFault(err: unknown): boolean {
   for (let cause = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {

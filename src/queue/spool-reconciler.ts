@@ -3,9 +3,9 @@
 // turns: a Redis key held for one interval lets one of them scan per interval.
 
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { MessageAcceptor } from './accept.js';
+import type { RedisClient } from './redis-connection.js';
 import { isRedisFault } from './redis-faults.js';
 
 export interface SpoolReconcilerOptions {
@@ -23,7 +23,7 @@ export class SpoolReconciler {
 
   constructor(
     private readonly acceptor: Pick<MessageAcceptor, 'reconcile'>,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: Logger,
     private readonly options: SpoolReconcilerOptions,
   ) {}

@@ -202,10 +202,42 @@ describe('parseConfig', () => {
     ]);
   });
 
-  it('refuses a redis prefix without a hash tag', () => {
-    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n')[0]).toMatchObject({
+  it('refuses a redis prefix with braces anywhere but a leading hash tag', () => {
+    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: mail{bridge}\n')[0]).toMatchObject({
       key: 'redis.prefix',
       line: 4,
+    });
+    expect(problemsOf('spool:\n  dir: /tmp/x\nredis:\n  prefix: "{}x"\n')[0]).toMatchObject({ key: 'redis.prefix' });
+  });
+
+  it('takes a redis prefix without braces (keys spread over Redis Cluster shards)', () => {
+    const config = parseConfig('spool:\n  dir: /tmp/x\nredis:\n  prefix: mailbridge\n', 'mailbridge.yaml');
+    expect(config.redis.prefix).toBe('mailbridge');
+  });
+
+  it('warns that a {hash-tag} prefix keeps a Redis Cluster on one shard', () => {
+    const warnings: ConfigProblem[] = [];
+    const cluster = 'spool:\n  dir: /tmp/x\nredis:\n  cluster_nodes: [{ host: 127.0.0.1, port: 7000 }]\n';
+    parseConfig(cluster, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings).toEqual([
+      { key: 'redis.prefix', line: 3, message: expect.stringMatching(/one Redis Cluster shard/) },
+    ]);
+    warnings.length = 0;
+    parseConfig(`${cluster}  prefix: mailbridge\n`, 'mailbridge.yaml', {}, (w) => warnings.push(w));
+    expect(warnings).toEqual([]);
+  });
+
+  it('refuses Redis Cluster and Sentinel together, naming redis.cluster_nodes', () => {
+    const text = [
+      'spool:\n  dir: /tmp/x',
+      'redis:',
+      '  cluster_nodes: [{ host: 127.0.0.1, port: 7000 }]',
+      '  sentinels: [{ host: 127.0.0.1 }]',
+      '',
+    ].join('\n');
+    expect(problemsOf(text)[0]).toMatchObject({
+      key: 'redis.cluster_nodes',
+      message: expect.stringMatching(/exclude/),
     });
   });
 

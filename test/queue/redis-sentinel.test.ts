@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailQueues } from '../../src/queue/queues.js';
-import { createRedisConnection, waitReady } from '../../src/queue/redis-connection.js';
+import { createRedisConnection, type RedisClient, waitReady } from '../../src/queue/redis-connection.js';
 import { testConfig } from '../support/config.js';
 import { type RedisProcess, startRedisServer } from '../support/redis-server.js';
 import { tempDir } from '../support/tmp.js';
@@ -29,7 +29,7 @@ describe('Redis Sentinel', () => {
   let primary: RedisProcess;
   let replica: RedisProcess;
   let sentinel: RedisProcess;
-  let producer: Redis;
+  let producer: RedisClient;
   let queues: MailQueues;
 
   beforeAll(async () => {

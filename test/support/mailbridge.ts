@@ -21,7 +21,7 @@ export interface TestMailbridge {
   stop(): Promise<void>;
 }
 
-/** `recipe` is mailbridge.yaml as an object; paths in it are relative to `dir`. */
+/** `recipe` is mailbridge.yaml as an object; paths in it are relative to `dir`; its `redis` is merged over ours. */
 export async function startMailbridge(dir: string, recipe: Record<string, unknown>): Promise<TestMailbridge> {
   const prefix = testPrefix();
   const file = path.join(dir, 'mailbridge.yaml');
@@ -31,7 +31,8 @@ export async function startMailbridge(dir: string, recipe: Record<string, unknow
     stringify({
       metrics: { port: 0 },
       ...recipe,
-      redis: { url: redisUrl, prefix },
+      // a recipe may name its own Redis (a test's Redis Cluster); the shared one gets this test's prefix
+      redis: { url: redisUrl, prefix, ...(recipe.redis as Record<string, unknown> | undefined) },
       log: { level: 'debug', file: logFile },
     }),
   );
@@ -52,7 +53,7 @@ export async function startMailbridge(dir: string, recipe: Record<string, unknow
     log: () => readFile(logFile, 'utf8').catch(() => ''),
     async stop() {
       await gateway.close();
-      await deleteKeys(prefix);
+      if (config.redis.prefix === prefix) await deleteKeys(prefix);
     },
   };
 }

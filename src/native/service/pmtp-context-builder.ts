@@ -1,7 +1,7 @@
 // Builds the PMTP context (src/native/pmtp-context.ts) once from config: our keys, the peer
 // directory, the signed client and the Redis-backed stores. Passed down, never global. Each added
 // domain (domains.settings.<d>.pmtp) gets a view of it with its own domain, keys, endpoint and client.
-import type { Redis } from 'ioredis';
+
 import type { Config } from '../../config/schema.js';
 import type { MailResolver } from '../../dns/resolver.js';
 import type { Logger } from '../../log.js';
@@ -13,6 +13,7 @@ import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
 import { DsnLedger } from '../../queue/dsn-ledger.js';
 import type { MailQueues } from '../../queue/queues.js';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import type { Spool } from '../../spool/spool.js';
 import { fetchJson, KEY_SET_MAX_BYTES, PmtpClient } from '../client/pmtp-client.js';
 import { PowSolver } from '../client/pow-solver.js';
@@ -40,7 +41,7 @@ export interface PmtpContextDeps {
   readonly resolver: MailResolver;
   readonly log: Logger;
   /** A producer connection (fail-fast). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** Milliseconds, like Date.now. */
   readonly now?: () => number;
   /** recipient lists and first-contact rules, shared with the SMTP listeners so SIGHUP changes both */

@@ -4,10 +4,10 @@
 // Each added domain (domains.settings.<d>.pmtp) is a view of the one context with its own keys and
 // endpoint: answered on the same listener, originating its own authors' mail, running its own jobs.
 
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createMailWorker } from '../../queue/queues.js';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { loadDomainIdentities } from '../keys/domain-identities.js';
@@ -117,7 +117,7 @@ export async function startPmtpService(
 
 export function startPmtpWorkers(
   context: PmtpContext,
-  deps: { localDelivery: LocalDelivery; redis: Redis; others?: ReadonlyMap<string, PmtpContext> },
+  deps: { localDelivery: LocalDelivery; redis: RedisClient; others?: ReadonlyMap<string, PmtpContext> },
 ): PmtpWorkers {
   const others = [...(deps.others ?? new Map<string, PmtpContext>()).entries()];
   const { config } = context;

@@ -1,10 +1,10 @@
 // Each local recipient's correspondents (the first-contact allowlist): senders who solved a
 // challenge, and addresses the recipient has written to. Kept in Redis, one set per recipient.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 export class ContactStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

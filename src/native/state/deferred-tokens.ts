@@ -1,11 +1,11 @@
 // Sender tokens a notice carried for recipients we deferred (the author is outside the origin):
 // kept per (origin, id, version) until the notice expires, so the decision taken once the
 // provenance is read can weigh them for an author it finds authenticated.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 export class DeferredTokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

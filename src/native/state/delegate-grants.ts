@@ -1,7 +1,8 @@
 // Origin side: the delegations recipient domains granted us in redirect answers, by (domain, delegate
 // key id), so a request signed with a delegate's own key can be verified and held to its one recipient.
 // Bounded per domain (the soonest-expiring grant goes first) and kept a day past expiry, then dropped.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
+import { groupedKey } from '../../queue/redis-keys.js';
 import { type Delegation, delegateKeyId, delegationSchema } from '../protocol/delegation.js';
 
 /** Grants kept per delegating domain; a domain with more redirected recipients loses its oldest. */
@@ -30,13 +31,18 @@ return 1
 
 export class DelegateGrantStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly maxPerDomain = MAX_GRANTS_PER_DOMAIN,
   ) {}
 
   private keys(domain: string): [string, string] {
-    return [`${this.prefix}:pmtp:delegates:${domain}`, `${this.prefix}:pmtp:delegates-by-expiry:${domain}`];
+    // one script updates both: they share a slot on Redis Cluster
+    const group = `pmtp:delegates:${domain}`;
+    return [
+      groupedKey(this.prefix, group, `pmtp:delegates:${domain}`),
+      groupedKey(this.prefix, group, `pmtp:delegates-by-expiry:${domain}`),
+    ];
   }
 
   /**

@@ -1,7 +1,7 @@
 // The recipient side's memory of notices: per (origin, message id) the announced version and
 // digest, and per recipient the state and the disposition we answered, so a re-sent notice gets
 // the same answer; plus deferral cookies, which only the origin they were given to may use.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import type { TrustClass } from '../protocol/first-contact-policy.js';
 import type { Disposition } from '../protocol/notice.js';
 import type { RecipientState } from '../protocol/recipient-state.js';
@@ -39,7 +39,7 @@ const KEEP_AFTER_EXPIRY_S = 7 * 86_400;
 
 export class InboundNoticeStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -56,15 +56,19 @@ export class InboundNoticeStore {
     return `${this.prefix}:pmtp:in-expiry`;
   }
 
-  /** Also indexes the notice by its expiry, for the recipient-side sweeper. */
+  /**
+   * Also indexes the notice by its expiry, for the recipient-side sweeper. Two steps, since on Redis
+   * Cluster the notice and the index sit in different slots; the notice's own TTL removes it even if
+   * the index never learns of it.
+   */
   async setHead(origin: string, id: string, head: InboundHead, nowS: number): Promise<void> {
     const key = this.key(origin, id);
     await this.redis
       .multi()
       .hset(key, 'head', JSON.stringify(head))
       .expire(key, Math.max(60, head.expires - nowS + KEEP_AFTER_EXPIRY_S))
-      .zadd(this.expiryKey, head.expires, `${origin} ${id}`)
       .exec();
+    await this.redis.zadd(this.expiryKey, head.expires, `${origin} ${id}`);
   }
 
   /** Notices whose expiry is before `nowS`, oldest first, at most `limit`. */

@@ -1,10 +1,10 @@
 // Seen request nonces per origin domain, kept until the signature's expiry plus skew: a captured
 // signed request cannot be replayed while it is still inside its time window.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 export class NonceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly skewS: number,
   ) {}

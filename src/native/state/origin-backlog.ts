@@ -2,7 +2,7 @@
 // author is checked (cookies and a decide job each) and notices whose message waits to be pulled.
 // Each is a sorted set of (id, version) scored by the notice's expiry, so entries a lost job never
 // released still leave when the notice expires.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 /** Deferred notices (cookies, decide jobs) or queued pulls. */
 export type BacklogKind = 'deferred' | 'pull';
@@ -23,7 +23,7 @@ export type Admission = 'admitted' | 'held' | 'full';
 
 export class OriginBacklog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

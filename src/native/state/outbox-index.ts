@@ -1,7 +1,7 @@
 // The origin's index of the messages it serves: per message id the current version (and its
 // spool entry), older versions (pulls of those get 410), and per destination domain whether it
 // was notified and whether the sender withdrew the message there. Pull authorisation reads it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import { updateJsonField } from './redis-cas.js';
 
 export interface OutboxCurrent {
@@ -20,7 +20,7 @@ export interface OutboxDomain {
 
 export class OutboxIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,14 +1,14 @@
 // The key sets we trusted per peer domain (§8.8 continuity), kept in Redis so a restart or another
 // gateway of ours does not forget them: a later key set must be signed by one of these keys.
 // A record unused for TRUST_TTL_S is dropped, and the domain is then discovered afresh.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import { type PeerTrustStore, type TrustRecord, trustRecordSchema } from '../protocol/key-continuity.js';
 
 const TRUST_TTL_S = 400 * 86_400;
 
 export class RedisPeerTrust implements PeerTrustStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

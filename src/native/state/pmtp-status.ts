@@ -1,7 +1,7 @@
 // Origin-side state of each (message, recipient) pair: notified → … → delivered/rejected/…,
 // moved only by legal transitions (recipient-state.ts) with compare-and-set in Redis. Answers
 // `mailbridge status` for PMTP mail; keyed by message id, with an index from spool queue ids.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import type { PowChallenge } from '../protocol/proof-of-work.js';
 import { isFinal, type RecipientEvent, type RecipientState, transition } from '../protocol/recipient-state.js';
 import { updateJsonField } from './redis-cas.js';
@@ -34,7 +34,7 @@ const RETENTION_S = 14 * 24 * 3600;
 
 export class PmtpStatusStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

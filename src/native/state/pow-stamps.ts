@@ -1,10 +1,10 @@
 // Spent proof-of-work stamps: a solved challenge counts once. Re-sending the same notice with the
 // same solution is the same use (notices are idempotent), any other use is refused.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 export class PowStampStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

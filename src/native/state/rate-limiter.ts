@@ -2,7 +2,7 @@
 // one unit per recipient it notifies and one per other request, a client address group (IPv6 by /64)
 // spends one per request that fails authentication and one per key fetch it causes.
 import { isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 export type RateVerdict = { allowed: true } | { allowed: false; retryAfterS: number };
 
@@ -18,7 +18,7 @@ export interface RateLimits {
 
 export class RateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly limits: RateLimits,
   ) {}

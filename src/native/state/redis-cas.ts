@@ -1,6 +1,6 @@
 // Compare-and-set of one JSON field in a Redis hash, so state machines kept in Redis move one
 // legal step at a time even when an ack, a pull and a notice answer race for the same recipient.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 
 // KEYS[1] hash; ARGV: field, expected ('' = absent), next, ttl seconds (0 = keep)
 const casScript = `
@@ -16,7 +16,7 @@ return 1
  * if nobody changed the field meanwhile; retries a few times. Returns the value now stored.
  */
 export async function updateJsonField<T>(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   field: string,
   update: (current: T | undefined) => T | undefined,
@@ -34,10 +34,10 @@ export async function updateJsonField<T>(
 }
 
 type CasCommand = (key: string, field: string, expected: string, next: string, ttl: string) => Promise<number>;
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<RedisClient>();
 
 /** The script as a defined command: ioredis sends EVALSHA, not the script text, each time. */
-function casCommand(redis: Redis): CasCommand {
+function casCommand(redis: RedisClient): CasCommand {
   if (!defined.has(redis)) {
     redis.defineCommand('mailbridgeJsonCas', { numberOfKeys: 1, lua: casScript });
     defined.add(redis);

@@ -2,7 +2,8 @@
 // atomic use counter (a use is one (origin, message, recipient), so a re-sent notice is not a
 // second use) and the revocation set checked before any use counts.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
+import { groupedKey } from '../../queue/redis-keys.js';
 import type { PrivateKeyInput } from '../protocol/ed25519.js';
 import { issueSenderToken, type SenderTokenInput } from '../protocol/sender-token.js';
 
@@ -35,12 +36,13 @@ return 1
 
 export class SenderTokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
   private k(part: string): string {
-    return `${this.prefix}:pmtp:${part}`;
+    // the use script reads a token's uses and the revoked set together: every token key in one slot
+    return groupedKey(this.prefix, 'tokens', `pmtp:${part}`);
   }
 
   async issue(

@@ -3,16 +3,18 @@
 // job at once, so the queue catches up immediately instead of waiting out each job's backoff.
 // The first pause is short and each failed probe doubles it up to the longest: a peer that was
 // down for a restart is probed again within a minute, a dead one is left alone for longer.
-import type { Redis } from 'ioredis';
+
 import type { QueueName } from '../../config/schema.js';
 import type { MailQueues } from '../../queue/queues.js';
+import type { RedisClient } from '../../queue/redis-connection.js';
+import { groupedKey } from '../../queue/redis-keys.js';
 
 /** closed: send; open: wait until untilMs; half-open: one probe may send, the rest wait for it. */
 export type BreakerState = { open: false; probe?: boolean } | { open: true; untilMs: number };
 
 export class CircuitBreaker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly queues: MailQueues,
     private readonly options: { failures: number; firstPauseMs: number; pauseMs: number },
@@ -24,7 +26,8 @@ export class CircuitBreaker {
   }
 
   private key(domain: string): string {
-    return `${this.prefix}:pmtp:breaker:${domain}`;
+    // with its :probe and :parked keys, one slot: the trip script and success's MULTI touch them together
+    return groupedKey(this.prefix, `breaker:${domain}`, `pmtp:breaker:${domain}`);
   }
 
   async state(domain: string, nowMs: number): Promise<BreakerState> {

@@ -3,7 +3,7 @@
 // decided or pulled expire, and pulled copies that no recipient needs any more leave the spool.
 
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-connection.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { isFinal, transition } from '../protocol/recipient-state.js';
@@ -35,7 +35,7 @@ export class InboundSweeper {
 
   constructor(
     private readonly rt: InboundSweeperDeps,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: InboundSweeperOptions,
   ) {}
 

@@ -50,4 +50,30 @@ describe('circuit breaker pause', () => {
     expect(await breaker.state(domain, now + 67_001)).toEqual({ open: false });
     expect(await breaker.failure(domain, now + 68_000)).toEqual({ open: false });
   });
+
+  it('is one breaker for two gateways on one Redis: failures add up, one probe, one success closes it for both', async () => {
+    const other = new Redis(redisUrl);
+    try {
+      const options = { failures: 4, firstPauseMs: 10_000, pauseMs: 35_000 };
+      const gateways = [
+        new CircuitBreaker(redis, prefix, {} as MailQueues, options),
+        new CircuitBreaker(other, prefix, {} as MailQueues, options),
+      ] as const;
+      const shared = 'shared.example';
+      const now = 2_000_000;
+      // two failures on each: a per-process count would stay below the threshold of 4 on both
+      const states = [];
+      for (const g of [...gateways, ...gateways]) states.push(await g.failure(shared, now));
+      expect(states.map((s) => s.open)).toEqual([false, false, false, true]);
+      expect(await gateways[0].state(shared, now + 1)).toEqual({ open: true, untilMs: now + 10_000 });
+      expect(await gateways[1].state(shared, now + 1)).toEqual({ open: true, untilMs: now + 10_000 });
+      // after the pause exactly one of the two probes
+      const probes = await Promise.all(gateways.map((g) => g.state(shared, now + 10_001)));
+      expect(probes.filter((p) => !p.open && p.probe)).toHaveLength(1);
+      expect(await gateways[1].success(shared)).toBe(0);
+      expect(await gateways[0].state(shared, now + 10_002)).toEqual({ open: false });
+    } finally {
+      other.disconnect();
+    }
+  });
 });
