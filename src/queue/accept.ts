@@ -19,6 +19,14 @@ export function spoolWriteError(err: unknown): MailbridgeError {
   );
 }
 
+/** A stage that records an entry elsewhere before any job may look for it (the PMTP outbox). */
+export interface RecordedAccept {
+  /** bookkeeping the entry's jobs rely on, run once the entry is durable */
+  record(entry: SpoolEntry): Promise<void>;
+  /** queues the entry's jobs, in place of the job its record names */
+  queue(entry: SpoolEntry): Promise<void>;
+}
+
 export class MessageAcceptor {
   constructor(
     private readonly spool: Spool,
@@ -26,8 +34,13 @@ export class MessageAcceptor {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError. */
-  async accept(draft: SpoolDraft, meta: SpoolRecordInput): Promise<SpoolEntry> {
+  /**
+   * Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError.
+   * With `recorded`, its bookkeeping runs between the commit and the jobs, and its jobs replace the
+   * record's own job; a failure after the commit then keeps the entry, since the bookkeeping may
+   * name it: the caller's retry finds it recorded, or the reconciler gives it its job back.
+   */
+  async accept(draft: SpoolDraft, meta: SpoolRecordInput, recorded?: RecordedAccept): Promise<SpoolEntry> {
     let entry: SpoolEntry;
     try {
       entry = await draft.commit(meta);
@@ -36,13 +49,19 @@ export class MessageAcceptor {
       throw spoolWriteError(err);
     }
     try {
-      const job = entryJob(entry.meta);
-      await this.queues.add(job.queue, job.data);
+      if (recorded) {
+        await recorded.record(entry);
+        await recorded.queue(entry);
+      } else {
+        const job = entryJob(entry.meta);
+        await this.queues.add(job.queue, job.data);
+      }
     } catch (err) {
       // the client will hear 451 and resend, so this copy must not be delivered too
-      await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
-        this.log.error({ queueId: entry.queueId, err: removeErr }, 'could not remove spool entry after queue failure');
-      });
+      if (!recorded)
+        await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
+          this.log.error({ queueId: entry.queueId, err: removeErr }, 'could not remove spool entry after queue failure');
+        });
       throw new MailbridgeError('queue_unavailable', undefined, { cause: err });
     }
     this.log.info(

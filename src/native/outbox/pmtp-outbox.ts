@@ -1,11 +1,12 @@
 // The origin's outbox: stores a signed PMTP message as a spool entry (body = the part octets in
-// order, meta = manifest, signatures, recipients per destination) and queues its notices, with
-// the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
+// order, meta = manifest, signatures, recipients per destination), records it as current and then
+// queues its notices, with the acceptor's durability (accepted only when spooled AND queued).
+// Edits and retractions too.
 import { Readable } from 'node:stream';
-import { expiryJobId } from '../../mail/jobs.js';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf } from '../protocol/address.js';
+import { noticeJobs } from './notice-jobs.js';
 import { contentSize, type Manifest, manifestDigest, parseManifest } from '../protocol/message-format.js';
 import { type MessageSignature, originAligned, signManifest } from '../protocol/message-signature.js';
 
@@ -63,7 +64,12 @@ export class PmtpOutbox {
       // the same version again: the hand-off job that submitted it ran a second time (its process
       // died after the submit). The copy accepted first is the one notices name; replacing it would
       // strand the peers' pulls, so keep it and only redo the idempotent bookkeeping.
-      await this.record(manifest.id, manifest.version, previousCurrent.queueId, previousCurrent.expires, destinations);
+      await this.record(manifest.id, manifest.version, previousCurrent.queueId, destinations);
+      // its first run may have died before queuing them (ids make these no-ops otherwise)
+      await rt.queues.addBulk(
+        'notice',
+        noticeJobs(rt, { queueId: previousCurrent.queueId, destinations, expires: previousCurrent.expires, smtp: input.smtp }),
+      );
       return {
         queueId: previousCurrent.queueId,
         id: manifest.id,
@@ -126,20 +132,27 @@ export class PmtpOutbox {
     const notifiedOld = Object.values(await rt.outbox.domains(manifest.id)).some(
       (d) => d.version === previousCurrent?.version && d.notified,
     );
-    const entry = await rt.acceptor.accept(draft, meta);
-    await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
-    await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
+    // the copy is recorded as current before any notice of it is queued: a notice job never finds
+    // it unrecorded, and the notices are queued here rather than by a fan-out job
+    const entry = await rt.acceptor.accept(draft, meta, {
+      record: async ({ queueId }) => {
+        await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId, digest, expires });
+        await this.record(manifest.id, manifest.version, queueId, destinations);
+      },
+      queue: async ({ queueId }) => {
+        await rt.queues.addBulk('notice', noticeJobs(rt, { queueId, destinations, expires, smtp: input.smtp }));
+      },
+    });
     if (previousCurrent && previousCurrent.queueId !== entry.queueId && !notifiedOld)
       await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
   }
 
-  /** Per-destination recipients, status and the expiry job of an accepted version: each step idempotent. */
+  /** Per-destination recipients and status of an accepted version: each step idempotent. */
   private async record(
     id: string,
     version: number,
     queueId: string,
-    expires: number,
     destinations: Record<string, string[]>,
   ): Promise<void> {
     const { rt } = this;
@@ -147,10 +160,6 @@ export class PmtpOutbox {
       await rt.outbox.setDomain(id, domain, version, recipients, false);
     await rt.status.index(queueId, id);
     await rt.status.notified(id, version, destinations, rt.nowS());
-    // after the lifetime: undecided recipients expire and the stored copy is dropped; the job id
-    // makes a second add a no-op, and keeps the entry alive for restart recovery (queue/accept.ts)
-    const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
-    await rt.queues.add('notice', { action: 'expire', queueId }, { jobId: expiryJobId(queueId), delayMs: untilExpiry });
   }
 
   /** Replaces an unpulled message by a new version (same id, version + 1) and notifies it. */
