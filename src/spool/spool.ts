@@ -5,7 +5,6 @@
 // An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
-import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -113,38 +112,33 @@ export class Spool {
   }
 
   async read(queueId: string): Promise<SpoolEntry> {
-    const file = this.entryPath(queueId);
-    const handle = await open(file, 'r');
+    const handle = await open(this.entryPath(queueId), 'r');
     try {
-      const { size: fileSize } = await handle.stat();
-      const footer = Buffer.alloc(footerLength);
-      if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
-      await handle.read(footer, 0, footerLength, fileSize - footerLength);
-      const text = footer.toString('latin1');
-      if (!text.startsWith(footerMagic) || !text.endsWith('\n'))
-        throw new Error(`spool entry ${queueId} has no footer`);
-      const metaLength = Number(text.slice(footerMagic.length, -1));
-      const bodySize = fileSize - footerLength - metaLength;
-      if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
-      const metaBytes = Buffer.alloc(metaLength);
-      await handle.read(metaBytes, 0, metaLength, bodySize);
-      const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
-      if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
-      return { queueId, size: bodySize, meta: parsed.record };
+      return await readEntry(handle, queueId);
     } finally {
       await handle.close();
     }
   }
 
-  /** The message bytes as a stream; `range` is inclusive like HTTP's. */
+  /**
+   * The message bytes as a stream; `range` is inclusive like HTTP's. Given the entry a stage has
+   * already read (rather than its queue id), its meta is not read again: one open, no more.
+   */
   async openBody(
-    queueId: string,
+    of: string | SpoolEntry,
     range?: { start: number; end?: number },
   ): Promise<{ stream: Readable; size: number }> {
-    const entry = await this.read(queueId);
-    const end = Math.min(range?.end ?? entry.size - 1, entry.size - 1);
-    const stream = createReadStream(this.entryPath(queueId), { start: range?.start ?? 0, end });
-    return { stream, size: entry.size };
+    const queueId = typeof of === 'string' ? of : of.queueId;
+    const handle = await open(this.entryPath(queueId), 'r');
+    try {
+      const size = typeof of === 'string' ? (await readEntry(handle, queueId)).size : of.size;
+      const end = Math.min(range?.end ?? size - 1, size - 1);
+      // the stream owns the handle from here and closes it when it ends or is destroyed
+      return { stream: handle.createReadStream({ start: range?.start ?? 0, end }), size };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async remove(queueId: string): Promise<void> {
@@ -281,6 +275,24 @@ export class SpoolDraft {
 }
 
 /** Depth-first: files older than `cutoff` go, then a folder that is left empty and old. Races with a live owner are harmless. */
+/** An entry's record, from the footer and meta at the end of its open file. */
+async function readEntry(handle: FileHandle, queueId: string): Promise<SpoolEntry> {
+  const { size: fileSize } = await handle.stat();
+  const footer = Buffer.alloc(footerLength);
+  if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
+  await handle.read(footer, 0, footerLength, fileSize - footerLength);
+  const text = footer.toString('latin1');
+  if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
+  const metaLength = Number(text.slice(footerMagic.length, -1));
+  const bodySize = fileSize - footerLength - metaLength;
+  if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
+  const metaBytes = Buffer.alloc(metaLength);
+  await handle.read(metaBytes, 0, metaLength, bodySize);
+  const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
+  if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
+  return { queueId, size: bodySize, meta: parsed.record };
+}
+
 async function removeStale(file: string, cutoff: number): Promise<void> {
   const info = await stat(file).catch(() => undefined);
   if (!info) return;

@@ -47,6 +47,27 @@ describe('Spool', () => {
     expect(await text(stream)).toBe('2345');
   });
 
+  it('streams the body of an entry already read the same as by its queue id, a range too', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('0123456789')]));
+    const committed = await draft.commit(meta);
+    const entry = await spool.read(committed.queueId);
+    const whole = await spool.openBody(entry);
+    expect([await text(whole.stream), whole.size]).toEqual(['0123456789', 10]);
+    // the end is clipped to the body, never into the meta behind it
+    expect(await text((await spool.openBody(entry, { start: 7, end: 40 })).stream)).toBe('789');
+    expect(await text((await spool.openBody(entry.queueId, { start: 7, end: 40 })).stream)).toBe('789');
+  });
+
+  it('refuses to open the body of an entry removed since it was read', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('gone')]));
+    const entry = await draft.commit(meta);
+    await spool.remove(entry.queueId);
+    await expect(spool.openBody(entry)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(spool.openBody(entry.queueId)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('lists nothing for a draft that was never committed, and recover() clears it', async () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('half')]));
