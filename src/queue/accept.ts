@@ -60,7 +60,10 @@ export class MessageAcceptor {
       // the client will hear 451 and resend, so this copy must not be delivered too
       if (!recorded)
         await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
-          this.log.error({ queueId: entry.queueId, err: removeErr }, 'could not remove spool entry after queue failure');
+          this.log.error(
+            { queueId: entry.queueId, err: removeErr },
+            'could not remove spool entry after queue failure',
+          );
         });
       throw new MailbridgeError('queue_unavailable', undefined, { cause: err });
     }

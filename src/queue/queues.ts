@@ -64,7 +64,9 @@ export class MailQueues {
     jobs: readonly { data: JobDataByQueue[Q]; jobId?: string; delayMs?: number }[],
   ): Promise<MailJob[]> {
     this.checkConnection();
-    return this.queue(name).addBulk(jobs.map((job) => ({ name, data: job.data, opts: this.jobOptions(name, job.data, job) })));
+    return this.queue(name).addBulk(
+      jobs.map((job) => ({ name, data: job.data, opts: this.jobOptions(name, job.data, job) })),
+    );
   }
 
   private checkConnection(): void {

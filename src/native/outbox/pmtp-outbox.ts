@@ -6,9 +6,9 @@ import { Readable } from 'node:stream';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf } from '../protocol/address.js';
-import { noticeJobs } from './notice-jobs.js';
 import { contentSize, type Manifest, manifestDigest, parseManifest } from '../protocol/message-format.js';
 import { type MessageSignature, originAligned, signManifest } from '../protocol/message-signature.js';
+import { noticeJobs } from './notice-jobs.js';
 
 /** The parts of the PMTP context this file uses. */
 export type OutboxDeps = Pick<
@@ -68,7 +68,12 @@ export class PmtpOutbox {
       // its first run may have died before queuing them (ids make these no-ops otherwise)
       await rt.queues.addBulk(
         'notice',
-        noticeJobs(rt, { queueId: previousCurrent.queueId, destinations, expires: previousCurrent.expires, smtp: input.smtp }),
+        noticeJobs(rt, {
+          queueId: previousCurrent.queueId,
+          destinations,
+          expires: previousCurrent.expires,
+          smtp: input.smtp,
+        }),
       );
       return {
         queueId: previousCurrent.queueId,

@@ -11,11 +11,7 @@ import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import { PowSolverStopped } from '../client/pow-solver.js';
 import { noticeJobs } from '../outbox/notice-jobs.js';
-import {
-  type OutcomeReportDeps,
-  reportDelay,
-  reportOutcomes,
-} from '../outbox/outcome-reports.js';
+import { type OutcomeReportDeps, reportDelay, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
@@ -95,7 +91,12 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
       // a recovered copy (the submit that stored it queues these itself): same ids, so a no-op for any still kept
       await rt.queues.addBulk(
         'notice',
-        noticeJobs(rt, { queueId: data.queueId, destinations: facts.destinations, expires: facts.expires, smtp: entry.meta.smtp }),
+        noticeJobs(rt, {
+          queueId: data.queueId,
+          destinations: facts.destinations,
+          expires: facts.expires,
+          smtp: entry.meta.smtp,
+        }),
       );
       return 'fanned-out';
     }
