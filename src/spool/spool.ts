@@ -1,6 +1,7 @@
 // The durable spool: message bytes on disk, written so that a listed entry is always whole.
-// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits);
-// read = a stream, never a buffer. Several gateways may share one spool folder: each drafts in its own `tmp/<instance>/`.
+// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits and
+// removals); read = a stream, never a buffer. Several gateways may share one spool folder: each
+// drafts in its own `tmp/<instance>/`.
 //
 // An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
@@ -18,6 +19,8 @@ const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length
 /** Another instance's temp file untouched this long is debris: far beyond the slowest DATA or pull. */
 const staleTmpMs = 24 * 3600 * 1000;
 const sweepEveryMs = 3600 * 1000;
+/** how long a removal may wait for a folder fsync: one per interval, however many removals */
+const removalSyncMs = 1000;
 const instancePattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** Unique among live processes (one pid per host), and a restarted container (same host, pid 1) finds its own debris. */
@@ -64,6 +67,8 @@ export class Spool {
   private readonly entrySync: FolderSync;
   private readonly options: SpoolOptions;
   private lastSweep = 0;
+  /** the folder fsync that makes removals durable, due within `removalSyncMs` of the first since the last */
+  private removalSync: NodeJS.Timeout | undefined;
 
   constructor(dir: string, options: SpoolOptions = {}) {
     const instance = options.instance ?? defaultInstance();
@@ -141,11 +146,22 @@ export class Spool {
     }
   }
 
+  /**
+   * Unlinks an entry without waiting for a folder fsync of its own: kill -9 cannot undo an unlink,
+   * and after a power loss an entry that came back is delivered again, never lost. The folder fsync
+   * of the next commit covers the removal, and a shared one follows within `removalSyncMs` anyway.
+   */
   async remove(queueId: string): Promise<void> {
     await unlink(this.entryPath(queueId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await this.entrySync.sync();
+    if (this.removalSync) return;
+    this.removalSync = setTimeout(() => {
+      this.removalSync = undefined;
+      // housekeeping: the removal happened, only its durability waits; a failure here refuses nothing
+      void this.entrySync.sync().catch(() => undefined);
+    }, removalSyncMs);
+    this.removalSync.unref();
   }
 
   /**

@@ -1,9 +1,9 @@
-import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isQueueId, newQueueId, queueIdTime } from '../../src/spool/queue-id.js';
 import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { smtpRecord } from '../support/records.js';
@@ -66,6 +66,30 @@ describe('Spool', () => {
     await spool.remove(entry.queueId);
     await expect(spool.openBody(entry)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(spool.openBody(entry.queueId)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('removes many entries with one shared folder fsync, made after the last of them', async () => {
+    const entries = [];
+    for (let i = 0; i < 10; i++) {
+      const draft = await spool.draft();
+      await draft.writeBody(Readable.from([Buffer.from(`entry ${i}`)]));
+      entries.push(await draft.commit(meta));
+    }
+    const probe = await open(dir, 'r');
+    const handles = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const sync = vi.spyOn(handles, 'sync');
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      for (const entry of entries) await spool.remove(entry.queueId);
+      expect(await spool.list()).toEqual([]);
+      expect(sync).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1000);
+      await vi.waitFor(() => expect(sync).toHaveBeenCalledTimes(1));
+    } finally {
+      vi.useRealTimers();
+      sync.mockRestore();
+    }
   });
 
   it('lists nothing for a draft that was never committed, and recover() clears it', async () => {
