@@ -2,7 +2,7 @@
 // hand-off, so the outbox record carries its DSN facts (`smtp`): to whom a DSN may go, RET,
 // ENVID, each recipient's NOTIFY and ORCPT, the SMTP queue id. When recipients reach a final
 // state (rejected, expired, given up; delivered for NOTIFY=SUCCESS) the code that moved them
-// calls reportOutcomes; the delay-warning job calls reportDelay. A ledger claim per recipient and
+// calls reportOutcomes; the expiry job, woken early, calls reportDelay. A ledger claim per recipient and
 // kind makes each report once, whichever job, route or retry sees the state first.
 
 import { Readable } from 'node:stream';

@@ -10,7 +10,7 @@ import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import { PowSolverStopped } from '../client/pow-solver.js';
-import { noticeJobs } from '../outbox/notice-jobs.js';
+import { expiryDelayMs, noticeJobs } from '../outbox/notice-jobs.js';
 import { type OutcomeReportDeps, reportDelay, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
@@ -51,6 +51,14 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
     if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
     const copy = { queueId: data.queueId, meta: entry.meta };
+    if (data.action === 'expire' && data.warn) {
+      // the copy's one timer, woken first for the delay warning: warn, then wait on for the lifetime
+      if (!token) throw new Error(`the expiry of ${data.queueId} must wait on, which needs its worker's token`);
+      await reportDelay(rt, copy);
+      await job.updateData({ action: 'expire', queueId: data.queueId });
+      await job.moveToDelayed(rt.nowMs() + expiryDelayMs(rt, facts.expires), token);
+      throw new DelayedError();
+    }
     if (data.action === 'expire') {
       for (const s of await rt.status.get(facts.id)) {
         if (s.version !== facts.version) continue;
