@@ -19,13 +19,8 @@ export function spoolWriteError(err: unknown): MailbridgeError {
   );
 }
 
-/** A stage that records an entry elsewhere before any job may look for it (the PMTP outbox). */
-export interface RecordedAccept {
-  /** bookkeeping the entry's jobs rely on, run once the entry is durable */
-  record(entry: SpoolEntry): Promise<void>;
-  /** queues the entry's jobs, in place of the job its record names */
-  queue(entry: SpoolEntry): Promise<void>;
-}
+/** Queues a recorded entry's jobs in place of the job its record names (the PMTP outbox's notices). */
+export type QueueRecorded = (entry: SpoolEntry) => Promise<void>;
 
 export class MessageAcceptor {
   constructor(
@@ -36,11 +31,11 @@ export class MessageAcceptor {
 
   /**
    * Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError.
-   * With `recorded`, its bookkeeping runs between the commit and the jobs, and its jobs replace the
-   * record's own job; a failure after the commit then keeps the entry, since the bookkeeping may
-   * name it: the caller's retry finds it recorded, or the reconciler gives it its job back.
+   * With `queueRecorded`, for an entry its caller recorded elsewhere before the commit, that queues
+   * the jobs instead, and a failure to queue them keeps the entry the record names: the caller's
+   * retry finds it recorded and queues them again, or the reconciler gives it its own job back.
    */
-  async accept(draft: SpoolDraft, meta: SpoolRecordInput, recorded?: RecordedAccept): Promise<SpoolEntry> {
+  async accept(draft: SpoolDraft, meta: SpoolRecordInput, queueRecorded?: QueueRecorded): Promise<SpoolEntry> {
     let entry: SpoolEntry;
     try {
       entry = await draft.commit(meta);
@@ -49,16 +44,14 @@ export class MessageAcceptor {
       throw spoolWriteError(err);
     }
     try {
-      if (recorded) {
-        await recorded.record(entry);
-        await recorded.queue(entry);
-      } else {
+      if (queueRecorded) await queueRecorded(entry);
+      else {
         const job = entryJob(entry.meta);
         await this.queues.add(job.queue, job.data);
       }
     } catch (err) {
       // the client will hear 451 and resend, so this copy must not be delivered too
-      if (!recorded)
+      if (!queueRecorded)
         await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
           this.log.error(
             { queueId: entry.queueId, err: removeErr },

@@ -137,35 +137,26 @@ describe('MessageAcceptor', () => {
     dead.disconnect();
   });
 
-  it('with a recorded accept: records before queuing, queues its jobs instead of the entry job', async () => {
-    const steps: string[] = [];
-    const entry = await acceptor.accept(await draftWith(spool, 'recorded'), meta, {
-      record: async ({ queueId }) => {
-        // durable before anything names it
-        steps.push(`record ${await spool.has(queueId)}`);
-      },
-      queue: async ({ queueId }) => {
-        steps.push('queue');
-        await queues.addBulk('outbound', [
-          { data: { queueId, recipients: ['b@y.test'] } },
-          { data: { queueId, recipients: ['b@y.test'] }, jobId: `second-${queueId}`, delayMs: 60_000 },
-        ]);
-      },
+  it('with a recorded entry: queues its jobs instead of the entry job, once the entry is durable', async () => {
+    let durable: boolean | undefined;
+    const entry = await acceptor.accept(await draftWith(spool, 'recorded'), meta, async ({ queueId }) => {
+      durable = await spool.has(queueId);
+      await queues.addBulk('outbound', [
+        { data: { queueId, recipients: ['b@y.test'] } },
+        { data: { queueId, recipients: ['b@y.test'] }, jobId: `second-${queueId}`, delayMs: 60_000 },
+      ]);
     });
-    expect(steps).toEqual(['record true', 'queue']);
+    expect(durable).toBe(true);
     expect(await queues.hasJob('inbound', entry.queueId)).toBe(false);
     expect(await (await queues.queue('outbound').getJob(entry.queueId))!.getState()).toBe('waiting');
     expect(await (await queues.queue('outbound').getJob(`second-${entry.queueId}`))!.getState()).toBe('delayed');
   });
 
-  it('with a recorded accept: a failure after the commit is 451 and keeps the entry the record may name', async () => {
+  it('with a recorded entry: a failure to queue is 451 and keeps the entry the record names', async () => {
     const draft = await draftWith(spool, 'recorded-then-failed');
     const error = await acceptor
-      .accept(draft, meta, {
-        record: async () => undefined,
-        queue: async () => {
-          throw new Error('Redis went away');
-        },
+      .accept(draft, meta, async () => {
+        throw new Error('Redis went away');
       })
       .catch((e: unknown) => e);
     expect((error as MailbridgeError).code).toBe('queue_unavailable');

@@ -1,7 +1,7 @@
 // The origin's outbox: stores a signed PMTP message as a spool entry (body = the part octets in
-// order, meta = manifest, signatures, recipients per destination), records it as current and then
-// queues its notices, with the acceptor's durability (accepted only when spooled AND queued).
-// Edits and retractions too.
+// order, meta = manifest, signatures, recipients per destination), recorded as current before its
+// commit and queuing its notices with it, with the acceptor's durability (accepted only when
+// spooled AND queued). Edits and retractions too.
 import { Readable } from 'node:stream';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -60,7 +60,8 @@ export class PmtpOutbox {
       throw new TypeError(
         `version ${manifest.version} of ${manifest.id} is older than the current ${previousCurrent.version}`,
       );
-    if (previousCurrent?.version === manifest.version) {
+    // a copy recorded by a submit that died before its commit was never stored: write it anew
+    if (previousCurrent?.version === manifest.version && (await rt.spool.has(previousCurrent.queueId))) {
       // the same version again: the hand-off job that submitted it ran a second time (its process
       // died after the submit). The copy accepted first is the one notices name; replacing it would
       // strand the peers' pulls, so keep it and only redo the idempotent bookkeeping.
@@ -137,16 +138,22 @@ export class PmtpOutbox {
     const notifiedOld = Object.values(await rt.outbox.domains(manifest.id)).some(
       (d) => d.version === previousCurrent?.version && d.notified,
     );
-    // the copy is recorded as current before any notice of it is queued: a notice job never finds
-    // it unrecorded, and the notices are queued here rather than by a fan-out job
-    const entry = await rt.acceptor.accept(draft, meta, {
-      record: async ({ queueId }) => {
-        await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId, digest, expires });
-        await this.record(manifest.id, manifest.version, queueId, destinations);
-      },
-      queue: async ({ queueId }) => {
-        await rt.queues.addBulk('notice', noticeJobs(rt, { queueId, destinations, expires, smtp: input.smtp }));
-      },
+    // recorded as current before the commit, so the copy never sits in the spool unrecorded and
+    // without a job, and no notice job can find it unrecorded; nobody pulls it before its notice
+    // (the destinations are recorded as not notified), and a retry after a crash before the
+    // commit finds no stored copy and writes it anew
+    const queueId = draft.queueId;
+    try {
+      const unstored = previousCurrent?.version === manifest.version ? previousCurrent.queueId : undefined;
+      await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId, digest, expires }, unstored);
+      await this.record(manifest.id, manifest.version, queueId, destinations);
+    } catch (err) {
+      await draft.discard();
+      throw err;
+    }
+    // the notices are queued with the commit rather than by a fan-out job
+    const entry = await rt.acceptor.accept(draft, meta, async () => {
+      await rt.queues.addBulk('notice', noticeJobs(rt, { queueId, destinations, expires, smtp: input.smtp }));
     });
     if (previousCurrent && previousCurrent.queueId !== entry.queueId && !notifiedOld)
       await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);

@@ -33,4 +33,26 @@ describe('an outbox submit', () => {
     const waiting = (await notice.getJobs(['waiting', 'delayed'])).filter((j) => j.data.queueId === sent.queueId);
     expect(waiting).toHaveLength(2);
   });
+
+  it('writes the copy anew when a submit that died before its commit had recorded it', async () => {
+    const msg = textMessage('alice@a.example', 'bob@b.example', 'recorded, never stored\r\n');
+    const { outbox, spool, queues } = a.service.context;
+    // what the dead submit left: the version recorded as current, under a queue id never committed
+    const unstored = (await spool.draft()).queueId;
+    await outbox.setCurrent(msg.manifest.id, {
+      version: msg.manifest.version,
+      queueId: unstored,
+      digest: 'x',
+      expires: Math.floor(Date.now() / 1000) + 3600,
+    });
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
+    expect(sent.queueId).not.toBe(unstored);
+    expect(await spool.has(sent.queueId)).toBe(true);
+    expect(await outbox.current(sent.id)).toMatchObject({ queueId: sent.queueId, digest: sent.digest });
+    expect(await queues.queue('notice').getJob(`notice-${sent.queueId}-b.example`)).toBeDefined();
+  });
 });
