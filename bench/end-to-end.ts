@@ -3,6 +3,9 @@
 // delivers by SMTP to smtp-sink (b.example is Postfix-hosted there). First the peak rate (messages
 // at the sink / time), then a paced sender at half that rate for p50/p99 latency from the start
 // of the SMTP send to the file smtp-sink writes, and the PMTP requests A and B made per message.
+// Per message at the peak: CPU of A, B and a private redis-server, BullMQ jobs, Redis commands,
+// fsyncs and PMTP requests, beside the same load through a two-hop Postfix chain (Postfix A relays
+// to Postfix B, which delivers into a Maildir) measured in the same run.
 
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -12,10 +15,13 @@ import nodemailer from 'nodemailer';
 import { stringify } from 'yaml';
 import { generateDomainKey } from '../src/native/protocol/domain-keys.js';
 import { smtpSource } from './accept-side.js';
-import { deleteKeys, freePort, startSmtpSink } from './bench-support.js';
-import { type Benchmark, percentile, type Row } from './benchmark.js';
+import { freePort, startSmtpSink } from './bench-support.js';
+import { type Benchmark, percentile, type ResultTable, type Row } from './benchmark.js';
 import { type GatewayChild, startGatewayChild } from './gateway-child.js';
-import { e2ePacedRow, e2ePeakRow } from './row-labels.js';
+import { startPrivatePostfix } from './private-postfix.js';
+import { type PrivateRedis, startPrivateRedis } from './private-redis.js';
+import { cpuSeconds } from './process-cpu.js';
+import { e2eMailbridgeRow, e2ePacedRow, e2ePeakRow, e2ePostfixChainRow, e2eRatioRow } from './row-labels.js';
 
 const from = 'alice@a.example';
 const to = 'bob@b.example';
@@ -23,13 +29,16 @@ const sessions = 20;
 
 export const benchmark: Benchmark = {
   summary:
-    'smtp-source -> gateway A -> PMTP -> gateway B -> smtp-sink: peak msg/s, p50/p99 at half load, PMTP requests/msg',
-  async run({ messages = 300, env, log, childNodeArgs }) {
+    'smtp-source -> gateway A -> PMTP -> gateway B -> smtp-sink: peak msg/s, p50/p99 at half load; per message CPU, jobs, Redis commands, fsyncs, PMTP requests vs a two-hop Postfix chain',
+  async run({ messages = 300, log, childNodeArgs }) {
     const run = randomBytes(4).toString('hex');
     const dir = await mkdtemp(path.join(tmpdir(), 'mailbridge-bench-e2e-'));
-    const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const prefixes: [string, string] = [`{mbbench-${run}a}`, `{mbbench-${run}b}`];
     const stops: (() => Promise<void>)[] = [];
+    // a private Redis: its commands and CPU are the gateways' alone (env.REDIS_URL is not used here)
+    const redis = await startPrivateRedis();
+    const redisUrl = redis.url;
+    stops.push(() => redis.stop());
     try {
       const sinkDir = path.join(dir, 'sink');
       await mkdir(sinkDir);
@@ -50,15 +59,31 @@ export const benchmark: Benchmark = {
       await smtpSource(relayPort, { sessions: 5, messages: 20, reuse: false, from, to, length: 3000 });
       await arrivals.wait(20);
 
-      const trips0 = (await a.roundTrips()) + (await b.roundTrips());
+      // let the warm-up's acks and timers finish before counting
+      await new Promise((r) => setTimeout(r, settleMs));
+      const before = await countAll(a, b, redis, prefixes);
       const t0 = Date.now();
       const sendMs = await smtpSource(relayPort, { sessions, messages, reuse: false, from, to, length: 3000 });
       log(`gateway A accepted ${messages} in ${(sendMs / 1000).toFixed(1)} s`);
       const peakArrivals = await arrivals.wait(20 + messages);
       const peakSeconds = (Math.max(...peakArrivals.map((f) => f.at)) - t0) / 1000;
       const peak = messages / peakSeconds;
-      const trips = ((await a.roundTrips()) + (await b.roundTrips()) - trips0) / messages;
-      log(`peak ${peak.toFixed(1)} msg/s, ${trips.toFixed(2)} PMTP requests per message`);
+      // acks and outcome reports follow the delivery: they are part of each message's cost
+      await new Promise((r) => setTimeout(r, settleMs));
+      const after = await countAll(a, b, redis, prefixes);
+      const perMessage = (key: keyof Counts): number => (after[key] - before[key]) / messages;
+      const trips = perMessage('trips');
+      const mbCpu = {
+        a: perMessage('cpuA') * 1000,
+        b: perMessage('cpuB') * 1000,
+        redis: perMessage('cpuRedis') * 1000,
+      };
+      const mbCpuTotal = mbCpu.a + mbCpu.b + mbCpu.redis;
+      log(
+        `peak ${peak.toFixed(1)} msg/s; per message: ${mbCpuTotal.toFixed(1)} ms CPU (A ${mbCpu.a.toFixed(1)}, B ${mbCpu.b.toFixed(1)}, Redis ${mbCpu.redis.toFixed(1)}), ` +
+          `${perMessage('jobs').toFixed(2)} jobs, ${perMessage('commands').toFixed(0)} Redis commands (${perMessage('scripts').toFixed(1)} scripts), ` +
+          `${perMessage('fsyncs').toFixed(2)} fsyncs, ${trips.toFixed(2)} PMTP requests`,
+      );
 
       const rate = peak / 2;
       const paced = Math.min(messages, Math.max(20, Math.round(rate * 10)));
@@ -70,6 +95,48 @@ export const benchmark: Benchmark = {
       log(
         `paced at ${rate.toFixed(1)} msg/s: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`,
       );
+      const chain = await postfixChain(messages, log);
+      const perMessageTable: ResultTable = {
+        id: 'e2e-per-message',
+        rowHeader: 'at the peak, per message',
+        columns: [
+          { key: 'rate', label: 'delivered msg/s', digits: 1 },
+          { key: 'cpu', label: 'CPU ms', digits: 2 },
+          { key: 'cpuA', label: 'first hop ms', digits: 2 },
+          { key: 'cpuB', label: 'second hop ms', digits: 2 },
+          { key: 'cpuRedis', label: 'Redis ms', digits: 2 },
+          { key: 'jobs', label: 'BullMQ jobs', digits: 2 },
+          { key: 'commands', label: 'Redis commands', digits: 0 },
+          { key: 'scripts', label: 'of them script calls', digits: 1 },
+          { key: 'fsyncs', label: 'fsyncs', digits: 2 },
+          { key: 'trips', label: 'PMTP requests', digits: 2 },
+        ],
+        rows: [
+          {
+            label: e2eMailbridgeRow,
+            values: {
+              rate: peak,
+              cpu: mbCpuTotal,
+              cpuA: mbCpu.a,
+              cpuB: mbCpu.b,
+              cpuRedis: mbCpu.redis,
+              jobs: perMessage('jobs'),
+              commands: perMessage('commands'),
+              scripts: perMessage('scripts'),
+              fsyncs: perMessage('fsyncs'),
+              trips,
+            },
+          },
+          {
+            label: e2ePostfixChainRow,
+            values: { rate: chain.rate, cpu: chain.cpuA + chain.cpuB, cpuA: chain.cpuA, cpuB: chain.cpuB },
+          },
+          {
+            label: e2eRatioRow,
+            values: { rate: peak / chain.rate, cpu: mbCpuTotal / (chain.cpuA + chain.cpuB) },
+          },
+        ],
+      };
       const rows: Row[] = [
         { label: e2ePeakRow, values: { messages, accepted: (messages * 1000) / sendMs, rate: peak, trips } },
         {
@@ -91,15 +158,95 @@ export const benchmark: Benchmark = {
           ],
           rows,
         },
+        perMessageTable,
       ];
     } finally {
       for (const stop of stops.reverse())
         await stop().catch((err: unknown) => process.stderr.write(`bench cleanup: ${String(err)}\n`));
-      for (const prefix of prefixes) await deleteKeys(redisUrl, prefix);
       await rm(dir, { recursive: true, force: true });
     }
   },
 };
+
+/** time for the work that follows a delivery (acks, reports) before counters are read */
+const settleMs = 2000;
+
+interface Counts {
+  readonly cpuA: number;
+  readonly cpuB: number;
+  readonly cpuRedis: number;
+  readonly jobs: number;
+  readonly commands: number;
+  readonly scripts: number;
+  readonly fsyncs: number;
+  readonly trips: number;
+}
+
+const queues = ['inbound', 'notice', 'pull', 'outbound'];
+
+async function countAll(
+  a: GatewayChild,
+  b: GatewayChild,
+  redis: PrivateRedis,
+  prefixes: [string, string],
+): Promise<Counts> {
+  const [ca, cb] = [await a.counters(), await b.counters()];
+  const r = await redis.counters();
+  return {
+    cpuA: await cpuSeconds(a.pid),
+    cpuB: await cpuSeconds(b.pid),
+    cpuRedis: r.cpuSeconds,
+    jobs: (await redis.jobs(prefixes[0], queues)) + (await redis.jobs(prefixes[1], queues)),
+    commands: r.commands,
+    scripts: r.scripts,
+    fsyncs: ca.fsyncs + cb.fsyncs,
+    trips: ca.roundTrips + cb.roundTrips,
+  };
+}
+
+/**
+ * The same peak load (20 sessions, 3,000-byte messages) through Postfix A, which relays b.example
+ * to Postfix B, which delivers into a Maildir: the rate and CPU seconds per message of each hop.
+ */
+async function postfixChain(
+  messages: number,
+  log: (line: string) => void,
+): Promise<{ rate: number; cpuA: number; cpuB: number }> {
+  const second = await startPrivatePostfix({ port: await freePort(), domain: 'b.example', maxSessions: sessions });
+  try {
+    const first = await startPrivatePostfix({
+      port: await freePort(),
+      relay: { domain: 'b.example', port: second.port },
+      maxSessions: sessions,
+    });
+    try {
+      const arrived = async (count: number): Promise<number> => {
+        let progress = Date.now();
+        for (let seen = 0; ; ) {
+          const now = await second.deliveredCount();
+          if (now >= count) return Date.now();
+          if (now > seen) [seen, progress] = [now, Date.now()];
+          if (Date.now() - progress > 60_000) throw new Error(`Postfix B delivered ${now} of ${count} messages`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await smtpSource(first.port, { sessions: 5, messages: 20, reuse: false, from, to, length: 3000 });
+      await arrived(20);
+      const cpu0 = [await first.cpuSeconds(), await second.cpuSeconds()];
+      const t0 = Date.now();
+      await smtpSource(first.port, { sessions, messages, reuse: false, from, to, length: 3000 });
+      const rate = (messages * 1000) / ((await arrived(20 + messages)) - t0);
+      const cpuA = ((await first.cpuSeconds()) - cpu0[0]!) / messages;
+      const cpuB = ((await second.cpuSeconds()) - cpu0[1]!) / messages;
+      log(`Postfix chain: ${rate.toFixed(1)} msg/s, ${((cpuA + cpuB) * 1000).toFixed(2)} ms CPU per message`);
+      return { rate, cpuA: cpuA * 1000, cpuB: cpuB * 1000 };
+    } finally {
+      await first.stop();
+    }
+  } finally {
+    await second.stop();
+  }
+}
 
 /** A (relay-in, PMTP a.example) and B (PMTP b.example, b.example hosted behind smtp-sink), each its own process. */
 async function startGateways(
@@ -130,6 +277,8 @@ async function startGateways(
       spool: { dir: path.join(dir, `spool-${name}`) },
       dns: { zone_file: path.join(dir, 'zone.txt') },
       metrics: { enabled: false },
+      // the peer is on loopback over plain http
+      egress: { allow_hosts: ['127.0.0.1'] },
       // a transient failure retries in a second, not Postfix's five minutes (a short lifetime keeps
       // attemptsWithin, computed for every job added, to a few iterations)
       queues: { retry: { initial_delay_s: 1, max_delay_s: 60, lifetime_s: 3600 } },

@@ -1,19 +1,20 @@
 // A real gateway for the benchmarks: `node dist/cli/entry.cjs start -c FILE` as a child process,
-// ready once it printed its listeners and the start line; optionally with the round-trip report
-// preloaded, so the parent can ask how many PMTP requests it made.
+// ready once it printed its listeners and the start line; optionally with the counters preloaded,
+// so the parent can ask how many PMTP requests and fsyncs it made.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { GatewayCounters } from './gateway-counters.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli/entry.cjs', import.meta.url));
-const tripReport = fileURLToPath(new URL('./round-trip-report.js', import.meta.url));
+const countersModule = fileURLToPath(new URL('./gateway-counters.js', import.meta.url));
 
 export interface GatewayChild {
   readonly pid: number;
   /** "<service>" -> port, from the "<service> listening on host:port" lines */
   readonly ports: ReadonlyMap<string, number>;
-  /** PMTP HTTP requests this gateway's client made so far (needs `countTrips`) */
-  roundTrips(): Promise<number>;
+  /** PMTP HTTP requests and fsyncs this gateway made so far (needs `countTrips`) */
+  counters(): Promise<GatewayCounters>;
   stop(): Promise<void>;
 }
 
@@ -21,7 +22,7 @@ export function startGatewayChild(
   configFile: string,
   options: { countTrips?: boolean; nodeArgs?: readonly string[] } = {},
 ): Promise<GatewayChild> {
-  const preload = [...(options.nodeArgs ?? []), ...(options.countTrips ? ['--import', tripReport] : [])];
+  const preload = [...(options.nodeArgs ?? []), ...(options.countTrips ? ['--import', countersModule] : [])];
   const child = spawn(process.execPath, [...preload, cli, 'start', '-c', configFile], {
     stdio: ['ignore', 'pipe', 'pipe', ...(options.countTrips ? ['ipc' as const] : [])],
   });
@@ -42,10 +43,10 @@ export function startGatewayChild(
       resolve({
         pid: child.pid!,
         ports,
-        roundTrips: () =>
+        counters: () =>
           new Promise((answer) => {
-            child.once('message', (m) => answer((m as { roundTrips: number }).roundTrips));
-            child.send('round-trips');
+            child.once('message', (m) => answer(m as GatewayCounters));
+            child.send('counters');
           }),
         stop,
       });

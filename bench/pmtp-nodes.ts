@@ -46,6 +46,8 @@ export async function startBenchNode(options: {
     log: { level: 'warn' },
     redis: { ...(options.redisUrl ? { url: options.redisUrl } : {}), prefix: options.prefix },
     spool: { dir: path.join(options.dir, options.domain) },
+    // the peer is on loopback over plain http
+    egress: { allow_hosts: ['127.0.0.1'] },
     pmtp: {
       domain: options.domain,
       key_file: keyFile,

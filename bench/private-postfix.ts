@@ -1,6 +1,7 @@
 // A private Postfix instance (own config, queue and data folders in a temp dir) taking mail on a
-// loopback port: either delivering every recipient of a domain into Maildirs behind STARTTLS
-// (the e2e tests' peer) or discarding after cleanup's fsync (the benchmarks' durable baseline).
+// loopback port: delivering every recipient of a domain into Maildirs behind STARTTLS (the e2e
+// tests' peer), relaying one domain to another port (a chain's first hop), or discarding after
+// cleanup's fsync (the benchmarks' durable baseline).
 // Needs root and the Debian postfix package; mail_owner is the package's `postfix` user.
 
 import { execFile } from 'node:child_process';
@@ -8,6 +9,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { treeCpuSeconds } from './process-cpu.js';
 
 const run = promisify(execFile);
 
@@ -15,6 +17,10 @@ export interface PrivatePostfix {
   readonly port: number;
   /** the files in Maildir/new (of `user` when users were listed), oldest first */
   delivered(user?: string): Promise<Buffer[]>;
+  /** how many files are in Maildir/new, without reading them */
+  deliveredCount(user?: string): Promise<number>;
+  /** seconds of CPU the master and every daemon it started used so far, exited ones included */
+  cpuSeconds(): Promise<number>;
   log(): Promise<string>;
   /** Sets main.cf parameters (`postconf -e`) and restarts Postfix on the same port. */
   reconfigure(settings: Readonly<Record<string, string>>): Promise<void>;
@@ -23,8 +29,10 @@ export interface PrivatePostfix {
 
 export interface PrivatePostfixOptions {
   readonly port: number;
-  /** the virtual mailbox domain; absent with `discard` */
+  /** the virtual mailbox domain; absent with `discard` or `relay` */
   readonly domain?: string;
+  /** relays all mail for this domain to this loopback port by SMTP (no TLS): the first hop of a chain */
+  readonly relay?: { readonly domain: string; readonly port: number };
   /** every message is thrown away by the discard transport once accepted (no TLS, no mailboxes) */
   readonly discard?: boolean;
   /** raises the smtpd process limit for this many parallel sessions (default: Postfix's 100) */
@@ -71,7 +79,11 @@ export async function startPrivatePostfix(options: PrivatePostfixOptions): Promi
     alias_maps: '',
     alias_database: '',
     ...(options.maxSessions ? { default_process_limit: String(options.maxSessions + 50) } : {}),
-    ...(options.discard ? discardSettings : await mailboxSettings(dir, etc, options, uid, gid, hostname)),
+    ...(options.discard
+      ? discardSettings
+      : options.relay
+        ? relaySettings(options.relay)
+        : await mailboxSettings(dir, etc, options, uid, gid, hostname)),
     ...options.main,
   };
   await writeFile(
@@ -113,6 +125,10 @@ export async function startPrivatePostfix(options: PrivatePostfixOptions): Promi
       const names = await readdir(maildir).catch(() => [] as string[]);
       return Promise.all(names.sort().map((n) => readFile(path.join(maildir, n))));
     },
+    deliveredCount: async (user = 'inbox') =>
+      (await readdir(path.join(dir, 'mail', user, 'new')).catch(() => [] as string[])).length,
+    cpuSeconds: async () =>
+      treeCpuSeconds(Number((await readFile(path.join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim())),
     log: () => readFile(path.join(dir, 'maillog'), 'utf8').catch(() => ''),
     reconfigure: async (settings) => {
       await run('postconf', ['-c', etc, '-e', ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
@@ -133,6 +149,14 @@ const discardSettings = {
   local_transport: 'discard',
   virtual_transport: 'discard',
 };
+
+function relaySettings(relay: { domain: string; port: number }): Record<string, string> {
+  return {
+    relay_domains: relay.domain,
+    transport_maps: `inline:{ ${relay.domain}=smtp:[127.0.0.1]:${relay.port} }`,
+    smtp_tls_security_level: 'none',
+  };
+}
 
 /** Virtual Maildirs for `domain`, and STARTTLS with a self-signed certificate nothing could verify. */
 async function mailboxSettings(

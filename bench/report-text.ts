@@ -7,10 +7,12 @@ import {
   acceptBestRow as bestRow,
   idleConnectionsRow as idleRow,
   largeMessageRow as largeRow,
+  e2eMailbridgeRow as mailbridgeRow,
   e2ePacedRow as pacedRow,
   e2ePeakRow as peakRow,
   pmtpBatchedRow,
   pmtpUnbatchedRow,
+  e2eRatioRow as ratioRow,
 } from './row-labels.js';
 
 export const intro = `Every figure is the median over the runs its section states (three unless \`--runs\` said otherwise),
@@ -143,9 +145,62 @@ and notices gateway B; B pulls, verifies, spools and delivers it by SMTP to smtp
 B's domain. The peak is the messages smtp-sink received divided by the time from the first send to the
 last arrival. Then a paced sender (one SMTP connection per message) sends at half that rate, and the
 latency of each message runs from the start of its SMTP send to the moment smtp-sink wrote it.
-PMTP requests are the HTTP requests A's and B's PMTP clients made (notices, pulls, acks, key fetches).`,
-    tables: [['e2e', 'e2e']],
-    targets: [],
+PMTP requests are the HTTP requests A's and B's PMTP clients made (notices, pulls, acks, key fetches).
+The second table divides the peak's totals by its messages: CPU time of A, B and a private redis-server
+(from /proc and INFO cpu, the warm-up and the work after the last arrival for two seconds included), the
+BullMQ jobs of all four queues in every state, the commands Redis executed (INFO commandstats; commands
+run inside scripts count, the script calls are shown apart), and the fsyncs of spool and Maildir files
+and folders (every FileHandle sync counted in the gateways). Its baseline is the same load through a
+two-hop Postfix chain in the same run: Postfix A relays to Postfix B, which delivers into a Maildir; its
+CPU is each master with every daemon it started, the exited ones included.`,
+    tables: [
+      ['e2e', 'e2e'],
+      ['e2e', 'e2e-per-message'],
+    ],
+    targets: [
+      {
+        what: 'end to end, delivered msg/s against the two-hop Postfix chain',
+        at: ['e2e', 'e2e-per-message', ratioRow, 'rate'],
+        op: '>=',
+        limit: 1,
+        unit: '×',
+      },
+      {
+        what: 'CPU per message, both gateways and Redis',
+        at: ['e2e', 'e2e-per-message', mailbridgeRow, 'cpu'],
+        op: '<=',
+        limit: 5,
+        unit: 'ms',
+      },
+      {
+        what: 'BullMQ jobs per message',
+        at: ['e2e', 'e2e-per-message', mailbridgeRow, 'jobs'],
+        op: '<=',
+        limit: 3,
+        unit: '',
+      },
+      {
+        what: 'Redis commands executed per message',
+        at: ['e2e', 'e2e-per-message', mailbridgeRow, 'commands'],
+        op: '<=',
+        limit: 30,
+        unit: '',
+      },
+      {
+        what: 'fsyncs per message',
+        at: ['e2e', 'e2e-per-message', mailbridgeRow, 'fsyncs'],
+        op: '<=',
+        limit: 4,
+        unit: '',
+      },
+      {
+        what: 'PMTP requests per message',
+        at: ['e2e', 'e2e-per-message', mailbridgeRow, 'trips'],
+        op: '<=',
+        limit: 1.1,
+        unit: '',
+      },
+    ],
     explain: (f) => [
       `At the peak A accepted ${f.show('e2e', 'e2e', peakRow, 'accepted', 1)} msg/s while ${f.show('e2e', 'e2e', peakRow, 'rate', 1)} msg/s came out at smtp-sink${
         (f.get('e2e', 'e2e', peakRow, 'accepted') ?? 0) > 1.3 * (f.get('e2e', 'e2e', peakRow, 'rate') ?? Infinity)

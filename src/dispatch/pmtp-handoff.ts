@@ -103,7 +103,7 @@ async function submitOne(
   };
   const spool = deps.spool;
   const original = async (drop: typeof stripped) =>
-    withoutFields((await spool.openBody(entry.queueId)).stream as AsyncIterable<Buffer>, drop);
+    withoutFields((await spool.openBody(entry)).stream as AsyncIterable<Buffer>, drop);
   try {
     const out = createWriteStream(partsFile, { mode: 0o600 });
     const manifest = await rfc5322ToPmtp(

@@ -57,9 +57,13 @@ const noticeJob = z.discriminatedUnion('action', [
     reason: z.enum(['retracted', 'given_up']),
     recipient: address.optional(),
   }),
-  /** the notice lifetime ended: undecided recipients expire and the stored copy goes */
-  z.object({ action: z.literal('expire'), queueId }),
-  /** SMTP-born mail still undecided after queues.delay_warning_s: one "delayed" DSN to its sender */
+  /**
+   * the notice lifetime ended: undecided recipients expire and the stored copy goes. With `warn`
+   * it first wakes at the delay warning's time, warns, and waits on for the lifetime without it
+   * (one timer per copy, not two)
+   */
+  z.object({ action: z.literal('expire'), queueId, warn: z.literal(true).optional() }),
+  /** SMTP-born mail still undecided after queues.delay_warning_s: one "delayed" DSN to its sender (queued by earlier versions; now `expire` with `warn`) */
   z.object({ action: z.literal('delay-warning'), queueId }),
 ]);
 

@@ -358,7 +358,7 @@ async function report(
   }
   try {
     const returned = await returnedContent(
-      async () => (await deps.spool.openBody(entry.queueId)).stream,
+      async () => (await deps.spool.openBody(entry)).stream,
       meta.dsn?.ret === 'FULL',
     );
     const dsnQueueId = await deps.sendDsn(

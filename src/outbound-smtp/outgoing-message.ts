@@ -16,7 +16,7 @@ export type MessageSource = (entry: SpoolEntry) => Promise<Readable>;
 export function spooledBytes(spool: Spool): MessageSource {
   // a sender token (PMTP-Token) is for PMTP recipients' domains, never for an SMTP hop
   return async (entry) =>
-    Readable.from(withoutFields((await spool.openBody(entry.queueId)).stream, isPmtpToken), { objectMode: false });
+    Readable.from(withoutFields((await spool.openBody(entry)).stream, isPmtpToken), { objectMode: false });
 }
 
 /** `header` then every byte of `body`; destroying the result destroys the body too. */

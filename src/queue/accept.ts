@@ -19,6 +19,9 @@ export function spoolWriteError(err: unknown): MailbridgeError {
   );
 }
 
+/** Queues a recorded entry's jobs in place of the job its record names (the PMTP outbox's notices). */
+export type QueueRecorded = (entry: SpoolEntry) => Promise<void>;
+
 export class MessageAcceptor {
   constructor(
     private readonly spool: Spool,
@@ -26,8 +29,13 @@ export class MessageAcceptor {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError. */
-  async accept(draft: SpoolDraft, meta: SpoolRecordInput): Promise<SpoolEntry> {
+  /**
+   * Resolves only when the promise of a 250 can be kept; otherwise throws a transient MailbridgeError.
+   * With `queueRecorded`, for an entry its caller recorded elsewhere before the commit, that queues
+   * the jobs instead, and a failure to queue them keeps the entry the record names: the caller's
+   * retry finds it recorded and queues them again, or the reconciler gives it its own job back.
+   */
+  async accept(draft: SpoolDraft, meta: SpoolRecordInput, queueRecorded?: QueueRecorded): Promise<SpoolEntry> {
     let entry: SpoolEntry;
     try {
       entry = await draft.commit(meta);
@@ -36,13 +44,20 @@ export class MessageAcceptor {
       throw spoolWriteError(err);
     }
     try {
-      const job = entryJob(entry.meta);
-      await this.queues.add(job.queue, job.data);
+      if (queueRecorded) await queueRecorded(entry);
+      else {
+        const job = entryJob(entry.meta);
+        await this.queues.add(job.queue, job.data);
+      }
     } catch (err) {
       // the client will hear 451 and resend, so this copy must not be delivered too
-      await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
-        this.log.error({ queueId: entry.queueId, err: removeErr }, 'could not remove spool entry after queue failure');
-      });
+      if (!queueRecorded)
+        await this.spool.remove(entry.queueId).catch((removeErr: unknown) => {
+          this.log.error(
+            { queueId: entry.queueId, err: removeErr },
+            'could not remove spool entry after queue failure',
+          );
+        });
       throw new MailbridgeError('queue_unavailable', undefined, { cause: err });
     }
     this.log.info(

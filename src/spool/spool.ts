@@ -1,11 +1,11 @@
 // The durable spool: message bytes on disk, written so that a listed entry is always whole.
-// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits);
-// read = a stream, never a buffer. Several gateways may share one spool folder: each drafts in its own `tmp/<instance>/`.
+// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits and
+// removals); read = a stream, never a buffer. Several gateways may share one spool folder: each
+// drafts in its own `tmp/<instance>/`.
 //
 // An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
-import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,8 @@ const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length
 /** Another instance's temp file untouched this long is debris: far beyond the slowest DATA or pull. */
 const staleTmpMs = 24 * 3600 * 1000;
 const sweepEveryMs = 3600 * 1000;
+/** how long a removal may wait for a folder fsync: one per interval, however many removals */
+const removalSyncMs = 1000;
 const instancePattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** Unique among live processes (one pid per host), and a restarted container (same host, pid 1) finds its own debris. */
@@ -65,6 +67,8 @@ export class Spool {
   private readonly entrySync: FolderSync;
   private readonly options: SpoolOptions;
   private lastSweep = 0;
+  /** the folder fsync that makes removals durable, due within `removalSyncMs` of the first since the last */
+  private removalSync: NodeJS.Timeout | undefined;
 
   constructor(dir: string, options: SpoolOptions = {}) {
     const instance = options.instance ?? defaultInstance();
@@ -113,45 +117,51 @@ export class Spool {
   }
 
   async read(queueId: string): Promise<SpoolEntry> {
-    const file = this.entryPath(queueId);
-    const handle = await open(file, 'r');
+    const handle = await open(this.entryPath(queueId), 'r');
     try {
-      const { size: fileSize } = await handle.stat();
-      const footer = Buffer.alloc(footerLength);
-      if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
-      await handle.read(footer, 0, footerLength, fileSize - footerLength);
-      const text = footer.toString('latin1');
-      if (!text.startsWith(footerMagic) || !text.endsWith('\n'))
-        throw new Error(`spool entry ${queueId} has no footer`);
-      const metaLength = Number(text.slice(footerMagic.length, -1));
-      const bodySize = fileSize - footerLength - metaLength;
-      if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
-      const metaBytes = Buffer.alloc(metaLength);
-      await handle.read(metaBytes, 0, metaLength, bodySize);
-      const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
-      if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
-      return { queueId, size: bodySize, meta: parsed.record };
+      return await readEntry(handle, queueId);
     } finally {
       await handle.close();
     }
   }
 
-  /** The message bytes as a stream; `range` is inclusive like HTTP's. */
+  /**
+   * The message bytes as a stream; `range` is inclusive like HTTP's. Given the entry a stage has
+   * already read (rather than its queue id), its meta is not read again: one open, no more.
+   */
   async openBody(
-    queueId: string,
+    of: string | SpoolEntry,
     range?: { start: number; end?: number },
   ): Promise<{ stream: Readable; size: number }> {
-    const entry = await this.read(queueId);
-    const end = Math.min(range?.end ?? entry.size - 1, entry.size - 1);
-    const stream = createReadStream(this.entryPath(queueId), { start: range?.start ?? 0, end });
-    return { stream, size: entry.size };
+    const queueId = typeof of === 'string' ? of : of.queueId;
+    const handle = await open(this.entryPath(queueId), 'r');
+    try {
+      const size = typeof of === 'string' ? (await readEntry(handle, queueId)).size : of.size;
+      const end = Math.min(range?.end ?? size - 1, size - 1);
+      // the stream owns the handle from here and closes it when it ends or is destroyed
+      return { stream: handle.createReadStream({ start: range?.start ?? 0, end }), size };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
+  /**
+   * Unlinks an entry without waiting for a folder fsync of its own: kill -9 cannot undo an unlink,
+   * and after a power loss an entry that came back is delivered again, never lost. The folder fsync
+   * of the next commit covers the removal, and a shared one follows within `removalSyncMs` anyway.
+   */
   async remove(queueId: string): Promise<void> {
     await unlink(this.entryPath(queueId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await this.entrySync.sync();
+    if (this.removalSync) return;
+    this.removalSync = setTimeout(() => {
+      this.removalSync = undefined;
+      // housekeeping: the removal happened, only its durability waits; a failure here refuses nothing
+      void this.entrySync.sync().catch(() => undefined);
+    }, removalSyncMs);
+    this.removalSync.unref();
   }
 
   /**
@@ -281,6 +291,24 @@ export class SpoolDraft {
 }
 
 /** Depth-first: files older than `cutoff` go, then a folder that is left empty and old. Races with a live owner are harmless. */
+/** An entry's record, from the footer and meta at the end of its open file. */
+async function readEntry(handle: FileHandle, queueId: string): Promise<SpoolEntry> {
+  const { size: fileSize } = await handle.stat();
+  const footer = Buffer.alloc(footerLength);
+  if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
+  await handle.read(footer, 0, footerLength, fileSize - footerLength);
+  const text = footer.toString('latin1');
+  if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
+  const metaLength = Number(text.slice(footerMagic.length, -1));
+  const bodySize = fileSize - footerLength - metaLength;
+  if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
+  const metaBytes = Buffer.alloc(metaLength);
+  await handle.read(metaBytes, 0, metaLength, bodySize);
+  const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
+  if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
+  return { queueId, size: bodySize, meta: parsed.record };
+}
+
 async function removeStale(file: string, cutoff: number): Promise<void> {
   const info = await stat(file).catch(() => undefined);
   if (!info) return;

@@ -137,6 +137,36 @@ describe('MessageAcceptor', () => {
     dead.disconnect();
   });
 
+  it('with a recorded entry: queues its jobs instead of the entry job, once the entry is durable', async () => {
+    let durable: boolean | undefined;
+    const entry = await acceptor.accept(await draftWith(spool, 'recorded'), meta, async ({ queueId }) => {
+      durable = await spool.has(queueId);
+      await queues.addBulk('outbound', [
+        { data: { queueId, recipients: ['b@y.test'] } },
+        { data: { queueId, recipients: ['b@y.test'] }, jobId: `second-${queueId}`, delayMs: 60_000 },
+      ]);
+    });
+    expect(durable).toBe(true);
+    expect(await queues.hasJob('inbound', entry.queueId)).toBe(false);
+    expect(await (await queues.queue('outbound').getJob(entry.queueId))!.getState()).toBe('waiting');
+    expect(await (await queues.queue('outbound').getJob(`second-${entry.queueId}`))!.getState()).toBe('delayed');
+  });
+
+  it('with a recorded entry: a failure to queue is 451 and keeps the entry the record names', async () => {
+    const draft = await draftWith(spool, 'recorded-then-failed');
+    const error = await acceptor
+      .accept(draft, meta, async () => {
+        throw new Error('Redis went away');
+      })
+      .catch((e: unknown) => e);
+    expect((error as MailbridgeError).code).toBe('queue_unavailable');
+    expect((error as MailbridgeError).status.smtp).toBe(451);
+    expect(await spool.has(draft.queueId)).toBe(true);
+    // the reconciler gives it its own job back
+    expect((await acceptor.reconcile(0, Date.now() + 1000)).requeued).toContain(draft.queueId);
+    expect(await queues.hasJob('inbound', draft.queueId)).toBe(true);
+  });
+
   it('answers spool_unavailable when the spool cannot be written', async () => {
     const draft = await draftWith(spool, 'unwritable');
     const entries = path.join(dir, 'entries');

@@ -1,9 +1,9 @@
-import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isQueueId, newQueueId, queueIdTime } from '../../src/spool/queue-id.js';
 import { BodyTooLargeError, Spool } from '../../src/spool/spool.js';
 import { smtpRecord } from '../support/records.js';
@@ -45,6 +45,51 @@ describe('Spool', () => {
     const entry = await draft.commit(meta);
     const { stream } = await spool.openBody(entry.queueId, { start: 2, end: 5 });
     expect(await text(stream)).toBe('2345');
+  });
+
+  it('streams the body of an entry already read the same as by its queue id, a range too', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('0123456789')]));
+    const committed = await draft.commit(meta);
+    const entry = await spool.read(committed.queueId);
+    const whole = await spool.openBody(entry);
+    expect([await text(whole.stream), whole.size]).toEqual(['0123456789', 10]);
+    // the end is clipped to the body, never into the meta behind it
+    expect(await text((await spool.openBody(entry, { start: 7, end: 40 })).stream)).toBe('789');
+    expect(await text((await spool.openBody(entry.queueId, { start: 7, end: 40 })).stream)).toBe('789');
+  });
+
+  it('refuses to open the body of an entry removed since it was read', async () => {
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([Buffer.from('gone')]));
+    const entry = await draft.commit(meta);
+    await spool.remove(entry.queueId);
+    await expect(spool.openBody(entry)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(spool.openBody(entry.queueId)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('removes many entries with one shared folder fsync, made after the last of them', async () => {
+    const entries = [];
+    for (let i = 0; i < 10; i++) {
+      const draft = await spool.draft();
+      await draft.writeBody(Readable.from([Buffer.from(`entry ${i}`)]));
+      entries.push(await draft.commit(meta));
+    }
+    const probe = await open(dir, 'r');
+    const handles = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const sync = vi.spyOn(handles, 'sync');
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      for (const entry of entries) await spool.remove(entry.queueId);
+      expect(await spool.list()).toEqual([]);
+      expect(sync).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1000);
+      await vi.waitFor(() => expect(sync).toHaveBeenCalledTimes(1));
+    } finally {
+      vi.useRealTimers();
+      sync.mockRestore();
+    }
   });
 
   it('lists nothing for a draft that was never committed, and recover() clears it', async () => {

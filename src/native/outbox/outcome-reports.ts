@@ -2,13 +2,12 @@
 // hand-off, so the outbox record carries its DSN facts (`smtp`): to whom a DSN may go, RET,
 // ENVID, each recipient's NOTIFY and ORCPT, the SMTP queue id. When recipients reach a final
 // state (rejected, expired, given up; delivered for NOTIFY=SUCCESS) the code that moved them
-// calls reportOutcomes; the delay-warning job calls reportDelay. A ledger claim per recipient and
+// calls reportOutcomes; the expiry job, woken early, calls reportDelay. A ledger claim per recipient and
 // kind makes each report once, whichever job, route or retry sees the state first.
 
 import { Readable } from 'node:stream';
 import { isStatusCode, statusOf } from '../../codes.js';
 import { composeDsn, type RecipientReport, requestedReports, statusForAction } from '../../mail/dsn.js';
-import { delayWarningJobId } from '../../mail/jobs.js';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import { returnedContent } from '../../translate/returned-content.js';
 import type { PmtpContext } from '../pmtp-context.js';
@@ -83,21 +82,6 @@ export async function reportDelay(rt: OutcomeReportDeps, entry: OutboxEntry): Pr
       }),
     );
   return send(rt, entry, smtp, requestedReports(smtp, outcomes), 'delay');
-}
-
-/** Queues the delay warning of a new (or recovered) copy of SMTP-born mail; the job id makes it once. */
-export async function scheduleDelayWarning(rt: OutcomeReportDeps, entry: OutboxEntry): Promise<void> {
-  const smtp = entry.meta.smtp;
-  const afterS = rt.config.queues.delay_warning_s;
-  if (!smtp || afterS <= 0) return;
-  const due = Date.parse(smtp.arrivedAt) + afterS * 1000;
-  // past the notice lifetime every recipient is final: nothing would be left to warn about
-  if (!Number.isFinite(due) || due >= entry.meta.pmtp.expires * 1000) return;
-  await rt.queues.add(
-    'notice',
-    { action: 'delay-warning', queueId: entry.queueId },
-    { jobId: delayWarningJobId(entry.queueId), delayMs: Math.max(0, due - rt.nowMs()) },
-  );
 }
 
 /** This copy's recipients, at its version. */

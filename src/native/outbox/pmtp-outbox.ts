@@ -1,14 +1,15 @@
 // The origin's outbox: stores a signed PMTP message as a spool entry (body = the part octets in
-// order, meta = manifest, signatures, recipients per destination) and queues its notices, with
-// the acceptor's durability (accepted only when spooled AND queued). Edits and retractions too.
+// order, meta = manifest, signatures, recipients per destination), recorded as current before its
+// commit and queuing its notices with it, with the acceptor's durability (accepted only when
+// spooled AND queued). Edits and retractions too.
 // With many domains, mail whose From: is one of ours with its own PMTP key is originated (signed) by that domain.
 import { Readable } from 'node:stream';
-import { expiryJobId } from '../../mail/jobs.js';
 import type { OutboxRecord, SmtpOrigin } from '../../mail/spool-records.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf } from '../protocol/address.js';
 import { contentSize, type Manifest, manifestDigest, parseManifest } from '../protocol/message-format.js';
 import { type MessageSignature, originAligned, signManifest } from '../protocol/message-signature.js';
+import { noticeJobs } from './notice-jobs.js';
 
 /** The parts of the PMTP context this file uses. */
 export type OutboxDeps = Pick<
@@ -69,11 +70,22 @@ export class PmtpOutbox {
       throw new TypeError(
         `version ${manifest.version} of ${manifest.id} is older than the current ${previousCurrent.version}`,
       );
-    if (previousCurrent?.version === manifest.version) {
+    // a copy recorded by a submit that died before its commit was never stored: write it anew
+    if (previousCurrent?.version === manifest.version && (await rt.spool.has(previousCurrent.queueId))) {
       // the same version again: the hand-off job that submitted it ran a second time (its process
       // died after the submit). The copy accepted first is the one notices name; replacing it would
       // strand the peers' pulls, so keep it and only redo the idempotent bookkeeping.
-      await this.record(manifest.id, manifest.version, previousCurrent.queueId, previousCurrent.expires, destinations);
+      await this.record(manifest.id, manifest.version, previousCurrent.queueId, destinations);
+      // its first run may have died before queuing them (ids make these no-ops otherwise)
+      await rt.queues.addBulk(
+        'notice',
+        noticeJobs(rt, {
+          queueId: previousCurrent.queueId,
+          destinations,
+          expires: previousCurrent.expires,
+          smtp: input.smtp,
+        }),
+      );
       return {
         queueId: previousCurrent.queueId,
         id: manifest.id,
@@ -136,20 +148,33 @@ export class PmtpOutbox {
     const notifiedOld = Object.values(await rt.outbox.domains(manifest.id)).some(
       (d) => d.version === previousCurrent?.version && d.notified,
     );
-    const entry = await rt.acceptor.accept(draft, meta);
-    await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId: entry.queueId, digest, expires });
-    await this.record(manifest.id, manifest.version, entry.queueId, expires, destinations);
+    // recorded as current before the commit, so the copy never sits in the spool unrecorded and
+    // without a job, and no notice job can find it unrecorded; nobody pulls it before its notice
+    // (the destinations are recorded as not notified), and a retry after a crash before the
+    // commit finds no stored copy and writes it anew
+    const queueId = draft.queueId;
+    try {
+      const unstored = previousCurrent?.version === manifest.version ? previousCurrent.queueId : undefined;
+      await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId, digest, expires }, unstored);
+      await this.record(manifest.id, manifest.version, queueId, destinations);
+    } catch (err) {
+      await draft.discard();
+      throw err;
+    }
+    // the notices are queued with the commit rather than by a fan-out job
+    const entry = await rt.acceptor.accept(draft, meta, async () => {
+      await rt.queues.addBulk('notice', noticeJobs(rt, { queueId, destinations, expires, smtp: input.smtp }));
+    });
     if (previousCurrent && previousCurrent.queueId !== entry.queueId && !notifiedOld)
       await rt.spool.remove(previousCurrent.queueId).catch(() => undefined);
     return { queueId: entry.queueId, id: manifest.id, version: manifest.version, digest };
   }
 
-  /** Per-destination recipients, status and the expiry job of an accepted version: each step idempotent. */
+  /** Per-destination recipients and status of an accepted version: each step idempotent. */
   private async record(
     id: string,
     version: number,
     queueId: string,
-    expires: number,
     destinations: Record<string, string[]>,
   ): Promise<void> {
     const { rt } = this;
@@ -157,10 +182,6 @@ export class PmtpOutbox {
       await rt.outbox.setDomain(id, domain, version, recipients, false);
     await rt.status.index(queueId, id);
     await rt.status.notified(id, version, destinations, rt.nowS());
-    // after the lifetime: undecided recipients expire and the stored copy is dropped; the job id
-    // makes a second add a no-op, and keeps the entry alive for restart recovery (queue/accept.ts)
-    const untilExpiry = Math.max(0, (expires - rt.nowS()) * 1000) + 60_000;
-    await rt.queues.add('notice', { action: 'expire', queueId }, { jobId: expiryJobId(queueId), delayMs: untilExpiry });
   }
 
   /** Replaces an unpulled message by a new version (same id, version + 1) and notifies it. */

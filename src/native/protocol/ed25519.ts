@@ -31,9 +31,25 @@ export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
+/** Peers' keys imported lately, by their raw bytes: importing one per verify cost 3-4% of a gateway. */
+const importedKeys = new Map<string, KeyObject>();
+/** Enough for every key of every peer a gateway talks to at once; the oldest import goes first. */
+const IMPORTED_KEYS_MAX = 1024;
+
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new ProtocolError('key_invalid', 'Ed25519 public key must be 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
+  const cached = importedKeys.get(id);
+  if (cached) {
+    // most recently used last, so the first entry is the one to drop
+    importedKeys.delete(id);
+    importedKeys.set(id, cached);
+    return cached;
+  }
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  importedKeys.set(id, key);
+  if (importedKeys.size > IMPORTED_KEYS_MAX) importedKeys.delete(importedKeys.keys().next().value!);
+  return key;
 }
 
 export function toPrivateKey(key: PrivateKeyInput): KeyObject {

@@ -86,7 +86,7 @@ export function registerPullRoutes(app: FastifyInstance, rt: PullRouteDeps): voi
       .header('content-length', String(Math.max(0, end - start + 1)));
     if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${part.length}`);
     if (end < start) return reply.send(Buffer.alloc(0));
-    const { stream } = await rt.spool.openBody(grant.entry.queueId, { start: offset + start, end: offset + end });
+    const { stream } = await rt.spool.openBody(grant.entry, { start: offset + start, end: offset + end });
     return reply.send(stream);
   });
 }
@@ -106,7 +106,7 @@ async function* streamView(
     yield partFrameHeader(index, length);
     if (length > 0) {
       const start = offsets[index] ?? 0;
-      const { stream } = await rt.spool.openBody(grant.entry.queueId, { start, end: start + length - 1 });
+      const { stream } = await rt.spool.openBody(grant.entry, { start, end: start + length - 1 });
       for await (const chunk of stream) yield chunk as Buffer;
     }
     yield PART_TRAILER;

@@ -33,14 +33,21 @@ export class OutboxIndex {
     return raw === null ? undefined : (JSON.parse(raw) as OutboxCurrent);
   }
 
-  /** Makes `next` current unless a newer version already is; keeps the key until expiry. */
-  async setCurrent(id: string, next: OutboxCurrent): Promise<boolean> {
+  /**
+   * Makes `next` current unless the same or a newer version already is; keeps the key until expiry.
+   * `replacing` names a copy of the same version recorded but never stored (its submit died before
+   * the commit): that record, and only that one, gives way.
+   */
+  async setCurrent(id: string, next: OutboxCurrent, replacing?: string): Promise<boolean> {
     const ttl = Math.max(60, next.expires - Math.floor(Date.now() / 1000) + 7 * 86_400);
     const stored = await updateJsonField<OutboxCurrent>(
       this.redis,
       this.key(id),
       'current',
-      (cur) => (cur && cur.version >= next.version ? undefined : next),
+      (cur) =>
+        cur && cur.version >= next.version && !(cur.version === next.version && cur.queueId === replacing)
+          ? undefined
+          : next,
       ttl,
     );
     await this.redis.hset(this.key(id), `v:${next.version}`, next.queueId);

@@ -4,19 +4,15 @@
 // circuit breaker parks jobs for a dead domain and releases them all when it answers again.
 // SMTP-born mail: after each job that may have made recipients final, their DSN (outcome-reports).
 import { DelayedError, UnrecoverableError } from 'bullmq';
-import { type DomainNoticeJob, expiryJobId, type NoticeJob } from '../../mail/jobs.js';
+import type { DomainNoticeJob, NoticeJob } from '../../mail/jobs.js';
 import type { OutboxFacts, OutboxRecord } from '../../mail/spool-records.js';
 import type { MailJob } from '../../queue/queues.js';
 import { isRedisFault } from '../../queue/redis-faults.js';
 import type { NoticeBatcher } from '../client/notice-batcher.js';
 import { PowSolverStopped } from '../client/pow-solver.js';
 import { refusesOriginKeys } from '../keys/peer-directory.js';
-import {
-  type OutcomeReportDeps,
-  reportDelay,
-  reportOutcomes,
-  scheduleDelayWarning,
-} from '../outbox/outcome-reports.js';
+import { expiryDelayMs, noticeJobs } from '../outbox/notice-jobs.js';
+import { type OutcomeReportDeps, reportDelay, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { withdrawResponseSchema } from '../protocol/ack.js';
 import { fetchUrl, PATHS } from '../protocol/endpoints.js';
@@ -56,6 +52,14 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
     if (entry?.meta.kind !== 'pmtp-outbox') return 'gone';
     const facts = entry.meta.pmtp;
     const copy = { queueId: data.queueId, meta: entry.meta };
+    if (data.action === 'expire' && data.warn) {
+      // the copy's one timer, woken first for the delay warning: warn, then wait on for the lifetime
+      if (!token) throw new Error(`the expiry of ${data.queueId} must wait on, which needs its worker's token`);
+      await reportDelay(rt, copy);
+      await job.updateData({ action: 'expire', queueId: data.queueId });
+      await job.moveToDelayed(rt.nowMs() + expiryDelayMs(rt, facts.expires), token);
+      throw new DelayedError();
+    }
     if (data.action === 'expire') {
       for (const s of await rt.status.get(facts.id)) {
         if (s.version !== facts.version) continue;
@@ -93,21 +97,16 @@ export function createNoticeProcessor(deps: NoticeWorkerDeps) {
         await rt.spool.remove(data.queueId);
         return 'duplicate-copy';
       }
-      for (const domain of Object.keys(facts.destinations)) {
-        await rt.queues.add(
-          'notice',
-          { action: 'notify', queueId: data.queueId, domain },
-          { jobId: `notice-${data.queueId}-${domain}` },
-        );
-      }
-      // after a crash recovery this re-creates the expiry job too (same id: a no-op otherwise)
-      const untilExpiry = Math.max(0, (facts.expires - rt.nowS()) * 1000) + 60_000;
-      await rt.queues.add(
+      // a recovered copy (the submit that stored it queues these itself): same ids, so a no-op for any still kept
+      await rt.queues.addBulk(
         'notice',
-        { action: 'expire', queueId: data.queueId },
-        { jobId: expiryJobId(data.queueId), delayMs: untilExpiry },
+        noticeJobs(rt, {
+          queueId: data.queueId,
+          destinations: facts.destinations,
+          expires: facts.expires,
+          smtp: entry.meta.smtp,
+        }),
       );
-      await scheduleDelayWarning(rt, copy);
       return 'fanned-out';
     }
     const domain = data.domain;

@@ -167,12 +167,20 @@ describe('DSNs for SMTP-born mail sent over PMTP', () => {
       delayWarningS: 1,
     });
     try {
-      const { queueId } = await handOff(lonely, ['slow@b.example', 'quiet@b.example'], {
+      const { queueId, ids } = await handOff(lonely, ['slow@b.example', 'quiet@b.example'], {
         recipients: { 'quiet@b.example': { notify: ['FAILURE'] } },
       });
       const dsn = await until(async () => about(queueId)[0]);
       await new Promise((r) => setTimeout(r, 1000));
       expect(about(queueId)).toHaveLength(1);
+      // the warning came from the copy's one timer, which now waits for the lifetime to end
+      const copy = await lonely.service.context.outbox.current((await ids())[0]!);
+      const timer = await until(async () => {
+        const job = await lonely.service.context.queues.queue('notice').getJob(expiryJobId(copy!.queueId));
+        return (await job?.getState()) === 'delayed' && !job?.data.warn ? job : undefined;
+      });
+      expect(timer.data).toEqual({ action: 'expire', queueId: copy!.queueId });
+      expect(await lonely.service.context.spool.has(copy!.queueId)).toBe(true);
       expect(dsn.text).toContain('Subject: Delayed Mail (still being retried)');
       expect([...perRecipient(dsn.text).keys()]).toEqual(['slow@b.example']);
       expect(perRecipient(dsn.text).get('slow@b.example')).toMatch(
