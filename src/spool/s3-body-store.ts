@@ -1,0 +1,192 @@
+// The optional body store: one object per entry in an S3 bucket, `<prefix>entries/<queue id>`.
+// Placing uploads the finished draft from the local tmp file (one PUT, or a multipart upload of
+// fixed-size parts read straight from the file, so memory stays bounded) and resolves on the store's ack.
+
+import { createReadStream } from 'node:fs';
+import { type FileHandle, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { type BodyStore, missingEntry } from './body-store.js';
+
+export interface S3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface S3BodyStoreOptions {
+  /** unset: AWS's own endpoint for the region */
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly bucket: string;
+  /** key prefix, e.g. `mailbridge/`; entries go under `<prefix>entries/` */
+  readonly prefix: string;
+  /** path-style URLs (`endpoint/bucket/key`), which Ceph RGW and MinIO expect */
+  readonly forcePathStyle: boolean;
+  /** unset: the SDK's default chain (AWS_* variables, ~/.aws, an instance role) */
+  readonly credentials?: () => Promise<S3Credentials>;
+  /** an entry larger than this goes up in parts of this size (S3's minimum part is 5 MiB) */
+  readonly partSizeBytes: number;
+}
+
+/** A dead store must fail the upload (451) well before the SMTP client gives up on its DATA reply. */
+const connectTimeoutMs = 5000;
+const idleTimeoutMs = 30_000;
+
+export class S3BodyStore implements BodyStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly entryPrefix: string;
+
+  constructor(private readonly options: S3BodyStoreOptions) {
+    this.client = new S3Client({
+      endpoint: options.endpoint,
+      region: options.region,
+      forcePathStyle: options.forcePathStyle,
+      credentials: options.credentials,
+      // flexible checksums send chunked trailers that older S3 servers (Ceph Pacific) refuse
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: connectTimeoutMs, requestTimeout: idleTimeoutMs },
+    });
+    this.bucket = options.bucket;
+    this.entryPrefix = `${options.prefix}entries/`;
+  }
+
+  async init(): Promise<void> {
+    // the bucket is the operator's (its lifecycle, replication and access are theirs to set)
+  }
+
+  async place(tmpPath: string, file: FileHandle, queueId: string): Promise<void> {
+    const { size } = await file.stat();
+    const Key = this.key(queueId);
+    if (size <= this.options.partSizeBytes) {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(tmpPath), ContentLength: size }),
+      );
+    } else {
+      await this.uploadInParts(tmpPath, size, Key);
+    }
+    // the object is the entry now; the local draft was only its staging copy
+    await unlink(tmpPath);
+  }
+
+  private async uploadInParts(tmpPath: string, size: number, Key: string): Promise<void> {
+    const Bucket = this.bucket;
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    if (!UploadId) throw new Error(`S3 gave no upload id for ${Key}`);
+    try {
+      const Parts: { ETag: string; PartNumber: number }[] = [];
+      for (let start = 0, PartNumber = 1; start < size; start += this.options.partSizeBytes, PartNumber++) {
+        const end = Math.min(size, start + this.options.partSizeBytes) - 1;
+        const { ETag } = await this.client.send(
+          new UploadPartCommand({
+            Bucket,
+            Key,
+            UploadId,
+            PartNumber,
+            Body: createReadStream(tmpPath, { start, end }),
+            ContentLength: end - start + 1,
+          }),
+        );
+        if (!ETag) throw new Error(`S3 gave no ETag for part ${PartNumber} of ${Key}`);
+        Parts.push({ ETag, PartNumber });
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+    } catch (err) {
+      // stored parts cost money until aborted; a failed abort is left to sweep or the bucket's lifecycle rule
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async has(queueId: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const names: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.entryPrefix, ContinuationToken }),
+      );
+      for (const { Key } of page.Contents ?? []) if (Key) names.push(Key.slice(this.entryPrefix.length));
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return names;
+  }
+
+  async tail(queueId: string, length: number): Promise<{ bytes: Buffer; size: number }> {
+    const reply = await this.get(queueId, `bytes=-${length}`);
+    const bytes = Buffer.from(await (reply.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    // a 206 names the whole size after the slash; a 200 (range covering the object) is the whole object
+    const total = /\/(\d+)$/.exec(reply.ContentRange ?? '')?.[1];
+    return { bytes, size: total === undefined ? bytes.length : Number(total) };
+  }
+
+  async range(queueId: string, start: number, end: number): Promise<Readable> {
+    return (await this.get(queueId, `bytes=${start}-${end}`)).Body as Readable;
+  }
+
+  async remove(queueId: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
+  }
+
+  locate(queueId: string): string {
+    return `s3://${this.bucket}/${this.key(queueId)}`;
+  }
+
+  async sweep(cutoffMs: number): Promise<void> {
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.entryPrefix, KeyMarker, UploadIdMarker }),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated.getTime() >= cutoffMs) continue;
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+        );
+      }
+      [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [];
+    } while (KeyMarker);
+  }
+
+  private key(queueId: string): string {
+    return `${this.entryPrefix}${queueId}`;
+  }
+
+  private async get(queueId: string, Range: string) {
+    try {
+      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(queueId), Range }));
+    } catch (err) {
+      if (isMissing(err)) throw missingEntry(queueId, err);
+      throw err;
+    }
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  // not any 404: a missing bucket (NoSuchBucket) is a broken setup, not a finished entry
+  const name = (err as { name?: string } | undefined)?.name;
+  return name === 'NoSuchKey' || name === 'NotFound';
+}
