@@ -136,7 +136,9 @@ export class S3BodyStore implements BodyStore {
 
   async tail(queueId: string, length: number): Promise<{ bytes: Buffer; size: number }> {
     const reply = await this.get(queueId, `bytes=-${length}`);
-    const bytes = Buffer.from(await (reply.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    const bytes = Buffer.from(
+      await (reply.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
     // a 206 names the whole size after the slash; a 200 (range covering the object) is the whole object
     const total = /\/(\d+)$/.exec(reply.ContentRange ?? '')?.[1];
     return { bytes, size: total === undefined ? bytes.length : Number(total) };
