@@ -43,6 +43,9 @@ export interface S3BodyStoreOptions {
 /** A dead store must fail the upload (451) well before the SMTP client gives up on its DATA reply. */
 const connectTimeoutMs = 5000;
 const idleTimeoutMs = 30_000;
+/** The SDK cannot resend a stream body, so uploads are retried here, each time from a fresh file stream. */
+const uploadAttempts = 3;
+const retryDelayMs = 200;
 
 export class S3BodyStore implements BodyStore {
   private readonly client: S3Client;
@@ -72,14 +75,17 @@ export class S3BodyStore implements BodyStore {
     const { size } = await file.stat();
     const Key = this.key(queueId);
     if (size <= this.options.partSizeBytes) {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(tmpPath), ContentLength: size }),
+      await withRetries(() =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(tmpPath), ContentLength: size }),
+        ),
       );
     } else {
       await this.uploadInParts(tmpPath, size, Key);
     }
-    // the object is the entry now; the local draft was only its staging copy
-    await unlink(tmpPath);
+    // the object is the entry now: a draft left behind is swept at the next start, while failing here
+    // would answer 451 for a stored message that the reconciler later delivers (a duplicate)
+    await unlink(tmpPath).catch(() => undefined);
   }
 
   private async uploadInParts(tmpPath: string, size: number, Key: string): Promise<void> {
@@ -90,15 +96,17 @@ export class S3BodyStore implements BodyStore {
       const Parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, PartNumber = 1; start < size; start += this.options.partSizeBytes, PartNumber++) {
         const end = Math.min(size, start + this.options.partSizeBytes) - 1;
-        const { ETag } = await this.client.send(
-          new UploadPartCommand({
-            Bucket,
-            Key,
-            UploadId,
-            PartNumber,
-            Body: createReadStream(tmpPath, { start, end }),
-            ContentLength: end - start + 1,
-          }),
+        const { ETag } = await withRetries(() =>
+          this.client.send(
+            new UploadPartCommand({
+              Bucket,
+              Key,
+              UploadId,
+              PartNumber,
+              Body: createReadStream(tmpPath, { start, end }),
+              ContentLength: end - start + 1,
+            }),
+          ),
         );
         if (!ETag) throw new Error(`S3 gave no ETag for part ${PartNumber} of ${Key}`);
         Parts.push({ ETag, PartNumber });
@@ -183,6 +191,20 @@ export class S3BodyStore implements BodyStore {
     } catch (err) {
       if (isMissing(err)) throw missingEntry(queueId, err);
       throw err;
+    }
+  }
+}
+
+/** Retries a send that failed for a passing reason: no answer at all, a 5xx, or S3's SlowDown (503). */
+async function withRetries<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const passing = status === undefined || status >= 500;
+      if (!passing || attempt >= uploadAttempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs * attempt));
     }
   }
 }
