@@ -5,19 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type BodyStore, missingEntry } from './body-store.js';
 
 export interface S3Credentials {
@@ -47,24 +35,34 @@ const idleTimeoutMs = 30_000;
 const uploadAttempts = 3;
 const retryDelayMs = 200;
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+
 export class S3BodyStore implements BodyStore {
-  private readonly client: S3Client;
+  private connection: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   private readonly bucket: string;
   private readonly entryPrefix: string;
 
   constructor(private readonly options: S3BodyStoreOptions) {
-    this.client = new S3Client({
-      endpoint: options.endpoint,
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      credentials: options.credentials,
-      // flexible checksums send chunked trailers that older S3 servers (Ceph Pacific) refuse
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: connectTimeoutMs, requestTimeout: idleTimeoutMs },
-    });
     this.bucket = options.bucket;
     this.entryPrefix = `${options.prefix}entries/`;
+  }
+
+  /** The SDK is loaded on first use, so commands and gateways on the folder backend never pay for it. */
+  private connect(): Promise<{ sdk: Sdk; client: S3Client }> {
+    this.connection ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client({
+        endpoint: this.options.endpoint,
+        region: this.options.region,
+        forcePathStyle: this.options.forcePathStyle,
+        credentials: this.options.credentials,
+        // flexible checksums send chunked trailers that older S3 servers (Ceph Pacific) refuse
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { connectionTimeout: connectTimeoutMs, requestTimeout: idleTimeoutMs },
+      }),
+    }));
+    return this.connection;
   }
 
   async init(): Promise<void> {
@@ -72,12 +70,13 @@ export class S3BodyStore implements BodyStore {
   }
 
   async place(tmpPath: string, file: FileHandle, queueId: string): Promise<void> {
+    const { sdk, client } = await this.connect();
     const { size } = await file.stat();
     const Key = this.key(queueId);
     if (size <= this.options.partSizeBytes) {
       await withRetries(() =>
-        this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(tmpPath), ContentLength: size }),
+        client.send(
+          new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(tmpPath), ContentLength: size }),
         ),
       );
     } else {
@@ -89,16 +88,17 @@ export class S3BodyStore implements BodyStore {
   }
 
   private async uploadInParts(tmpPath: string, size: number, Key: string): Promise<void> {
+    const { sdk, client } = await this.connect();
     const Bucket = this.bucket;
-    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const { UploadId } = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket, Key }));
     if (!UploadId) throw new Error(`S3 gave no upload id for ${Key}`);
     try {
       const Parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, PartNumber = 1; start < size; start += this.options.partSizeBytes, PartNumber++) {
         const end = Math.min(size, start + this.options.partSizeBytes) - 1;
         const { ETag } = await withRetries(() =>
-          this.client.send(
-            new UploadPartCommand({
+          client.send(
+            new sdk.UploadPartCommand({
               Bucket,
               Key,
               UploadId,
@@ -111,17 +111,18 @@ export class S3BodyStore implements BodyStore {
         if (!ETag) throw new Error(`S3 gave no ETag for part ${PartNumber} of ${Key}`);
         Parts.push({ ETag, PartNumber });
       }
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
     } catch (err) {
       // stored parts cost money until aborted; a failed abort is left to sweep or the bucket's lifecycle rule
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
       throw err;
     }
   }
 
   async has(queueId: string): Promise<boolean> {
+    const { sdk, client } = await this.connect();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
       return true;
     } catch (err) {
       if (isMissing(err)) return false;
@@ -130,11 +131,12 @@ export class S3BodyStore implements BodyStore {
   }
 
   async list(): Promise<string[]> {
+    const { sdk, client } = await this.connect();
     const names: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.entryPrefix, ContinuationToken }),
+      const page = await client.send(
+        new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.entryPrefix, ContinuationToken }),
       );
       for (const { Key } of page.Contents ?? []) if (Key) names.push(Key.slice(this.entryPrefix.length));
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -157,7 +159,8 @@ export class S3BodyStore implements BodyStore {
   }
 
   async remove(queueId: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
+    const { sdk, client } = await this.connect();
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(queueId) }));
   }
 
   locate(queueId: string): string {
@@ -165,16 +168,22 @@ export class S3BodyStore implements BodyStore {
   }
 
   async sweep(cutoffMs: number): Promise<void> {
+    const { sdk, client } = await this.connect();
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.entryPrefix, KeyMarker, UploadIdMarker }),
+      const page = await client.send(
+        new sdk.ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: this.entryPrefix,
+          KeyMarker,
+          UploadIdMarker,
+        }),
       );
       for (const upload of page.Uploads ?? []) {
         if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated.getTime() >= cutoffMs) continue;
-        await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+        await client.send(
+          new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }),
         );
       }
       [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [];
@@ -186,8 +195,9 @@ export class S3BodyStore implements BodyStore {
   }
 
   private async get(queueId: string, Range: string) {
+    const { sdk, client } = await this.connect();
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(queueId), Range }));
+      return await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(queueId), Range }));
     } catch (err) {
       if (isMissing(err)) throw missingEntry(queueId, err);
       throw err;
