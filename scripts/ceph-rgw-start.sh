@@ -61,7 +61,7 @@ quiet() { "$@" >>"$D/start.log" 2>&1; }
 wait_for() {
   local what=$1
   shift
-  for _ in $(seq 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  for _ in $(seq 150); do "$@" >>"$D/start.log" 2>&1 && return 0; sleep 0.2; done
   echo "ceph-rgw-start: $what did not come up; see $D/*.log" >&2
   exit 1
 }
@@ -71,9 +71,11 @@ quiet ceph-authtool "$D/keyring" --gen-key -n client.admin --cap mon 'allow *' -
 quiet monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$MONP]" "$D/monmap"
 quiet ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
 quiet ceph-mon "${C[@]}" -i a
-quiet ceph "${C[@]}" osd new "$OSDUUID" 0
+# a busy machine may take a while to bring the monitor into quorum; `osd new` with one uuid is idempotent
+wait_for 'the monitor' ceph "${C[@]}" osd new "$OSDUUID" 0
 quiet ceph-osd "${C[@]}" -i 0 --mkfs --osd-uuid "$OSDUUID"
-quiet ceph-osd "${C[@]}" -i 0
+# on a loaded machine the OSD can ask the monitor before it has the monitor map ('wrong fsid') and exit: start it again
+wait_for 'the OSD daemon' ceph-osd "${C[@]}" -i 0
 wait_for 'the OSD' sh -c "ceph -c '$D/ceph.conf' osd stat | grep -q '1 up'"
 quiet radosgw "${C[@]}" -n client.rgw
 wait_for 'radosgw' curl -sf "http://127.0.0.1:$RGWP/"
