@@ -6,8 +6,10 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
@@ -140,6 +142,49 @@ describe.skipIf(skipReason !== undefined)('the spool on a real S3 server (Ceph r
     expect(await spool.has(entry.queueId)).toBe(false);
     expect(await keysUnder('large/')).toEqual([]);
     await expect(spool.read(entry.queueId)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('sends an upload again from the draft file when the store drops the connection', async () => {
+    // a loopback relay to the gateway that cuts the first upload in mid-body, as a restarting load balancer would
+    const rgw = new URL(endpoint);
+    let cut = false;
+    const relay = net.createServer((socket) => {
+      const upstream = net.connect(Number(rgw.port), rgw.hostname);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      upstream.pipe(socket);
+      let cutting: boolean | undefined;
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => {
+        cutting ??= !cut && chunk.subarray(0, 4).toString() === 'PUT ';
+        if (!cutting) return void upstream.write(chunk);
+        received += chunk.length;
+        if (received > 64 * 1024) {
+          cut = true;
+          socket.destroy();
+          upstream.destroy();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const settings = s3Spool(work.dir, 'retried/');
+      const port = (relay.address() as net.AddressInfo).port;
+      const relayed = { ...settings, s3: { ...settings.s3, endpoint: `http://127.0.0.1:${port}` } };
+      const config = testConfig({ spool: relayed });
+      const spool = spoolFromConfig(config.spool);
+      await spool.init();
+      // the SDK does not resend a stream it began to send: without our retry this commit fails
+      const body = 'retried body\r\n'.repeat(20_000);
+      const entry = await (await drafted(spool, body)).commit(
+        smtpRecord({ envelope: { mailFrom: 'a@x.test', rcptTo: ['b@y.test'] } }),
+      );
+      expect(cut).toBe(true);
+      expect(await text((await spool.openBody(entry.queueId)).stream)).toBe(body);
+      await spool.remove(entry.queueId);
+    } finally {
+      relay.close();
+    }
   });
 
   it('gives an object without a live job its job back (the reconciler lists by prefix)', async () => {
