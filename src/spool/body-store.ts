@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 export type SpoolStep = 'body-written' | 'meta-written' | 'file-synced' | 'renamed' | 'dir-synced';
 
 export interface BodyStore {
+  /** How much of an entry's end a read fetches first: enough for footer and meta at the store's cheapest. */
+  readonly tailBytes: number;
   /** Creates what the store needs (folder, nothing for a bucket). */
   init(): Promise<void>;
   /**

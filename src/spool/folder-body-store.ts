@@ -9,6 +9,8 @@ import type { BodyStore, SpoolStep } from './body-store.js';
 import { FolderSync } from './folder-sync.js';
 
 export class FolderBodyStore implements BodyStore {
+  /** one page: a typical meta and footer, read from the page cache */
+  readonly tailBytes = 4096;
   private readonly sync: FolderSync;
 
   constructor(readonly dir: string) {

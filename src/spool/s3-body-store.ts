@@ -38,6 +38,8 @@ const retryDelayMs = 200;
 type Sdk = typeof import('@aws-sdk/client-s3');
 
 export class S3BodyStore implements BodyStore {
+  /** a request costs far more than its bytes: fetch the meta of nearly any entry in one */
+  readonly tailBytes = 64 * 1024;
   private connection: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
   private readonly bucket: string;
   private readonly entryPrefix: string;

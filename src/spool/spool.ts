@@ -18,8 +18,6 @@ export type { SpoolStep } from './body-store.js';
 
 const footerMagic = 'MBSPOOL1';
 const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length, newline
-/** One read fetches the footer and, nearly always, the whole meta (one request on an object store). */
-const tailReadBytes = 64 * 1024;
 /** Another instance's temp file untouched this long is debris: far beyond the slowest DATA or pull. */
 const staleTmpMs = 24 * 3600 * 1000;
 const sweepEveryMs = 3600 * 1000;
@@ -111,7 +109,7 @@ export class Spool {
   }
 
   async read(queueId: string): Promise<SpoolEntry> {
-    const { bytes: tail, size: entrySize } = await this.store.tail(checkedId(queueId), tailReadBytes);
+    const { bytes: tail, size: entrySize } = await this.store.tail(checkedId(queueId), this.store.tailBytes);
     if (entrySize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
     const text = tail.subarray(tail.length - footerLength).toString('latin1');
     if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);

@@ -40,7 +40,7 @@ describe('Spool', () => {
   });
 
   it('reads a meta longer than one tail read (a second read), beside a body that fills the rest', async () => {
-    // 3,000 recipients make a meta of about 60 KiB plus the body's tail: more than the 64 KiB first read
+    // 3,000 recipients make a meta of about 75 KiB: more than a first read of the entry's end fetches
     const many = smtpRecord({
       createdAt: '2026-11-23T00:00:00.000Z',
       envelope: { mailFrom: 'a@x.test', rcptTo: Array.from({ length: 3000 }, (_, i) => `recipient-${i}@y.test`) },
