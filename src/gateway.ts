@@ -33,7 +33,8 @@ import { createMailWorker, MailQueues } from './queue/queues.js';
 import type { RedisClient } from './queue/redis-connection.js';
 import { createRedisConnection, waitReady } from './queue/redis-connection.js';
 import { SpoolReconciler } from './queue/spool-reconciler.js';
-import { Spool } from './spool/spool.js';
+import type { Spool } from './spool/spool.js';
+import { spoolFromConfig } from './spool/spool-from-config.js';
 
 /** An entry this young may be between its rename and its job add: the reconciler leaves it alone. */
 const reconcileGraceMs = 60_000;
@@ -66,7 +67,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     }
   };
   try {
-    const spool = new Spool(config.spool.dir, { instance: config.spool.instance });
+    const spool = spoolFromConfig(config.spool);
     await spool.init();
 
     const producer = createRedisConnection(config, 'producer');

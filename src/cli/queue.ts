@@ -10,7 +10,7 @@ import { HeldMessages } from '../queue/held-messages.js';
 import { MailQueues } from '../queue/queues.js';
 import { createRedisConnection, waitReady } from '../queue/redis-connection.js';
 import { isQueueId } from '../spool/queue-id.js';
-import { Spool } from '../spool/spool.js';
+import { spoolFromConfig } from '../spool/spool-from-config.js';
 import {
   type Command,
   type CommandContext,
@@ -99,7 +99,8 @@ export const queueCommand: Command = {
       await waitReady(redis).catch(() => {
         throw new Unavailable('cannot reach Redis');
       });
-      const spool = new Spool(config.spool.dir);
+      // its own tmp/<instance>/, never the running gateway's
+      const spool = spoolFromConfig({ ...config.spool, instance: undefined });
       const status = new DeliveryStatusStore(redis, config.redis.prefix);
       const held = new HeldMessages(redis, config.redis.prefix);
       const tools = {

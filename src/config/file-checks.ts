@@ -54,6 +54,10 @@ export function fileReferences(config: Config): Reference[] {
   if (config.arc) refs.push({ key: 'arc.key_file', file: config.arc.key_file, kind: 'secret' });
   if (config.dns.zone_file) refs.push({ key: 'dns.zone_file', file: config.dns.zone_file, kind: 'public' });
   refs.push({ key: 'spool.dir', file: config.spool.dir, kind: 'dir' });
+  for (const key of ['access_key_id_file', 'secret_access_key_file'] as const) {
+    const file = config.spool.s3?.[key];
+    if (file) refs.push({ key: `spool.s3.${key}`, file, kind: 'secret' });
+  }
   if (config.mailbox.maildir_root)
     refs.push({ key: 'mailbox.maildir_root', file: config.mailbox.maildir_root, kind: 'dir' });
   if (config.log.file) refs.push({ key: 'log.file', file: config.log.file, kind: 'parent' });

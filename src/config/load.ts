@@ -257,11 +257,20 @@ function keyOffset(doc: Document, keyPath: readonly (string | number)[]): number
 /** File paths in the config are relative to the config file, as admins expect from Postfix's main.cf neighbours. */
 function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.infer<typeof configSchema> {
   const at = (p: string): string => path.resolve(base, p);
+  const optionalAt = (p: string | undefined): string | undefined => (p === undefined ? undefined : at(p));
   const tls = (t: { key: string; cert: string } | undefined) => (t ? { key: at(t.key), cert: at(t.cert) } : undefined);
   return {
     ...config,
     log: { ...config.log, file: config.log.file === undefined ? undefined : at(config.log.file) },
-    spool: { ...config.spool, dir: at(config.spool.dir) },
+    spool: {
+      ...config.spool,
+      dir: at(config.spool.dir),
+      s3: config.spool.s3 && {
+        ...config.spool.s3,
+        access_key_id_file: optionalAt(config.spool.s3.access_key_id_file),
+        secret_access_key_file: optionalAt(config.spool.s3.secret_access_key_file),
+      },
+    },
     smtp: { ...config.smtp, listeners: config.smtp.listeners.map((l) => ({ ...l, tls: tls(l.tls) })) },
     pmtp: {
       ...config.pmtp,

@@ -33,6 +33,36 @@ const retryPolicy = z
   })
   .strict();
 
+/** An S3 bucket (AWS, Ceph RGW, MinIO...) holding the spool's entries; see docs/operations.md. */
+const s3Store = z
+  .object({
+    // unset: AWS's endpoint for the region; e.g. http://127.0.0.1:7480 for a Ceph RGW
+    endpoint: z.string().url().optional(),
+    region: z.string().min(1).default('us-east-1'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+    // keys are <prefix>entries/<queue id>; gateways sharing a Redis prefix share this too
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or end with / (like mailbridge/)')
+      .default(''),
+    // path-style URLs, which Ceph RGW and MinIO need
+    force_path_style: z.boolean().default(false),
+    // both or neither; neither means the AWS SDK's own chain (AWS_* variables, ~/.aws, an instance role)
+    access_key_id_file: z.string().min(1).optional(),
+    secret_access_key_file: z.string().min(1).optional(),
+    // entries above this go up as a multipart upload in parts of this size (S3's minimum part is 5 MiB)
+    part_size_bytes: z
+      .number()
+      .int()
+      .min(5 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
+  })
+  .strict()
+  .refine((s) => (s.access_key_id_file === undefined) === (s.secret_access_key_file === undefined), {
+    message: 'give both access_key_id_file and secret_access_key_file, or neither',
+    path: ['secret_access_key_file'],
+  });
+
 const queueSettings = z
   .object({
     retry: retryPolicy.optional(),
@@ -259,8 +289,15 @@ export const configSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'must be a plain folder name')
           .optional(),
+        // where complete entries live: `folder` (<dir>/entries/) or `s3` (spool.s3); drafts stay in <dir>/tmp/ either way
+        backend: z.enum(['folder', 's3']).default('folder'),
+        s3: s3Store.optional(),
       })
-      .strict(),
+      .strict()
+      .refine((s) => s.backend !== 's3' || s.s3 !== undefined, {
+        message: 'spool.backend s3 needs a spool.s3 section',
+        path: ['s3'],
+      }),
     limits: z
       .object({
         message_size_bytes: z.number().int().positive().default(26_214_400),

@@ -3,7 +3,8 @@
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { Spool } from '../spool/spool.js';
+import type { Spool } from '../spool/spool.js';
+import { spoolFromConfig } from '../spool/spool-from-config.js';
 import { MessageAcceptor } from './accept.js';
 import { MailQueues } from './queues.js';
 import type { RedisClient } from './redis-connection.js';
@@ -18,7 +19,7 @@ export interface AcceptStack {
 }
 
 export async function openAcceptStack(config: Config, log: Logger): Promise<AcceptStack> {
-  const spool = new Spool(config.spool.dir, { instance: config.spool.instance });
+  const spool = spoolFromConfig(config.spool);
   await spool.init();
   const producer = createRedisConnection(config, 'producer');
   await waitReady(producer);

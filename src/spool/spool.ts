@@ -1,18 +1,20 @@
-// The durable spool: message bytes on disk, written so that a listed entry is always whole.
-// Write = temp file, fsync, rename into place, fsync the folder (shared by concurrent commits and
-// removals); read = a stream, never a buffer. Several gateways may share one spool folder: each
-// drafts in its own `tmp/<instance>/`.
+// The durable spool: message bytes written so that a listed entry is always whole. Drafts are local
+// files in `tmp/<instance>/` (checks read them); a commit hands the finished draft to the body store
+// (body-store.ts: a folder by default, or S3); read = a stream, never a buffer.
 //
-// An entry file is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
+// An entry is `<message bytes><meta JSON><footer>`; the fixed-size footer names the meta length,
 // so the body streams from offset 0 and the meta (envelope, verdicts) is added after checks ran.
 
-import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { parseSpoolRecord, type SpoolRecord, type SpoolRecordInput } from '../mail/spool-records.js';
-import { FolderSync } from './folder-sync.js';
+import type { BodyStore, SpoolStep } from './body-store.js';
+import { FolderBodyStore } from './folder-body-store.js';
 import { isQueueId, newQueueId } from './queue-id.js';
+
+export type { SpoolStep } from './body-store.js';
 
 const footerMagic = 'MBSPOOL1';
 const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length, newline
@@ -20,7 +22,6 @@ const footerLength = footerMagic.length + 10 + 1; // magic, 10-digit meta length
 const staleTmpMs = 24 * 3600 * 1000;
 const sweepEveryMs = 3600 * 1000;
 /** how long a removal may wait for a folder fsync: one per interval, however many removals */
-const removalSyncMs = 1000;
 const instancePattern = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** Unique among live processes (one pid per host), and a restarted container (same host, pid 1) finds its own debris. */
@@ -41,14 +42,13 @@ export interface UnreadableEntry {
   readonly detail: string;
 }
 
-/** The fsync points, named so crash tests can stop a writer between any two of them. */
-export type SpoolStep = 'body-written' | 'meta-written' | 'file-synced' | 'renamed' | 'dir-synced';
-
 export interface SpoolOptions {
   /** names this process's `tmp/<instance>/`; must differ between processes sharing the folder */
   readonly instance?: string;
   readonly onStep?: (step: SpoolStep, queueId: string) => void | Promise<void>;
   readonly now?: () => number;
+  /** where complete entries live; default the folder `<dir>/entries/` */
+  readonly store?: BodyStore;
 }
 
 export class BodyTooLargeError extends Error {
@@ -63,12 +63,9 @@ export class Spool {
   /** this process's own scratch folder, `tmp/<instance>/`: drafts and other temp files */
   readonly tmpDir: string;
   private readonly sharedTmpDir: string;
-  private readonly entryDir: string;
-  private readonly entrySync: FolderSync;
+  private readonly store: BodyStore;
   private readonly options: SpoolOptions;
   private lastSweep = 0;
-  /** the folder fsync that makes removals durable, due within `removalSyncMs` of the first since the last */
-  private removalSync: NodeJS.Timeout | undefined;
 
   constructor(dir: string, options: SpoolOptions = {}) {
     const instance = options.instance ?? defaultInstance();
@@ -77,14 +74,13 @@ export class Spool {
     this.dir = dir;
     this.sharedTmpDir = path.join(dir, 'tmp');
     this.tmpDir = path.join(this.sharedTmpDir, instance);
-    this.entryDir = path.join(dir, 'entries');
-    this.entrySync = new FolderSync(this.entryDir);
+    this.store = options.store ?? new FolderBodyStore(path.join(dir, 'entries'));
     this.options = options;
   }
 
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-    await mkdir(this.entryDir, { recursive: true, mode: 0o700 });
+    await this.store.init();
   }
 
   /** Starts an entry in tmp/<instance>/. Nothing is listed until `commit`. */
@@ -99,30 +95,35 @@ export class Spool {
     return new SpoolDraft(this, queueId, path.join(this.tmpDir, queueId));
   }
 
+  /** Where the entry lives: its file, or its s3:// address. */
   entryPath(queueId: string): string {
-    if (!isQueueId(queueId)) throw new Error(`not a queue id: ${queueId}`);
-    return path.join(this.entryDir, queueId);
+    return this.store.locate(checkedId(queueId));
   }
 
   async has(queueId: string): Promise<boolean> {
-    return stat(this.entryPath(queueId)).then(
-      () => true,
-      () => false,
-    );
+    return this.store.has(checkedId(queueId));
   }
 
   /** Queue ids of the complete entries, oldest first. Read-only (unlike recover), so safe beside a running gateway. */
   async list(): Promise<string[]> {
-    return (await readdir(this.entryDir)).filter(isQueueId).sort();
+    return (await this.store.list()).filter(isQueueId).sort();
   }
 
   async read(queueId: string): Promise<SpoolEntry> {
-    const handle = await open(this.entryPath(queueId), 'r');
-    try {
-      return await readEntry(handle, queueId);
-    } finally {
-      await handle.close();
-    }
+    const { bytes: tail, size: entrySize } = await this.store.tail(checkedId(queueId), this.store.tailBytes);
+    if (entrySize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
+    const text = tail.subarray(tail.length - footerLength).toString('latin1');
+    if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
+    const metaLength = Number(text.slice(footerMagic.length, -1));
+    const bodySize = entrySize - footerLength - metaLength;
+    if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
+    const metaBytes =
+      metaLength + footerLength <= tail.length
+        ? tail.subarray(tail.length - footerLength - metaLength, tail.length - footerLength)
+        : await collect(await this.store.range(queueId, bodySize, bodySize + metaLength - 1));
+    const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
+    if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
+    return { queueId, size: bodySize, meta: parsed.record };
   }
 
   /**
@@ -134,34 +135,17 @@ export class Spool {
     range?: { start: number; end?: number },
   ): Promise<{ stream: Readable; size: number }> {
     const queueId = typeof of === 'string' ? of : of.queueId;
-    const handle = await open(this.entryPath(queueId), 'r');
-    try {
-      const size = typeof of === 'string' ? (await readEntry(handle, queueId)).size : of.size;
-      const end = Math.min(range?.end ?? size - 1, size - 1);
-      // the stream owns the handle from here and closes it when it ends or is destroyed
-      return { stream: handle.createReadStream({ start: range?.start ?? 0, end }), size };
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
+    const size = typeof of === 'string' ? (await this.read(queueId)).size : of.size;
+    const start = range?.start ?? 0;
+    const end = Math.min(range?.end ?? size - 1, size - 1);
+    // an empty range is no request at all (an object store refuses `bytes=0--1`)
+    const stream = end < start ? Readable.from([]) : await this.store.range(checkedId(queueId), start, end);
+    return { stream, size };
   }
 
-  /**
-   * Unlinks an entry without waiting for a folder fsync of its own: kill -9 cannot undo an unlink,
-   * and after a power loss an entry that came back is delivered again, never lost. The folder fsync
-   * of the next commit covers the removal, and a shared one follows within `removalSyncMs` anyway.
-   */
+  /** Removes an entry; how soon that is durable is the store's (folder: within a second, shared). */
   async remove(queueId: string): Promise<void> {
-    await unlink(this.entryPath(queueId)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-    if (this.removalSync) return;
-    this.removalSync = setTimeout(() => {
-      this.removalSync = undefined;
-      // housekeeping: the removal happened, only its durability waits; a failure here refuses nothing
-      void this.entrySync.sync().catch(() => undefined);
-    }, removalSyncMs);
-    this.removalSync.unref();
+    await this.store.remove(checkedId(queueId));
   }
 
   /**
@@ -177,8 +161,7 @@ export class Spool {
     await this.sweepOthers(nowMs);
     const entries: SpoolEntry[] = [];
     const unreadable: UnreadableEntry[] = [];
-    for (const name of (await readdir(this.entryDir)).sort()) {
-      if (!isQueueId(name)) continue;
+    for (const name of await this.list()) {
       try {
         entries.push(await this.read(name));
       } catch (err) {
@@ -190,12 +173,16 @@ export class Spool {
     return { entries, unreadable };
   }
 
-  /** Removes other instances' temp files untouched for `staleTmpMs` (a dead instance's debris), and their emptied folders. */
+  /**
+   * Removes other instances' temp files untouched for `staleTmpMs` (a dead instance's debris), and their emptied
+   * folders, and the store's interrupted uploads as old.
+   */
   private async sweepOthers(nowMs: number): Promise<void> {
     for (const name of await readdir(this.sharedTmpDir)) {
       const file = path.join(this.sharedTmpDir, name);
       if (file !== this.tmpDir) await removeStale(file, nowMs - staleTmpMs);
     }
+    await this.store.sweep(nowMs - staleTmpMs);
   }
 
   async freeBytes(): Promise<number> {
@@ -220,13 +207,9 @@ export class Spool {
     }
   }
 
-  /** @internal used by SpoolDraft */
-  async place(tmpPath: string, queueId: string): Promise<void> {
-    await rename(tmpPath, this.entryPath(queueId));
-    await this.step('renamed', queueId);
-    // only a folder fsync begun after our rename counts; concurrent commits share it
-    await this.entrySync.sync();
-    await this.step('dir-synced', queueId);
+  /** @internal used by SpoolDraft: hands the finished draft (still open as `file`) to the store */
+  async place(tmpPath: string, file: FileHandle, queueId: string): Promise<void> {
+    await this.store.place(tmpPath, file, queueId, (step) => this.step(step, queueId));
   }
 }
 
@@ -264,7 +247,7 @@ export class SpoolDraft {
     return this.size;
   }
 
-  /** Appends the meta, fsyncs, renames into place and fsyncs the folder. Returns only when durable. */
+  /** Appends the meta and hands the draft to the store (fsync and rename, or an upload). Returns only when durable. */
   async commit(meta: SpoolRecordInput): Promise<SpoolEntry> {
     if (this.done) throw new Error(`draft ${this.queueId} already finished`);
     const full: SpoolRecord = { ...meta, queueId: this.queueId };
@@ -274,12 +257,10 @@ export class SpoolDraft {
     try {
       await writeAll(file, Buffer.concat([metaBytes, footer]));
       await this.spool.step('meta-written', this.queueId);
-      await file.sync();
-      await this.spool.step('file-synced', this.queueId);
+      await this.spool.place(this.bodyPath, file, this.queueId);
     } finally {
       await file.close();
     }
-    await this.spool.place(this.bodyPath, this.queueId);
     this.done = true;
     return { queueId: this.queueId, size: this.size, meta: full };
   }
@@ -291,24 +272,6 @@ export class SpoolDraft {
 }
 
 /** Depth-first: files older than `cutoff` go, then a folder that is left empty and old. Races with a live owner are harmless. */
-/** An entry's record, from the footer and meta at the end of its open file. */
-async function readEntry(handle: FileHandle, queueId: string): Promise<SpoolEntry> {
-  const { size: fileSize } = await handle.stat();
-  const footer = Buffer.alloc(footerLength);
-  if (fileSize < footerLength) throw new Error(`spool entry ${queueId} is truncated`);
-  await handle.read(footer, 0, footerLength, fileSize - footerLength);
-  const text = footer.toString('latin1');
-  if (!text.startsWith(footerMagic) || !text.endsWith('\n')) throw new Error(`spool entry ${queueId} has no footer`);
-  const metaLength = Number(text.slice(footerMagic.length, -1));
-  const bodySize = fileSize - footerLength - metaLength;
-  if (!Number.isInteger(metaLength) || bodySize < 0) throw new Error(`spool entry ${queueId} has a bad footer`);
-  const metaBytes = Buffer.alloc(metaLength);
-  await handle.read(metaBytes, 0, metaLength, bodySize);
-  const parsed = parseSpoolRecord(JSON.parse(metaBytes.toString('utf8')));
-  if (!parsed.ok) throw new Error(`spool entry ${queueId} has an invalid record: ${parsed.detail}`);
-  return { queueId, size: bodySize, meta: parsed.record };
-}
-
 async function removeStale(file: string, cutoff: number): Promise<void> {
   const info = await stat(file).catch(() => undefined);
   if (!info) return;
@@ -319,6 +282,17 @@ async function removeStale(file: string, cutoff: number): Promise<void> {
   for (const name of await readdir(file).catch(() => [])) await removeStale(path.join(file, name), cutoff);
   // rmdir refuses a folder that is not empty, so an owner's new draft is never lost
   if (info.mtimeMs < cutoff) await rmdir(file).catch(() => undefined);
+}
+
+function checkedId(queueId: string): string {
+  if (!isQueueId(queueId)) throw new Error(`not a queue id: ${queueId}`);
+  return queueId;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** Writes at the file's current end; after a short write (a disk filling up) the retry reports the real error. */

@@ -241,12 +241,28 @@ describe('parseConfig', () => {
     });
   });
 
+  it('asks for spool.s3 with backend s3, and for both key files or neither', () => {
+    expect(problemsOf('spool:\n  dir: /tmp/x\n  backend: s3\n')[0]).toMatchObject({ key: 'spool.s3' });
+    const oneFile = 'spool:\n  dir: /tmp/x\n  backend: s3\n  s3:\n    bucket: mail\n    access_key_id_file: id\n';
+    expect(problemsOf(oneFile)[0]).toMatchObject({ key: 'spool.s3.secret_access_key_file' });
+    expect(problemsOf('spool:\n  dir: /tmp/x\n  s3:\n    bucket: Mail_Box\n')[0]).toMatchObject({
+      key: 'spool.s3.bucket',
+      line: 4,
+    });
+    const config = parseConfig('spool:\n  dir: /tmp/x\n  backend: s3\n  s3:\n    bucket: mail\n', 'mailbridge.yaml');
+    expect(config.spool.s3).toMatchObject({ region: 'us-east-1', prefix: '', part_size_bytes: 8 * 1024 * 1024 });
+  });
+
   it('resolves file paths against the config file folder', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mb-config-'));
     const file = path.join(dir, 'mailbridge.yaml');
-    await writeFile(file, 'spool:\n  dir: spool\ndns:\n  zone_file: ./zones/test.zone\n');
+    await writeFile(
+      file,
+      'spool:\n  dir: spool\n  s3:\n    bucket: mail\n    access_key_id_file: s3/id\n    secret_access_key_file: s3/secret\ndns:\n  zone_file: ./zones/test.zone\n',
+    );
     const config = await loadConfig(file);
     expect(config.spool.dir).toBe(path.join(dir, 'spool'));
+    expect(config.spool.s3?.secret_access_key_file).toBe(path.join(dir, 's3/secret'));
     expect(config.dns.zone_file).toBe(path.join(dir, 'zones/test.zone'));
   });
 });

@@ -39,6 +39,30 @@ describe('Spool', () => {
     expect((await spool.read(entry.queueId)).meta).toEqual({ ...meta, queueId: entry.queueId });
   });
 
+  it('reads a meta longer than one tail read (a second read), beside a body that fills the rest', async () => {
+    // 3,000 recipients make a meta of about 75 KiB: more than a first read of the entry's end fetches
+    const many = smtpRecord({
+      createdAt: '2026-11-23T00:00:00.000Z',
+      envelope: { mailFrom: 'a@x.test', rcptTo: Array.from({ length: 3000 }, (_, i) => `recipient-${i}@y.test`) },
+    });
+    const body = Buffer.alloc(100_000, 'b');
+    const draft = await spool.draft();
+    await draft.writeBody(Readable.from([body]));
+    const entry = await draft.commit(many);
+    expect(Buffer.byteLength(JSON.stringify(entry.meta))).toBeGreaterThan(64 * 1024);
+    const read = await spool.read(entry.queueId);
+    expect(read.size).toBe(body.length);
+    expect(read.meta).toEqual({ ...many, queueId: entry.queueId });
+  });
+
+  it('streams an empty body as an empty stream', async () => {
+    const draft = await spool.draft();
+    const entry = await draft.commit(meta);
+    const { stream, size } = await spool.openBody(entry.queueId);
+    expect(size).toBe(0);
+    expect(await text(stream)).toBe('');
+  });
+
   it('serves an inclusive byte range', async () => {
     const draft = await spool.draft();
     await draft.writeBody(Readable.from([Buffer.from('0123456789')]));
