@@ -4,7 +4,9 @@
 // Acks of mail we notified the requester of spend no budget; each other ack (and a malformed batch) costs one.
 // A delegate key may ack only the one recipient it was granted (delegate-scope), or nothing is recorded.
 // SMTP-born mail: the acked outcomes' DSN goes before the stored copy (RET=FULL returns from it).
+
 import type { FastifyInstance } from 'fastify';
+import { expiryJobId } from '../../mail/jobs.js';
 import { type OutcomeReportDeps, reportOutcomes } from '../outbox/outcome-reports.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AckResponse, parseAckBatch } from '../protocol/ack.js';
@@ -94,8 +96,14 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
       // this version's copy serves only the recipients on this version (after an edit, those that
       // had pulled the old one keep it)
       const served = (await rt.status.get(ack.id)).filter((s) => s.version === ack.version);
-      if (queueId && reported && served.length > 0 && served.every((s) => isFinal(s.state)))
+      if (queueId && reported && served.length > 0 && served.every((s) => isFinal(s.state))) {
         await rt.spool.remove(queueId).catch(() => undefined);
+        // the copy is done: its expiry timer would only hold ~1 kB of Redis for the rest of the lifetime
+        await rt.queues
+          .queue('notice')
+          .remove(expiryJobId(queueId))
+          .catch(() => undefined);
+      }
     }
     return sendSigned(rt, request, reply, { v: 1, results } satisfies AckResponse);
   });

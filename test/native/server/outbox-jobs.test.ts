@@ -3,7 +3,7 @@
 // notice job can run before the outbox names the copy it announces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiryJobId } from '../../../src/mail/jobs.js';
-import { type PmtpNode, startPair, textMessage } from './harness.js';
+import { type PmtpNode, startPair, textMessage, until } from './harness.js';
 
 describe('an outbox submit', () => {
   let a: PmtpNode;
@@ -54,5 +54,26 @@ describe('an outbox submit', () => {
     expect(await spool.has(sent.queueId)).toBe(true);
     expect(await outbox.current(sent.id)).toMatchObject({ queueId: sent.queueId, digest: sent.digest });
     expect(await queues.queue('notice').getJob(`notice-${sent.queueId}-b.example`)).toBeDefined();
+  });
+});
+
+describe('an outbox copy every recipient acked', () => {
+  let a: PmtpNode;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ a, close } = await startPair());
+  });
+  afterAll(async () => close());
+
+  it('leaves the spool with its expiry job, which would otherwise wait out the notice lifetime', async () => {
+    const msg = textMessage('alice@a.example', 'bob@b.example', 'acked, then forgotten\r\n');
+    const sent = await a.service.outbox.submit({
+      manifest: msg.manifest,
+      body: msg.body,
+      recipients: ['bob@b.example'],
+    });
+    const { spool, queues } = a.service.context;
+    await until(async () => !(await spool.has(sent.queueId)));
+    await until(async () => (await queues.queue('notice').getJob(expiryJobId(sent.queueId))) === undefined);
   });
 });
