@@ -9,6 +9,7 @@ import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import { createMailWorker } from '../../queue/queues.js';
 import type { RedisClient } from '../../queue/redis-connection.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
+import { AckBatcher } from '../client/ack-batcher.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { loadDomainIdentities } from '../keys/domain-identities.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
@@ -136,7 +137,13 @@ export function startPmtpWorkers(
     noticeByOrigin(context, new Map(others.map(([d, rt]) => [d, noticeFor(rt)])), noticeFor(context)),
     connection,
   );
-  const pullFor = (rt: PmtpContext) => createPullProcessor(rt, deps.localDelivery);
+  // one ack batcher per domain, shared by every domain's pull: a pull acks each domain's recipients
+  // with that domain's own signature
+  const ackers = new Map(
+    [context, ...others.map(([, rt]) => rt)].map((rt) => [rt.domain, new AckBatcher(rt.client, rt.domain)]),
+  );
+  const acksFor = (domain: string) => ackers.get(domain) ?? ackers.get(context.domain)!;
+  const pullFor = (rt: PmtpContext) => createPullProcessor(rt, deps.localDelivery, acksFor);
   const pull = createMailWorker(
     config,
     'pull',

@@ -15,6 +15,7 @@ import type { Spool } from '../../spool/spool.js';
 import { AckBatcher } from '../client/ack-batcher.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { AckBatch } from '../protocol/ack.js';
+import { domainOf } from '../protocol/address.js';
 import type { TrustClass } from '../protocol/first-contact-policy.js';
 import { type Manifest, partOffsets } from '../protocol/message-format.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
@@ -36,13 +37,34 @@ const WITHDRAWN: Record<string, 'retract' | 'expire'> = {
   message_expired: 'expire',
 };
 
+/**
+ * `acksFor` gives the batcher that signs as one of our domains. With many domains, one message id
+ * may name recipients in several of them (one shared inbound record, one pull): each domain acks its
+ * own recipients under its own signature, since the origin applies an ack only to the recipients it
+ * notified the signing domain of (§10.5), and such an ack implies that domain's fetch (§10.4).
+ */
 export function createPullProcessor(
   rt: PullWorkerDeps,
   localDelivery: LocalDelivery,
-  acks: AckBatcher = new AckBatcher(rt.client, rt.domain),
+  acksFor: (domain: string) => AckBatcher = singleDomainAcks(rt),
 ) {
-  const sendAck: SendAck = (origin, id, version, digest, recipients) =>
-    acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
+  const sendAck: SendAck = async (origin, id, version, digest, recipients) => {
+    const byDomain = new Map<string, typeof recipients>();
+    for (const r of recipients) {
+      const domain = domainOf(r.recipient);
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r]);
+    }
+    await Promise.all(
+      [...byDomain].map(([domain, group]) =>
+        acksFor(domain).send(origin, {
+          id,
+          version,
+          manifest_digest: digest,
+          recipients: group,
+        }),
+      ),
+    );
+  };
   return async (job: MailJob, data: PullJob): Promise<string> => {
     let origin: string;
     let id: string;
@@ -278,6 +300,11 @@ async function setState(
     const next = transition(cur.state, event);
     return next.ok ? { ...cur, state: next.state, ...extra } : undefined;
   });
+}
+
+function singleDomainAcks(rt: PullWorkerDeps): (domain: string) => AckBatcher {
+  const acks = new AckBatcher(rt.client, rt.domain);
+  return () => acks;
 }
 
 type SendAck = (

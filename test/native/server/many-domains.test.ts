@@ -91,4 +91,29 @@ describe('many domains on one PMTP gateway', () => {
     // small.example's own size limit (16 bytes) refuses what a.example takes
     expect(await send('x@small.example')).toMatchObject({ state: 'rejected', code: 'message_too_large' });
   });
+
+  it('one message id to recipients in two of our domains: each domain acks its own recipients', async () => {
+    const sendBoth = async (from: string) => {
+      const to = ['alice@a.example', 'carol@c.example'];
+      const msg = textMessage(from, to[0]!, 'to both\r\n');
+      const sent = await peer.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: to });
+      const states = await until(async () => {
+        const all = await peer.service.context.status.get(sent.id);
+        return all.length === 2 && all.every((s) => ['delivered', 'rejected'].includes(s.state)) ? all : undefined;
+      });
+      return { id: sent.id, states: Object.fromEntries(states.map((s) => [s.recipient, s.state])) };
+    };
+    // both accepted: one pull, and the origin records both acks (each signed by its recipient's domain)
+    const both = await sendBoth('bob@b.example');
+    expect(both.states).toEqual({ 'alice@a.example': 'delivered', 'carol@c.example': 'delivered' });
+    expect(
+      gateway.delivered
+        .filter((d) => d.request.manifest.id === both.id)
+        .flatMap((d) => d.request.recipients)
+        .sort(),
+    ).toEqual(['alice@a.example', 'carol@c.example']);
+    // c.example refuses this sender, a.example takes it: the pull must not run as c.example alone
+    const split = await sendBoth('denied@b.example');
+    expect(split.states).toEqual({ 'alice@a.example': 'delivered', 'carol@c.example': 'rejected' });
+  });
 });
