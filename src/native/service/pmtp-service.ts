@@ -6,6 +6,7 @@
 
 import type { Config } from '../../config/schema.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
+import type { DomainCertificates } from '../../net/domain-certificates.js';
 import { createMailWorker } from '../../queue/queues.js';
 import type { RedisClient } from '../../queue/redis-connection.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
@@ -55,7 +56,7 @@ export interface PmtpWorkers {
 
 export async function startPmtpService(
   config: Config,
-  deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing },
+  deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing; certificates?: DomainCertificates },
 ): Promise<PmtpService> {
   const nowMs = deps.now ?? Date.now;
   const nowS = () => Math.floor(nowMs() / 1000);
@@ -92,7 +93,7 @@ export async function startPmtpService(
     others.set(domain, view);
     ownDomains.set(domain, { endpoint: view.endpoint, keySet: (s) => identity.keys.keySet(s) });
   }
-  const listener = await startPmtpListener(context, others);
+  const listener = await startPmtpListener(context, others, deps.certificates);
   bound = listener.url;
   const endpoint = context.endpoint();
   for (const rt of [context, ...others.values()]) {

@@ -5,7 +5,6 @@
 
 import { Readable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
-import { messageSizeLimit } from '../../config/schema.js';
 import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
@@ -27,7 +26,7 @@ import { type PullViewDeps, pullView } from './pulled-message.js';
 /** The parts of the PMTP context this file uses. */
 export type PullWorkerDeps = Pick<
   PmtpContext,
-  'client' | 'config' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'spool' | 'traffic'
+  'client' | 'config' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'policy' | 'spool' | 'traffic'
 > &
   DecideDeps &
   PullViewDeps;
@@ -148,7 +147,7 @@ async function pullAndDeliver(
       digest: head.digest,
       view: 'full',
       draft,
-      maxBytes: messageSizeLimit(rt.config, rt.domain),
+      maxBytes: rt.policy.ownSizeLimit(rt.domain) ?? rt.config.limits.message_size_bytes,
     });
     rt.metrics?.pull('made', pulled.ok ? 'ok' : 'error');
     rt.log.info(
