@@ -49,6 +49,15 @@ describe('many domains on one PMTP gateway', () => {
     expect(a.ok && a.value.keys.map((k) => k.key_id)).toEqual([gateway.key.keyId]);
   });
 
+  it("answers server information per domain: each domain's own size limit", async () => {
+    const info = async (query: string) =>
+      ((await (await fetch(`${gateway.endpoint}${PATHS.server}${query}`)).json()) as { max_message_bytes: number })
+        .max_message_bytes;
+    expect(await info('?domain=small.example')).toBe(16);
+    expect(await info('?domain=a.example')).toBe(gateway.config.limits.message_size_bytes);
+    expect(await info('')).toBe(gateway.config.limits.message_size_bytes);
+  });
+
   it("originates each domain's authors with that domain's key: the peer authenticates both", async () => {
     for (const [from, origin] of [
       ['carol@c.example', 'c.example'],
