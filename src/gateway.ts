@@ -99,6 +99,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
           l.tls ? [{ listener: `smtp ${l.role} ${i}`, file: l.tls.cert }] : [],
         ),
         ...(config.pmtp.listen.tls ? [{ listener: 'pmtp', file: config.pmtp.listen.tls.cert }] : []),
+        ...Object.entries(config.domains.settings).flatMap(([domain, own]) =>
+          own.tls ? [{ listener: `domain ${domain}`, file: own.tls.cert }] : [],
+        ),
       ],
     });
     const listening: ListeningAddress[] = [];

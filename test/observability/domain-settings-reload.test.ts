@@ -46,6 +46,7 @@ describe('SIGHUP reloads domains.settings', () => {
   let port: number;
   const prefix = testPrefix();
   const outcomes: ReloadOutcome[] = [];
+  let three: { key: string; cert: string };
   const file = (): string => path.join(dir, 'mailbridge.yaml');
   const writeConfig = (settings: Record<string, unknown>): Promise<void> =>
     writeFile(
@@ -57,8 +58,10 @@ describe('SIGHUP reloads domains.settings', () => {
         log: { level: 'warn', file: 'mailbridge.log' },
         mailbox: { maildir_root: 'mail' },
         dns: { zone_file: 'zone.db' },
+        metrics: { host: '127.0.0.1', port: 0 },
         smtp: { listeners: [{ role: 'mx', host: '127.0.0.1', port: 0, tls: selfSigned(dir, 'mx.reload.test') }] },
-        domains: { mailbox: ['one.test', 'two.test'], settings },
+        // three.test keeps its own certificate throughout
+        domains: { mailbox: ['one.test', 'two.test'], settings: { ...settings, 'three.test': { tls: three } } },
       }),
     );
 
@@ -77,6 +80,7 @@ describe('SIGHUP reloads domains.settings', () => {
   beforeAll(async () => {
     ({ dir, remove } = await tempDir('domain-settings-reload'));
     await writeFile(path.join(dir, 'zone.db'), '$ORIGIN test.\n$TTL 300\n');
+    three = selfSigned(dir, 'mail.three.test');
     await writeConfig({ 'one.test': { max_message_bytes: 1000 } });
     const config = await loadConfig(file());
     const log = createLogger(config);
@@ -124,6 +128,14 @@ describe('SIGHUP reloads domains.settings', () => {
     expect(await presented('elsewhere.test')).toBe('mx.reload.test');
   });
 
+  it("exports each domain certificate's expiry", async () => {
+    const address = gateway.listening.find((l) => l.service === 'metrics')!.address;
+    const scrape = await (await fetch(`http://${address}/metrics`)).text();
+    expect(scrape).toMatch(
+      /^mailbridge_tls_certificate_expiry_timestamp_seconds\{listener="domain three\.test"\} \d+$/m,
+    );
+  });
+
   it('keeps the certificates it had when a new one does not load, and says so', async () => {
     await writeConfig({
       'two.test': { tls: { key: path.join(dir, 'mx.reload.test.key'), cert: path.join(dir, 'mail.two.test.crt') } },
@@ -131,6 +143,7 @@ describe('SIGHUP reloads domains.settings', () => {
     const outcome = await hangUp(outcomes);
     expect(outcome.failed.map((f) => f.name)).toEqual(['domain certificates']);
     expect(await presented('mail.two.test')).toBe('mail.two.test');
+    expect(await presented('mail.three.test')).toBe('mail.three.test');
   });
 });
 
