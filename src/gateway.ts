@@ -16,8 +16,15 @@ import { dsnToLocalMailbox } from './mailbox/local-dsn.js';
 import { LocalMailboxes } from './mailbox/local-mailboxes.js';
 import { pulledMailDelivery } from './mailbox/pulled-mail-delivery.js';
 import { startPmtpService, startPmtpWorkers } from './native/service/pmtp-service.js';
+import { DomainCertificates } from './net/domain-certificates.js';
 import { type Page, startHttpEndpoints } from './observability/http-endpoints.js';
-import { logLevelReloadable, pmtpTls, settingReloadable, smtpListenerTls } from './observability/live-settings.js';
+import {
+  domainSettingsKey,
+  logLevelReloadable,
+  pmtpTls,
+  settingReloadable,
+  smtpListenerTls,
+} from './observability/live-settings.js';
 import { createMetrics } from './observability/metrics.js';
 import { redisCheck, spoolWritableCheck } from './observability/readiness.js';
 import type { Reloadable } from './observability/reload.js';
@@ -92,6 +99,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
           l.tls ? [{ listener: `smtp ${l.role} ${i}`, file: l.tls.cert }] : [],
         ),
         ...(config.pmtp.listen.tls ? [{ listener: 'pmtp', file: config.pmtp.listen.tls.cert }] : []),
+        ...Object.entries(config.domains.settings).flatMap(([domain, own]) =>
+          own.tls ? [{ listener: `domain ${domain}`, file: own.tls.cert }] : [],
+        ),
       ],
     });
     const listening: ListeningAddress[] = [];
@@ -119,8 +129,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     parts.push({ name: 'spool-reconciler', close: () => reconciler.close() });
 
     const resolver = await buildResolver(config);
-    // one policy object for SMTP (RCPT) and PMTP (notices), so a SIGHUP changes both at once
+    // one policy object for SMTP (RCPT) and PMTP (notices), so a SIGHUP changes both at once; the
+    // same for the domains' own certificates
     const policy = new LivePolicy(config.domains);
+    const certificates = await DomainCertificates.load(config);
     const status = new DeliveryStatusStore(producer, config.redis.prefix);
     const mailboxes = new LocalMailboxes(config, { ledger: new DeliveryLedger(producer, config.redis.prefix) });
     const sendDsn = dsnToLocalMailbox(mailboxes, dsnViaAcceptor(spool, acceptor));
@@ -141,6 +153,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
             policy,
             sendDsn,
             metrics,
+            certificates,
           })
         : undefined;
     let submitPmtp: PmtpSubmission | undefined;
@@ -198,7 +211,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // closed first: a job waiting for a destination's slot must not hold up the worker's close
     parts.push({ name: 'smtp-admission', close: async () => agent.stopWaiting() });
 
-    const smtp = await startSmtpListeners(config, { acceptor, spool, resolver, log, metrics, traffic }, policy);
+    const smtp = await startSmtpListeners(
+      config,
+      { acceptor, spool, resolver, log, metrics, traffic },
+      policy,
+      certificates,
+    );
     parts.push({ name: 'smtp-listeners', close: () => smtp.close() });
 
     listening.push(...smtp.addresses.map((a) => ({ service: `smtp ${a.role}`, address: `${a.host}:${a.port}` })));
@@ -206,12 +224,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       listening,
       reloadables: [
         logLevelReloadable(log),
-        settingReloadable(
-          'policy',
-          ['domains.recipients', 'domains.first_contact'],
-          (c) => ({ recipients: c.domains.recipients, first_contact: c.domains.first_contact }),
-          (settings) => policy.apply(settings),
-        ),
+        {
+          ...settingReloadable(
+            'policy',
+            ['domains.recipients', 'domains.first_contact'],
+            (c) => ({
+              recipients: c.domains.recipients,
+              first_contact: c.domains.first_contact,
+              settings: c.domains.settings,
+            }),
+            (settings) => policy.apply(settings),
+          ),
+          // a domain's own first-contact rules and size limit; its own PMTP keys and DKIM need a restart
+          covers: domainSettingsKey(['first_contact', 'max_message_bytes']),
+        },
         settingReloadable(
           'accounts',
           ['smtp.accounts', 'smtp.dovecot_auth'],
@@ -224,6 +250,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
           (c) => ({ verify: c.domains.verify, postfix: c.domains.postfix }),
           (settings) => smtp.applyVerification(settings),
         ),
+        {
+          name: 'domain certificates',
+          keys: [],
+          covers: domainSettingsKey(['tls']),
+          // re-read on every reload, like the listeners' own: a renewed certificate changes the file
+          apply: (next) => certificates.reload(next),
+        },
         ...config.smtp.listeners.flatMap((l, i) =>
           l.tls ? [smtpListenerTls(i, (material) => smtp.updateSecureContext(i, material))] : [],
         ),

@@ -1,21 +1,23 @@
-// `mailbridge tokens issue|list|revoke -c FILE`: pre-approved sender tokens of our PMTP domain.
+// `mailbridge tokens issue|list|revoke -c FILE`: pre-approved sender tokens of our PMTP domains
+// (pmtp.domain, or with --domain one of domains.settings that has its own PMTP key).
 // issue prints the token to hand to the sender; uses are counted atomically by the server and a
 // revoked token stops working at once. Exit 0 ok, 64 usage, 65 unknown token, 69 Redis down.
 
 import type { Config } from '../config/schema.js';
-import { loadKeyRing } from '../native/keys/local-keys.js';
+import { type LocalKeyRing, loadDomainKeyRing, loadKeyRing, ringConfigOf } from '../native/keys/local-keys.js';
 import { isAddress, isDomain } from '../native/protocol/address.js';
 import { SenderTokenStore } from '../native/state/sender-tokens.js';
 import { connectRedis } from '../queue/redis-connection.js';
 import { type Command, exitCode, loadCommandConfig, parseDuration, parseOptions, UsageError } from './command.js';
 
 const help = [
-  'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] -c FILE',
+  'Usage: mailbridge tokens issue --recipient ADDR --scope ADDR|DOMAIN [--expires 30d] [--max-uses N] [--domain D] -c FILE',
   '       mailbridge tokens list [--json] -c FILE',
   '       mailbridge tokens revoke TOKEN_ID -c FILE',
   '',
   'A token lets one sender (address) or every sender of a domain reach RECIPIENT without a',
-  'first-contact challenge, until it expires or has been used N times.',
+  'first-contact challenge, until it expires or has been used N times. The token is signed by the',
+  "recipient's domain: pmtp.domain, or --domain D for another of ours (domains.settings.D.pmtp).",
   'Example: mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c mb.yaml',
 ].join('\n');
 
@@ -26,6 +28,8 @@ type TokensAction =
       readonly scope: string;
       readonly expires: string;
       readonly maxUses?: number;
+      /** which of our domains issues it; default pmtp.domain */
+      readonly domain?: string;
     }
   | { readonly action: 'list'; readonly json: boolean }
   | { readonly action: 'revoke'; readonly tokenId: string };
@@ -39,6 +43,7 @@ export function parseTokensArgs(argv: string[]): TokensAction {
       scope: { type: 'string' },
       expires: { type: 'string', default: '30d' },
       'max-uses': { type: 'string' },
+      domain: { type: 'string' },
     });
     parseDuration(values.expires ?? '30d');
     const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses']);
@@ -50,6 +55,7 @@ export function parseTokensArgs(argv: string[]): TokensAction {
       scope: values.scope ?? '',
       expires: values.expires ?? '30d',
       ...(maxUses ? { maxUses } : {}),
+      ...(values.domain ? { domain: values.domain.toLowerCase() } : {}),
     };
   }
   if (action === 'list') {
@@ -77,7 +83,7 @@ export async function runTokens(
     const store = new SenderTokenStore(redis, config.redis.prefix);
     switch (request.action) {
       case 'issue': {
-        const keys = await loadKeyRing(config);
+        const keys = await issuerKeys(config, request.domain);
         const { recipient, scope } = request;
         if (!isAddress(recipient) || !recipient.toLowerCase().endsWith(`@${keys.domain}`))
           throw new UsageError(`--recipient must be an address in ${keys.domain}`);
@@ -129,6 +135,15 @@ export async function runTokens(
   } finally {
     redis.disconnect();
   }
+}
+
+/** The key ring of the issuing domain: pmtp.domain's, or that of another of ours with its own PMTP key. */
+async function issuerKeys(config: Config, domain: string | undefined): Promise<LocalKeyRing> {
+  if (domain === undefined || domain === config.pmtp.domain) return loadKeyRing(config);
+  if (!config.domains.settings[domain]?.pmtp)
+    throw new UsageError(`--domain ${domain} is not one of ours with a PMTP key (domains.settings.${domain}.pmtp)`);
+  const { paths, timing } = ringConfigOf(config, domain);
+  return loadDomainKeyRing(domain, paths, { ...timing, nowS: () => Math.floor(Date.now() / 1000) });
 }
 
 export const tokensCommand: Command = {

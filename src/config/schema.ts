@@ -678,11 +678,6 @@ function checkDomainSettings(
   }
 }
 
-/** The largest message `domain`'s recipients take: its own max_message_bytes, else limits.message_size_bytes. */
-export function messageSizeLimit(config: Pick<Config, 'domains' | 'limits'>, domain: string): number {
-  return config.domains.settings[domain]?.max_message_bytes ?? config.limits.message_size_bytes;
-}
-
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }

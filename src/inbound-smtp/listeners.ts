@@ -3,6 +3,7 @@
 // through the MessageAcceptor they are given; they never touch BullMQ.
 
 import type { Config } from '../config/schema.js';
+import { DomainCertificates } from '../net/domain-certificates.js';
 import { type AccountSettings, LiveAccounts } from '../policy/live-accounts.js';
 import { LivePolicy } from '../policy/live-policy.js';
 import { loadArcSealer } from './arc-seal.js';
@@ -26,14 +27,20 @@ export interface SmtpListeners {
   applyAccounts(settings: AccountSettings): void;
 }
 
-/** `policy` is shared with the PMTP service so one SIGHUP changes both (a private one otherwise). */
+/**
+ * `policy` and `certificates` are shared with the PMTP service so one SIGHUP changes both (private
+ * ones otherwise).
+ */
 export async function startSmtpListeners(
   config: Config,
   deps: SmtpListenerDeps,
   policy = new LivePolicy(config.domains),
+  certificates?: DomainCertificates,
 ): Promise<SmtpListeners> {
   const shared = {
     table: routingTable(config, policy),
+    policy,
+    certificates: certificates ?? (await DomainCertificates.load(config)),
     relayClients: clientList(config.smtp.relay_clients),
     limitExceptions: clientList(
       config.smtp.limit_exceptions ?? config.smtp.relay_clients,

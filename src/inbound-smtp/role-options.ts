@@ -8,7 +8,7 @@ import type { SMTPServerOptions } from 'smtp-server';
 import { smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { SenderAuthMode } from '../mail/spool-records.js';
-import { loadDomainCertificates } from '../net/domain-certificates.js';
+import { DomainCertificates } from '../net/domain-certificates.js';
 
 export type ListenerHandlers = Pick<
   SMTPServerOptions,
@@ -22,13 +22,13 @@ export async function roleOptions(
   listener: ListenerConfig,
   config: Pick<Config, 'domains' | 'hostname' | 'limits'>,
   handlers: ListenerHandlers,
+  certificates?: DomainCertificates,
 ): Promise<SMTPServerOptions> {
-  const sni = listener.tls ? await loadDomainCertificates(config) : undefined;
   const tls = listener.tls
     ? {
         key: await readFile(listener.tls.key),
         cert: await readFile(listener.tls.cert),
-        ...(sni ? { SNICallback: sni } : {}),
+        SNICallback: (certificates ?? (await DomainCertificates.load(config))).sni,
       }
     : undefined;
   if (listener.role === 'submission' && !tls && !listener.allow_insecure_auth) {

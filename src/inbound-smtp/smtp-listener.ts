@@ -6,8 +6,10 @@ import type { Server, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type StatusCode, smtpReply } from '../codes.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import type { DomainCertificates } from '../net/domain-certificates.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LiveAccounts } from '../policy/live-accounts.js';
+import type { LivePolicy } from '../policy/live-policy.js';
 import type { Spool } from '../spool/spool.js';
 import { forgedAtIntake } from '../translate/header-mapping.js';
 import { AccountLogin } from './account-login.js';
@@ -39,6 +41,10 @@ export interface SmtpListenerDeps extends AcceptanceDeps {
 
 export interface ListenerShared {
   readonly table: RoutingTable;
+  /** per-domain size limits, live (SIGHUP) */
+  readonly policy: LivePolicy;
+  /** the domains' own TLS certificates (SNI), live (SIGHUP) */
+  readonly certificates: DomainCertificates;
   readonly relayClients: ClientList;
   /** exempt from max_connections_per_ip */
   readonly limitExceptions: ClientList;
@@ -115,7 +121,7 @@ export class SmtpListener {
         canSign: shared.signBack !== undefined,
         grants,
         verification: shared.verification,
-        domainLimit: (domain) => config.domains.settings[domain]?.max_message_bytes,
+        domainLimit: (domain) => shared.policy.ownSizeLimit(domain),
       },
       deps.spool,
       deps.resolver,
@@ -143,64 +149,69 @@ export class SmtpListener {
       deps,
       envelope,
     );
-    const options = await roleOptions(listener, config, {
-      onConnect: (session, callback) => {
-        if (this.closing) return callback(replyError('shutting_down'));
-        sessions.connect(session);
-        const refusal = gate.admit(session);
-        if (!refusal) progress.admit(session.id);
-        callback(refusal ? refused(refusal, session, 'connect') : refusal);
-      },
-      onClose: (session) => {
-        sessions.disconnect(session);
-        gate.release(session);
-        progress.forget(session.id);
-      },
-      onAuth: (auth, session, callback) => {
-        progress
-          .during(session.id, login.login(auth, session), (result) => result.ok)
-          .then(
-            (result) => {
-              if (result.ok) return callback(null, { user: result.user });
-              sessions.authFailed(session, auth);
-              callback(result.error);
-            },
-            (err: unknown) => callback(replyErrorFor(err)),
+    const options = await roleOptions(
+      listener,
+      config,
+      {
+        onConnect: (session, callback) => {
+          if (this.closing) return callback(replyError('shutting_down'));
+          sessions.connect(session);
+          const refusal = gate.admit(session);
+          if (!refusal) progress.admit(session.id);
+          callback(refusal ? refused(refusal, session, 'connect') : refusal);
+        },
+        onClose: (session) => {
+          sessions.disconnect(session);
+          gate.release(session);
+          progress.forget(session.id);
+        },
+        onAuth: (auth, session, callback) => {
+          progress
+            .during(session.id, login.login(auth, session), (result) => result.ok)
+            .then(
+              (result) => {
+                if (result.ok) return callback(null, { user: result.user });
+                sessions.authFailed(session, auth);
+                callback(result.error);
+              },
+              (err: unknown) => callback(replyErrorFor(err)),
+            );
+        },
+        onMailFrom: (address, session, callback) => {
+          const badDsn = mailParameterError(address);
+          if (badDsn) return callback(refused(badDsn, session, 'mail'));
+          progress.during(session.id, envelope.mailFrom(address, session)).then(
+            () => callback(),
+            (err: Error) => callback(refused(err, session, 'mail')),
           );
+        },
+        onRcptTo: (address, session, callback) => {
+          const badDsn = recipientParameterError(address);
+          if (badDsn) return callback(refused(badDsn, session, 'rcpt', address.address));
+          progress.during(session.id, envelope.rcptTo(address, session)).then(
+            () => callback(),
+            (err: Error) => callback(refused(err, session, 'rcpt', address.address)),
+          );
+        },
+        onData: (stream, session, callback) => {
+          progress.dataStarted(session.id, stream);
+          acceptance
+            .accept(stream, session, () => this.cut(this.find(session.id), 'data_too_slow'))
+            .then(
+              (message) => {
+                deps.metrics?.accepted(listener.role);
+                callback(null, message);
+              },
+              (err: Error) => callback(refused(err, session, 'data')),
+            )
+            .finally(() => {
+              progress.dataFinished(session.id);
+              if (this.closing) setImmediate(() => this.send(this.find(session.id), 'shutting_down'));
+            });
+        },
       },
-      onMailFrom: (address, session, callback) => {
-        const badDsn = mailParameterError(address);
-        if (badDsn) return callback(refused(badDsn, session, 'mail'));
-        progress.during(session.id, envelope.mailFrom(address, session)).then(
-          () => callback(),
-          (err: Error) => callback(refused(err, session, 'mail')),
-        );
-      },
-      onRcptTo: (address, session, callback) => {
-        const badDsn = recipientParameterError(address);
-        if (badDsn) return callback(refused(badDsn, session, 'rcpt', address.address));
-        progress.during(session.id, envelope.rcptTo(address, session)).then(
-          () => callback(),
-          (err: Error) => callback(refused(err, session, 'rcpt', address.address)),
-        );
-      },
-      onData: (stream, session, callback) => {
-        progress.dataStarted(session.id, stream);
-        acceptance
-          .accept(stream, session, () => this.cut(this.find(session.id), 'data_too_slow'))
-          .then(
-            (message) => {
-              deps.metrics?.accepted(listener.role);
-              callback(null, message);
-            },
-            (err: Error) => callback(refused(err, session, 'data')),
-          )
-          .finally(() => {
-            progress.dataFinished(session.id);
-            if (this.closing) setImmediate(() => this.send(this.find(session.id), 'shutting_down'));
-          });
-      },
-    });
+      shared.certificates,
+    );
     const server = new SMTPServer(options);
     this.server = server;
     server.on('error', (err) => deps.log.warn({ err, role: listener.role }, 'smtp session error'));

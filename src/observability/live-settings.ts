@@ -87,3 +87,19 @@ export function settingReloadable<T>(
     },
   };
 }
+
+/**
+ * Whether `key` is `domains.settings.<domain>.<field>…` for one of `fields`, `domain` being a domain
+ * of either config (domain names hold dots, so a key alone cannot tell where the name ends).
+ */
+export function domainSettingsKey(fields: readonly string[]) {
+  return (key: string, ...configs: readonly Config[]): boolean =>
+    configs.some((config) =>
+      Object.keys(config.domains.settings).some((domain) =>
+        fields.some((field) => {
+          const at = `domains.settings.${domain}.${field}`;
+          return key === at || key.startsWith(`${at}.`);
+        }),
+      ),
+    );
+}

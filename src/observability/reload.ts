@@ -10,6 +10,8 @@ export interface Reloadable {
   readonly name: string;
   /** dotted key prefixes this part applies live; any other changed key waits for a restart */
   readonly keys: readonly string[];
+  /** further changed keys it applies live, for keys no fixed prefix names (a domain's own settings) */
+  covers?(key: string, next: Config, start: Config): boolean;
   /** Runs on every reload, changed or not: a renewed certificate changes the file, not the config. */
   apply(next: Config, previous: Config): Promise<void> | void;
 }
@@ -102,8 +104,11 @@ export class ConfigReloader {
       }
     }
     const live = parts.flatMap((p) => p.keys);
-    const needsRestart = changedKeys(this.options.config, next).filter(
-      (key) => !live.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)),
+    const start = this.options.config;
+    const needsRestart = changedKeys(start, next).filter(
+      (key) =>
+        !live.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)) &&
+        !parts.some((p) => p.covers?.(key, next, start)),
     );
     if (needsRestart.length > 0) log.warn({ keys: needsRestart }, 'changed keys take effect only after a restart');
     this.current = next;
@@ -117,9 +122,16 @@ export class ConfigReloader {
   }
 }
 
-/** Dotted paths of the leaves that differ between two parsed configs (arrays compared by index). */
+/**
+ * Dotted paths of the leaves that differ between two parsed configs (arrays compared by index). A
+ * section only one side has counts as empty on the other, so an added domains.settings entry names
+ * its leaves, which parts may apply live one by one.
+ */
 function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
   const isNode = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  const isSection = (v: unknown): boolean => isNode(v) && !Array.isArray(v);
+  if (before === undefined && isSection(after)) return changedKeys({}, after, prefix);
+  if (after === undefined && isSection(before)) return changedKeys(before, {}, prefix);
   if (!isNode(before) || !isNode(after) || Array.isArray(before) !== Array.isArray(after)) {
     return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix];
   }

@@ -32,6 +32,7 @@ async function run(command: typeof statusCommand, argv: string[]) {
 describe('status and tokens commands', () => {
   const prefix = testPrefix();
   const key = generateDomainKey();
+  const cKey = generateDomainKey();
   let file: string;
   let remove: () => Promise<void>;
   let redis: Redis;
@@ -39,6 +40,7 @@ describe('status and tokens commands', () => {
     const t = await tempDir('cli-pmtp');
     remove = t.remove;
     await writeFile(path.join(t.dir, 'k.pem'), key.privatePem);
+    await writeFile(path.join(t.dir, 'c.pem'), cKey.privatePem);
     file = path.join(t.dir, 'mb.yaml');
     await writeFile(
       file,
@@ -46,6 +48,7 @@ describe('status and tokens commands', () => {
         redis: { url: redisUrl, prefix },
         spool: { dir: t.dir },
         pmtp: { domain: 'b.example', key_file: path.join(t.dir, 'k.pem') },
+        domains: { settings: { 'c.example': { pmtp: { key_file: path.join(t.dir, 'c.pem') } } } },
       }),
     );
     redis = new Redis(redisUrl);
@@ -136,5 +139,37 @@ describe('status and tokens commands', () => {
         ])
       ).code,
     ).toBe(64);
+  });
+
+  it("issues with --domain a token signed by another of our domains' own key", async () => {
+    const issue = (recipient: string, domain: string) =>
+      run(tokensCommand, [
+        'issue',
+        '--recipient',
+        recipient,
+        '--scope',
+        'shop.example',
+        '--domain',
+        domain,
+        '-c',
+        file,
+      ]);
+    const issued = await issue('carol@c.example', 'c.example');
+    expect(issued.code).toBe(0);
+    const token = issued.out.trim().split('\n')[2];
+    const verify = (publicKey: typeof cKey.publicKey) =>
+      verifySenderToken(token, {
+        sender: 'orders@shop.example',
+        recipient: 'carol@c.example',
+        now: Math.floor(Date.now() / 1000),
+        keyLookup: (domain) => (domain === 'c.example' ? publicKey : undefined),
+      });
+    expect((await verify(cKey.publicKey)).ok).toBe(true);
+    expect((await verify(key.publicKey)).ok).toBe(false);
+    // a recipient outside the issuing domain, and a domain without its own PMTP key
+    expect((await issue('bob@b.example', 'c.example')).code).toBe(64);
+    const unknown = await issue('x@z.example', 'z.example');
+    expect(unknown.code).toBe(64);
+    expect(unknown.err).toContain('domains.settings.z.example.pmtp');
   });
 });

@@ -1,7 +1,7 @@
 // domains.settings: many domains beside the default `dkim` and `pmtp.domain`, each problem named by its key.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { messageSizeLimit } from '../../src/config/schema.js';
+import { LivePolicy } from '../../src/policy/live-policy.js';
 
 function problemsOf(text: string): ConfigError['problems'] {
   try {
@@ -41,8 +41,9 @@ describe('domains.settings', () => {
     expect(two.pmtp?.key_file).toBe('/etc/mailbridge/keys/two.pmtp');
     expect(two.tls).toEqual({ key: '/etc/mailbridge/two.key', cert: '/etc/mailbridge/two.crt' });
     expect(two.first_contact?.default).toBe('deny');
-    expect(messageSizeLimit(config, 'two.example')).toBe(5000);
-    expect(messageSizeLimit(config, 'one.example')).toBe(1_000_000);
+    const policy = new LivePolicy(config.domains);
+    expect(policy.ownSizeLimit('Two.Example')).toBe(5000);
+    expect(policy.ownSizeLimit('one.example')).toBeUndefined();
   });
 
   it('refuses repeating the default domain, a size above the global limit, and PMTP without a default', () => {

@@ -40,4 +40,22 @@ describe('LivePolicy', () => {
     expect(live.accepts('corp.test', 'mallory')).toBe(true);
     expect(live.firstContact).toMatchObject({ default: 'deny', allow: ['friend.test'] });
   });
+
+  it("apply() with domains.settings swaps each domain's own rules and size limit", () => {
+    const rules = { ...firstContact, allow: [], deny: [], users: [] };
+    const live = new LivePolicy({ recipients: {}, first_contact: rules, settings: { 'one.test': {} } });
+    expect(live.firstContactFor('one.test').default).toBe('challenge');
+    expect(live.ownSizeLimit('one.test')).toBeUndefined();
+    live.apply({
+      recipients: {},
+      first_contact: rules,
+      settings: { 'One.Test': { first_contact: { ...rules, default: 'deny' }, max_message_bytes: 900 } },
+    });
+    expect(live.firstContactFor('one.test').default).toBe('deny');
+    expect(live.ownSizeLimit('ONE.test')).toBe(900);
+    expect(live.firstContactFor('two.test').default).toBe('challenge');
+    live.apply({ recipients: {}, first_contact: rules, settings: {} });
+    expect(live.ownSizeLimit('one.test')).toBeUndefined();
+    expect(live.firstContactFor('one.test').default).toBe('challenge');
+  });
 });

@@ -156,25 +156,28 @@ export class PmtpClient {
     return parsed.data;
   }
 
-  /** GET /.well-known/pmtp/server, cached for an hour. */
+  /**
+   * GET /.well-known/pmtp/server?domain=D, cached for an hour per endpoint and domain: domains sharing
+   * an endpoint may each take another size.
+   */
   async serverInfo(domain: string, endpoint?: string): Promise<ServerInfo> {
-    const base = endpoint ?? (await this.deps.directory.endpointOf(domain));
-    const hit = this.infos.get(base);
+    const url = `${endpoint ?? (await this.deps.directory.endpointOf(domain))}${PATHS.server}?domain=${encodeURIComponent(domain)}`;
+    const hit = this.infos.get(url);
     if (hit && this.deps.nowS() < hit.until) return hit.info;
-    const running = this.infoFetches.get(base);
+    const running = this.infoFetches.get(url);
     if (running) return running;
-    const task = fetchJson(`${base}${PATHS.server}`, {
+    const task = fetchJson(url, {
       timeoutMs: this.deps.timeoutMs,
       maxBodyBytes: KEY_SET_MAX_BYTES,
       egress: this.deps.egress,
     })
       .then((doc) => {
         const info = serverInfoSchema.parse(doc);
-        this.infos.set(base, { info, until: this.deps.nowS() + 3600 });
+        this.infos.set(url, { info, until: this.deps.nowS() + 3600 });
         return info;
       })
-      .finally(() => this.infoFetches.delete(base));
-    this.infoFetches.set(base, task);
+      .finally(() => this.infoFetches.delete(url));
+    this.infoFetches.set(url, task);
     return task;
   }
 }

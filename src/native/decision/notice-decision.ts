@@ -3,7 +3,6 @@
 // (a newer version supersedes an unpulled one), and the per-recipient disposition and state.
 import { randomBytes } from 'node:crypto';
 import { errorBody } from '../../codes.js';
-import { messageSizeLimit } from '../../config/schema.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { domainOf, sameAddress } from '../protocol/address.js';
 import { signDelegation } from '../protocol/delegation.js';
@@ -74,7 +73,7 @@ export async function handleNotice(
   // Mail a gateway converted (sender outside the origin) is authenticated only by its provenance.
   const authenticated = domainOf(notice.sender) === origin;
   // our domain's own limit (domains.settings), as our server information announced it
-  const tooLarge = notice.size > messageSizeLimit(rt.config, rt.domain);
+  const tooLarge = notice.size > (rt.policy.ownSizeLimit(rt.domain) ?? rt.config.limits.message_size_bytes);
   let pull = false;
   let decide = false;
   const recipients: RecipientDisposition[] = [];

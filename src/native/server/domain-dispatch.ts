@@ -1,5 +1,6 @@
 // Which of our domains answers a request on the one PMTP listener: the domain a signed request
-// names in PMTP-Destination, the `?domain=` of a key set request, else the domain whose public
+// names in PMTP-Destination, the `?domain=` of a key set or server information request (each
+// domain has its own keys and size limit), else the domain whose public
 // URL has the request's host, else the default. A wrong pick only fails: each domain's app checks
 // signatures against its own domain and endpoint, never against what chose it.
 import { PATHS } from '../protocol/endpoints.js';
@@ -21,7 +22,10 @@ export function pickDomain<T extends DispatchTarget>(targets: ReadonlyMap<string
   const named = single(request.headers['pmtp-destination'])?.trim().toLowerCase();
   if (named && targets.has(named)) return targets.get(named)!;
   const url = new URL(request.url ?? '/', 'http://request.invalid');
-  const asked = url.pathname === PATHS.keys ? url.searchParams.get('domain')?.toLowerCase() : undefined;
+  const asked =
+    url.pathname === PATHS.keys || url.pathname === PATHS.server
+      ? url.searchParams.get('domain')?.toLowerCase()
+      : undefined;
   if (asked && targets.has(asked)) return targets.get(asked)!;
   const host = (single(request.headers.host) ?? single(request.headers[':authority']))?.toLowerCase();
   if (host) {

@@ -7,7 +7,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse }
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { type Config, isLoopback } from '../../config/schema.js';
-import { loadDomainCertificates } from '../../net/domain-certificates.js';
+import { DomainCertificates } from '../../net/domain-certificates.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AppDeps, buildPmtpApp } from './app.js';
 import { pickDomain } from './domain-dispatch.js';
@@ -24,15 +24,16 @@ export interface PmtpListener {
   close(): Promise<void>;
 }
 
-export async function serverOptionsFor(config: Pick<Config, 'domains' | 'pmtp'>): Promise<Record<string, unknown>> {
+/** `certificates`: the domains' own, shared with the SMTP listeners so one SIGHUP renews both. */
+export async function serverOptionsFor(
+  config: Pick<Config, 'domains' | 'pmtp'>,
+  certificates?: DomainCertificates,
+): Promise<Record<string, unknown>> {
   const { tls, plain_http: plain, host } = config.pmtp.listen;
   if (tls) {
     const [key, cert] = await Promise.all([readFile(tls.key), readFile(tls.cert)]);
-    const sni = await loadDomainCertificates(config);
-    return {
-      http2: true,
-      https: { allowHTTP1: true, key, cert, minVersion: 'TLSv1.2', ...(sni ? { SNICallback: sni } : {}) },
-    };
+    const { sni } = certificates ?? (await DomainCertificates.load(config));
+    return { http2: true, https: { allowHTTP1: true, key, cert, minVersion: 'TLSv1.2', SNICallback: sni } };
   }
   if (plain && isLoopback(host)) return {};
   throw new Error('pmtp.listen needs tls (key, cert), or plain_http on a loopback address');
@@ -47,8 +48,9 @@ type Handler = (request: IncomingMessage | Http2ServerRequest, response: ServerR
 export async function startPmtpListener(
   rt: ListenerDeps,
   others: ReadonlyMap<string, AppDeps> = new Map(),
+  certificates?: DomainCertificates,
 ): Promise<PmtpListener> {
-  const options = await serverOptionsFor(rt.config);
+  const options = await serverOptionsFor(rt.config, certificates);
   const app = others.size === 0 ? buildPmtpApp(rt, { server: options }) : await dispatchingApp(rt, others, options);
   const { host, port, tls } = rt.config.pmtp.listen;
   const address = await app.listen({ host, port });

@@ -2,7 +2,6 @@
 // server information a sender reads before batching (max batch, limits, views), and the trust-anchor
 // document (§8.6) to serve, or copy, at https://<domain>/.well-known/pmtp/endpoint.
 import type { FastifyInstance } from 'fastify';
-import { messageSizeLimit } from '../../config/schema.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { PATHS, type ServerInfo } from '../protocol/endpoints.js';
 import { VIEWS } from '../protocol/message-views.js';
@@ -19,7 +18,7 @@ export function serverInfo(rt: WellKnownDeps): ServerInfo {
     max_batch: rt.config.pmtp.max_batch,
     max_recipients: MAX_RECIPIENTS_PER_NOTICE,
     max_batch_recipients: rt.config.pmtp.max_batch_recipients,
-    max_message_bytes: messageSizeLimit(rt.config, rt.domain),
+    max_message_bytes: rt.policy.ownSizeLimit(rt.domain) ?? rt.config.limits.message_size_bytes,
     // the most we ever ask: a recipient's own difficulty may exceed the default
     max_pow_bits: Math.max(
       1,

@@ -36,8 +36,13 @@ export function pullByRecipientDomain(
       if (entry?.meta.kind === 'pmtp-received') ref = entry.meta.pmtp;
     }
     const recipients = ref ? await rt.inbound.recipients(ref.origin, ref.id) : [];
-    // one notice names the recipients of one destination domain (the origin batches per domain)
-    const ours = recipients.map((r) => domainOf(r.recipient)).find((d) => byDomain.has(d));
+    // one notice names one destination domain, but one message id may reach several of ours (one
+    // shared record): pull as a domain with a recipient waiting for it, whose pull the origin allows
+    // and moves to fetched; the other domains' acks imply their fetch (§10.4), each signed by its own
+    const waiting = recipients.filter((r) => r.state === 'accepted' || r.state === 'fetched');
+    const ours = (waiting.length > 0 ? waiting : recipients)
+      .map((r) => domainOf(r.recipient))
+      .find((d) => byDomain.has(d));
     return (ours === undefined ? fallback : byDomain.get(ours)!)(job, data, token);
   };
 }

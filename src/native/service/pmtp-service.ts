@@ -6,9 +6,11 @@
 
 import type { Config } from '../../config/schema.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
+import type { DomainCertificates } from '../../net/domain-certificates.js';
 import { createMailWorker } from '../../queue/queues.js';
 import type { RedisClient } from '../../queue/redis-connection.js';
 import { createRedisConnection } from '../../queue/redis-connection.js';
+import { AckBatcher } from '../client/ack-batcher.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { loadDomainIdentities } from '../keys/domain-identities.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
@@ -54,7 +56,7 @@ export interface PmtpWorkers {
 
 export async function startPmtpService(
   config: Config,
-  deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing },
+  deps: Omit<PmtpContextDeps, 'powSecret'> & { keys?: LocalKeyRing; certificates?: DomainCertificates },
 ): Promise<PmtpService> {
   const nowMs = deps.now ?? Date.now;
   const nowS = () => Math.floor(nowMs() / 1000);
@@ -91,7 +93,7 @@ export async function startPmtpService(
     others.set(domain, view);
     ownDomains.set(domain, { endpoint: view.endpoint, keySet: (s) => identity.keys.keySet(s) });
   }
-  const listener = await startPmtpListener(context, others);
+  const listener = await startPmtpListener(context, others, deps.certificates);
   bound = listener.url;
   const endpoint = context.endpoint();
   for (const rt of [context, ...others.values()]) {
@@ -136,7 +138,13 @@ export function startPmtpWorkers(
     noticeByOrigin(context, new Map(others.map(([d, rt]) => [d, noticeFor(rt)])), noticeFor(context)),
     connection,
   );
-  const pullFor = (rt: PmtpContext) => createPullProcessor(rt, deps.localDelivery);
+  // one ack batcher per domain, shared by every domain's pull: a pull acks each domain's recipients
+  // with that domain's own signature
+  const ackers = new Map(
+    [context, ...others.map(([, rt]) => rt)].map((rt) => [rt.domain, new AckBatcher(rt.client, rt.domain)]),
+  );
+  const acksFor = (domain: string) => ackers.get(domain) ?? ackers.get(context.domain)!;
+  const pullFor = (rt: PmtpContext) => createPullProcessor(rt, deps.localDelivery, acksFor);
   const pull = createMailWorker(
     config,
     'pull',

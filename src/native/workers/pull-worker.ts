@@ -5,7 +5,6 @@
 
 import { Readable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
-import { messageSizeLimit } from '../../config/schema.js';
 import { type PullJob, pullJobId } from '../../mail/jobs.js';
 import type { LocalDelivery } from '../../mail/pulled-delivery.js';
 import type { ReceivedRecord } from '../../mail/spool-records.js';
@@ -15,6 +14,7 @@ import type { Spool } from '../../spool/spool.js';
 import { AckBatcher } from '../client/ack-batcher.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import type { AckBatch } from '../protocol/ack.js';
+import { domainOf } from '../protocol/address.js';
 import type { TrustClass } from '../protocol/first-contact-policy.js';
 import { type Manifest, partOffsets } from '../protocol/message-format.js';
 import { PmtpRequestError } from '../protocol/pmtp-request-error.js';
@@ -26,7 +26,7 @@ import { type PullViewDeps, pullView } from './pulled-message.js';
 /** The parts of the PMTP context this file uses. */
 export type PullWorkerDeps = Pick<
   PmtpContext,
-  'client' | 'config' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'spool' | 'traffic'
+  'client' | 'config' | 'domain' | 'inbound' | 'log' | 'metrics' | 'nowMs' | 'policy' | 'spool' | 'traffic'
 > &
   DecideDeps &
   PullViewDeps;
@@ -36,13 +36,34 @@ const WITHDRAWN: Record<string, 'retract' | 'expire'> = {
   message_expired: 'expire',
 };
 
+/**
+ * `acksFor` gives the batcher that signs as one of our domains. With many domains, one message id
+ * may name recipients in several of them (one shared inbound record, one pull): each domain acks its
+ * own recipients under its own signature, since the origin applies an ack only to the recipients it
+ * notified the signing domain of (§10.5), and such an ack implies that domain's fetch (§10.4).
+ */
 export function createPullProcessor(
   rt: PullWorkerDeps,
   localDelivery: LocalDelivery,
-  acks: AckBatcher = new AckBatcher(rt.client, rt.domain),
+  acksFor: (domain: string) => AckBatcher = singleDomainAcks(rt),
 ) {
-  const sendAck: SendAck = (origin, id, version, digest, recipients) =>
-    acks.send(origin, { id, version, manifest_digest: digest, recipients }).then(() => undefined);
+  const sendAck: SendAck = async (origin, id, version, digest, recipients) => {
+    const byDomain = new Map<string, typeof recipients>();
+    for (const r of recipients) {
+      const domain = domainOf(r.recipient);
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r]);
+    }
+    await Promise.all(
+      [...byDomain].map(([domain, group]) =>
+        acksFor(domain).send(origin, {
+          id,
+          version,
+          manifest_digest: digest,
+          recipients: group,
+        }),
+      ),
+    );
+  };
   return async (job: MailJob, data: PullJob): Promise<string> => {
     let origin: string;
     let id: string;
@@ -126,7 +147,7 @@ async function pullAndDeliver(
       digest: head.digest,
       view: 'full',
       draft,
-      maxBytes: messageSizeLimit(rt.config, rt.domain),
+      maxBytes: rt.policy.ownSizeLimit(rt.domain) ?? rt.config.limits.message_size_bytes,
     });
     rt.metrics?.pull('made', pulled.ok ? 'ok' : 'error');
     rt.log.info(
@@ -278,6 +299,11 @@ async function setState(
     const next = transition(cur.state, event);
     return next.ok ? { ...cur, state: next.state, ...extra } : undefined;
   });
+}
+
+function singleDomainAcks(rt: PullWorkerDeps): (domain: string) => AckBatcher {
+  const acks = new AckBatcher(rt.client, rt.domain);
+  return () => acks;
 }
 
 type SendAck = (

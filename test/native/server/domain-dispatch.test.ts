@@ -13,11 +13,12 @@ const separate = new Map([
 ]);
 
 describe('pickDomain', () => {
-  it('follows PMTP-Destination first, then ?domain= on the key set path', () => {
+  it('follows PMTP-Destination first, then ?domain= on the key set and server information paths', () => {
     expect(pickDomain(shared, { url: '/pmtp/v1/acks', headers: { 'pmtp-destination': 'C.example' } }).name).toBe('c');
     expect(pickDomain(shared, { url: '/.well-known/pmtp/keys?domain=c.example', headers: {} }).name).toBe('c');
-    // ?domain= means something only on the key set path
-    expect(pickDomain(shared, { url: '/.well-known/pmtp/server?domain=c.example', headers: {} }).name).toBe('a');
+    expect(pickDomain(shared, { url: '/.well-known/pmtp/server?domain=c.example', headers: {} }).name).toBe('c');
+    // ?domain= means something only on those two paths
+    expect(pickDomain(shared, { url: '/.well-known/pmtp/endpoint?domain=c.example', headers: {} }).name).toBe('a');
   });
 
   it('uses the host when each domain has its own public URL, the default when hosts are shared or unknown', () => {

@@ -49,6 +49,15 @@ describe('many domains on one PMTP gateway', () => {
     expect(a.ok && a.value.keys.map((k) => k.key_id)).toEqual([gateway.key.keyId]);
   });
 
+  it("answers server information per domain: each domain's own size limit", async () => {
+    const info = async (query: string) =>
+      ((await (await fetch(`${gateway.endpoint}${PATHS.server}${query}`)).json()) as { max_message_bytes: number })
+        .max_message_bytes;
+    expect(await info('?domain=small.example')).toBe(16);
+    expect(await info('?domain=a.example')).toBe(gateway.config.limits.message_size_bytes);
+    expect(await info('')).toBe(gateway.config.limits.message_size_bytes);
+  });
+
   it("originates each domain's authors with that domain's key: the peer authenticates both", async () => {
     for (const [from, origin] of [
       ['carol@c.example', 'c.example'],
@@ -90,5 +99,30 @@ describe('many domains on one PMTP gateway', () => {
     expect(await send('alice@a.example', 'denied@b.example')).toMatchObject({ state: 'delivered' });
     // small.example's own size limit (16 bytes) refuses what a.example takes
     expect(await send('x@small.example')).toMatchObject({ state: 'rejected', code: 'message_too_large' });
+  });
+
+  it('one message id to recipients in two of our domains: each domain acks its own recipients', async () => {
+    const sendBoth = async (from: string) => {
+      const to = ['alice@a.example', 'carol@c.example'];
+      const msg = textMessage(from, to[0]!, 'to both\r\n');
+      const sent = await peer.service.outbox.submit({ manifest: msg.manifest, body: msg.body, recipients: to });
+      const states = await until(async () => {
+        const all = await peer.service.context.status.get(sent.id);
+        return all.length === 2 && all.every((s) => ['delivered', 'rejected'].includes(s.state)) ? all : undefined;
+      });
+      return { id: sent.id, states: Object.fromEntries(states.map((s) => [s.recipient, s.state])) };
+    };
+    // both accepted: one pull, and the origin records both acks (each signed by its recipient's domain)
+    const both = await sendBoth('bob@b.example');
+    expect(both.states).toEqual({ 'alice@a.example': 'delivered', 'carol@c.example': 'delivered' });
+    expect(
+      gateway.delivered
+        .filter((d) => d.request.manifest.id === both.id)
+        .flatMap((d) => d.request.recipients)
+        .sort(),
+    ).toEqual(['alice@a.example', 'carol@c.example']);
+    // c.example refuses this sender, a.example takes it: the pull must not run as c.example alone
+    const split = await sendBoth('denied@b.example');
+    expect(split.states).toEqual({ 'alice@a.example': 'delivered', 'carol@c.example': 'rejected' });
   });
 });
