@@ -16,7 +16,8 @@ const help = [
   "mounted here) into this node's spool, records the PMTP copies it held as this node's, moves its",
   "queued jobs to this node's queues and gives any entry without a job its job back. The dead node",
   'must stay stopped. Safe to run again after an interruption.',
-  'Exit codes: 0 done, 2 config error, 64 usage, 69 Redis unreachable, 70 failed part-way (run it again).',
+  'Exit codes: 0 done, 2 config error, 64 usage, 69 Redis unreachable or no fleet node here,',
+  '70 failed part-way (run it again).',
 ].join('\n');
 
 export const nodeCommand: Command = {
@@ -33,8 +34,9 @@ export const nodeCommand: Command = {
     const config = await loadCommandConfig(values.config, context);
     if (!config) return exitCode.configError;
     if (!config.node) {
-      context.stderr.write('mailbridge node: this config has no node section: only a fleet node adopts\n');
-      return exitCode.configError;
+      // not a broken config: this gateway offers no fleet service to adopt into
+      context.stderr.write('mailbridge node: this gateway is no fleet node (its config has no node section)\n');
+      return exitCode.unavailable;
     }
     const redis = createRedisConnection(config, 'producer');
     redis.on('error', () => undefined); // reported once below, not per reconnect

@@ -41,7 +41,7 @@ export function verifyHop(
   if (from === undefined || clientIp === undefined || given === undefined || rest.length > 0) return undefined;
   const when = Number(at);
   if (!Number.isSafeInteger(when) || Math.abs(nowS - when) > maxAgeS) return undefined;
-  const expected = Buffer.from(mac(secret, { from, clientIp, ...request }, when));
+  const expected = Buffer.from(mac(secret, { from, clientIp, method: request.method, url: request.url }, when));
   const actual = Buffer.from(given);
   return actual.length === expected.length && timingSafeEqual(actual, expected) ? { from, clientIp } : undefined;
 }

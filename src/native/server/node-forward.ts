@@ -21,6 +21,9 @@ declare module 'fastify' {
 /** Pull routes whose bytes sit on one node's disk. */
 const pullRoutes = new Set(['/pmtp/v1/messages/:id', '/pmtp/v1/messages/:id/parts/:index']);
 
+/** A node down for a restart is back in seconds; one whose disk must be adopted takes minutes either way. */
+const ownerDownRetryS = 10;
+
 /** Headers that describe one connection, not the request: never passed on. */
 const hopByHop = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', HOP_HEADER]);
 
@@ -74,7 +77,11 @@ async function forward(
   } catch (err) {
     clearTimeout(timer);
     rt.log.warn({ owner, err: (err as Error).message }, 'pmtp pull not handed to its node');
-    return sendError(reply.header('retry-after', '60'), 'spool_unavailable', `node ${owner} holds this copy`);
+    return sendError(
+      reply.header('retry-after', String(ownerDownRetryS)),
+      'spool_unavailable',
+      `node ${owner} holds this copy`,
+    );
   }
   reply.code(response.status);
   for (const [name, value] of response.headers) if (!hopByHop.has(name)) reply.header(name, value);
