@@ -83,6 +83,7 @@ describe.each(['one Redis', 'a Redis Cluster'] as const)('three shared-nothing n
   const configs: string[] = [];
   let cluster: RedisClusterProcess | undefined;
   let box: string;
+  let ports: number[] = [];
 
   beforeAll(async () => {
     const redis: Record<string, unknown> = { url: redisUrl };
@@ -94,7 +95,7 @@ describe.each(['one Redis', 'a Redis Cluster'] as const)('three shared-nothing n
     }
     const secret = randomBytes(32).toString('hex');
     const keys = { 'a.test': generateDomainKey().privatePem, 'b.test': generateDomainKey().privatePem };
-    const ports = [await freePort(), await freePort(), await freePort()];
+    ports = [await freePort(), await freePort(), await freePort()];
     const hash = await hashPassword(password, { N: 1024 });
     for (const [i, id] of ['n1', 'n2', 'n3'].entries()) {
       // each node's own folder: spool, keys, secret, mail; nothing is shared but Redis
@@ -152,6 +153,15 @@ describe.each(['one Redis', 'a Redis Cluster'] as const)('three shared-nothing n
     if (cluster) await cluster.stop();
     else for (const p of Object.values(prefixes)) await deleteKeys(p);
     for (const remove of removers) await remove();
+  });
+
+  it('refuses a hand-off mark not signed with the fleet secret', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const response = await fetch(`http://127.0.0.1:${ports[0]}/pmtp/v1/messages/01N94QbYQ0CbX0XJ3G`, {
+      headers: { 'mailbridge-node-hop': `n2;192.0.2.1;${now};${'A'.repeat(43)}` },
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('malformed_request');
   });
 
   it('carries every accepted message once through a kill -9 and restart of a node', async () => {
