@@ -123,7 +123,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const reconciler = new SpoolReconciler(acceptor, producer, log, {
       intervalMs: config.queues.reconcile_interval_s * 1000,
       graceMs: reconcileGraceMs,
-      prefix: config.redis.prefix,
+      // a fleet node's spool is its own: it takes no turns with the other nodes
+      prefix: config.node ? `${config.redis.prefix}:node:${config.node.id}` : config.redis.prefix,
     });
     reconciler.start();
     parts.push({ name: 'spool-reconciler', close: () => reconciler.close() });

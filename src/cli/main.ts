@@ -9,6 +9,7 @@ import { type Command, exitCode, UsageError } from './command.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { keysCommand } from './keys.js';
+import { nodeCommand } from './node.js';
 import { passwdCommand } from './passwd.js';
 import { queueCommand } from './queue.js';
 import { reportCommand } from './report.js';
@@ -25,6 +26,7 @@ const commands: Record<string, Command> = {
   passwd: passwdCommand,
   staging: stagingCommand,
   queue: queueCommand,
+  node: nodeCommand,
   status: statusCommand,
   report: reportCommand,
   tokens: tokensCommand,
@@ -50,6 +52,7 @@ function usage(): string {
     '  mailbridge status 01N85H91F4WC57BYV5 --json -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge report --since 7d -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge tokens issue --recipient bob@example.org --scope orders@shop.example --max-uses 3 -c FILE',
+    '  mailbridge node adopt --from mx2 --spool /mnt/mx2-spool -c /etc/mailbridge/mailbridge.yaml',
     '  mailbridge staging --domains alpha.test,beta.test --legacy legacy.test --dir ./stage',
     '',
     "Run `mailbridge <command> --help` for a command's options.",

@@ -33,6 +33,7 @@ export function fileReferences(config: Config): Reference[] {
   };
   for (const [i, l] of config.smtp.listeners.entries()) tls(`smtp.listeners.${i}.tls`, l.tls);
   tls('pmtp.listen.tls', config.pmtp.listen.tls);
+  if (config.node) refs.push({ key: 'node.secret_file', file: config.node.secret_file, kind: 'secret' });
   if (config.pmtp.key_file) refs.push({ key: 'pmtp.key_file', file: config.pmtp.key_file, kind: 'secret' });
   for (const [i, r] of config.pmtp.retired_keys.entries())
     refs.push({ key: `pmtp.retired_keys.${i}.key_file`, file: r.key_file, kind: 'secret' });

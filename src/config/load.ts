@@ -271,6 +271,7 @@ function resolvePaths(config: z.infer<typeof configSchema>, base: string): z.inf
         secret_access_key_file: optionalAt(config.spool.s3.secret_access_key_file),
       },
     },
+    node: config.node && { ...config.node, secret_file: at(config.node.secret_file) },
     smtp: { ...config.smtp, listeners: config.smtp.listeners.map((l) => ({ ...l, tls: tls(l.tls) })) },
     pmtp: {
       ...config.pmtp,

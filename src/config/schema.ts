@@ -298,6 +298,21 @@ export const configSchema = z
         message: 'spool.backend s3 needs a spool.s3 section',
         path: ['s3'],
       }),
+    // shared-nothing fleet: this gateway's name, where the other nodes reach its PMTP listener, and the fleet's hop secret
+    node: z
+      .object({
+        id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be letters, digits, _ and - (at most 63)'),
+        internal_url: z
+          .string()
+          .regex(
+            /^https?:\/\/[^/?#]+$/,
+            'must be an http:// or https:// origin with no path, e.g. http://10.0.0.2:8025',
+          ),
+        secret_file: z.string().min(1),
+        forward_timeout_s: z.number().positive().max(300).default(30),
+      })
+      .strict()
+      .optional(),
     limits: z
       .object({
         message_size_bytes: z.number().int().positive().default(26_214_400),
@@ -544,6 +559,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // an S3 spool is readable by every node: its gateways share queues and need no owner
+    if (config.node && config.spool.backend === 's3')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['node'],
+        message: 'is for folder spools: gateways on spool.backend s3 share their queues, leave node unset',
+      });
     // a delegate key holds one recipient (§13.5): the same key for two would hold both
     config.pmtp.redirects.forEach((r, i) => {
       if (config.pmtp.redirects.findIndex((o) => o.delegate_key === r.delegate_key) < i)

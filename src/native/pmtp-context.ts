@@ -10,6 +10,7 @@ import type { TrafficLedger } from '../observability/traffic-ledger.js';
 import type { LivePolicy } from '../policy/live-policy.js';
 import type { MessageAcceptor } from '../queue/accept.js';
 import type { DsnLedger } from '../queue/dsn-ledger.js';
+import type { FleetNodes } from '../queue/fleet-nodes.js';
 import type { MailQueues } from '../queue/queues.js';
 import type { Spool } from '../spool/spool.js';
 import type { PmtpClient } from './client/pmtp-client.js';
@@ -71,6 +72,8 @@ export interface PmtpContext {
   readonly powSolver: PowSolver;
   /** the migration ledger: PMTP mail each way and notice outcomes, per peer domain (`mailbridge report`) */
   readonly traffic: Pick<TrafficLedger, 'record'>;
+  /** a fleet node (config `node`): the roll of nodes and the secret their hand-offs carry */
+  readonly fleet?: { readonly nodes: FleetNodes; readonly secret: Buffer };
   /** PMTP series on /metrics (notices, pulls, challenges, tokens); none without it */
   readonly metrics?: Pick<Metrics, 'noticeDisposition' | 'pull' | 'challenge' | 'tokenUsed'>;
 }

@@ -31,12 +31,16 @@ export class MailQueues {
   private readonly queues: ReadonlyMap<QueueName, Queue>;
 
   constructor(
-    private readonly config: Pick<Config, 'queues' | 'redis'>,
+    private readonly config: Pick<Config, 'queues' | 'redis'> & Partial<Pick<Config, 'node'>>,
     private readonly connection: RedisClient,
   ) {
     this.queues = new Map(
       queueNames.map(
-        (name) => [name, new Queue(name, { connection, prefix: queuePrefix(config.redis.prefix, name) })] as const,
+        (name) =>
+          [
+            name,
+            new Queue(name, { connection, prefix: queuePrefix(config.redis.prefix, name, config.node?.id) }),
+          ] as const,
       ),
     );
   }
@@ -108,7 +112,7 @@ export class MailQueues {
 }
 
 export function createMailWorker<Q extends QueueName>(
-  config: Pick<Config, 'queues' | 'redis'>,
+  config: Pick<Config, 'queues' | 'redis'> & Partial<Pick<Config, 'node'>>,
   name: Q,
   processor: MailProcessor<Q>,
   connection: RedisClient,
@@ -140,7 +144,7 @@ export function createMailWorker<Q extends QueueName>(
   };
   return new Worker(name, run, {
     connection,
-    prefix: queuePrefix(config.redis.prefix, name),
+    prefix: queuePrefix(config.redis.prefix, name, config.node?.id),
     concurrency: config.queues[name].concurrency,
     // a killed process's active jobs keep their lock until it lapses; then any worker's stalled check moves them back to wait
     lockDuration: stalledMs,

@@ -15,7 +15,12 @@ export function groupedKey(prefix: string, group: string, path: string): string 
   return pinsOneSlot(prefix) ? `${prefix}:${path}` : `{${prefix}:${group}}:${path}`;
 }
 
-/** The BullMQ prefix of one queue: all of the queue's keys share a slot, each queue a slot of its own. */
-export function queuePrefix(prefix: string, queue: string): string {
-  return pinsOneSlot(prefix) ? prefix : `{${prefix}:${queue}}`;
+/**
+ * The BullMQ prefix of one queue: all of the queue's keys share a slot, each queue a slot of its own.
+ * A fleet node (`node.id`) has queues of its own, which no other node consumes: their jobs name
+ * spool entries only its disk holds.
+ */
+export function queuePrefix(prefix: string, queue: string, node?: string): string {
+  if (node === undefined) return pinsOneSlot(prefix) ? prefix : `{${prefix}:${queue}}`;
+  return pinsOneSlot(prefix) ? `${prefix}:node:${node}` : `{${prefix}:node:${node}:${queue}}`;
 }

@@ -30,6 +30,13 @@ describe('Redis key naming', () => {
     expect(queuePrefix('mb', 'notice')).toBe('{mb:notice}');
   });
 
+  it('gives each fleet node queues of its own, in the same slot rules', () => {
+    expect(queuePrefix('{mailbridge}', 'inbound', 'n1')).toBe('{mailbridge}:node:n1');
+    expect(queuePrefix('mb', 'notice', 'n1')).toBe('{mb:node:n1:notice}');
+    expect(queuePrefix('mb', 'notice', 'n1')).not.toBe(queuePrefix('mb', 'notice', 'n2'));
+    expect(queuePrefix('{mailbridge}', 'inbound', 'n2')).not.toBe(queuePrefix('{mailbridge}', 'inbound'));
+  });
+
   it('hashes every key of one group alike, whatever follows', () => {
     fc.assert(
       fc.property(plainPrefix, text, text, text, (prefix, group, one, two) => {

@@ -155,7 +155,12 @@ export class PmtpOutbox {
     const queueId = draft.queueId;
     try {
       const unstored = previousCurrent?.version === manifest.version ? previousCurrent.queueId : undefined;
-      await rt.outbox.setCurrent(manifest.id, { version: manifest.version, queueId, digest, expires }, unstored);
+      const node = rt.config.node?.id;
+      await rt.outbox.setCurrent(
+        manifest.id,
+        { version: manifest.version, queueId, digest, expires, ...(node ? { node } : {}) },
+        unstored,
+      );
       await this.record(manifest.id, manifest.version, queueId, destinations);
     } catch (err) {
       await draft.discard();

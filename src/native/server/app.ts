@@ -7,6 +7,7 @@ import { isRedisFault } from '../../queue/redis-faults.js';
 import type { PmtpContext } from '../pmtp-context.js';
 import { type AckRouteDeps, registerAckRoutes } from './ack-routes.js';
 import { refuseDelegateKeys } from './domain-only.js';
+import { type NodeForwardDeps, nodeForwardHook } from './node-forward.js';
 import { type NoticeRouteDeps, registerNoticeRoutes } from './notice-routes.js';
 import { type PullRouteDeps, registerPullRoutes } from './pull-routes.js';
 import { sendError } from './replies.js';
@@ -22,7 +23,8 @@ export type AppDeps = Pick<PmtpContext, 'config' | 'log'> &
   RequestAuthDeps &
   NoticeRouteDeps &
   PullRouteDeps &
-  AckRouteDeps;
+  AckRouteDeps &
+  NodeForwardDeps;
 
 export interface PmtpAppOptions {
   /** Extra fastify options (https, http2), from listen.ts. */
@@ -61,6 +63,8 @@ export function buildPmtpApp(rt: AppDeps, options: PmtpAppOptions = {}): Fastify
 
   registerWellKnownRoutes(app, rt);
   app.register(async (signed) => {
+    // a pull of a copy on another node's disk goes there before any check: that node makes them
+    signed.addHook('onRequest', nodeForwardHook(rt));
     signed.addHook('preHandler', requestAuthHook(rt));
     signed.register(async (domainOnly) => {
       domainOnly.addHook('preHandler', refuseDelegateKeys);

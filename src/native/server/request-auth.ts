@@ -60,7 +60,8 @@ function sendKeySourceFailure(reply: FastifyReply, err: unknown): FastifyReply {
 
 export function requestAuthHook(rt: RequestAuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const group = clientGroup(request.ip);
+    // a request a fleet node handed us counts against the peer that sent it (node-forward.ts)
+    const group = clientGroup(request.pmtpClientIp ?? request.ip);
     // authenticated peers never pay here: a group that keeps failing authentication is cut off
     const standing = await rt.rate.check('unauthenticated', group, rt.nowMs());
     if (!standing.allowed) return sendRateLimited(reply, standing, 'too many unauthenticated requests');

@@ -12,6 +12,7 @@ import { TrafficLedger } from '../../observability/traffic-ledger.js';
 import { LivePolicy } from '../../policy/live-policy.js';
 import type { MessageAcceptor } from '../../queue/accept.js';
 import { DsnLedger } from '../../queue/dsn-ledger.js';
+import { FleetNodes } from '../../queue/fleet-nodes.js';
 import type { MailQueues } from '../../queue/queues.js';
 import type { RedisClient } from '../../queue/redis-connection.js';
 import type { Spool } from '../../spool/spool.js';
@@ -48,6 +49,8 @@ export interface PmtpContextDeps {
   readonly policy?: LivePolicy;
   /** HMAC secret of our challenges (loadPowSecret) */
   readonly powSecret: Buffer;
+  /** the fleet's hop secret (config `node`, loadNodeSecret); a gateway that is no fleet node has none */
+  readonly nodeSecret?: Buffer;
   /** where DSNs for SMTP-born mail sent over PMTP go; none without it */
   readonly sendDsn?: DsnSink;
   readonly metrics?: Pick<Metrics, 'noticeDisposition' | 'pull' | 'challenge' | 'tokenUsed'>;
@@ -113,6 +116,9 @@ export function buildPmtpContext(
     dsnLedger: new DsnLedger(deps.redis, prefix, nowMs),
     traffic: new TrafficLedger(deps.redis, prefix),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(config.node && deps.nodeSecret
+      ? { fleet: { nodes: new FleetNodes(deps.redis, prefix), secret: deps.nodeSecret } }
+      : {}),
   };
 }
 

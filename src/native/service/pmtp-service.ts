@@ -14,6 +14,7 @@ import { AckBatcher } from '../client/ack-batcher.js';
 import { NoticeBatcher } from '../client/notice-batcher.js';
 import { loadDomainIdentities } from '../keys/domain-identities.js';
 import { type LocalKeyRing, loadKeyRing } from '../keys/local-keys.js';
+import { loadNodeSecret } from '../keys/node-secret.js';
 import type { OwnDomain } from '../keys/peer-directory.js';
 import { loadPowSecret } from '../keys/pow-secret.js';
 import { PmtpOutbox } from '../outbox/pmtp-outbox.js';
@@ -82,7 +83,11 @@ export async function startPmtpService(
   const context = buildPmtpContext(
     config,
     keys,
-    { ...deps, powSecret: await loadPowSecret(config) },
+    {
+      ...deps,
+      powSecret: await loadPowSecret(config),
+      ...(config.node ? { nodeSecret: await loadNodeSecret(config.node.secret_file) } : {}),
+    },
     endpointOf(config.pmtp.public_url),
     ownDomains,
   );
@@ -95,6 +100,8 @@ export async function startPmtpService(
   }
   const listener = await startPmtpListener(context, others, deps.certificates);
   bound = listener.url;
+  // the other nodes hand us pulls of the copies our disk holds from now on
+  if (config.node) await context.fleet?.nodes.register(config.node.id, config.node.internal_url);
   const endpoint = context.endpoint();
   for (const rt of [context, ...others.values()]) {
     deps.log.info(

@@ -9,6 +9,8 @@ export interface OutboxCurrent {
   readonly queueId: string;
   readonly digest: string;
   readonly expires: number;
+  /** the fleet node (`node.id`) whose disk holds the copy; absent on a gateway that is no fleet node */
+  readonly node?: string;
 }
 
 export interface OutboxDomain {
@@ -52,6 +54,13 @@ export class OutboxIndex {
     );
     await this.redis.hset(this.key(id), `v:${next.version}`, next.queueId);
     return stored?.version === next.version && stored.queueId === next.queueId;
+  }
+
+  /** Names `to` as the node holding the current copy, if `from` held it (a node adopting a dead node's disk). */
+  async moveOwner(id: string, from: string, to: string): Promise<void> {
+    await updateJsonField<OutboxCurrent>(this.redis, this.key(id), 'current', (cur) =>
+      cur?.node === from ? { ...cur, node: to } : undefined,
+    );
   }
 
   async queueIdOf(id: string, version: number): Promise<string | undefined> {
