@@ -215,7 +215,7 @@ describe('gateways on a three-master Redis Cluster', () => {
       expect(await breaker.state('down.test', 2000)).toEqual({ open: false, probe: true });
       await breaker.park('down.test', 'notice', 'job-1');
       expect(await breaker.success('down.test')).toBe(0);
-      expect(await breaker.state('down.test', 2000)).toEqual({ open: false });
+      expect(await breaker.state('down.test', 2000)).toEqual({ open: false, quiet: true });
 
       const tokens = new SenderTokenStore(redis, prefix);
       expect(await tokens.use('tok_a', 'use-1', 1, 2_000_000_000)).toBe('ok');
