@@ -71,7 +71,7 @@ export const benchmark: Benchmark = {
       // acks and outcome reports follow the delivery: they are part of each message's cost
       await new Promise((r) => setTimeout(r, settleMs));
       const after = await countAll(a, b, redis, prefixes);
-      const perMessage = (key: keyof Counts): number => (after[key] - before[key]) / messages;
+      const perMessage = (key: Exclude<keyof Counts, 'byCommand'>): number => (after[key] - before[key]) / messages;
       const trips = perMessage('trips');
       const mbCpu = {
         a: perMessage('cpuA') * 1000,
@@ -84,6 +84,7 @@ export const benchmark: Benchmark = {
           `${perMessage('jobs').toFixed(2)} jobs, ${perMessage('commands').toFixed(0)} Redis commands (${perMessage('scripts').toFixed(1)} scripts), ` +
           `${perMessage('fsyncs').toFixed(2)} fsyncs, ${trips.toFixed(2)} PMTP requests`,
       );
+      log(`Redis commands per message: ${commandBreakdown(before.byCommand, after.byCommand, messages)}`);
 
       const rate = peak / 2;
       const paced = Math.min(messages, Math.max(20, Math.round(rate * 10)));
@@ -180,9 +181,24 @@ interface Counts {
   readonly scripts: number;
   readonly fsyncs: number;
   readonly trips: number;
+  readonly byCommand: ReadonlyMap<string, number>;
 }
 
 const queues = ['inbound', 'notice', 'pull', 'outbound'];
+
+/** The commands run between two readings, per message, most frequent first (which feature costs most). */
+function commandBreakdown(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  messages: number,
+): string {
+  return [...after]
+    .map(([name, n]) => [name, (n - (before.get(name) ?? 0)) / messages] as const)
+    .filter(([, n]) => n >= 0.05)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, n]) => `${name} ${n.toFixed(2)}`)
+    .join(', ');
+}
 
 async function countAll(
   a: GatewayChild,
@@ -201,6 +217,7 @@ async function countAll(
     scripts: r.scripts,
     fsyncs: ca.fsyncs + cb.fsyncs,
     trips: ca.roundTrips + cb.roundTrips,
+    byCommand: r.byCommand,
   };
 }
 

@@ -12,6 +12,8 @@ export interface RedisCounters {
   readonly scripts: number;
   /** seconds of CPU redis-server used (INFO cpu) */
   readonly cpuSeconds: number;
+  /** calls per command name, to see which feature costs most */
+  readonly byCommand: ReadonlyMap<string, number>;
 }
 
 export interface PrivateRedis {
@@ -47,6 +49,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         commands: calls.reduce((sum, [, n]) => sum + n, 0),
         scripts: calls.filter(([name]) => /^(eval|evalsha|fcall)(_ro)?$/.test(name)).reduce((sum, [, n]) => sum + n, 0),
         cpuSeconds: seconds('used_cpu_user') + seconds('used_cpu_sys'),
+        byCommand: new Map(calls),
       };
     },
     jobs: async (prefix, queues) => {

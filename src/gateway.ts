@@ -89,6 +89,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const queues = new MailQueues(config, producer);
     parts.push({ name: 'queues', close: () => queues.close() });
     const traffic = new TrafficLedger(producer, config.redis.prefix);
+    // closed after every part that counts traffic, before the Redis connection goes
+    parts.push({ name: 'traffic-ledger', close: () => traffic.flush() });
     const metrics = createMetrics({
       queues,
       traffic,
@@ -155,6 +157,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
             sendDsn,
             metrics,
             certificates,
+            traffic,
           })
         : undefined;
     let submitPmtp: PmtpSubmission | undefined;

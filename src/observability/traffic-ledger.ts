@@ -1,6 +1,8 @@
 // The migration ledger: per UTC day, per peer domain, how many messages and bytes went each way over
 // SMTP and over PMTP, and how first contact went. One Redis hash per day, kept 400 days and capped in
 // domains per day, so `mailbridge report` and the per-domain metrics read it with bounded cost.
+// Counts are summed in memory and written at most once a second: one script per day and domain
+// instead of one per message (a kill -9 loses at most that second's counts, never mail).
 
 import type { RedisClient } from '../queue/redis-connection.js';
 import { groupedKey } from '../queue/redis-keys.js';
@@ -61,7 +63,15 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 `;
 
+/** How long counts wait in memory before they are written. */
+const flushDelayMs = 1000;
+
 export class TrafficLedger {
+  /** day → domain → field → amount, not yet written */
+  private pending = new Map<string, Map<string, Map<string, number>>>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
@@ -69,26 +79,69 @@ export class TrafficLedger {
     private readonly domainsPerDay = 10_000,
   ) {}
 
+  /** Counts the event; it reaches Redis with the next flush (within a second). */
   async record(event: TrafficEvent, at: Date): Promise<void> {
-    const day = dayOf(at);
-    const fields =
+    const fields: [string, number][] =
       event.kind === 'message'
-        ? [`m|${event.direction}|${event.protocol}`, 1, `b|${event.direction}|${event.protocol}`, event.bytes]
-        : [`fc|${event.side}|${event.outcome}`, 1];
-    await this.redis.eval(
-      recordScript,
-      2,
-      this.dayKey(day),
-      `${this.dayKey(day)}:domains`,
-      event.domain.toLowerCase(),
-      this.domainsPerDay,
-      retentionS,
-      ...fields,
-    );
+        ? [
+            [`m|${event.direction}|${event.protocol}`, 1],
+            [`b|${event.direction}|${event.protocol}`, event.bytes],
+          ]
+        : [[`fc|${event.side}|${event.outcome}`, 1]];
+    this.add(dayOf(at), event.domain.toLowerCase(), fields);
+    this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), flushDelayMs).unref();
   }
 
-  /** Per-domain totals over the `days` UTC days ending with `now`'s. */
+  private add(day: string, domain: string, fields: Iterable<[string, number]>): void {
+    const domains = this.pending.get(day) ?? new Map<string, Map<string, number>>();
+    this.pending.set(day, domains);
+    // while Redis is away, memory is capped like the day's domain set
+    const name = domains.has(domain) || domains.size < this.domainsPerDay ? domain : otherDomains;
+    const counts = domains.get(name) ?? new Map<string, number>();
+    domains.set(name, counts);
+    for (const [field, amount] of fields) counts.set(field, (counts.get(field) ?? 0) + amount);
+  }
+
+  /** Writes every pending count; counts that could not be written stay pending for the next flush. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = new Map();
+    const write = this.writing.then(() => this.write(batch));
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private async write(batch: Map<string, Map<string, Map<string, number>>>): Promise<void> {
+    let failure: unknown;
+    for (const [day, domains] of batch) {
+      for (const [domain, counts] of domains) {
+        try {
+          await this.redis.eval(
+            recordScript,
+            2,
+            this.dayKey(day),
+            `${this.dayKey(day)}:domains`,
+            domain,
+            this.domainsPerDay,
+            retentionS,
+            ...[...counts].flat(),
+          );
+        } catch (err) {
+          failure ??= err;
+          this.add(day, domain, counts);
+        }
+      }
+    }
+    if (failure === undefined) return;
+    this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), flushDelayMs).unref();
+    throw failure;
+  }
+
+  /** Per-domain totals over the `days` UTC days ending with `now`'s, this process's pending counts included. */
   async peers(days: number, now: Date): Promise<PeerTraffic[]> {
+    await this.flush().catch(() => undefined);
     const byDomain = new Map<string, PeerTraffic>();
     for (let i = 0; i < days; i++) {
       const day = dayOf(new Date(now.getTime() - i * 86_400_000));

@@ -1,6 +1,7 @@
 // The migration ledger on a real Redis: counts per domain, direction and protocol add up across
 // days within the window only, notice outcomes are kept apart, and the daily domain cap folds the
-// excess into `(other)` instead of growing Redis or dropping counts.
+// excess into `(other)` instead of growing Redis or dropping counts; counts are written in batches,
+// and counts a flush could not write are kept for the next one.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { otherDomains, TrafficLedger } from '../../src/observability/traffic-ledger.js';
@@ -61,5 +62,31 @@ describe('traffic ledger', () => {
       ['one.example', 2],
       ['two.example', 1],
     ]);
+  });
+
+  it('writes counts in one batch at the flush, and keeps counts whose write failed', async () => {
+    const at = new Date('2026-12-05T10:00:00Z');
+    const writer = new TrafficLedger(redis, `${prefix}c`);
+    const reader = new TrafficLedger(redis, `${prefix}c`);
+    for (let i = 0; i < 3; i++)
+      await writer.record({ kind: 'message', direction: 'out', protocol: 'pmtp', domain: 'B.example', bytes: 10 }, at);
+    // nothing written yet: another process sees no count
+    expect(await reader.peers(1, at)).toEqual([]);
+    await writer.flush();
+    const written = (await reader.peers(1, at)).find((p) => p.domain === 'b.example');
+    expect([written?.messages.out.pmtp, written?.bytes.out.pmtp]).toEqual([3, 30]);
+
+    // a Redis that cannot be reached: the flush fails, the count stays pending
+    const away = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    away.on('error', () => undefined);
+    const cut = new TrafficLedger(away, `${prefix}d`);
+    await cut.record({ kind: 'first-contact', side: 'sent', outcome: 'accepted', domain: 'c.example' }, at);
+    await expect(cut.flush()).rejects.toThrow();
+    await expect(cut.flush()).rejects.toThrow();
+    away.disconnect();
   });
 });

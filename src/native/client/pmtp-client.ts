@@ -111,7 +111,9 @@ export class PmtpClient {
     const { directory, delegates } = this.deps;
     if (endpoint === undefined || delegates === undefined) return directory.keyLookup;
     return async (domain, keyId, at) =>
-      (await delegates.answerKey(domain, keyId, endpoint, at)) ?? directory.keyLookup(domain, keyId, at);
+      directory.heldKey(domain, keyId, at) ??
+      (await delegates.answerKey(domain, keyId, endpoint, at)) ??
+      directory.keyLookup(domain, keyId, at);
   }
 
   /** A JSON call; when `signedResponse`, the answer must be signed by the destination. */

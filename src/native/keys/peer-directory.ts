@@ -114,6 +114,17 @@ export class PeerDirectory {
     return task;
   }
 
+  /**
+   * `keyId` of `domain` from the cached key set alone (no fetch), valid at `at`. A key id is the
+   * key's digest, so a key found here is the domain's own: no delegate grant need be looked up.
+   */
+  heldKey(domain: string, keyId: string, at: number): Buffer | undefined {
+    const hit = this.keySets.get(domain);
+    if (!hit || this.deps.nowS() > hit.until) return undefined;
+    const found = keyValidAt(hit.set, keyId, at);
+    return found.ok ? found.value : undefined;
+  }
+
   /** Whether a key lookup for `domain` needs no fetch: keys from config, a cached set, or a cached failure. */
   answersFromMemory(domain: string): boolean {
     if (this.deps.self?.(domain) !== undefined || (this.deps.config.pmtp.directory[domain]?.keys.length ?? 0) > 0)

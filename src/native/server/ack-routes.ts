@@ -12,6 +12,7 @@ import type { PmtpContext } from '../pmtp-context.js';
 import { type AckResponse, parseAckBatch } from '../protocol/ack.js';
 import { PATHS } from '../protocol/endpoints.js';
 import { isFinal } from '../protocol/recipient-state.js';
+import type { OutboxDomain } from '../state/outbox-index.js';
 import { ackInScope, type DelegateScopeDeps, noticedRecipients } from './delegate-scope.js';
 import { type ReplyDeps, sendError, sendSigned } from './replies.js';
 import { parseJsonBody, rawBody, spendPeerBudget } from './request-auth.js';
@@ -30,8 +31,11 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
     const requester = request.pmtpOrigin ?? '';
     const parsed = parseAckBatch(parseJsonBody(rawBody(request)));
     if (!parsed.ok) return (await spendPeerBudget(rt, request, reply)) ?? sendError(reply, parsed.code, parsed.detail);
-    let strangers = 0;
-    for (const ack of parsed.value.acks) if (!(await rt.outbox.domain(ack.id, requester))) strangers++;
+    // read once per message: the budget check and the results below use the same record
+    const domains = new Map<string, OutboxDomain | undefined>();
+    for (const ack of parsed.value.acks)
+      if (!domains.has(ack.id)) domains.set(ack.id, await rt.outbox.domain(ack.id, requester));
+    const strangers = parsed.value.acks.filter((ack) => !domains.get(ack.id)).length;
     const limited = strangers > 0 ? await spendPeerBudget(rt, request, reply, strangers) : undefined;
     if (limited) return limited;
     if (parsed.value.origin !== requester)
@@ -50,7 +54,7 @@ export function registerAckRoutes(app: FastifyInstance, rt: AckRouteDeps): void 
     }
     const results: AckResponse['results'] = [];
     for (const ack of parsed.value.acks) {
-      const domain = await rt.outbox.domain(ack.id, requester);
+      const domain = domains.get(ack.id);
       const queueId = await rt.outbox.queueIdOf(ack.id, ack.version);
       const entry = queueId ? await rt.spool.read(queueId).catch(() => undefined) : undefined;
       const meta = entry?.meta.kind === 'pmtp-outbox' ? entry.meta : undefined;

@@ -23,8 +23,7 @@ export async function grantPull(
   id: string,
   versionParam: string | undefined,
 ): Promise<PullGrant | { code: StatusCode; detail: string }> {
-  const domain = await rt.outbox.domain(id, requester);
-  const current = await rt.outbox.current(id);
+  const { domain, current } = await rt.outbox.domainAndCurrent(id, requester);
   if (!domain || !current) return { code: 'not_notified', detail: `${requester} was not notified of ${id}` };
   const version = versionParam === undefined ? current.version : Number(versionParam);
   if (!Number.isSafeInteger(version) || version < 1 || version > current.version)

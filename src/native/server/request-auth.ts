@@ -68,6 +68,9 @@ export function requestAuthHook(rt: RequestAuthDeps) {
     const fetches: { refused?: { retryAfterS: number }; failed?: unknown } = {};
     let grant: Delegation | undefined;
     const keyLookup: KeyLookup = async (domain, keyId, at) => {
+      // the origin's own cached key needs no Redis look-up for a grant
+      const held = rt.directory.heldKey(domain, keyId, at);
+      if (held) return held;
       // a delegate key is known locally from a redirect; its expiry is judged after the signature
       grant = await rt.delegates.find(domain, keyId);
       if (grant) return Buffer.from(grant.delegate_key, 'base64url');

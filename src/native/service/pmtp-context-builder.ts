@@ -54,6 +54,8 @@ export interface PmtpContextDeps {
   /** where DSNs for SMTP-born mail sent over PMTP go; none without it */
   readonly sendDsn?: DsnSink;
   readonly metrics?: Pick<Metrics, 'noticeDisposition' | 'pull' | 'challenge' | 'tokenUsed'>;
+  /** the gateway's ledger, flushed when it stops; a ledger of its own without it */
+  readonly traffic?: TrafficLedger;
 }
 
 export function buildPmtpContext(
@@ -114,7 +116,7 @@ export function buildPmtpContext(
     }),
     ...(deps.sendDsn ? { sendDsn: deps.sendDsn } : {}),
     dsnLedger: new DsnLedger(deps.redis, prefix, nowMs),
-    traffic: new TrafficLedger(deps.redis, prefix),
+    traffic: deps.traffic ?? new TrafficLedger(deps.redis, prefix),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(config.node && deps.nodeSecret
       ? { fleet: { nodes: new FleetNodes(deps.redis, prefix), secret: deps.nodeSecret } }

@@ -72,6 +72,18 @@ export class OutboxIndex {
     return raw === null ? undefined : (JSON.parse(raw) as OutboxDomain);
   }
 
+  /** `domain`'s record and the current version in one round trip (a pull checks both). */
+  async domainAndCurrent(
+    id: string,
+    domain: string,
+  ): Promise<{ domain: OutboxDomain | undefined; current: OutboxCurrent | undefined }> {
+    const [rawDomain, rawCurrent] = await this.redis.hmget(this.key(id), `d:${domain}`, 'current');
+    return {
+      domain: rawDomain == null ? undefined : (JSON.parse(rawDomain) as OutboxDomain),
+      current: rawCurrent == null ? undefined : (JSON.parse(rawCurrent) as OutboxCurrent),
+    };
+  }
+
   /** Records the recipients of `domain` for `version`; `notified` once the notice goes out. */
   async setDomain(
     id: string,

@@ -9,8 +9,11 @@ import type { MailQueues } from '../../queue/queues.js';
 import type { RedisClient } from '../../queue/redis-connection.js';
 import { groupedKey } from '../../queue/redis-keys.js';
 
-/** closed: send; open: wait until untilMs; half-open: one probe may send, the rest wait for it. */
-export type BreakerState = { open: false; probe?: boolean } | { open: true; untilMs: number };
+/**
+ * closed: send; open: wait until untilMs; half-open: one probe may send, the rest wait for it.
+ * `quiet`: closed with no failure on record, so a success has nothing to reset.
+ */
+export type BreakerState = { open: false; probe?: boolean; quiet?: true } | { open: true; untilMs: number };
 
 export class CircuitBreaker {
   constructor(
@@ -35,6 +38,7 @@ export class CircuitBreaker {
       await this.redis.hmget(this.key(domain), 'failures', 'open_until', 'pause_ms')
     ).map(Number) as [number, number, number];
     if (until > nowMs) return { open: true, untilMs: until };
+    if (failures === 0 && until === 0) return { open: false, quiet: true };
     if (failures < this.options.failures) return { open: false };
     // half-open: exactly one job probes the domain; the others wait to be promoted by its success
     // (a probe that dies unanswered is replaced after one pause)

@@ -55,6 +55,22 @@ describe('PeerDirectory', () => {
     expect(fetched).toHaveLength(1);
   });
 
+  it('gives a held key from the cached set alone, never fetching', async () => {
+    const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.a.keyId });
+    const { dir, fetched } = directory({
+      txt: { '_pmtp.a.example': [[record]] },
+      documents: { 'https://mx.a.example/.well-known/pmtp/keys?domain=a.example': keySetOf(KEYS.a) },
+    });
+    expect(dir.heldKey('a.example', KEYS.a.keyId, NOW)).toBeUndefined();
+    expect(fetched).toHaveLength(0);
+    await dir.keySet('a.example');
+    expect(dir.heldKey('a.example', KEYS.a.keyId, NOW)).toEqual(KEYS.a.publicKey);
+    // another key id, or a time after the key's validity: not held (a delegate or a refetch may still answer)
+    expect(dir.heldKey('a.example', KEYS.b.keyId, NOW)).toBeUndefined();
+    expect(dir.heldKey('a.example', KEYS.a.keyId, NOW + 86_401)).toBeUndefined();
+    expect(fetched).toHaveLength(1);
+  });
+
   it('remembers a failed key fetch for a minute, so repeated requests naming the domain fetch once', async () => {
     let now = NOW;
     const record = formatDiscoveryRecord({ endpoint: 'https://mx.a.example', fingerprint: KEYS.a.keyId });

@@ -47,8 +47,11 @@ describe('circuit breaker pause', () => {
     expect(await breaker.failure(domain, now + 67_000)).toEqual({ open: true, untilMs: now + 102_000 });
 
     expect(await breaker.success(domain)).toBe(0);
-    expect(await breaker.state(domain, now + 67_001)).toEqual({ open: false });
+    // nothing on record after the reset: the next success needs no write
+    expect(await breaker.state(domain, now + 67_001)).toEqual({ open: false, quiet: true });
     expect(await breaker.failure(domain, now + 68_000)).toEqual({ open: false });
+    // one failure below the threshold is on record: the next success must reset it
+    expect(await breaker.state(domain, now + 68_001)).toEqual({ open: false });
   });
 
   it('is one breaker for two gateways on one Redis: failures add up, one probe, one success closes it for both', async () => {
@@ -71,7 +74,7 @@ describe('circuit breaker pause', () => {
       const probes = await Promise.all(gateways.map((g) => g.state(shared, now + 10_001)));
       expect(probes.filter((p) => !p.open && p.probe)).toHaveLength(1);
       expect(await gateways[1].success(shared)).toBe(0);
-      expect(await gateways[0].state(shared, now + 10_002)).toEqual({ open: false });
+      expect(await gateways[0].state(shared, now + 10_002)).toEqual({ open: false, quiet: true });
     } finally {
       other.disconnect();
     }
