@@ -83,9 +83,10 @@ export function createPullProcessor(
       await rt.backlog.release('deferred', origin, id, version);
       return outcome;
     };
+    let outcome: string;
     try {
       if (data.mode === 'decide') return await decideDeferred(rt, origin, id, version);
-      return await done(await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version));
+      outcome = await pullAndDeliver(rt, localDelivery, sendAck, origin, id, version);
     } catch (err) {
       // our Redis, not the origin: no attempt spent, no recipient expired (the worker retries in seconds)
       if (isRedisFault(err)) throw err;
@@ -110,7 +111,19 @@ export function createPullProcessor(
       }
       throw err;
     }
+    // a recipient accepted after this run took its recipients found the job still running, so its
+    // add queued nothing (same job id): run once more rather than leave it waiting out the lifetime
+    if (RUN_AGAIN_AFTER.has(outcome) && (await stillAccepted(rt, origin, id, version)))
+      throw Object.assign(new Error(`recipients of ${origin}/${id} accepted during the pull`), { retryAfterS: 1 });
+    return await done(outcome);
   };
+}
+
+/** Outcomes after which a recipient still `accepted` can only have been accepted during the run. */
+const RUN_AGAIN_AFTER: ReadonlySet<string> = new Set(['delivered', 'already-delivered', 'nothing-accepted']);
+
+async function stillAccepted(rt: PullWorkerDeps, origin: string, id: string, version: number): Promise<boolean> {
+  return (await rt.inbound.recipients(origin, id)).some((r) => r.version === version && r.state === 'accepted');
 }
 
 async function pullAndDeliver(

@@ -41,7 +41,7 @@ export interface PmtpNode {
   readonly delivered: Delivered[];
   readonly redis: Redis;
   /** Answer for local delivery; default every recipient delivered. */
-  deliveryAnswer: (req: LocalDeliveryRequest) => LocalDeliveryResult[];
+  deliveryAnswer: (req: LocalDeliveryRequest) => LocalDeliveryResult[] | Promise<LocalDeliveryResult[]>;
   workers?: PmtpWorkers;
   startWorkers(): void;
   close(): Promise<void>;
