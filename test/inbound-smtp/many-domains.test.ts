@@ -1,33 +1,16 @@
 // Many domains on one SMTP listener: each domain's certificate is presented to a client that names
 // it (SNI, checked with openssl s_client after STARTTLS), and a domain's own size limit refuses a
 // larger SIZE at RCPT for its recipients only (552 5.3.4), and a larger message at DATA.
-import { execFile, execFileSync } from 'node:child_process';
-import path from 'node:path';
+
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSigned } from '../support/self-signed.js';
 import { tempDir } from '../support/tmp.js';
 import { type Harness, message, startHarness } from './harness.js';
 import { RawSmtp } from './raw-smtp.js';
 
 const run = promisify(execFile);
-
-function selfSigned(dir: string, name: string): { key: string; cert: string } {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.crt`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat([
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]),
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
-}
 
 describe('many domains on one SMTP listener', () => {
   let h: Harness;

@@ -1,7 +1,8 @@
 // SIGHUP changes a domain's own settings on a running gateway: its size limit applies at the next
 // RCPT of a session opened before the reload, a domain given its own certificate gets it at the next
 // TLS handshake (SNI, checked with openssl s_client), and these keys are not reported restart-only.
-import { execFile, execFileSync } from 'node:child_process';
+
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,28 +16,11 @@ import { ConfigReloader, type ReloadOutcome } from '../../src/observability/relo
 import { RawSmtp } from '../inbound-smtp/raw-smtp.js';
 import { testConfig } from '../support/config.js';
 import { deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
+import { selfSigned } from '../support/self-signed.js';
 import { hangUp } from '../support/sighup.js';
 import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
-
-function selfSigned(dir: string, name: string): { key: string; cert: string } {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.crt`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat([
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]),
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
-}
 
 describe('SIGHUP reloads domains.settings', () => {
   let dir: string;

@@ -1,11 +1,9 @@
 // Two domains on one HTTPS PMTP listener: each domain's certificate by SNI, and each domain's key
 // set from its own app behind the one socket, over HTTP/1.1 and HTTP/2.
-import { execFile } from 'node:child_process';
+
 import http2 from 'node:http2';
 import https from 'node:https';
-import path from 'node:path';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKeyRing } from '../../../src/native/keys/local-keys.js';
@@ -18,19 +16,9 @@ import {
   type PmtpContextDeps,
 } from '../../../src/native/service/pmtp-context-builder.js';
 import { testConfig } from '../../support/config.js';
+import { selfSigned } from '../../support/self-signed.js';
 import { freePort } from '../../support/smtp-sink.js';
 import { tempDir } from '../../support/tmp.js';
-
-const run = promisify(execFile);
-
-async function selfSigned(dir: string, name: string): Promise<{ key: string; cert: string }> {
-  const [key, cert] = [path.join(dir, `${name}.key`), path.join(dir, `${name}.crt`)];
-  await run('openssl', [
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'],
-    ...['-subj', `/CN=${name}`, '-keyout', key, '-out', cert],
-  ]);
-  return { key, cert };
-}
 
 describe('PMTP over HTTPS for two domains', () => {
   let listener: PmtpListener;
@@ -46,9 +34,9 @@ describe('PMTP over HTTPS for two domains', () => {
       spool: { dir: t.dir },
       pmtp: {
         domain: 'a.example',
-        listen: { host: '127.0.0.1', port, tls: await selfSigned(t.dir, 'pmtp.a.example') },
+        listen: { host: '127.0.0.1', port, tls: selfSigned(t.dir, 'pmtp.a.example') },
       },
-      domains: { settings: { 'c.example': { tls: await selfSigned(t.dir, 'pmtp.c.example') } } },
+      domains: { settings: { 'c.example': { tls: selfSigned(t.dir, 'pmtp.c.example') } } },
     });
     const endpoint = () => `https://127.0.0.1:${port}`;
     const rt = buildPmtpContext(
